@@ -1,0 +1,403 @@
+// Every setting: its default, its flag, its REGISTRATION_* variable, its TOML key and
+// the Rust server's legacy layout. Strongest first: flags, environment, TOML, defaults.
+import { existsSync, readFileSync } from "node:fs";
+import { isIP } from "node:net";
+
+export interface DnsSettings {
+  /** zone apex without trailing dot, lower case, e.g. "example.test" */
+  domain: string;
+  ttl: number;
+  gatewayTtl: number;
+  soa: { mname: string; rname: string; serial: number; refresh: number; retry: number; expire: number; minimum: number };
+  /** [fqdn with trailing dot, ipv4 or null] */
+  nameservers: [string, string | null][];
+  tunnelAddresses: string[];
+  wwwAddresses: string[];
+  /** CAA records for the apex and every gateway: [flags, tag, value] */
+  caa: [number, string, string][];
+  /** [label, priority, exchange]; label "@" = apex, "*" = every gateway name, else a gateway label */
+  mx: [string, number, string][];
+  /** [label, text]; label "@" = apex, "*" = every gateway name, "_psl" etc. */
+  txt: [string, string][];
+  /** [fqdn with trailing dot, target with trailing dot] */
+  cname: [string, string][];
+}
+
+export interface EmailSettings {
+  from: string | null;
+  resendApiKey: string | null;
+  reclamationSubject: string;
+  reclamationBody: string;
+  confirmationSubject: string;
+  confirmationBody: string;
+  successPage: string;
+  errorPage: string;
+}
+
+export interface Settings {
+  domain: string;
+  http: { host: string; port: number; publicUrl: string; trustProxy: boolean };
+  dns: DnsSettings & { host: string; port: number };
+  database: { path: string };
+  expiry: { inactiveDays: number; intervalSeconds: number };
+  email: EmailSettings;
+}
+
+export const VERSION = "0.1.0";
+
+/** A setting that cannot be used: main prints the message on one line and exits 2. */
+export class SettingsError extends Error {}
+
+const DEFAULT_TEMPLATES = {
+  reclamation_subject: "Reclaim your gateway's name",
+  reclamation_body:
+    "Someone, hopefully you, asked to reclaim this gateway name.\n\nYour reclamation token is: {token}\n\nEnter it in your gateway's setup page within 24 hours. If you did not ask for it, ignore this email.",
+  confirmation_subject: "Confirm your email address",
+  confirmation_body:
+    "Please confirm the email address for your gateway on {domain} by opening this link within 7 days:\n\n{link}\n\nIf you did not ask for this, ignore this email.",
+  success_page:
+    "<!doctype html><html><head><meta charset=\"utf-8\"><title>Email confirmed</title></head><body><h1>Thank you</h1><p>Your email address is confirmed. You can close this page.</p></body></html>",
+  error_page:
+    "<!doctype html><html><head><meta charset=\"utf-8\"><title>Link not valid</title></head><body><h1>This link is not valid</h1><p>It may have expired or been used already. Ask your gateway to send a new one.</p></body></html>",
+};
+
+type Kind = "string" | "port" | "int" | "bool" | "url" | "host" | "list" | "nameservers" | "pairs";
+
+interface Key {
+  key: string; // dotted TOML key
+  kind: Kind;
+  flag?: string;
+}
+
+// The single table of keys: flags and environment names derive from it.
+const KEYS: Key[] = [
+  { key: "domain", kind: "string", flag: "--domain" },
+  { key: "http.host", kind: "host", flag: "--host" },
+  { key: "http.port", kind: "port", flag: "--http-port" },
+  { key: "http.public_url", kind: "url", flag: "--public-url" },
+  { key: "http.trust_proxy", kind: "bool" },
+  { key: "dns.host", kind: "host", flag: "--dns-host" },
+  { key: "dns.port", kind: "port", flag: "--dns-port" },
+  { key: "dns.ttl", kind: "int" },
+  { key: "dns.gateway_ttl", kind: "int" },
+  { key: "dns.soa", kind: "string" },
+  { key: "dns.nameservers", kind: "nameservers" },
+  { key: "dns.tunnel_addresses", kind: "list" },
+  { key: "dns.www_addresses", kind: "list" },
+  { key: "dns.caa", kind: "list" },
+  { key: "dns.mx", kind: "pairs" },
+  { key: "dns.txt", kind: "pairs" },
+  { key: "dns.cname", kind: "pairs" },
+  { key: "database.path", kind: "string", flag: "--db" },
+  { key: "expiry.inactive_days", kind: "int" },
+  { key: "expiry.interval_seconds", kind: "int" },
+  { key: "email.from", kind: "string" },
+  { key: "email.resend_api_key", kind: "string" },
+  { key: "email.reclamation_subject", kind: "string" },
+  { key: "email.reclamation_body", kind: "string" },
+  { key: "email.confirmation_subject", kind: "string" },
+  { key: "email.confirmation_body", kind: "string" },
+  { key: "email.success_page", kind: "string" },
+  { key: "email.error_page", kind: "string" },
+];
+const KEY_BY_NAME = new Map(KEYS.map((k) => [k.key, k]));
+
+export const HELP = `registration-server ${VERSION}: names, DNS and certificates for home gateways
+
+Usage: registration-server [--config FILE] [flags]
+
+Flags:
+  --config FILE        TOML settings file (new layout, or the Rust server's)
+  --domain NAME        zone served (default example.test)
+  --host ADDR          HTTP listen address (default 0.0.0.0)
+  --http-port N        HTTP port (default 8080)
+  --public-url URL     base of links in emails (default http://api.<domain>:<http-port>)
+  --dns-host ADDR      DNS listen address (default 0.0.0.0)
+  --dns-port N         DNS port, UDP and TCP (default 5300)
+  --db PATH            SQLite file (default ./data/registration.sqlite; :memory: allowed)
+  --help, --version
+
+Every TOML key can also be set as REGISTRATION_<SECTION>_<KEY>, e.g. REGISTRATION_HTTP_PORT=8080,
+REGISTRATION_EXPIRY_INACTIVE_DAYS=60. RESEND_API_KEY sets email.resend_api_key.
+`;
+
+type Raw = Record<string, unknown>;
+
+/** Flattens nested TOML tables into dotted keys, rejecting unknown ones. */
+function flatten(table: Raw, prefix: string, out: Raw, source: string): void {
+  for (const [name, value] of Object.entries(table)) {
+    const key = prefix ? `${prefix}.${name}` : name;
+    if (KEY_BY_NAME.has(key)) out[key] = value;
+    else if (value && typeof value === "object" && !Array.isArray(value) && !prefix) flatten(value as Raw, key, out, source);
+    else throw new SettingsError(`${source}: unknown setting '${key}'`);
+  }
+}
+
+/** Maps the Rust server's [general]/[pdns]/[email] layout onto our keys. */
+function fromLegacy(doc: Raw, source: string): Raw {
+  const out: Raw = {};
+  const general = (doc.general ?? {}) as Raw;
+  const pdns = (doc.pdns ?? {}) as Raw;
+  const email = (doc.email ?? {}) as Raw;
+  const map: [Raw, string, string][] = [
+    [general, "host", "http.host"],
+    [general, "http_port", "http.port"],
+    [general, "domain", "domain"],
+    [general, "db_path", "database.path"],
+    [pdns, "dns_ttl", "dns.ttl"],
+    [pdns, "tunnel_ttl", "dns.gateway_ttl"],
+    [pdns, "soa_record", "dns.soa"],
+    [pdns, "www_addresses", "dns.www_addresses"],
+    [email, "sender", "email.from"],
+    [email, "reclamation_title", "email.reclamation_subject"],
+    [email, "reclamation_body", "email.reclamation_body"],
+    [email, "confirmation_title", "email.confirmation_subject"],
+    [email, "confirmation_body", "email.confirmation_body"],
+    [email, "success_page", "email.success_page"],
+    [email, "error_page", "email.error_page"],
+  ];
+  for (const [table, from, to] of map) if (table[from] !== undefined) out[to] = table[from];
+  // The Rust server's records are [name, type, ...] tuples with absolute names; ours are zone-relative.
+  if (Array.isArray(pdns.caa_records)) out["dns.caa"] = pdns.caa_records.map((r) => (Array.isArray(r) ? r.at(-1) : r));
+  if (Array.isArray(pdns.mx_records)) out["dns.mx"] = pdns.mx_records.map((r) => legacyPair(r, source));
+  if (Array.isArray(pdns.txt_records)) out["dns.txt"] = pdns.txt_records.map((r) => legacyPair(r, source));
+  if (Array.isArray(pdns.cname_records)) out["dns.cname"] = pdns.cname_records;
+  if (Array.isArray(pdns.ns_records)) out["dns.nameservers"] = pdns.ns_records;
+  // api_ttl and geoip have no counterpart: answers use dns.ttl and continent stays as stored.
+  const known = new Set(["general", "pdns", "email"]);
+  for (const name of Object.keys(doc)) if (!known.has(name)) throw new SettingsError(`${source}: unknown section '[${name}]' in the legacy layout`);
+  return out;
+}
+
+function legacyPair(record: unknown, source: string): unknown {
+  if (Array.isArray(record) && record.length >= 2) return [String(record[0]), String(record.at(-1))];
+  throw new SettingsError(`${source}: legacy record ${JSON.stringify(record)} is not [name, value]`);
+}
+
+function parseFlags(argv: string[]): { raw: Raw; config?: string; help: boolean; version: boolean } {
+  const raw: Raw = {};
+  let config: string | undefined;
+  let help = false;
+  let version = false;
+  const byFlag = new Map(KEYS.filter((k) => k.flag).map((k) => [k.flag!, k]));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--help" || arg === "-h") { help = true; continue; }
+    if (arg === "--version" || arg === "-V") { version = true; continue; }
+    const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+    const value = inline ?? argv[++i];
+    if (flag === "--config") {
+      if (!value) throw new SettingsError("--config needs a file name");
+      config = value;
+      continue;
+    }
+    const key = byFlag.get(flag);
+    if (!key) throw new SettingsError(`unknown argument '${arg}' (see --help)`);
+    if (value === undefined) throw new SettingsError(`${flag} needs a value`);
+    raw[key.key] = value;
+  }
+  return { raw, config, help, version };
+}
+
+function fromEnv(env: Record<string, string | undefined>): Raw {
+  const raw: Raw = {};
+  for (const k of KEYS) {
+    const name = `REGISTRATION_${k.key.replace(/\./g, "_").toUpperCase()}`;
+    const value = env[name];
+    if (value !== undefined && value !== "") raw[k.key] = value;
+  }
+  for (const name of Object.keys(env)) {
+    if (name.startsWith("REGISTRATION_") && !KEYS.some((k) => `REGISTRATION_${k.key.replace(/\./g, "_").toUpperCase()}` === name))
+      throw new SettingsError(`unknown environment variable ${name}`);
+  }
+  if (raw["email.resend_api_key"] === undefined && env.RESEND_API_KEY) raw["email.resend_api_key"] = env.RESEND_API_KEY;
+  return raw;
+}
+
+function fromToml(path: string): Raw {
+  if (!existsSync(path)) throw new SettingsError(`--config: no such file ${path}`);
+  let doc: Raw;
+  try {
+    doc = Bun.TOML.parse(readFileSync(path, "utf8")) as Raw;
+  } catch (e) {
+    throw new SettingsError(`${path}: not valid TOML (${(e as Error).message.split("\n")[0]})`);
+  }
+  if ("general" in doc || "pdns" in doc) return fromLegacy(doc, path);
+  const out: Raw = {};
+  flatten(doc, "", out, path);
+  return out;
+}
+
+// Values from flags and the environment arrive as strings; TOML gives typed values.
+function coerce(k: Key, value: unknown, source: string): unknown {
+  const bad = (why: string) => new SettingsError(`${source}: ${k.key} ${why} (got ${JSON.stringify(value)})`);
+  const parseJsonList = (v: unknown) => {
+    if (typeof v !== "string") return v;
+    try {
+      return JSON.parse(v);
+    } catch {
+      return v.split(",").map((s) => s.trim()).filter(Boolean);
+    }
+  };
+  switch (k.kind) {
+    case "string": {
+      if (typeof value !== "string" || value === "") throw bad("must be a non-empty string");
+      return value;
+    }
+    case "host": {
+      if (typeof value !== "string" || (isIP(value) === 0 && value !== "localhost")) throw bad("must be an IP address");
+      return value;
+    }
+    case "url": {
+      if (typeof value !== "string" || !URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) throw bad("must be an http(s) URL");
+      return value.replace(/\/+$/, "");
+    }
+    case "port":
+    case "int": {
+      const n = typeof value === "string" && /^\d+$/.test(value.trim()) ? Number(value) : value;
+      if (typeof n !== "number" || !Number.isInteger(n) || n < 0) throw bad("must be a non-negative integer");
+      if (k.kind === "port" && n > 65535) throw bad("must be a port number (0-65535)");
+      return n;
+    }
+    case "bool": {
+      if (typeof value === "boolean") return value;
+      if (value === "true" || value === "1") return true;
+      if (value === "false" || value === "0") return false;
+      throw bad("must be true or false");
+    }
+    case "list": {
+      const v = parseJsonList(value);
+      if (!Array.isArray(v) || v.some((s) => typeof s !== "string")) throw bad("must be a list of strings");
+      return v;
+    }
+    case "pairs":
+    case "nameservers": {
+      const v = parseJsonList(value);
+      if (!Array.isArray(v) || v.some((p) => !Array.isArray(p) || p.length < 1 || p.length > 2 || p.some((s) => typeof s !== "string")))
+        throw bad("must be a list of [name, value] pairs");
+      return v;
+    }
+  }
+}
+
+function fqdn(name: string): string {
+  return name.endsWith(".") ? name.toLowerCase() : `${name.toLowerCase()}.`;
+}
+
+function parseSoa(text: string, source: string): DnsSettings["soa"] {
+  const parts = text.trim().split(/\s+/);
+  const nums = parts.slice(2).map(Number);
+  if (parts.length !== 7 || nums.some((n) => !Number.isInteger(n) || n < 0 || n > 0xffffffff))
+    throw new SettingsError(`${source}: dns.soa must be 'mname rname serial refresh retry expire minimum' (got ${JSON.stringify(text)})`);
+  const [serial, refresh, retry, expire, minimum] = nums;
+  return { mname: fqdn(parts[0]), rname: fqdn(parts[1]), serial, refresh, retry, expire, minimum };
+}
+
+function checkAddresses(key: string, list: string[], source: string): string[] {
+  for (const a of list) if (isIP(a) === 0) throw new SettingsError(`${source}: ${key} has ${JSON.stringify(a)}, which is not an IP address`);
+  return list;
+}
+
+/** Serial in the YYYYMMDDnn form resolvers and secondaries expect; stable within a day. */
+function defaultSerial(now = new Date()): number {
+  return Number(now.toISOString().slice(0, 10).replace(/-/g, "")) * 100;
+}
+
+export interface LoadResult {
+  settings: Settings;
+  help: boolean;
+  version: boolean;
+}
+
+export function loadSettings(argv: string[], env: Record<string, string | undefined> = process.env): LoadResult {
+  const flags = parseFlags(argv);
+  const layers: [Raw, string][] = [];
+  const configPath = flags.config ?? env.REGISTRATION_CONFIG;
+  if (configPath) layers.push([fromToml(configPath), configPath]);
+  const { REGISTRATION_CONFIG: _ignored, ...rest } = env;
+  layers.push([fromEnv(rest), "environment"], [flags.raw, "command line"]);
+
+  const values = new Map<string, unknown>();
+  const sources = new Map<string, string>();
+  for (const [raw, source] of layers) {
+    for (const [key, value] of Object.entries(raw)) {
+      const k = KEY_BY_NAME.get(key)!;
+      values.set(key, coerce(k, value, source));
+      sources.set(key, source);
+    }
+  }
+  const get = <T>(key: string, fallback: T): T => (values.has(key) ? (values.get(key) as T) : fallback);
+  const src = (key: string) => sources.get(key) ?? "default";
+
+  const domain = get("domain", "example.test").toLowerCase().replace(/\.$/, "");
+  if (!/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(domain) || domain.length > 200)
+    throw new SettingsError(`${src("domain")}: domain ${JSON.stringify(domain)} is not a valid DNS name`);
+  const httpPort = get("http.port", 8080);
+  const soaText = get("dns.soa", `ns1.${domain}. hostmaster.${domain}. ${defaultSerial()} 900 900 1209600 60`);
+  const nameservers = get<string[][]>("dns.nameservers", [[`ns1.${domain}.`]]).map(([name, ip]): [string, string | null] => {
+    if (ip !== undefined) checkAddresses("dns.nameservers", [ip], src("dns.nameservers"));
+    return [fqdn(name), ip ?? null];
+  });
+  const caa = get<string[]>("dns.caa", []).map((text): [number, string, string] => {
+    const m = /^\s*(\d+)\s+([a-zA-Z0-9]+)\s+"?([^"]*)"?\s*$/.exec(text);
+    if (!m || Number(m[1]) > 255) throw new SettingsError(`${src("dns.caa")}: dns.caa entry ${JSON.stringify(text)} is not 'flags tag "value"'`);
+    return [Number(m[1]), m[2].toLowerCase(), m[3]];
+  });
+  const mx = get<string[][]>("dns.mx", []).map(([label, value]): [string, number, string] => {
+    const m = /^\s*(\d+)\s+(\S+)\s*$/.exec(value ?? "");
+    if (!m || Number(m[1]) > 65535) throw new SettingsError(`${src("dns.mx")}: dns.mx entry for ${label} must be "priority host" (got ${JSON.stringify(value)})`);
+    return [label.toLowerCase(), Number(m[1]), fqdn(m[2])];
+  });
+  const txt = get<string[][]>("dns.txt", []).map(([label, text]): [string, string] => {
+    if (text === undefined) throw new SettingsError(`${src("dns.txt")}: dns.txt entry for ${label} has no text`);
+    return [label.toLowerCase(), text];
+  });
+  const cname = get<string[][]>("dns.cname", []).map(([name, target]): [string, string] => {
+    if (target === undefined) throw new SettingsError(`${src("dns.cname")}: dns.cname entry for ${name} has no target`);
+    return [fqdn(name), fqdn(target)];
+  });
+  const inactiveDays = get("expiry.inactive_days", 60);
+  const intervalSeconds = get("expiry.interval_seconds", 3600);
+  if (inactiveDays < 1) throw new SettingsError(`${src("expiry.inactive_days")}: expiry.inactive_days must be at least 1`);
+  if (intervalSeconds < 1) throw new SettingsError(`${src("expiry.interval_seconds")}: expiry.interval_seconds must be at least 1`);
+
+  const settings: Settings = {
+    domain,
+    http: {
+      host: get("http.host", "0.0.0.0"),
+      port: httpPort,
+      publicUrl: get("http.public_url", `http://api.${domain}:${httpPort}`),
+      trustProxy: get("http.trust_proxy", false),
+    },
+    dns: {
+      domain,
+      host: get("dns.host", "0.0.0.0"),
+      port: get("dns.port", 5300),
+      ttl: get("dns.ttl", 86400),
+      gatewayTtl: get("dns.gateway_ttl", 60),
+      soa: parseSoa(soaText, src("dns.soa")),
+      nameservers,
+      tunnelAddresses: checkAddresses("dns.tunnel_addresses", get("dns.tunnel_addresses", []), src("dns.tunnel_addresses")),
+      wwwAddresses: checkAddresses("dns.www_addresses", get("dns.www_addresses", []), src("dns.www_addresses")),
+      caa,
+      mx,
+      txt,
+      cname,
+    },
+    database: { path: get("database.path", "./data/registration.sqlite") },
+    expiry: { inactiveDays, intervalSeconds },
+    email: {
+      from: get<string | null>("email.from", null),
+      resendApiKey: get<string | null>("email.resend_api_key", null),
+      reclamationSubject: get("email.reclamation_subject", DEFAULT_TEMPLATES.reclamation_subject),
+      reclamationBody: get("email.reclamation_body", DEFAULT_TEMPLATES.reclamation_body),
+      confirmationSubject: get("email.confirmation_subject", DEFAULT_TEMPLATES.confirmation_subject),
+      confirmationBody: get("email.confirmation_body", DEFAULT_TEMPLATES.confirmation_body),
+      successPage: get("email.success_page", DEFAULT_TEMPLATES.success_page),
+      errorPage: get("email.error_page", DEFAULT_TEMPLATES.error_page),
+    },
+  };
+  if (settings.email.resendApiKey && !settings.email.from)
+    throw new SettingsError(`${src("email.resend_api_key")}: email.from must be set when email.resend_api_key is`);
+  return { settings, help: flags.help, version: flags.version };
+}

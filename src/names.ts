@@ -1,0 +1,42 @@
+// Label rules and full-name helpers, shared by the API (what may be registered)
+// and DNS (what a query name refers to). Pure: no I/O.
+import type { DnsSettings } from "./config.ts";
+
+const LABEL = /^([a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])$/;
+const ALWAYS_RESERVED = new Set(["api", "www", "_psl", "ns"]);
+
+/** Trimmed, lower-cased form of a requested name. */
+export function normalizeLabel(name: string): string {
+  return name.trim().toLowerCase();
+}
+
+/** Labels of the zone used by configured static records (ns1, mx hosts, txt/cname owners...). */
+export function staticLabels(dns: DnsSettings): Set<string> {
+  const labels = new Set<string>();
+  const suffix = `.${dns.domain}.`;
+  const firstLabel = (fqdn: string) => {
+    if (fqdn.endsWith(suffix)) labels.add(fqdn.slice(0, -suffix.length).split(".").at(-1)!);
+  };
+  for (const [name] of dns.nameservers) firstLabel(name);
+  for (const [name] of dns.cname) firstLabel(name);
+  for (const [label] of dns.txt) if (label !== "@" && label !== "*") labels.add(label.split(".").at(-1)!);
+  for (const [label] of dns.mx) if (label !== "@" && label !== "*") labels.add(label.split(".").at(-1)!);
+  for (const [, , host] of dns.mx) firstLabel(host);
+  return labels;
+}
+
+export function isReservedLabel(label: string, reserved: Set<string>): boolean {
+  return ALWAYS_RESERVED.has(label) || /^ns\d+$/.test(label) || reserved.has(label);
+}
+
+/** Why a label cannot be registered, or null when it can. */
+export function labelProblem(label: string, domain: string, reserved: Set<string>): "invalid" | "reserved" | null {
+  if (label.length === 0 || label.length > 63 || !LABEL.test(label)) return "invalid";
+  if (label.length + 1 + domain.length > 253) return "invalid";
+  return isReservedLabel(label, reserved) ? "reserved" : null;
+}
+
+/** "<label>.<domain>." as stored in domains.name and returned by /info. */
+export function fullName(label: string, domain: string): string {
+  return `${label}.${domain}.`;
+}

@@ -1,0 +1,68 @@
+// Opens the SQLite file, sets the pragmas, adopts a Rust server's database and
+// applies the embedded migrations.
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { embeddedMigrations, type Migration } from "./migrations.ts";
+import * as schema from "./schema.ts";
+
+export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
+
+const MIGRATIONS_TABLE = "__drizzle_migrations";
+
+export function openDatabase(path: string): Db {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new Database(path, { create: true, strict: true });
+  // WAL + NORMAL: a commit is in the OS before the call returns, so it survives kill -9;
+  // FULL would block the event loop on an fsync per write.
+  sqlite.run("PRAGMA journal_mode = WAL");
+  sqlite.run("PRAGMA synchronous = NORMAL");
+  sqlite.run("PRAGMA busy_timeout = 5000");
+  sqlite.run("PRAGMA foreign_keys = ON");
+  const db = drizzle({ client: sqlite, schema }) as Db;
+  migrate(db);
+  return db;
+}
+
+function tableExists(sqlite: Database, name: string): boolean {
+  return sqlite.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== null;
+}
+
+function migrate(db: Db): void {
+  const sqlite = db.$client;
+  const migrations = embeddedMigrations();
+  if (!tableExists(sqlite, MIGRATIONS_TABLE) && tableExists(sqlite, "domains")) adoptLegacy(sqlite, migrations[0]);
+  // drizzle's own runner, fed from the embedded files instead of a folder.
+  (db as any).dialect.migrate(migrations, (db as any).session, { migrationsFolder: "(embedded)" });
+}
+
+/**
+ * A database the Rust server wrote already has accounts and domains: bring them to the
+ * baseline's shape in place (missing columns added with their defaults, missing indexes
+ * created) and record the baseline as applied, so later migrations run as usual.
+ * Columns and indexes are read from the baseline migration itself, never repeated here.
+ */
+function adoptLegacy(sqlite: Database, baseline: Migration): void {
+  sqlite.transaction(() => {
+    for (const statement of baseline.sql) {
+      const table = /CREATE TABLE `(\w+)`/.exec(statement)?.[1];
+      if (table) {
+        if (!tableExists(sqlite, table)) {
+          sqlite.run(statement);
+          continue;
+        }
+        const present = new Set((sqlite.query(`PRAGMA table_info("${table}")`).all() as { name: string }[]).map((c) => c.name));
+        for (const line of statement.split("\n")) {
+          const column = /^\s*`(\w+)` (.*?),?$/.exec(line);
+          if (column && !present.has(column[1])) sqlite.run(`ALTER TABLE "${table}" ADD COLUMN ${line.trim().replace(/,$/, "")}`);
+        }
+      } else if (/CREATE (UNIQUE )?INDEX/.test(statement)) {
+        sqlite.run(statement.replace(/CREATE (UNIQUE )?INDEX/, "CREATE $1INDEX IF NOT EXISTS"));
+      }
+    }
+    // Rust-era rows: the email-less account is '' and opted out; nothing else to rewrite.
+    sqlite.run(`CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)`);
+    sqlite.query(`INSERT INTO ${MIGRATIONS_TABLE} (hash, created_at) VALUES (?, ?)`).run(baseline.hash, baseline.folderMillis);
+  })();
+}

@@ -1,0 +1,225 @@
+// One function per query the API, DNS and expiry need. Statements are prepared once:
+// drizzle's builder would rebuild and re-prepare the SQL on every call.
+import { and, eq, gt, inArray, lt, ne, sql } from "drizzle-orm";
+import type { Db } from "./db.ts";
+import { accounts, domains, type Domain } from "./schema.ts";
+
+const p = sql.placeholder;
+
+/** What DNS needs of a registered gateway. */
+export interface GatewayRecord {
+  mode: number;
+  lastIp: string;
+  dnsChallenge: string;
+  token: string;
+}
+
+export interface NewDomain {
+  name: string;
+  token: string;
+  description: string;
+  mode: number;
+  timestamp: number;
+}
+
+export type Store = ReturnType<typeof createStore>;
+
+export function createStore(db: Db) {
+  const sqlite = db.$client;
+
+  const byToken = db.select().from(domains).where(and(eq(domains.token, p("token")), ne(domains.token, ""))).prepare();
+  const byName = db.select().from(domains).where(eq(domains.name, p("name"))).prepare();
+  const gatewayByName = db
+    .select({ mode: domains.mode, lastIp: domains.lastIp, dnsChallenge: domains.dnsChallenge, token: domains.token })
+    .from(domains)
+    .where(eq(domains.name, p("name")))
+    .prepare();
+  const accountEmail = db.select({ email: accounts.email, optout: accounts.optout }).from(accounts).where(eq(accounts.id, p("id"))).prepare();
+  const accountByEmail = db.select({ id: accounts.id }).from(accounts).where(eq(accounts.email, p("email"))).prepare();
+  const insertAccount = db
+    .insert(accounts)
+    .values({ email: p("email"), optout: p("optout") })
+    .onConflictDoNothing()
+    .prepare();
+  const updateAccountOptout = db.update(accounts).set({ optout: p("optout") }).where(eq(accounts.id, p("id"))).prepare();
+  const insertDomain = db
+    .insert(domains)
+    .values({
+      name: p("name"),
+      accountId: p("accountId"),
+      token: p("token"),
+      description: p("description"),
+      timestamp: p("timestamp"),
+      mode: p("mode"),
+    })
+    .onConflictDoNothing({ target: domains.name })
+    .returning({ id: domains.id })
+    .prepare();
+  const ping = db
+    .update(domains)
+    .set({ timestamp: p("timestamp"), lastIp: p("ip") })
+    .where(and(eq(domains.token, p("token")), ne(domains.token, "")))
+    .returning({ id: domains.id })
+    .prepare();
+  const setChallenge = db
+    .update(domains)
+    .set({ dnsChallenge: p("challenge") })
+    .where(and(eq(domains.token, p("token")), ne(domains.token, "")))
+    .returning({ name: domains.name })
+    .prepare();
+  const deleteByToken = db
+    .delete(domains)
+    .where(and(eq(domains.token, p("token")), ne(domains.token, "")))
+    .returning({ name: domains.name })
+    .prepare();
+  const deleteByReclamation = db
+    .delete(domains)
+    .where(and(eq(domains.reclamationToken, p("token")), ne(domains.reclamationToken, ""), gt(domains.reclamationExpires, p("now"))))
+    .returning({ name: domains.name })
+    .prepare();
+  const reclaim = db
+    .update(domains)
+    .set({
+      token: p("newToken"),
+      description: p("description"),
+      mode: p("mode"),
+      timestamp: p("now"),
+      reclamationToken: "",
+      reclamationExpires: 0,
+      dnsChallenge: "",
+    })
+    .where(
+      and(
+        eq(domains.name, p("name")),
+        eq(domains.reclamationToken, p("token")),
+        ne(domains.reclamationToken, ""),
+        gt(domains.reclamationExpires, p("now")),
+      ),
+    )
+    .returning({ id: domains.id })
+    .prepare();
+  const setReclamation = db
+    .update(domains)
+    .set({ reclamationToken: p("token"), reclamationExpires: p("expires") })
+    .where(eq(domains.id, p("id")))
+    .prepare();
+  const setPending = db
+    .update(domains)
+    .set({ pendingEmail: p("email"), pendingOptout: p("optout"), verificationToken: p("link"), verificationExpires: p("expires") })
+    .where(eq(domains.id, p("id")))
+    .prepare();
+  const byVerification = db
+    .select()
+    .from(domains)
+    .where(and(eq(domains.verificationToken, p("link")), ne(domains.verificationToken, ""), gt(domains.verificationExpires, p("now"))))
+    .prepare();
+  const markVerified = db
+    .update(domains)
+    .set({ accountId: p("accountId"), verified: true, verificationToken: "", verificationExpires: 0, pendingEmail: "", pendingOptout: false })
+    .where(eq(domains.id, p("id")))
+    .prepare();
+  const revoke = db
+    .update(domains)
+    .set({ accountId: p("accountId"), verified: false, verificationToken: "", verificationExpires: 0, pendingEmail: "", pendingOptout: false })
+    .where(eq(domains.id, p("id")))
+    .prepare();
+  const staleIds = db.select({ id: domains.id }).from(domains).where(lt(domains.timestamp, p("cutoff"))).limit(p("limit")).prepare();
+
+  /** The account a domain belongs to before any email is verified (the Rust server's convention). */
+  function noEmailAccountId(): number {
+    insertAccount.run({ email: "", optout: true });
+    return accountByEmail.get({ email: "" })!.id;
+  }
+
+  function accountIdFor(email: string, optout: boolean): number {
+    insertAccount.run({ email, optout });
+    const id = accountByEmail.get({ email })!.id;
+    updateAccountOptout.run({ id, optout });
+    return id;
+  }
+
+  return {
+    findDomainByToken(token: string): Domain | undefined {
+      return token ? byToken.get({ token }) : undefined;
+    },
+
+    findDomainByName(name: string): Domain | undefined {
+      return byName.get({ name });
+    },
+
+    findGatewayByName(name: string): GatewayRecord | undefined {
+      return gatewayByName.get({ name });
+    },
+
+    /** The verified owner's email of a domain, or null. */
+    verifiedEmail(domain: Domain): string | null {
+      if (!domain.verified) return null;
+      const account = accountEmail.get({ id: domain.accountId });
+      return account && account.email !== "" ? account.email : null;
+    },
+
+    accountOf(domain: Domain): { email: string; optout: boolean } {
+      return accountEmail.get({ id: domain.accountId }) ?? { email: "", optout: true };
+    },
+
+    /** Inserts a new domain; false when the name is already taken. */
+    insertDomain(domain: NewDomain): boolean {
+      return sqlite.transaction(() => insertDomain.all({ ...domain, accountId: noEmailAccountId() }).length === 1)();
+    },
+
+    /** Hands a taken name to whoever holds its live reclamation token; false when none matches. */
+    reclaimDomain(name: string, reclamationToken: string, newToken: string, description: string, mode: number, now: number): boolean {
+      if (!reclamationToken) return false;
+      return reclaim.all({ name, token: reclamationToken, newToken, description, mode, now }).length === 1;
+    },
+
+    setReclamationToken(id: number, token: string, expires: number): void {
+      setReclamation.run({ id, token, expires });
+    },
+
+    recordPing(token: string, timestamp: number, ip: string): boolean {
+      return token !== "" && ping.all({ token, timestamp, ip }).length === 1;
+    },
+
+    setDnsChallenge(token: string, challenge: string): string | undefined {
+      return token ? setChallenge.all({ token, challenge })[0]?.name : undefined;
+    },
+
+    deleteByToken(token: string): string | undefined {
+      return token ? deleteByToken.all({ token })[0]?.name : undefined;
+    },
+
+    deleteByReclamationToken(token: string, now: number): string | undefined {
+      return token ? deleteByReclamation.all({ token, now })[0]?.name : undefined;
+    },
+
+    setPendingEmail(id: number, email: string, optout: boolean, link: string, expires: number): void {
+      setPending.run({ id, email, optout, link, expires });
+    },
+
+    /** Follows a verification link: the pending address becomes the domain's verified owner. */
+    verifyEmail(link: string, now: number): Domain | undefined {
+      if (!link) return undefined;
+      return sqlite.transaction(() => {
+        const domain = byVerification.get({ link, now });
+        if (!domain || !domain.pendingEmail) return undefined;
+        markVerified.run({ id: domain.id, accountId: accountIdFor(domain.pendingEmail, domain.pendingOptout) });
+        return domain;
+      })();
+    },
+
+    revokeEmail(id: number): void {
+      sqlite.transaction(() => revoke.run({ id, accountId: noEmailAccountId() }))();
+    },
+
+    /** Removes up to `limit` domains last seen before `cutoff`; returns how many went. */
+    deleteStaleBatch(cutoff: number, limit: number): number {
+      return sqlite.transaction(() => {
+        const ids = staleIds.all({ cutoff, limit }).map((r) => r.id);
+        if (ids.length === 0) return 0;
+        db.delete(domains).where(inArray(domains.id, ids)).run();
+        return ids.length;
+      })();
+    },
+  };
+}

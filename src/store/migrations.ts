@@ -1,0 +1,35 @@
+// The drizzle/ migrations, imported as text so `bun build --compile` embeds them:
+// the stock migrate() reads a folder that does not exist beside a compiled binary.
+// Adding a migration: run `npm run db:generate`, then import its SQL below
+// (test/store/migrations.test.ts fails until every journal entry is listed).
+import journal from "../../drizzle/meta/_journal.json";
+import baseline from "../../drizzle/0000_baseline.sql" with { type: "text" };
+
+export const MIGRATION_SQL: Record<string, string> = {
+  "0000_baseline": baseline,
+};
+
+export interface Migration {
+  tag: string;
+  sql: string[];
+  bps: boolean;
+  folderMillis: number;
+  hash: string;
+}
+
+/** The same records drizzle's readMigrationFiles() builds from the folder. */
+export function embeddedMigrations(): Migration[] {
+  return journal.entries.map((entry) => {
+    const text = MIGRATION_SQL[entry.tag];
+    if (text === undefined) throw new Error(`migration ${entry.tag} is in the journal but not embedded in src/store/migrations.ts`);
+    return {
+      tag: entry.tag,
+      sql: text.split("--> statement-breakpoint"),
+      bps: entry.breakpoints,
+      folderMillis: entry.when,
+      hash: new Bun.CryptoHasher("sha256").update(text).digest("hex"),
+    };
+  });
+}
+
+export const journalTags = (): string[] => journal.entries.map((e) => e.tag);

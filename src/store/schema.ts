@@ -1,0 +1,54 @@
+// The only place a table or column name is written. The first columns of each table are
+// the Rust server's layout, so its SQLite file opens as is; the rest are ours.
+import { sql } from "drizzle-orm";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const accounts = sqliteTable(
+  "accounts",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    email: text("email", { length: 254 }).notNull().unique(),
+    optout: integer("optout", { mode: "boolean" }).notNull().default(false),
+  },
+);
+
+export const domains = sqliteTable(
+  "domains",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    /** full name with its trailing dot: "<label>.<domain>." */
+    name: text("name", { length: 253 }).notNull().unique(),
+    accountId: integer("account_id")
+      .notNull()
+      .references(() => accounts.id, { onUpdate: "cascade", onDelete: "cascade" }),
+    token: text("token", { length: 36 }).notNull(),
+    description: text("description").notNull(),
+    /** last ping (or subscription), Unix seconds */
+    timestamp: integer("timestamp").notNull(),
+    dnsChallenge: text("dns_challenge").notNull().default(""),
+    reclamationToken: text("reclamation_token", { length: 36 }).notNull().default(""),
+    verificationToken: text("verification_token", { length: 36 }).notNull().default(""),
+    verified: integer("verified", { mode: "boolean" }).notNull().default(false),
+    continent: text("continent", { length: 2 }).notNull().default(""),
+    mode: integer("mode").notNull().default(0),
+    lastIp: text("last_ip").notNull().default(""),
+    // ours, added in place on a Rust database:
+    /** Unix seconds after which reclamation_token no longer matches */
+    reclamationExpires: integer("reclamation_expires").notNull().default(0),
+    /** Unix seconds after which verification_token no longer matches */
+    verificationExpires: integer("verification_expires").notNull().default(0),
+    /** address waiting for its verification link to be followed */
+    pendingEmail: text("pending_email").notNull().default(""),
+    pendingOptout: integer("pending_optout", { mode: "boolean" }).notNull().default(false),
+  },
+  (t) => [
+    index("domains_token").on(t.token),
+    index("domains_timestamp").on(t.timestamp),
+    index("domains_account_id").on(t.accountId),
+    index("domains_reclamation_token").on(t.reclamationToken).where(sql`${t.reclamationToken} <> ''`),
+    index("domains_verification_token").on(t.verificationToken).where(sql`${t.verificationToken} <> ''`),
+  ],
+);
+
+export type Domain = typeof domains.$inferSelect;
+export type Account = typeof accounts.$inferSelect;
