@@ -1,0 +1,151 @@
+// Starts the real server as a child process on free loopback ports, with a real SQLite file.
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { createSocket } from "node:dgram";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dir, "..", "..");
+
+/** A port free on loopback for both TCP and UDP (DNS needs both). */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = createServer();
+      srv.once("error", reject);
+      srv.listen(0, "127.0.0.1", () => {
+        const { port } = srv.address() as { port: number };
+        srv.close(() => resolve(port));
+      });
+    });
+    const udpFree = await new Promise<boolean>((resolve) => {
+      const sock = createSocket("udp4");
+      sock.once("error", () => resolve(false));
+      sock.bind(port, "127.0.0.1", () => sock.close(() => resolve(true)));
+    });
+    if (udpFree) return port;
+  }
+  throw new Error("no free port");
+}
+
+export interface RunningServer {
+  url: string;
+  httpPort: number;
+  dnsPort: number;
+  dir: string;
+  dbPath: string;
+  proc: ReturnType<typeof Bun.spawn>;
+  /** everything the process printed so far (stdout + stderr) */
+  output(): string;
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  stop(signal?: NodeJS.Signals): Promise<number>;
+  cleanup(): Promise<void>;
+}
+
+export interface StartOptions {
+  args?: string[];
+  env?: Record<string, string>;
+  /** reuse an existing directory/database (e.g. after kill -9) */
+  dir?: string;
+  dbPath?: string;
+  /** command to run instead of `bun src/main.ts` (e.g. the compiled binary) */
+  command?: string[];
+  cwd?: string;
+  readyTimeoutMs?: number;
+}
+
+export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), "regsrv-"));
+  const dbPath = options.dbPath ?? join(dir, "registration.sqlite");
+  const httpPort = await freePort();
+  const dnsPort = await freePort();
+  const command = options.command ?? [process.execPath, join(ROOT, "src", "main.ts")];
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("REGISTRATION_") && !k.startsWith("RESEND_")) env[k] = v;
+  const proc = Bun.spawn(
+    [
+      ...command,
+      "--domain", "example.test",
+      "--host", "127.0.0.1",
+      "--http-port", String(httpPort),
+      "--dns-host", "127.0.0.1",
+      "--dns-port", String(dnsPort),
+      "--db", dbPath,
+      ...(options.args ?? []),
+    ],
+    { cwd: options.cwd ?? dir, env: { ...env, ...options.env }, stdout: "pipe", stderr: "pipe", stdin: "ignore" },
+  );
+  let text = "";
+  const waiters = new Set<() => void>();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      text += decoder.decode(chunk, { stream: true });
+      for (const w of waiters) w();
+    }
+  };
+  pump(proc.stdout as ReadableStream<Uint8Array>);
+  pump(proc.stderr as ReadableStream<Uint8Array>);
+  let exited = false;
+  proc.exited.then(() => {
+    exited = true;
+    for (const w of waiters) w();
+  });
+
+  const waitForOutput = (pattern: RegExp, timeoutMs = 10_000) =>
+    new Promise<RegExpMatchArray>((resolve, reject) => {
+      const check = () => {
+        const m = text.match(pattern);
+        if (m) {
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(m);
+        } else if (exited) {
+          waiters.delete(check);
+          clearTimeout(timer);
+          reject(new Error(`server exited (${proc.exitCode}) before printing ${pattern}; output:\n${text}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`timed out waiting for ${pattern}; output:\n${text}`));
+      }, timeoutMs);
+      waiters.add(check);
+      check();
+    });
+
+  const server: RunningServer = {
+    url: `http://127.0.0.1:${httpPort}`,
+    httpPort,
+    dnsPort,
+    dir,
+    dbPath,
+    proc,
+    output: () => text,
+    waitForOutput,
+    async stop(signal = "SIGTERM") {
+      if (!exited) proc.kill(signal);
+      return await proc.exited;
+    },
+    async cleanup() {
+      if (!exited) {
+        proc.kill("SIGKILL");
+        await proc.exited;
+      }
+      if (!options.dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await waitForOutput(/ready: http=\S+ dns=\S+/, options.readyTimeoutMs ?? 15_000);
+  return server;
+}
+
+/** GET a path on the server and parse the body (JSON when it is JSON). */
+export async function get(server: { url: string }, path: string, init?: RequestInit) {
+  const res = await fetch(server.url + path, init);
+  const text = await res.text();
+  let json: any = undefined;
+  try {
+    json = JSON.parse(text);
+  } catch {}
+  return { status: res.status, headers: res.headers, text, json };
+}
