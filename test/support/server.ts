@@ -28,6 +28,36 @@ export async function freePort(): Promise<number> {
   throw new Error("no free port");
 }
 
+/** The test runner's environment without any REGISTRATION_* or RESEND_* variable. */
+function cleanEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("REGISTRATION_") && !k.startsWith("RESEND_")) env[k] = v;
+  return env;
+}
+
+/** Runs the server command line to completion (for --help, --version and settings that must stop start-up). */
+export async function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; command?: string[] } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
+  const command = options.command ?? [process.execPath, join(ROOT, "src", "main.ts")];
+  const proc = Bun.spawn([...command, ...args], {
+    cwd: options.cwd ?? tmpdir(),
+    env: { ...cleanEnv(), ...options.env },
+    stdout: "pipe",
+    stderr: "pipe",
+    stdin: "ignore",
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    proc.kill("SIGKILL");
+  }, options.timeoutMs ?? 15_000);
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  clearTimeout(timer);
+  return { code: timedOut ? null : code, stdout, stderr, timedOut };
+}
+
 export interface RunningServer {
   url: string;
   httpPort: number;
@@ -52,27 +82,26 @@ export interface StartOptions {
   command?: string[];
   cwd?: string;
   readyTimeoutMs?: number;
+  /** ports to use instead of fresh free ones (e.g. when a config file names them) */
+  httpPort?: number;
+  dnsPort?: number;
+  /** false: pass only `args` (no --domain/--host/--http-port/--dns-host/--dns-port/--db), to test config files and defaults */
+  defaultFlags?: boolean;
 }
 
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "regsrv-"));
   const dbPath = options.dbPath ?? join(dir, "registration.sqlite");
-  const httpPort = await freePort();
-  const dnsPort = await freePort();
+  const httpPort = options.httpPort ?? (await freePort());
+  const dnsPort = options.dnsPort ?? (await freePort());
   const command = options.command ?? [process.execPath, join(ROOT, "src", "main.ts")];
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("REGISTRATION_") && !k.startsWith("RESEND_")) env[k] = v;
+  const env = cleanEnv();
+  const defaults =
+    options.defaultFlags === false
+      ? []
+      : ["--domain", "example.test", "--host", "127.0.0.1", "--http-port", String(httpPort), "--dns-host", "127.0.0.1", "--dns-port", String(dnsPort), "--db", dbPath];
   const proc = Bun.spawn(
-    [
-      ...command,
-      "--domain", "example.test",
-      "--host", "127.0.0.1",
-      "--http-port", String(httpPort),
-      "--dns-host", "127.0.0.1",
-      "--dns-port", String(dnsPort),
-      "--db", dbPath,
-      ...(options.args ?? []),
-    ],
+    [...command, ...defaults, ...(options.args ?? [])],
     { cwd: options.cwd ?? dir, env: { ...env, ...options.env }, stdout: "pipe", stderr: "pipe", stdin: "ignore" },
   );
   let text = "";

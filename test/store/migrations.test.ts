@@ -1,0 +1,56 @@
+// The migrations in drizzle/ are embedded in the code (a compiled binary has no drizzle/ folder
+// beside it), and a fresh database gets every table, column and index from them.
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openDatabase } from "../../src/store/db.ts";
+import { journalTags, MIGRATION_SQL } from "../../src/store/migrations.ts";
+
+const DRIZZLE = join(import.meta.dir, "..", "..", "drizzle");
+
+describe("embedded migrations", () => {
+  test("every drizzle/meta/_journal.json entry is embedded with the SQL of its file", () => {
+    const journal = JSON.parse(readFileSync(join(DRIZZLE, "meta", "_journal.json"), "utf8")) as { entries: { tag: string }[] };
+    const tags = journal.entries.map((e) => e.tag);
+    expect(tags.length).toBeGreaterThan(0);
+    expect(journalTags()).toEqual(tags);
+    for (const tag of tags) {
+      expect(Object.keys(MIGRATION_SQL), `migration ${tag} not embedded`).toContain(tag);
+      expect(MIGRATION_SQL[tag]).toBe(readFileSync(join(DRIZZLE, `${tag}.sql`), "utf8"));
+    }
+  });
+
+  test("every .sql file in drizzle/ is in the journal (none generated and forgotten)", () => {
+    const files = readdirSync(DRIZZLE).filter((f) => f.endsWith(".sql")).map((f) => f.replace(/\.sql$/, ""));
+    expect(files.sort()).toEqual([...journalTags()].sort());
+  });
+
+  test("a fresh database file gets both tables, WAL, foreign keys and the lookup indexes", () => {
+    const dir = mkdtempSync(join(tmpdir(), "regsrv-store-"));
+    try {
+      const db = openDatabase(join(dir, "nested", "fresh.sqlite"));
+      const sqlite = db.$client;
+      const tables = (sqlite.query("SELECT name FROM sqlite_master WHERE type='table'").all() as { name: string }[]).map((r) => r.name);
+      expect(tables).toEqual(expect.arrayContaining(["accounts", "domains"]));
+      const columns = (sqlite.query("PRAGMA table_info(domains)").all() as { name: string }[]).map((c) => c.name);
+      expect(columns).toEqual(
+        expect.arrayContaining(["id", "name", "account_id", "token", "description", "timestamp", "dns_challenge", "reclamation_token", "verification_token", "verified", "continent", "mode", "last_ip"]),
+      );
+      expect((sqlite.query("PRAGMA journal_mode").get() as any).journal_mode).toBe("wal");
+      expect((sqlite.query("PRAGMA foreign_keys").get() as any).foreign_keys).toBe(1);
+      expect((sqlite.query("PRAGMA busy_timeout").get() as any).timeout).toBeGreaterThan(0);
+      // every column a request or the expiry looks rows up by is indexed
+      const indexed = new Set<string>();
+      for (const { name } of sqlite.query("PRAGMA index_list(domains)").all() as { name: string }[])
+        for (const col of sqlite.query(`PRAGMA index_info("${name}")`).all() as { name: string }[]) indexed.add(col.name);
+      for (const col of ["name", "token", "timestamp", "reclamation_token", "verification_token", "account_id"]) expect([...indexed]).toContain(col);
+      sqlite.close();
+      // opening again applies nothing twice
+      const again = openDatabase(join(dir, "nested", "fresh.sqlite"));
+      again.$client.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
