@@ -5,6 +5,8 @@ import type { Db } from "./db.ts";
 import { accounts, domains, type Domain } from "./schema.ts";
 
 const p = sql.placeholder;
+// drizzle types .set() values as plain values; a placeholder wrapped in sql`` binds the same way.
+const v = (name: string) => sql`${sql.placeholder(name)}`;
 
 /** What DNS needs of a registered gateway. */
 export interface GatewayRecord {
@@ -41,7 +43,7 @@ export function createStore(db: Db) {
     .values({ email: p("email"), optout: p("optout") })
     .onConflictDoNothing()
     .prepare();
-  const updateAccountOptout = db.update(accounts).set({ optout: p("optout") }).where(eq(accounts.id, p("id"))).prepare();
+  const updateAccountOptout = db.update(accounts).set({ optout: v("optout") }).where(eq(accounts.id, p("id"))).prepare();
   const insertDomain = db
     .insert(domains)
     .values({
@@ -57,13 +59,13 @@ export function createStore(db: Db) {
     .prepare();
   const ping = db
     .update(domains)
-    .set({ timestamp: p("timestamp"), lastIp: p("ip") })
+    .set({ timestamp: v("timestamp"), lastIp: v("ip") })
     .where(and(eq(domains.token, p("token")), ne(domains.token, "")))
     .returning({ id: domains.id })
     .prepare();
   const setChallenge = db
     .update(domains)
-    .set({ dnsChallenge: p("challenge") })
+    .set({ dnsChallenge: v("challenge") })
     .where(and(eq(domains.token, p("token")), ne(domains.token, "")))
     .returning({ name: domains.name })
     .prepare();
@@ -80,10 +82,10 @@ export function createStore(db: Db) {
   const reclaim = db
     .update(domains)
     .set({
-      token: p("newToken"),
-      description: p("description"),
-      mode: p("mode"),
-      timestamp: p("now"),
+      token: v("newToken"),
+      description: v("description"),
+      mode: v("mode"),
+      timestamp: v("now"),
       reclamationToken: "",
       reclamationExpires: 0,
       dnsChallenge: "",
@@ -100,12 +102,12 @@ export function createStore(db: Db) {
     .prepare();
   const setReclamation = db
     .update(domains)
-    .set({ reclamationToken: p("token"), reclamationExpires: p("expires") })
+    .set({ reclamationToken: v("token"), reclamationExpires: v("expires") })
     .where(eq(domains.id, p("id")))
     .prepare();
   const setPending = db
     .update(domains)
-    .set({ pendingEmail: p("email"), pendingOptout: p("optout"), verificationToken: p("link"), verificationExpires: p("expires") })
+    .set({ pendingEmail: v("email"), pendingOptout: v("optout"), verificationToken: v("link"), verificationExpires: v("expires") })
     .where(eq(domains.id, p("id")))
     .prepare();
   const byVerification = db
@@ -115,12 +117,12 @@ export function createStore(db: Db) {
     .prepare();
   const markVerified = db
     .update(domains)
-    .set({ accountId: p("accountId"), verified: true, verificationToken: "", verificationExpires: 0, pendingEmail: "", pendingOptout: false })
+    .set({ accountId: v("accountId"), verified: true, verificationToken: "", verificationExpires: 0, pendingEmail: "", pendingOptout: false })
     .where(eq(domains.id, p("id")))
     .prepare();
   const revoke = db
     .update(domains)
-    .set({ accountId: p("accountId"), verified: false, verificationToken: "", verificationExpires: 0, pendingEmail: "", pendingOptout: false })
+    .set({ accountId: v("accountId"), verified: false, verificationToken: "", verificationExpires: 0, pendingEmail: "", pendingOptout: false })
     .where(eq(domains.id, p("id")))
     .prepare();
   const staleIds = db.select({ id: domains.id }).from(domains).where(lt(domains.timestamp, p("cutoff"))).limit(p("limit")).prepare();

@@ -1,0 +1,20 @@
+// What route handlers may use: settings, the store, the mailer, a clock, the log.
+import type { Settings } from "../config.ts";
+import type { Log } from "../log.ts";
+import type { Mailer } from "../mail/mailer.ts";
+import type { Store } from "../store/domains.ts";
+
+export interface ApiDeps {
+  settings: Settings;
+  store: Store;
+  mailer: Mailer;
+  log: Log;
+  /** Unix seconds */
+  now: () => number;
+  /** labels reserved by configured static records, computed once at start-up */
+  reserved: Set<string>;
+}
+
+export const DAY = 86_400;
+export const RECLAMATION_LIFETIME = DAY;
+export const VERIFICATION_LIFETIME = 7 * DAY;

@@ -1,0 +1,103 @@
+// The gateway's own calls: claim a name, keep it alive, prove ownership to ACME, read it, give it up.
+import { Elysia, t } from "elysia";
+import { fullName, labelProblem, normalizeLabel } from "../names.ts";
+import type { Domain } from "../store/schema.ts";
+import { ApiDeps } from "./context.ts";
+import { ApiError } from "./errors.ts";
+import { given, param } from "./params.ts";
+import { clientIp } from "./client-ip.ts";
+
+export function domainRoutes(deps: ApiDeps) {
+  const { store, settings, now } = deps;
+
+  const domainByToken = (token: string): Domain => {
+    const domain = store.findDomainByToken(token);
+    if (!domain) throw new ApiError("UnknownToken");
+    return domain;
+  };
+
+  return new Elysia({ name: "domains" })
+    .get(
+      "/subscribe",
+      ({ query }) => {
+        const label = normalizeLabel(query.name);
+        if (labelProblem(label, settings.domain, deps.reserved)) throw new ApiError("UnavailableName");
+        const name = fullName(label, settings.domain);
+        const token = crypto.randomUUID();
+        const description = given(query.desc) ?? `${label}'s server`;
+        const mode = Number(given(query.mode) ?? 0);
+        if (store.insertDomain({ name, token, description, mode, timestamp: now() })) return { name: label, token };
+
+        const reclamationToken = given(query.reclamationToken);
+        if (reclamationToken) {
+          if (store.reclaimDomain(name, reclamationToken, token, description, mode, now())) return { name: label, token };
+          throw new ApiError("ReclamationTokenMismatch");
+        }
+        const email = given(query.email);
+        const taken = store.findDomainByName(name);
+        const owner = taken && store.verifiedEmail(taken);
+        if (email && owner && owner.toLowerCase() === email.trim().toLowerCase()) throw new ApiError("UnavailableNameReclamationPossible");
+        throw new ApiError("UnavailableName");
+      },
+      {
+        query: t.Object({
+          name: param.required,
+          desc: param.optional,
+          email: param.optional,
+          reclamationToken: param.optional,
+          mode: param.mode,
+        }),
+      },
+    )
+    .get(
+      "/unsubscribe",
+      ({ query }) => {
+        const token = given(query.token);
+        const reclamationToken = given(query.reclamationToken);
+        if (token) {
+          if (!store.deleteByToken(token)) throw new ApiError("UnknownToken", 400);
+        } else if (reclamationToken) {
+          if (!store.deleteByReclamationToken(reclamationToken, now())) throw new ApiError("UnknownReclamationToken");
+        } else throw new ApiError("MissingParameter");
+        return {};
+      },
+      { query: t.Object({ token: param.optional, reclamationToken: param.optional }) },
+    )
+    .get(
+      "/ping",
+      ({ query, request, server }) => {
+        if (!store.recordPing(query.token, now(), clientIp(request, server, settings.http.trustProxy))) throw new ApiError("UnknownToken");
+        return {};
+      },
+      { query: t.Object({ token: param.required }) },
+    )
+    .get(
+      "/dnsconfig",
+      ({ query }) => {
+        if (!store.setDnsChallenge(query.token, query.challenge)) throw new ApiError("UnknownToken");
+        return {};
+      },
+      { query: t.Object({ token: param.required, challenge: param.challenge }) },
+    )
+    .get(
+      "/info",
+      ({ query }) => {
+        const domain = domainByToken(query.token);
+        const account = store.accountOf(domain);
+        return {
+          name: domain.name,
+          token: domain.token,
+          description: domain.description,
+          timestamp: domain.timestamp,
+          dns_challenge: domain.dnsChallenge,
+          verified: domain.verified,
+          email: domain.verified ? account.email : "",
+          optout: account.optout,
+          continent: domain.continent,
+          mode: domain.mode,
+          last_ip: domain.lastIp,
+        };
+      },
+      { query: t.Object({ token: param.required }) },
+    );
+}

@@ -1,0 +1,56 @@
+// Frees names whose gateway stopped pinging: at start-up, then every interval. Deletes in
+// small batches and yields between them, so DNS and HTTP keep answering during a big sweep.
+import type { Log } from "./log.ts";
+import type { Store } from "./store/domains.ts";
+
+const BATCH = 500;
+
+export interface Expiry {
+  /** the sweep running now, if any (shutdown waits for it) */
+  running(): Promise<number> | null;
+  stop(): Promise<void>;
+}
+
+export function startExpiry(options: { store: Store; inactiveDays: number; intervalSeconds: number; log: Log; now: () => number }): Expiry {
+  const { store, log } = options;
+  let current: Promise<number> | null = null;
+  let stopped = false;
+
+  async function sweep(): Promise<number> {
+    const cutoff = options.now() - options.inactiveDays * 86_400;
+    const startedAt = performance.now();
+    let removed = 0;
+    for (;;) {
+      if (stopped) break;
+      const n = store.deleteStaleBatch(cutoff, BATCH);
+      removed += n;
+      if (n < BATCH) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    log(`expiry: removed ${removed} domain(s) not seen for ${options.inactiveDays} days in ${((performance.now() - startedAt) / 1000).toFixed(2)}s`);
+    return removed;
+  }
+
+  const run = () => {
+    if (current || stopped) return;
+    current = sweep()
+      .catch((e) => {
+        log(`expiry: sweep failed: ${(e as Error).message}`);
+        return 0;
+      })
+      .finally(() => {
+        current = null;
+      });
+  };
+
+  const timer = setInterval(run, options.intervalSeconds * 1000);
+  setTimeout(run, 0);
+  return {
+    running: () => current,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      if (current) await current;
+    },
+  };
+}

@@ -1,0 +1,40 @@
+// Sends email through Resend when an API key is set, or writes it to the log otherwise,
+// so the embedded defaults work end to end.
+import { Resend } from "resend";
+import type { EmailSettings } from "../config.ts";
+import type { Log } from "../log.ts";
+import type { Email } from "./templates.ts";
+
+export interface Mailer {
+  /** Resolves once the provider accepted the email; rejects otherwise. */
+  send(email: Email): Promise<void>;
+  readonly kind: "resend" | "log";
+}
+
+export class MailError extends Error {}
+
+export function createMailer(settings: EmailSettings, log: Log): Mailer {
+  if (settings.resendApiKey && settings.from) {
+    const resend = new Resend(settings.resendApiKey);
+    const from = settings.from;
+    return {
+      kind: "resend",
+      async send(email) {
+        let result;
+        try {
+          result = await resend.emails.send({ from, to: [email.to], subject: email.subject, text: email.text, html: email.html });
+        } catch (e) {
+          throw new MailError(`resend: ${(e as Error).message}`);
+        }
+        if (result.error) throw new MailError(`resend: ${result.error.name}: ${result.error.message}`);
+      },
+    };
+  }
+  return {
+    kind: "log",
+    async send(email) {
+      // The log is the delivery channel here (no provider configured): the operator reads it.
+      log(`mail (log transport, no email.resend_api_key set) to=${email.to} subject=${JSON.stringify(email.subject)} body=${JSON.stringify(email.text)}`);
+    },
+  };
+}

@@ -1,0 +1,85 @@
+// Wiring only: settings -> store -> http + dns + expiry -> shutdown.
+import { createApp } from "./api/app.ts";
+import { HELP, loadSettings, SettingsError, VERSION } from "./config.ts";
+import { startDnsServer } from "./dns/server.ts";
+import { startExpiry } from "./expiry.ts";
+import { stdoutLog as log } from "./log.ts";
+import { createMailer } from "./mail/mailer.ts";
+import { staticLabels } from "./names.ts";
+import { openDatabase } from "./store/db.ts";
+import { createStore } from "./store/domains.ts";
+
+function fail(message: string): never {
+  process.stderr.write(`registration-server: ${message}\n`);
+  process.exit(2);
+}
+
+let loaded;
+try {
+  loaded = loadSettings(process.argv.slice(2));
+} catch (e) {
+  if (e instanceof SettingsError) fail(e.message);
+  throw e;
+}
+if (loaded.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+if (loaded.version) {
+  process.stdout.write(`registration-server ${VERSION}\n`);
+  process.exit(0);
+}
+const { settings } = loaded;
+
+async function orFail<T>(what: string, start: () => T | Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (e) {
+    fail(`${what}: ${(e as Error).message}`);
+  }
+}
+
+const db = await orFail(`cannot open database ${settings.database.path}`, () => openDatabase(settings.database.path));
+const store = createStore(db);
+const now = () => Math.floor(Date.now() / 1000);
+const mailer = createMailer(settings.email, log);
+
+const app = createApp({ settings, store, mailer, log, now, reserved: staticLabels(settings.dns) });
+await orFail(`cannot listen for HTTP on ${settings.http.host}:${settings.http.port}`, () =>
+  app.listen({ hostname: settings.http.host, port: settings.http.port }),
+);
+const dns = await orFail(`cannot listen for DNS on ${settings.dns.host}:${settings.dns.port}`, () =>
+  startDnsServer({
+    host: settings.dns.host,
+    port: settings.dns.port,
+    zone: settings.dns,
+    lookups: { gateway: store.findGatewayByName },
+    log,
+  }),
+);
+const expiry = startExpiry({ store, inactiveDays: settings.expiry.inactiveDays, intervalSeconds: settings.expiry.intervalSeconds, log, now });
+
+const httpAddress = `http://${settings.http.host}:${app.server!.port}`;
+log(
+  `registration-server ${VERSION} ready: http=${httpAddress} dns=${settings.dns.host}:${settings.dns.port} (udp+tcp) zone=${settings.domain}. db=${settings.database.path} mail=${mailer.kind}`,
+);
+if (mailer.kind === "log") log("email: no email.resend_api_key set, so emails are written to this log instead of sent");
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  log(`${signal}: shutting down`);
+  const deadline = setTimeout(() => {
+    log("shutdown took over 4.5s, exiting anyway");
+    process.exit(0);
+  }, 4500);
+  // Stop accepting, let in-flight requests finish, then close the database.
+  await Promise.allSettled([app.stop(), dns.close(), expiry.stop()]);
+  db.$client.close();
+  clearTimeout(deadline);
+  log("stopped");
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));
