@@ -1,9 +1,13 @@
-// DNS on UDP and TCP at one port: sockets and framing only; answers come from zone.ts.
+// DNS on UDP and TCP at one port: sockets and framing. Messages are parsed and encoded by
+// wire.ts and answered by zone.ts; this file knows nothing about records.
+// dns2's own servers are not used: they leave AA off, drop EDNS, truncate to the bare question,
+// may hand a handler a message without a question, and their concurrency limit leaks a slot
+// when a handler throws. Every message here gets at most one reply, produced synchronously.
 import { createSocket, type Socket } from "node:dgram";
-import { createServer, type Server } from "node:net";
-import { isIP } from "node:net";
+import { createServer, isIP, type Server, type Socket as TcpSocket } from "node:net";
 import type { DnsSettings } from "../config.ts";
-import type { ZoneLookups } from "./zone.ts";
+import { encodeResponse, parseQuery, TCP_LIMIT, udpLimit, type Response } from "./wire.ts";
+import { answerQuestion, RCODE, type ZoneLookups } from "./zone.ts";
 
 export interface DnsServerOptions {
   host: string;
@@ -13,40 +17,184 @@ export interface DnsServerOptions {
   log: (line: string) => void;
 }
 
-export async function startDnsServer(options: DnsServerOptions): Promise<{ close(): Promise<void> }> {
-  const udp: Socket = createSocket(isIP(options.host) === 6 ? "udp6" : "udp4");
-  const tcp: Server = createServer({ allowHalfOpen: true });
-  udp.on("message", () => {});
-  tcp.on("connection", (socket) => {
-    socket.on("error", () => socket.destroy());
-    socket.on("data", () => {});
-  });
-  await new Promise<void>((resolve, reject) => {
-    udp.once("error", reject);
-    udp.bind(options.port, options.host, () => {
-      udp.off("error", reject);
-      resolve();
-    });
-  });
+export interface DnsServer {
+  close(): Promise<void>;
+}
+
+/** RFC 7766 6.2.3: idle TCP connections are closed after a few seconds. */
+const TCP_IDLE_MS = 10_000;
+const TCP_MAX_CONNECTIONS = 512;
+/** One TCP message is at most 2 + 65535 octets; a peer that sends faster than it reads is cut off. */
+const TCP_MAX_PENDING_OUTPUT = 1 << 20;
+
+export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
+  const respond = createResponder(options);
+  const udp = await bindUdp(options, respond);
+  let tcp: Server;
   try {
-    await new Promise<void>((resolve, reject) => {
-      tcp.once("error", reject);
-      tcp.listen(options.port, options.host, () => {
-        tcp.off("error", reject);
-        resolve();
-      });
-    });
+    tcp = await listenTcp(options, respond);
   } catch (e) {
-    udp.close();
+    await new Promise<void>((resolve) => udp.close(() => resolve()));
     throw e;
   }
-  udp.on("error", (e) => options.log(`dns: udp socket error: ${e.message}`));
-  tcp.on("error", (e) => options.log(`dns: tcp server error: ${e.message}`));
   return {
-    close: () =>
-      new Promise<void>((resolve) => {
-        udp.close();
-        tcp.close(() => resolve());
-      }),
+    async close() {
+      await Promise.all([
+        new Promise<void>((resolve) => {
+          try {
+            udp.close(() => resolve());
+          } catch {
+            resolve(); // already closed
+          }
+        }),
+        new Promise<void>((resolve) => {
+          tcp.close(() => resolve());
+          for (const socket of openSockets.get(tcp) ?? []) socket.destroy();
+        }),
+      ]);
+    },
   };
+}
+
+type Transport = "udp" | "tcp";
+type Responder = (message: Buffer, transport: Transport) => Buffer | null;
+
+/** One reply (or none, for a message that is not a query) per received message. */
+export function createResponder(options: Pick<DnsServerOptions, "zone" | "lookups" | "log">): Responder {
+  const reportFailure = rateLimitedLog(options.log);
+  return (message, transport) => {
+    const parsed = parseQuery(message);
+    if (parsed.kind === "drop") return null;
+    const limitFor = (edns: Response["edns"]) => (transport === "udp" ? udpLimit(edns) : TCP_LIMIT);
+    if (parsed.kind === "error") {
+      const { rcode, id, opcode, rd, cd, question, edns } = parsed;
+      const reply: Response = { id, opcode, rd, cd, rcode, aa: false, question, edns, answers: [], authority: [], additional: [] };
+      return safeEncode(reply, limitFor(edns), reportFailure);
+    }
+    const { query } = parsed;
+    const reply: Response = { ...query, rcode: RCODE.SERVFAIL, aa: false, answers: [], authority: [], additional: [] };
+    try {
+      Object.assign(reply, answerQuestion(query.question, options.lookups, options.zone));
+    } catch (e) {
+      reportFailure(`dns: lookup failed, answering SERVFAIL: ${(e as Error).message}`);
+    }
+    return safeEncode(reply, limitFor(query.edns), reportFailure);
+  };
+}
+
+/** The encoded reply; SERVFAIL without records when a record cannot be encoded. */
+function safeEncode(reply: Response, limit: number, report: (line: string) => void): Buffer | null {
+  try {
+    return encodeResponse(reply, limit);
+  } catch (e) {
+    report(`dns: cannot encode the answer, answering SERVFAIL: ${(e as Error).message}`);
+  }
+  try {
+    return encodeResponse({ ...reply, rcode: RCODE.SERVFAIL, aa: false, answers: [], authority: [], additional: [] }, limit);
+  } catch {
+    return null; // the question itself cannot be written back: nothing sensible to send
+  }
+}
+
+/** A failing database would otherwise write one line per query. */
+function rateLimitedLog(log: (line: string) => void, intervalMs = 10_000): (line: string) => void {
+  let last = 0;
+  let suppressed = 0;
+  return (line) => {
+    const now = Date.now();
+    if (now - last < intervalMs) {
+      suppressed++;
+      return;
+    }
+    log(suppressed > 0 ? `${line} (and ${suppressed} similar since the last report)` : line);
+    last = now;
+    suppressed = 0;
+  };
+}
+
+function bindUdp(options: DnsServerOptions, respond: Responder): Promise<Socket> {
+  const udp = createSocket({ type: isIP(options.host) === 6 ? "udp6" : "udp4" });
+  udp.on("message", (message, peer) => {
+    let reply: Buffer | null = null;
+    try {
+      reply = respond(message, "udp");
+    } catch (e) {
+      options.log(`dns: unexpected error on a UDP message: ${(e as Error).message}`);
+    }
+    if (reply) udp.send(reply, peer.port, peer.address, () => {}); // send errors (unreachable peer) are the peer's problem
+  });
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error) => {
+      try {
+        udp.close();
+      } catch {}
+      reject(e);
+    };
+    udp.once("error", onError);
+    udp.bind(options.port, options.host, () => {
+      udp.off("error", onError);
+      udp.on("error", (e) => options.log(`dns: UDP socket error: ${e.message}`));
+      resolve(udp);
+    });
+  });
+}
+
+const openSockets = new WeakMap<Server, Set<TcpSocket>>();
+
+function listenTcp(options: DnsServerOptions, respond: Responder): Promise<Server> {
+  const sockets = new Set<TcpSocket>();
+  const tcp = createServer({ allowHalfOpen: true }, (socket) => serveConnection(socket, respond, options.log, sockets));
+  tcp.maxConnections = TCP_MAX_CONNECTIONS;
+  openSockets.set(tcp, sockets);
+  return new Promise((resolve, reject) => {
+    tcp.once("error", reject);
+    tcp.listen({ port: options.port, host: options.host, exclusive: true }, () => {
+      tcp.off("error", reject);
+      tcp.on("error", (e) => options.log(`dns: TCP server error: ${e.message}`));
+      resolve(tcp);
+    });
+  });
+}
+
+/** RFC 1035 4.2.2 / RFC 7766: length-prefixed messages, pipelined, answered in order. */
+function serveConnection(socket: TcpSocket, respond: Responder, log: (line: string) => void, sockets: Set<TcpSocket>): void {
+  sockets.add(socket);
+  let pending: Buffer = Buffer.alloc(0);
+  socket.setTimeout(TCP_IDLE_MS);
+  socket.on("timeout", () => socket.destroy());
+  socket.on("error", () => socket.destroy()); // resets and the like: nothing to tell anyone
+  socket.on("close", () => sockets.delete(socket));
+  socket.on("end", () => {
+    // Half-close from the peer: everything it sent is answered already (handling is synchronous).
+    if (pending.length > 0) socket.destroy();
+    else socket.end();
+  });
+  socket.on("data", (chunk: Buffer) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    while (pending.length >= 2) {
+      const length = pending.readUInt16BE(0);
+      if (pending.length < 2 + length) break;
+      const message = pending.subarray(2, 2 + length);
+      pending = pending.subarray(2 + length);
+      let reply: Buffer | null = null;
+      try {
+        reply = respond(message, "tcp");
+      } catch (e) {
+        log(`dns: unexpected error on a TCP message: ${(e as Error).message}`);
+      }
+      if (!reply) {
+        // Not a DNS query: the stream cannot be trusted to be framed any more.
+        socket.destroy();
+        return;
+      }
+      const frame = Buffer.allocUnsafe(2 + reply.length);
+      frame.writeUInt16BE(reply.length, 0);
+      reply.copy(frame, 2);
+      socket.write(frame);
+      if (socket.writableLength > TCP_MAX_PENDING_OUTPUT) {
+        socket.destroy();
+        return;
+      }
+    }
+  });
 }

@@ -1,5 +1,7 @@
-// The zone's answers: a pure function of the question, the settings and the store lookups.
-// Knows nothing about sockets or wire formats.
+// The zone's answers: a pure function of the question, the settings and the store lookups
+// (SPEC section 4). Knows nothing about sockets or wire formats.
+import { createHash } from "node:crypto";
+import { isIP } from "node:net";
 import type { DnsSettings } from "../config.ts";
 import type { GatewayRecord } from "../store/domains.ts";
 
@@ -25,6 +27,8 @@ export type RecordData =
   | { type: "TXT"; text: string }
   | { type: "CAA"; flags: number; tag: string; value: string };
 
+export type RecordType = RecordData["type"];
+/** Owner names and target names are written without a trailing dot. */
 export type ResourceRecord = { name: string; ttl: number } & RecordData;
 
 export interface ZoneAnswer {
@@ -36,7 +40,251 @@ export interface ZoneAnswer {
 }
 
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
+export const TYPE: Record<RecordType, number> = { A: 1, NS: 2, CNAME: 5, SOA: 6, MX: 15, TXT: 16, AAAA: 28, CAA: 257 };
+export const QTYPE = { OPT: 41, TSIG: 250, IXFR: 251, AXFR: 252, ANY: 255 } as const;
+const CLASS_IN = 1;
+const CLASS_ANY = 255;
 
-export function answerQuestion(question: Question, _lookups: ZoneLookups, _zone: DnsSettings): ZoneAnswer {
+/** PageKite's answers (pagekite.net DNS-based authentication). */
+export const PAGEKITE = { ok: "255.255.254.255", badSignature: "255.255.255.1", unknown: "255.255.255.0", ttl: 60 } as const;
+
+/** The data at one name: its record sets, or a CNAME. An empty node is an existing name (NODATA). */
+interface Node {
+  records: RecordData[];
+  ttl: Partial<Record<RecordType, number>>;
+  cname?: string;
+}
+
+interface StaticZone {
+  apex: string;
+  /** zone-relative lower-case name ("" = apex) -> node */
+  nodes: Map<string, Node>;
+  /** zone-relative names that exist only because a name below them does */
+  emptyNonTerminals: Set<string>;
+}
+
+const staticZones = new WeakMap<DnsSettings, StaticZone>();
+
+/** Answers one question. Throws only when a lookup throws (the server answers SERVFAIL). */
+export function answerQuestion(question: Question, lookups: ZoneLookups, zone: DnsSettings): ZoneAnswer {
+  const result: ZoneAnswer = { rcode: RCODE.NOERROR, aa: true, answers: [], authority: [], additional: [] };
+  if (question.class !== CLASS_IN && question.class !== CLASS_ANY) return refused();
+  if (question.type === QTYPE.OPT || question.type === QTYPE.TSIG) return { ...refused(), rcode: RCODE.FORMERR };
+  if (question.type === QTYPE.AXFR || question.type === QTYPE.IXFR) return refused();
+
+  const statics = staticZone(zone);
+  const name = asciiLower(question.name.replace(/\.$/, ""));
+  const relative = relativeName(name, statics.apex);
+  if (relative === null) return refused();
+
+  // Follow in-zone CNAMEs (www -> apex); the chain is short, the bound only stops loops.
+  let owner = question.name.replace(/\.$/, "");
+  let current = relative;
+  for (let hop = 0; hop < 8; hop++) {
+    const node = findNode(current, lookups, zone, statics);
+    if (node === undefined) {
+      result.rcode = RCODE.NXDOMAIN;
+      result.authority.push(soaForAuthority(zone));
+      return result;
+    }
+    if (node.cname !== undefined && question.type !== TYPE.CNAME) {
+      result.answers.push({ name: owner, ttl: zone.ttl, type: "CNAME", target: node.cname });
+      const next = relativeName(node.cname, statics.apex);
+      if (next === null) return result;
+      owner = node.cname;
+      current = next;
+      continue;
+    }
+    const records = node.cname !== undefined ? [{ type: "CNAME", target: node.cname } as RecordData] : node.records;
+    const matching = question.type === QTYPE.ANY ? records : records.filter((r) => TYPE[r.type] === question.type);
+    for (const data of matching) result.answers.push({ name: owner, ttl: node.ttl[data.type] ?? zone.ttl, ...data });
+    if (matching.length === 0) result.authority.push(soaForAuthority(zone));
+    else if (current === "" && matching.some((r) => r.type === "NS")) result.additional.push(...glue(zone, statics));
+    return result;
+  }
+  // A CNAME loop in the configuration: what was followed so far is all there is.
+  return result;
+}
+
+function refused(): ZoneAnswer {
   return { rcode: RCODE.REFUSED, aa: false, answers: [], authority: [], additional: [] };
+}
+
+/** DNS case-insensitivity is ASCII only; other octets stay as they are. */
+function asciiLower(name: string): string {
+  return name.replace(/[A-Z]+/g, (s) => s.toLowerCase());
+}
+
+/** The zone-relative part of a lower-case name, "" for the apex, null outside the zone. */
+function relativeName(name: string, apex: string): string | null {
+  const lower = asciiLower(name.replace(/\.$/, ""));
+  if (lower === apex) return "";
+  return lower.endsWith(`.${apex}`) ? lower.slice(0, -apex.length - 1) : null;
+}
+
+function soaForAuthority(zone: DnsSettings): ResourceRecord {
+  // RFC 2308: negative answers are cached for the SOA minimum.
+  return { name: zone.domain, ttl: zone.soa.minimum, ...soaData(zone) };
+}
+
+function soaData(zone: DnsSettings): RecordData {
+  const { mname, rname, serial, refresh, retry, expire, minimum } = zone.soa;
+  return { type: "SOA", mname: noDot(mname), rname: noDot(rname), serial, refresh, retry, expire, minimum };
+}
+
+function noDot(name: string): string {
+  return name.replace(/\.$/, "");
+}
+
+/** An address record of the right family, or nothing for an empty or unusable address. */
+function addressRecord(address: string): RecordData | undefined {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) address = mapped[1];
+  const family = isIP(address);
+  if (family === 4) return { type: "A", address };
+  if (family === 6) return { type: "AAAA", address };
+  return undefined;
+}
+
+function addressRecords(addresses: string[]): RecordData[] {
+  return addresses.map(addressRecord).filter((r): r is RecordData => r !== undefined);
+}
+
+function glue(zone: DnsSettings, statics: StaticZone): ResourceRecord[] {
+  const out: ResourceRecord[] = [];
+  for (const [host] of zone.nameservers) {
+    const relative = relativeName(host, statics.apex);
+    if (relative === null) continue;
+    for (const data of statics.nodes.get(relative)?.records ?? [])
+      if (data.type === "A" || data.type === "AAAA") out.push({ name: noDot(host), ttl: zone.ttl, ...data });
+  }
+  return out;
+}
+
+/** Everything that does not come from the database, built once per settings object. */
+function staticZone(zone: DnsSettings): StaticZone {
+  const cached = staticZones.get(zone);
+  if (cached) return cached;
+  const apex = asciiLower(noDot(zone.domain));
+  const nodes = new Map<string, Node>();
+  const node = (relative: string) => {
+    let n = nodes.get(relative);
+    if (!n) nodes.set(relative, (n = { records: [], ttl: {} }));
+    return n;
+  };
+
+  const top = node("");
+  top.records.push(soaData(zone));
+  for (const [host] of zone.nameservers) top.records.push({ type: "NS", target: noDot(host) });
+  top.records.push(...addressRecords(zone.wwwAddresses));
+  top.records.push(...mxFor("@", zone), ...txtFor("@", zone), ...caa(zone));
+
+  for (const [host, ip] of zone.nameservers) {
+    const relative = relativeName(host, apex);
+    if (relative === null || relative === "") continue;
+    node(relative).records.push(...addressRecords(ip ? [ip] : []));
+  }
+  node("api").records.push(...addressRecords(zone.tunnelAddresses));
+  if (zone.wwwAddresses.length > 0) node("www").cname = apex;
+  const ownLabels = (entries: [string, ...unknown[]][]) => new Set(entries.map(([label]) => label).filter((l) => l !== "@" && l !== "*"));
+  for (const label of ownLabels(zone.txt)) node(label).records.push(...txtFor(label, zone));
+  for (const label of ownLabels(zone.mx)) node(label).records.push(...mxFor(label, zone));
+  for (const [host, target] of zone.cname) {
+    const relative = relativeName(host, apex);
+    if (relative !== null && relative !== "") node(relative).cname = noDot(target);
+  }
+
+  const emptyNonTerminals = new Set<string>();
+  for (const relative of nodes.keys()) {
+    const labels = relative.split(".");
+    for (let i = 1; i < labels.length; i++) {
+      const parent = labels.slice(i).join(".");
+      if (!nodes.has(parent)) emptyNonTerminals.add(parent);
+    }
+  }
+  // The PageKite tree <...>.<domain>.<domain>. exists below <domain>.<domain>.
+  if (!nodes.has(apex)) emptyNonTerminals.add(apex);
+  const built = { apex, nodes, emptyNonTerminals };
+  staticZones.set(zone, built);
+  return built;
+}
+
+function mxFor(label: string, zone: DnsSettings): RecordData[] {
+  return zone.mx.filter(([l]) => l === label).map(([, priority, exchange]) => ({ type: "MX", priority, exchange: noDot(exchange) }));
+}
+
+function txtFor(label: string, zone: DnsSettings): RecordData[] {
+  return zone.txt.filter(([l]) => l === label).map(([, text]) => ({ type: "TXT", text }));
+}
+
+function caa(zone: DnsSettings): RecordData[] {
+  return zone.caa.map(([flags, tag, value]) => ({ type: "CAA", flags, tag, value }));
+}
+
+/** The node at a zone-relative name, or undefined when the name does not exist (NXDOMAIN). */
+function findNode(relative: string, lookups: ZoneLookups, zone: DnsSettings, statics: StaticZone): Node | undefined {
+  const labels = relative === "" ? [] : relative.split(".");
+  const fixed = statics.nodes.get(relative);
+
+  if (labels.length === 1 && fixed?.cname === undefined) {
+    const gateway = lookups.gateway(`${relative}.${statics.apex}.`);
+    if (gateway) return mergeNodes(gatewayNode(relative, gateway, zone), fixed);
+  }
+  if (fixed) return fixed;
+
+  if (labels.length === 2 && labels[0] === "_acme-challenge") {
+    const gateway = lookups.gateway(`${labels[1]}.${statics.apex}.`);
+    if (gateway) {
+      const challenge: RecordData[] = gateway.dnsChallenge ? [{ type: "TXT", text: gateway.dnsChallenge }] : [];
+      return { records: challenge, ttl: { TXT: zone.gatewayTtl } };
+    }
+  }
+
+  const apexLabels = statics.apex.split(".").length;
+  if (labels.length > apexLabels && relative.endsWith(`.${statics.apex}`)) {
+    const address = pageKiteAnswer(labels.slice(0, -apexLabels), lookups, statics.apex);
+    return { records: [{ type: "A", address }], ttl: { A: PAGEKITE.ttl } };
+  }
+
+  if (statics.emptyNonTerminals.has(relative)) return { records: [], ttl: {} };
+  return undefined;
+}
+
+function mergeNodes(gateway: Node, fixed: Node | undefined): Node {
+  if (!fixed) return gateway;
+  const present = new Set(gateway.records.map((r) => r.type));
+  return { records: [...gateway.records, ...fixed.records.filter((r) => !present.has(r.type))], ttl: { ...fixed.ttl, ...gateway.ttl } };
+}
+
+function gatewayNode(label: string, gateway: GatewayRecord, zone: DnsSettings): Node {
+  const records: RecordData[] = [];
+  const TUNNEL = 0;
+  const DYNAMIC_DNS = 1;
+  if (gateway.mode === TUNNEL) {
+    // A tunnel lands on the tunnel servers; without any configured, on the gateway itself.
+    const tunnel = addressRecords(zone.tunnelAddresses);
+    records.push(...(tunnel.length > 0 ? tunnel : addressRecords([gateway.lastIp])));
+  } else if (gateway.mode === DYNAMIC_DNS) {
+    records.push(...addressRecords([gateway.lastIp]));
+  }
+  records.push(...caa(zone), ...txtFor("*", zone), ...txtFor(label, zone), ...mxFor("*", zone), ...mxFor(label, zone));
+  return { records, ttl: { A: zone.gatewayTtl, AAAA: zone.gatewayTtl } };
+}
+
+/**
+ * <srand>.<qtoken>.<sign>.<proto>.<name> under <domain>.<domain>: the kite secret is the
+ * gateway's API token, and the reply is an address, never an error.
+ */
+function pageKiteAnswer(labels: string[], lookups: ZoneLookups, apex: string): string {
+  if (labels.length !== 5) return PAGEKITE.unknown;
+  const [srand, qtoken, sign, proto, name] = labels;
+  const gateway = lookups.gateway(`${name}.${apex}.`);
+  if (!gateway) return PAGEKITE.unknown;
+  if (sign.length < 36) return PAGEKITE.unknown;
+  // An empty token would let anyone compute the signature.
+  if (!gateway.token) return PAGEKITE.badSignature;
+  const salt = sign.slice(0, 8);
+  const payload = `${proto}:${name}.${apex}:${srand}:${qtoken}`;
+  const digest = createHash("sha1").update(gateway.token + payload + salt).digest("hex");
+  return digest.slice(0, 28) === sign.slice(8, 36) ? PAGEKITE.ok : PAGEKITE.badSignature;
 }

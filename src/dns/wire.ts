@@ -1,0 +1,241 @@
+// DNS messages on the wire: a strict parser for queries (bounds-checked, never throws) and
+// the response encoder (dns2's Packet, with its gaps filled: AA, EDNS OPT, TC, TXT splitting,
+// canonical IPv6 text for its AAAA writer).
+import { Packet } from "dns2";
+import { isIP } from "node:net";
+import { RCODE, TYPE, type Question, type ResourceRecord } from "./zone.ts";
+
+export interface Edns {
+  /** the requestor's UDP payload size */
+  payload: number;
+  version: number;
+  dnssecOk: boolean;
+}
+
+export interface Query {
+  id: number;
+  opcode: number;
+  rd: boolean;
+  cd: boolean;
+  question: Question;
+  edns: Edns | null;
+}
+
+/** What to do with a received message. */
+export type Parsed =
+  | { kind: "query"; query: Query }
+  /** answer with this rcode (question and edns echoed when they could be read) */
+  | { kind: "error"; rcode: number; id: number; opcode: number; rd: boolean; cd: boolean; question?: Question; edns: Edns | null }
+  /** not a query we can answer at all (too short to hold a header, or itself a response) */
+  | { kind: "drop" };
+
+export const OPCODE_QUERY = 0;
+export const RCODE_BADVERS = 16;
+const TYPE_OPT = 41;
+const HEADER_BYTES = 12;
+const MAX_NAME_OCTETS = 255;
+
+export function parseQuery(message: Uint8Array): Parsed {
+  const buf = Buffer.isBuffer(message) ? message : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+  if (buf.length < HEADER_BYTES) return { kind: "drop" };
+  const id = buf.readUInt16BE(0);
+  const flags = buf.readUInt16BE(2);
+  if (flags & 0x8000) return { kind: "drop" }; // a response: answering it could start a loop
+  const opcode = (flags >> 11) & 0xf;
+  const rd = (flags & 0x0100) !== 0;
+  const cd = (flags & 0x0010) !== 0;
+  const [qdcount, ancount, nscount, arcount] = [4, 6, 8, 10].map((o) => buf.readUInt16BE(o));
+  const fail = (rcode: number, question?: Question, edns: Edns | null = null): Parsed => ({ kind: "error", rcode, id, opcode, rd, cd, question, edns });
+  if (opcode !== OPCODE_QUERY) return fail(RCODE.NOTIMP);
+  if (qdcount !== 1) return fail(RCODE.FORMERR);
+
+  const name = readQuestionName(buf, HEADER_BYTES);
+  if (!name || name.end + 4 > buf.length) return fail(RCODE.FORMERR);
+  const question: Question = { name: name.text, type: buf.readUInt16BE(name.end), class: buf.readUInt16BE(name.end + 2) };
+  // A query carries its question and at most an OPT (and signatures we ignore) in additional.
+  if (ancount !== 0 || nscount !== 0) return fail(RCODE.FORMERR, question);
+
+  let edns: Edns | null = null;
+  let offset = name.end + 4;
+  for (let i = 0; i < arcount; i++) {
+    const start = offset;
+    offset = skipName(buf, offset);
+    if (offset < 0 || offset + 10 > buf.length) return fail(RCODE.FORMERR, question);
+    const type = buf.readUInt16BE(offset);
+    const cls = buf.readUInt16BE(offset + 2);
+    const ttl = buf.readUInt32BE(offset + 4);
+    const rdlength = buf.readUInt16BE(offset + 8);
+    const rdata = offset + 10;
+    offset = rdata + rdlength;
+    if (offset > buf.length) return fail(RCODE.FORMERR, question);
+    if (type !== TYPE_OPT) continue;
+    // RFC 6891 6.1.1: one OPT, owned by the root, with well-formed options.
+    if (edns || buf[start] !== 0 || !optionsWellFormed(buf, rdata, offset)) return fail(RCODE.FORMERR, question);
+    edns = { payload: cls, version: (ttl >>> 16) & 0xff, dnssecOk: (ttl & 0x8000) !== 0 };
+  }
+  if (edns && edns.version > 0) return fail(RCODE_BADVERS, question, edns);
+  return { kind: "query", query: { id, opcode, rd, cd, question, edns } };
+}
+
+/**
+ * The question's name as text (octets as latin1, labels joined by dots), or null when it is
+ * malformed. Compression cannot point anywhere useful this early in a message, so it is refused,
+ * and so is a label holding a dot, which its text form could not tell apart from two labels.
+ */
+function readQuestionName(buf: Buffer, offset: number): { text: string; end: number } | null {
+  const labels: string[] = [];
+  let octets = 1;
+  while (true) {
+    if (offset >= buf.length) return null;
+    const length = buf[offset];
+    if (length === 0) return { text: labels.join("."), end: offset + 1 };
+    if (length > 63) return null;
+    octets += length + 1;
+    if (octets > MAX_NAME_OCTETS || offset + 1 + length > buf.length) return null;
+    const label = buf.toString("latin1", offset + 1, offset + 1 + length);
+    if (label.includes(".")) return null;
+    labels.push(label);
+    offset += 1 + length;
+  }
+}
+
+/** The offset just past a (possibly compressed) name, or -1. */
+function skipName(buf: Buffer, offset: number): number {
+  for (let octets = 1; offset < buf.length; ) {
+    const length = buf[offset];
+    if (length === 0) return offset + 1;
+    if ((length & 0xc0) === 0xc0) return offset + 2 <= buf.length ? offset + 2 : -1;
+    if (length > 63) return -1;
+    octets += length + 1;
+    if (octets > MAX_NAME_OCTETS) return -1;
+    offset += 1 + length;
+  }
+  return -1;
+}
+
+function optionsWellFormed(buf: Buffer, offset: number, end: number): boolean {
+  while (offset < end) {
+    if (offset + 4 > end) return false;
+    offset += 4 + buf.readUInt16BE(offset + 2);
+  }
+  return offset === end;
+}
+
+export interface Response {
+  id: number;
+  opcode: number;
+  rd: boolean;
+  cd: boolean;
+  rcode: number;
+  aa: boolean;
+  question?: Question;
+  edns: Edns | null;
+  answers: ResourceRecord[];
+  authority: ResourceRecord[];
+  additional: ResourceRecord[];
+}
+
+/** Our advertised EDNS payload size (DNS flag day 2020), also the most we send over UDP. */
+export const EDNS_PAYLOAD = 1232;
+const PLAIN_UDP_LIMIT = 512;
+const TCP_LIMIT = 65535;
+
+/** The most a UDP response to this query may hold. */
+export function udpLimit(edns: Edns | null): number {
+  return edns ? Math.max(PLAIN_UDP_LIMIT, Math.min(edns.payload, EDNS_PAYLOAD)) : PLAIN_UDP_LIMIT;
+}
+
+export { TCP_LIMIT };
+
+/**
+ * Encodes a response within `limit` bytes: the additional section goes first, then the
+ * answers and authority, with TC set so the client retries over TCP. Throws when a record
+ * cannot be encoded (the caller answers SERVFAIL).
+ */
+export function encodeResponse(response: Response, limit: number): Buffer {
+  let wire = encodePacket(response, response.answers, response.authority, response.additional, false);
+  if (wire.length <= limit) return wire;
+  wire = encodePacket(response, response.answers, response.authority, [], false);
+  if (wire.length <= limit) return wire;
+  return encodePacket(response, [], [], [], true);
+}
+
+function encodePacket(r: Response, answers: ResourceRecord[], authority: ResourceRecord[], additional: ResourceRecord[], tc: boolean): Buffer {
+  const packet = new Packet();
+  packet.header = new Packet.Header({
+    id: r.id,
+    qr: 1,
+    opcode: r.opcode,
+    aa: r.aa ? 1 : 0,
+    tc: tc ? 1 : 0,
+    rd: r.rd ? 1 : 0,
+    ra: 0,
+    z: 0,
+    ad: 0,
+    cd: r.cd ? 1 : 0,
+    rcode: r.rcode & 0xf,
+  } as any);
+  packet.questions = r.question ? [{ name: r.question.name, type: r.question.type, class: r.question.class } as any] : [];
+  packet.answers = answers.map(toDns2) as any;
+  packet.authorities = authority.map(toDns2) as any;
+  packet.additionals = additional.map(toDns2) as any;
+  if (r.edns) {
+    // RFC 6891: the high 8 bits of a 12-bit rcode travel in the OPT TTL; the DO bit is echoed.
+    const ttl = (((r.rcode >> 4) & 0xff) << 24) | (r.edns.dnssecOk ? 0x8000 : 0);
+    packet.additionals.push({ name: "", type: TYPE_OPT, class: EDNS_PAYLOAD, ttl: ttl >>> 0, rdata: [] } as any);
+  }
+  return packet.toBuffer();
+}
+
+const CLASS_IN = 1;
+
+/** dns2's record shape; addresses in the forms its writers handle correctly. */
+function toDns2(rr: ResourceRecord): Record<string, unknown> {
+  const base = { name: rr.name, type: TYPE[rr.type], class: CLASS_IN, ttl: rr.ttl };
+  switch (rr.type) {
+    case "A":
+      if (isIP(rr.address) !== 4) throw new Error(`not an IPv4 address: ${rr.address}`);
+      return { ...base, address: rr.address };
+    case "AAAA":
+      return { ...base, address: ipv6Groups(rr.address).map((g) => g.toString(16)).join(":") };
+    case "NS":
+      return { ...base, ns: rr.target };
+    case "CNAME":
+      return { ...base, domain: rr.target };
+    case "SOA":
+      return { ...base, primary: rr.mname, admin: rr.rname, serial: rr.serial, refresh: rr.refresh, retry: rr.retry, expiration: rr.expire, minimum: rr.minimum };
+    case "MX":
+      return { ...base, priority: rr.priority, exchange: rr.exchange };
+    case "TXT":
+      return { ...base, data: characterStrings(rr.text) };
+    case "CAA":
+      return { ...base, flags: rr.flags, tag: rr.tag, value: rr.value };
+  }
+}
+
+/** TXT text as <character-string>s of at most 255 octets each (RFC 1035 3.3.14). */
+export function characterStrings(text: string): Buffer[] {
+  const bytes = Buffer.from(text, "utf8");
+  if (bytes.length === 0) return [bytes];
+  const out: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += 255) out.push(bytes.subarray(i, i + 255));
+  return out;
+}
+
+/** The eight 16-bit groups of an IPv6 address (dns2's writer misreads "::" edge cases and dotted tails). */
+export function ipv6Groups(address: string): number[] {
+  let text = address.split("%")[0];
+  if (isIP(text) !== 6) throw new Error(`not an IPv6 address: ${address}`);
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number);
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.includes("::") ? text.split("::") : [text, undefined];
+  const headGroups = head ? head.split(":") : [];
+  const tailGroups = tail ? tail.split(":") : [];
+  const fill = tail === undefined ? [] : Array<string>(8 - headGroups.length - tailGroups.length).fill("0");
+  const groups = [...headGroups, ...fill, ...tailGroups].map((g) => parseInt(g, 16));
+  if (groups.length !== 8 || groups.some((g) => !(g >= 0 && g <= 0xffff))) throw new Error(`not an IPv6 address: ${address}`);
+  return groups;
+}
