@@ -1,0 +1,42 @@
+// Without a Resend key, emails are written to the log, so the embedded defaults work end to end.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { get, startServer, type RunningServer } from "../support/server.ts";
+import { info, subscribe, UUID_V4, UUID_V4_IN_TEXT, waitFor } from "../fixtures/helpers.ts";
+
+let server: RunningServer;
+
+beforeAll(async () => {
+  server = await startServer();
+});
+afterAll(async () => {
+  await server?.cleanup();
+});
+
+describe("log transport", () => {
+  test("verification and reclamation work end to end from what the log shows", async () => {
+    const { name, token } = await subscribe(server);
+    const email = `${name}@example.org`;
+    expect((await get(server, `/setemail?token=${token}&email=${encodeURIComponent(email)}`)).status).toBe(200);
+
+    const base = `http://api.example.test:${server.httpPort}`;
+    const linkRe = new RegExp(`^.*${email.replace(/[.]/g, "\\.")}.*$`, "m");
+    const mailLine = (await server.waitForOutput(linkRe))[0];
+    // recipient, subject and link, on the log
+    expect(server.output()).toContain("Confirm your email address");
+    const link = server.output().slice(server.output().indexOf(mailLine)).match(new RegExp(`${base.replace(/[.]/g, "\\.")}/verifyemail\\?s=([0-9a-f-]{36})`));
+    expect(link, server.output()).not.toBeNull();
+    expect(link![1]).toMatch(UUID_V4);
+    expect((await get(server, `/verifyemail?s=${link![1]}`)).status).toBe(200);
+    expect((await info(server, token)).json).toMatchObject({ verified: true, email });
+
+    const before = server.output().length;
+    expect((await get(server, `/reclaim?name=${name}`)).status).toBe(200);
+    const reclamation = await waitFor(() => server.output().slice(before).match(UUID_V4_IN_TEXT), "a reclamation token in the log");
+    const after = server.output().slice(before);
+    expect(after).toContain(email);
+    expect(after).toContain("Reclaim your gateway's name");
+    const res = await get(server, `/subscribe?name=${name}&reclamationToken=${reclamation![0]}`);
+    expect(res.status, res.text).toBe(200);
+    expect((await info(server, token)).status).toBe(404);
+  });
+});
