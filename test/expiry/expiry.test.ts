@@ -1,0 +1,135 @@
+// Expiry (SPEC section 6): names whose gateway stopped pinging are freed at start-up and every
+// interval, in batches, while HTTP keeps answering.
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openDatabase } from "../../src/store/db.ts";
+import { get, startServer, type RunningServer } from "../support/server.ts";
+import { domainRow, freshName, info, nowSeconds, openSqlite, subscribe, waitFor, writeDb } from "../fixtures/helpers.ts";
+
+const servers: RunningServer[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.cleanup();
+});
+afterAll(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const DAY = 86_400;
+
+/** A database with `stale` rows last seen 100 days ago and `fresh` rows seen now; returns the fresh tokens. */
+function seedDatabase(path: string, stale: number, fresh: number): string[] {
+  const db = openDatabase(path);
+  const sqlite = db.$client;
+  sqlite.run("INSERT OR IGNORE INTO accounts (email, optout) VALUES ('', 1)");
+  const account = (sqlite.query("SELECT id FROM accounts WHERE email = ''").get() as { id: number }).id;
+  const insert = sqlite.query("INSERT INTO domains (name, account_id, token, description, timestamp) VALUES (?, ?, ?, ?, ?)");
+  const old = nowSeconds() - 100 * DAY;
+  const freshTokens: string[] = [];
+  sqlite.transaction(() => {
+    for (let i = 0; i < stale; i++) insert.run(`stale-${i}.example.test.`, account, crypto.randomUUID(), "stale", old - (i % 1000));
+    for (let i = 0; i < fresh; i++) {
+      const token = crypto.randomUUID();
+      freshTokens.push(token);
+      insert.run(`fresh-${i}.example.test.`, account, token, "fresh", nowSeconds() - (i % 10) * DAY);
+    }
+  })();
+  sqlite.close();
+  return freshTokens;
+}
+
+function countRows(path: string, where = "1"): number {
+  const db = openSqlite(path);
+  try {
+    return (db.query(`SELECT count(*) AS n FROM domains WHERE ${where}`).get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+describe("expiry sweep", () => {
+  test("a start-up sweep over 200,000 stale rows removes them all in batches while HTTP requests keep being answered", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "regsrv-expiry-"));
+    dirs.push(dir);
+    const dbPath = join(dir, "registration.sqlite");
+    const freshTokens = seedDatabase(dbPath, 200_000, 50);
+    expect(countRows(dbPath)).toBe(200_050);
+
+    const server = await startServer({ dir, dbPath, readyTimeoutMs: 60_000 });
+    servers.push(server);
+    const sweepDone = /^.*expiry.*\b200,?000\b.*$/m;
+
+    // keep a gateway's usual calls going until the sweep reports
+    const samples: { path: string; status: number; ms: number; duringSweep: boolean }[] = [];
+    const paths = (i: number) =>
+      [
+        "/connectivity-check",
+        `/info?token=${freshTokens[i % freshTokens.length]}`,
+        `/ping?token=${freshTokens[i % freshTokens.length]}`,
+        `/subscribe?name=${freshName("during")}`,
+      ][i % 4];
+    const deadline = Date.now() + 120_000;
+    for (let i = 0; Date.now() < deadline; i++) {
+      const duringSweep = !sweepDone.test(server.output());
+      if (!duringSweep && samples.some((s) => !s.duringSweep)) break;
+      const path = paths(i);
+      const t0 = performance.now();
+      const res = await get(server, path);
+      samples.push({ path, status: res.status, ms: performance.now() - t0, duringSweep: duringSweep && !sweepDone.test(server.output()) });
+    }
+    const line = (await server.waitForOutput(sweepDone, 1000))[0];
+    expect(line).toMatch(/expiry/i);
+
+    const during = samples.filter((s) => s.duringSweep);
+    const worst = Math.max(...during.map((s) => s.ms));
+    console.log(`expiry sweep: ${during.length} requests answered during the sweep, slowest ${worst.toFixed(0)} ms`);
+    // requests were made while the sweep ran, and every one was answered, promptly
+    expect(during.length).toBeGreaterThanOrEqual(10);
+    expect(samples.filter((s) => s.status !== 200)).toEqual([]);
+    expect(worst).toBeLessThan(2000);
+
+    expect(countRows(dbPath, "name LIKE 'stale-%'")).toBe(0);
+    expect(countRows(dbPath, "name LIKE 'fresh-%'")).toBe(50);
+    for (const token of freshTokens.slice(0, 5)) expect((await info(server, token)).status).toBe(200);
+  }, 180_000);
+
+  test("the periodic sweep frees names not seen for expiry.inactive_days and keeps the others", async () => {
+    const server = await startServer({ env: { REGISTRATION_EXPIRY_INACTIVE_DAYS: "5", REGISTRATION_EXPIRY_INTERVAL_SECONDS: "1" } });
+    servers.push(server);
+    const gone = await subscribe(server);
+    const kept = await subscribe(server);
+    const recent = await subscribe(server);
+    writeDb(server.dbPath, "UPDATE domains SET timestamp = ? WHERE name = ?", nowSeconds() - 6 * DAY, `${gone.name}.example.test.`);
+    writeDb(server.dbPath, "UPDATE domains SET timestamp = ? WHERE name = ?", nowSeconds() - 4 * DAY, `${kept.name}.example.test.`);
+    const outputBefore = server.output().length;
+
+    await waitFor(() => domainRow(server.dbPath, gone.name) === null, "the stale name to be removed by the periodic sweep", 15_000);
+    expect((await info(server, gone.token)).status).toBe(404);
+    expect((await info(server, kept.token)).status).toBe(200);
+    expect((await info(server, recent.token)).status).toBe(200);
+    // the sweep says what it removed
+    await waitFor(() => /expiry.*\b1\b/i.test(server.output().slice(outputBefore)), "an expiry log line with the count 1", 5000);
+    // the freed name can be claimed again
+    expect((await get(server, `/subscribe?name=${gone.name}`)).status).toBe(200);
+  });
+
+  test("with the default 60 days, a name seen 59 days ago is kept and one seen 61 days ago is removed at start-up", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "regsrv-expiry-"));
+    dirs.push(dir);
+    const dbPath = join(dir, "registration.sqlite");
+    seedDatabase(dbPath, 0, 0);
+    const db = openSqlite(dbPath);
+    const account = (db.query("SELECT id FROM accounts WHERE email = ''").get() as { id: number }).id;
+    const insert = db.query("INSERT INTO domains (name, account_id, token, description, timestamp) VALUES (?, ?, ?, 'x', ?)");
+    insert.run("day59.example.test.", account, crypto.randomUUID(), nowSeconds() - 59 * DAY);
+    insert.run("day61.example.test.", account, crypto.randomUUID(), nowSeconds() - 61 * DAY);
+    db.close();
+    const server = await startServer({ dir, dbPath });
+    servers.push(server);
+    await server.waitForOutput(/expiry.*\b1\b/i, 10_000);
+    await waitFor(() => domainRow(dbPath, "day61") === null, "day61 removed");
+    expect(domainRow(dbPath, "day59")).not.toBeNull();
+  });
+});
