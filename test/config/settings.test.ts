@@ -1,0 +1,373 @@
+// Settings (SPEC section 1): flags > REGISTRATION_* environment > TOML > defaults, the Rust
+// server's TOML layout, bad values stopping start-up with exit 2, --help/--version, signals.
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, get, runCli, startServer, type RunningServer } from "../support/server.ts";
+import { startResendStandIn, type ResendStandIn } from "../support/resend.ts";
+import { emailSince, expectError, freshName, info, subscribe, verificationLink, writeToml } from "../fixtures/helpers.ts";
+
+const ROOT = join(import.meta.dir, "..", "..");
+const servers: RunningServer[] = [];
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "regsrv-config-"));
+  dirs.push(dir);
+  return dir;
+}
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.cleanup();
+});
+afterAll(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function start(options: Parameters<typeof startServer>[0]) {
+  const server = await startServer(options);
+  servers.push(server);
+  return server;
+}
+
+describe("--help and --version", () => {
+  test("--help prints usage naming the flags and exits 0", async () => {
+    const r = await runCli(["--help"]);
+    expect(r.code).toBe(0);
+    for (const flag of ["--config", "--domain", "--host", "--http-port", "--public-url", "--dns-host", "--dns-port", "--db"]) expect(r.stdout).toContain(flag);
+  });
+
+  test("--version prints the package version and exits 0", async () => {
+    const version = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
+    const r = await runCli(["--version"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(version);
+  });
+});
+
+describe("bad settings stop start-up: exit 2 and one line naming the key", () => {
+  const cases: [string, string[], Record<string, string>, string | null, RegExp][] = [
+    ["--http-port abc", ["--http-port", "abc"], {}, null, /http[-._]port/i],
+    ["--http-port 70000", ["--http-port", "70000"], {}, null, /http[-._]port/i],
+    ["--dns-port -5", ["--dns-port=-5"], {}, null, /dns[-._]port/i],
+    ["--host not-an-address", ["--host", "not an address"], {}, null, /host/i],
+    ["--domain with a space", ["--domain", "bad domain"], {}, null, /domain/i],
+    ["--public-url ftp://", ["--public-url", "ftp://example.org"], {}, null, /public[-._]url/i],
+    ["an unknown flag", ["--colour", "red"], {}, null, /--colour/],
+    ["REGISTRATION_EXPIRY_INACTIVE_DAYS=-1", [], { REGISTRATION_EXPIRY_INACTIVE_DAYS: "-1" }, null, /inactive[_.]days/i],
+    ["REGISTRATION_EXPIRY_INTERVAL_SECONDS=0", [], { REGISTRATION_EXPIRY_INTERVAL_SECONDS: "0" }, null, /interval[_.]seconds/i],
+    ["REGISTRATION_EXPIRY_INTERVAL_SECONDS=soon", [], { REGISTRATION_EXPIRY_INTERVAL_SECONDS: "soon" }, null, /interval[_.]seconds/i],
+    ["REGISTRATION_HTTP_TRUST_PROXY=maybe", [], { REGISTRATION_HTTP_TRUST_PROXY: "maybe" }, null, /trust[_.]proxy/i],
+    ["REGISTRATION_HTTP_PORT=http", [], { REGISTRATION_HTTP_PORT: "http" }, null, /http[_.]port/i],
+    ["an unknown REGISTRATION_ variable", [], { REGISTRATION_HTTP_COLOUR: "red" }, null, /REGISTRATION_HTTP_COLOUR|colour/i],
+    ["an unknown TOML key", [], {}, `[http]\ncolour = "red"\n`, /colour/],
+    ["an unknown TOML table", [], {}, `[bogus]\nx = 1\n`, /bogus/],
+    ["a TOML port of the wrong type", [], {}, `[http]\nport = "eighty"\n`, /http\.port/],
+    ["a TOML inactive_days of 0", [], {}, `[expiry]\ninactive_days = 0\n`, /inactive_days/],
+    ["a TOML tunnel address that is not an IP", [], {}, `[dns]\ntunnel_addresses = ["tunnel.example.org"]\n`, /tunnel_addresses/],
+    ["a Resend key without a sender", [], { RESEND_API_KEY: "re_x" }, null, /email\.from|from/i],
+    ["a legacy TOML with a bad http_port", [], {}, `[general]\nhttp_port = "x"\ndomain = "legacy.test"\n`, /http_port|http\.port/],
+  ];
+
+  test.each(cases)("%s", async (_name, args, env, toml, key) => {
+    const dir = tempDir();
+    const configArgs = toml === null ? [] : ["--config", await writeToml(dir, toml)];
+    const r = await runCli(["--http-port", "0", "--dns-port", "0", "--db", join(dir, "db.sqlite"), ...configArgs, ...args], { env, cwd: dir });
+    const lines = `${r.stdout}${r.stderr}`.split("\n").filter((l) => l.trim() !== "");
+    expect({ code: r.code, lines: lines.length }).toEqual({ code: 2, lines: 1 });
+    expect(lines[0]).toMatch(key);
+    expect(lines[0]).not.toMatch(/^\s+at |ready:/);
+    // nothing was created
+    expect(existsSync(join(dir, "db.sqlite"))).toBe(false);
+  });
+
+  test("a TOML file that does not parse, or does not exist, exits 2 with one line", async () => {
+    const dir = tempDir();
+    for (const args of [["--config", await writeToml(dir, "[http\nport = 1\n")], ["--config", join(dir, "missing.toml")]]) {
+      const r = await runCli(args, { cwd: dir });
+      const lines = `${r.stdout}${r.stderr}`.split("\n").filter((l) => l.trim() !== "");
+      expect({ code: r.code, lines: lines.length }).toEqual({ code: 2, lines: 1 });
+    }
+  });
+});
+
+describe("where settings come from", () => {
+  /** A complete TOML in the new layout, on its own ports. */
+  async function tomlSettings(dir: string) {
+    const httpPort = await freePort();
+    const dnsPort = await freePort();
+    const path = await writeToml(
+      dir,
+      `domain = "toml.test"
+[http]
+host = "127.0.0.1"
+port = ${httpPort}
+[dns]
+host = "127.0.0.1"
+port = ${dnsPort}
+[database]
+path = "${join(dir, "from-toml.sqlite")}"
+[expiry]
+inactive_days = 30
+interval_seconds = 600
+`,
+    );
+    return { path, httpPort, dnsPort };
+  }
+
+  test("the TOML file alone sets domain, listeners and database path", async () => {
+    const dir = tempDir();
+    const toml = await tomlSettings(dir);
+    const server = await start({ defaultFlags: false, args: ["--config", toml.path], httpPort: toml.httpPort, dnsPort: toml.dnsPort, cwd: dir });
+    const ready = server.output().match(/ready: http=(\S+) dns=(\S+)/)!;
+    expect(ready[1]).toContain(String(toml.httpPort));
+    expect(ready[2]).toContain(String(toml.dnsPort));
+    const { token } = await subscribe(server, "tomlname");
+    expect((await info(server, token)).json.name).toBe("tomlname.toml.test.");
+    expect(existsSync(join(dir, "from-toml.sqlite"))).toBe(true);
+  });
+
+  test("REGISTRATION_* variables override the TOML file", async () => {
+    const dir = tempDir();
+    const toml = await tomlSettings(dir);
+    const envPort = await freePort();
+    const server = await start({
+      defaultFlags: false,
+      args: ["--config", toml.path],
+      env: { REGISTRATION_DOMAIN: "env.test", REGISTRATION_HTTP_PORT: String(envPort), REGISTRATION_DATABASE_PATH: join(dir, "from-env.sqlite") },
+      httpPort: envPort,
+      dnsPort: toml.dnsPort,
+      cwd: dir,
+    });
+    const { token } = await subscribe(server, "envname");
+    expect((await info(server, token)).json.name).toBe("envname.env.test.");
+    expect(existsSync(join(dir, "from-env.sqlite"))).toBe(true);
+    expect(existsSync(join(dir, "from-toml.sqlite"))).toBe(false);
+  });
+
+  test("flags override REGISTRATION_* variables and the TOML file", async () => {
+    const dir = tempDir();
+    const toml = await tomlSettings(dir);
+    const envPort = await freePort();
+    const flagPort = await freePort();
+    const server = await start({
+      defaultFlags: false,
+      args: ["--config", toml.path, "--domain", "flag.test", "--http-port", String(flagPort), "--db", join(dir, "from-flag.sqlite")],
+      env: { REGISTRATION_DOMAIN: "env.test", REGISTRATION_HTTP_PORT: String(envPort), REGISTRATION_DATABASE_PATH: join(dir, "from-env.sqlite") },
+      httpPort: flagPort,
+      dnsPort: toml.dnsPort,
+      cwd: dir,
+    });
+    const { token } = await subscribe(server, "flagname");
+    expect((await info(server, token)).json.name).toBe("flagname.flag.test.");
+    expect(existsSync(join(dir, "from-flag.sqlite"))).toBe(true);
+    expect(existsSync(join(dir, "from-env.sqlite"))).toBe(false);
+  });
+
+  test("defaults: domain example.test and the database at ./data/registration.sqlite (directory created)", async () => {
+    const dir = tempDir();
+    const httpPort = await freePort();
+    const dnsPort = await freePort();
+    const server = await start({
+      defaultFlags: false,
+      args: ["--host", "127.0.0.1", "--http-port", String(httpPort), "--dns-host", "127.0.0.1", "--dns-port", String(dnsPort)],
+      httpPort,
+      dnsPort,
+      cwd: dir,
+    });
+    const { token } = await subscribe(server, "defaultname");
+    expect((await info(server, token)).json.name).toBe("defaultname.example.test.");
+    expect(existsSync(join(dir, "data", "registration.sqlite"))).toBe(true);
+  });
+
+  test("--db :memory: runs without a file", async () => {
+    const dir = tempDir();
+    const server = await start({ args: ["--db", ":memory:"], cwd: dir });
+    const { token } = await subscribe(server);
+    expect((await info(server, token)).status).toBe(200);
+  });
+});
+
+describe("the Rust server's TOML layout", () => {
+  let standIn: ResendStandIn;
+  let server: RunningServer;
+  let dbPath: string;
+  let httpPort: number;
+
+  beforeAll(async () => {
+    standIn = startResendStandIn();
+    const dir = tempDir();
+    httpPort = await freePort();
+    const dnsPort = await freePort();
+    dbPath = join(dir, "domains.sqlite");
+    const path = await writeToml(
+      dir,
+      `# the Rust registration server's configuration
+[general]
+host = "127.0.0.1"
+http_port = ${httpPort}
+domain = "legacy.test"
+db_path = "${dbPath}"
+
+[pdns]
+api_ttl = 1
+dns_ttl = 86400
+tunnel_ttl = 60
+socket_path = "/tmp/pdns_tunnel.sock"
+caa_records = [
+  "0 issue \\"letsencrypt.org\\"",
+]
+mx_records = [
+  ["@", "10 inbound-smtp.example.org"],
+  ["mail", "10 mail.inbound-smtp.example.org"],
+]
+ns_records = [
+  [ "ns1.legacy.test.", "5.6.7.8" ],
+  [ "ns2.legacy.test.", "4.5.6.7" ],
+]
+txt_records = [
+  [ "_psl", "https://github.com/publicsuffix/list/pull/XYZ" ],
+  [ "@", "something useful" ],
+]
+cname_records = [
+  [ "subdomain.legacy.test", "legacy.test" ],
+]
+soa_record = "ns1.legacy.test. dns-admin.legacy.test. 2018082801 900 900 1209600 60"
+www_addresses = ["10.11.12.13"]
+
+  [pdns.geoip]
+  default = "5.6.7.8"
+  database = "./GeoLite2-Country.mmdb"
+
+    [pdns.geoip.continent]
+    EU = "4.5.6.7"
+    NA = "5.6.7.8"
+
+[email]
+server = "mail.example.org"
+user = "accounts@legacy.test"
+password = "******"
+sender = "accounts@legacy.test"
+reclamation_title = "Reclaim your Legacy Gateway Domain"
+reclamation_body = """Hello,
+<br>
+Your reclamation token is: {token}"""
+confirmation_title = "Welcome to your Legacy Gateway"
+confirmation_body = """Hello,
+<br>
+To confirm your email address, navigate to <a href="{link}">{link}</a>.
+<br>
+Your gateway can be accessed at <a href="https://{domain}">https://{domain}</a>."""
+success_page = """<!DOCTYPE html>
+<html><head><title>Email Confirmation Successful!</title></head>
+<body><h1>Thank you for verifying your legacy email.</h1></body></html>"""
+error_page = """<!DOCTYPE html>
+<html><head><title>Email Confirmation Error!</title></head>
+<body><h1>An error happened while verifying your legacy email.</h1></body></html>"""
+`,
+    );
+    // started outside start(): shared by the tests of this block
+    server = await startServer({
+      defaultFlags: false,
+      args: ["--config", path, "--dns-host", "127.0.0.1", "--dns-port", String(dnsPort)],
+      env: { RESEND_API_KEY: "re_test_legacy", RESEND_BASE_URL: standIn.url },
+      httpPort,
+      dnsPort,
+      cwd: dir,
+    });
+  });
+  afterAll(async () => {
+    await server?.cleanup();
+    standIn?.stop();
+  });
+
+  /** setemail and the confirmation email it sends. */
+  async function confirmation() {
+    const { name, token } = await subscribe(server);
+    const email = `${name}@example.org`;
+    const since = standIn.emails.length;
+    expect((await get(server, `/setemail?token=${token}&email=${encodeURIComponent(email)}`)).status).toBe(200);
+    const mail = await emailSince(standIn, since, email);
+    return { name, token, email, mail, s: verificationLink(mail, `http://api.legacy.test:${httpPort}`).s };
+  }
+
+  test("[general] host, http_port, domain and db_path are used", async () => {
+    expect(server.output()).toMatch(new RegExp(`ready: http=\\S*127\\.0\\.0\\.1:${httpPort}`));
+    expect(existsSync(dbPath)).toBe(true);
+    const { name, token } = await subscribe(server);
+    expect((await info(server, token)).json.name).toBe(`${name}.legacy.test.`);
+  });
+
+  test("[pdns] static records reserve their labels (mx, cname, ns)", async () => {
+    for (const label of ["mail", "subdomain", "ns2"]) expectError(await get(server, `/subscribe?name=${label}`), 400, "UnavailableName");
+  });
+
+  test("[email] sender and titles are used for both emails", async () => {
+    const { name, email, mail, s } = await confirmation();
+    expect(mail.from).toContain("accounts@legacy.test");
+    expect(mail.subject).toBe("Welcome to your Legacy Gateway");
+    expect((await get(server, `/verifyemail?s=${s}`)).status).toBe(200);
+    const since = standIn.emails.length;
+    expect((await get(server, `/reclaim?name=${name}`)).status).toBe(200);
+    const reclaimMail = await emailSince(standIn, since, email);
+    expect(reclaimMail.subject).toBe("Reclaim your Legacy Gateway Domain");
+    expect(`${reclaimMail.text ?? ""}${reclaimMail.html ?? ""}`).toMatch(/Your reclamation token is: [0-9a-f-]{36}/);
+  });
+
+  test("[email] success_page and error_page are the pages /verifyemail serves", async () => {
+    const { s } = await confirmation();
+    const page = await get(server, `/verifyemail?s=${s}`);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain("Thank you for verifying your legacy email.");
+    const again = await get(server, `/verifyemail?s=${s}`);
+    expect(again.status).toBe(404);
+    expect(again.text).toContain("An error happened while verifying your legacy email.");
+  });
+
+  test("the Rust HTML templates are sent as HTML: the html part keeps their markup, with the link in their anchor", async () => {
+    const { mail } = await confirmation();
+    const link = mail.html?.match(/http:\/\/api\.legacy\.test:\d+\/verifyemail\?s=[0-9a-f-]{36}/)?.[0];
+    expect(link).toBeDefined();
+    expect(mail.html).toContain(`<a href="${link}">${link}</a>`);
+    expect(mail.html).not.toContain("&lt;br&gt;");
+    expect(mail.html).not.toContain("&lt;a href");
+  });
+
+  test("{domain} in the Rust confirmation body is the gateway's own name (\"Your gateway can be accessed at https://{domain}\")", async () => {
+    const { name, mail } = await confirmation();
+    expect(`${mail.text ?? ""}${mail.html ?? ""}`).toContain(`https://${name}.legacy.test`);
+  });
+});
+
+describe("start-up line and signals", () => {
+  test("one start-up line names the HTTP and DNS addresses", async () => {
+    const server = await start({});
+    const lines = server.output().split("\n").filter((l) => /ready:/.test(l));
+    expect(lines.length).toBe(1);
+    expect(lines[0]).toContain(`127.0.0.1:${server.httpPort}`);
+    expect(lines[0]).toContain(`127.0.0.1:${server.dnsPort}`);
+  });
+
+  test.each(["SIGTERM", "SIGINT"] as const)("%s stops the server with exit 0 within 5 s and keeps its data", async (signal) => {
+    const dir = tempDir();
+    const dbPath = join(dir, "registration.sqlite");
+    const server = await start({ dir, dbPath });
+    const { token } = await subscribe(server);
+    const t0 = performance.now();
+    const code = await server.stop(signal);
+    expect(code).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect((await fetch(`${server.url}/connectivity-check`).then(() => "up", () => "down"))).toBe("down");
+    const again = await start({ dir, dbPath });
+    expect((await info(again, token)).status).toBe(200);
+  });
+
+  test("SIGTERM while requests are in flight: those requests are answered and the process exits 0", async () => {
+    const server = await start({});
+    const inflight = Array.from({ length: 20 }, () => get(server, `/subscribe?name=${freshName("bye")}`).then((r) => r.status, () => "refused"));
+    const code = await server.stop("SIGTERM");
+    const statuses = await Promise.all(inflight);
+    expect(code).toBe(0);
+    // every request either got a real answer or was never accepted; none got a broken one
+    for (const s of statuses) expect([200, "refused"]).toContain(s);
+  });
+});
