@@ -80,8 +80,9 @@ export function tcpExchange(port: number, messages: Buffer[], expected = message
   });
 }
 
-export function decode(reply: Buffer) {
-  return packet.decode(reply);
+/** dns-packet's decoding; its types leave out the rcode and opcode it does return. */
+export function decode(reply: Buffer): packet.DecodedPacket & { rcode: string; opcode: string } {
+  return packet.decode(reply) as packet.DecodedPacket & { rcode: string; opcode: string };
 }
 
 /** The settings every socket test runs with: one of each kind of static record. */
