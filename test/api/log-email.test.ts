@@ -38,5 +38,11 @@ describe("log transport", () => {
     const res = await get(server, `/subscribe?name=${name}&reclamationToken=${reclamation![0]}`);
     expect(res.status, res.text).toBe(200);
     expect((await info(server, token)).status).toBe(404);
+    // the log carries the emails, but never a gateway's API token in full
+    await get(server, `/ping?token=${res.json.token}`);
+    await get(server, `/dnsconfig?token=${res.json.token}&challenge=abc`);
+    await get(server, `/info?token=${res.json.token}`);
+    await server.waitForOutput(/GET \/info\S* 200/);
+    for (const secret of [token, res.json.token]) expect(server.output()).not.toContain(secret.slice(4));
   });
 });

@@ -361,6 +361,15 @@ describe("start-up line and signals", () => {
     expect((await info(again, token)).status).toBe(200);
   });
 
+  test("SIGTERM sent as soon as the start-up line appears still exits 0 (handlers are in place before ready)", async () => {
+    const codes: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const server = await start({});
+      codes.push(await server.stop("SIGTERM"));
+    }
+    expect(codes).toEqual(codes.map(() => 0));
+  });
+
   test("SIGTERM while requests are in flight: those requests are answered and the process exits 0", async () => {
     const server = await start({});
     const inflight = Array.from({ length: 20 }, () => get(server, `/subscribe?name=${freshName("bye")}`).then((r) => r.status, () => "refused"));
