@@ -30,7 +30,7 @@ const TCP_MAX_PENDING_OUTPUT = 1 << 20;
 export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
   const respond = createResponder(options);
   const udp = await bindUdp(options, respond);
-  let tcp: Server;
+  let tcp: { server: Server; connections: Set<TcpSocket> };
   try {
     tcp = await listenTcp(options, respond);
   } catch (e) {
@@ -48,8 +48,8 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
           }
         }),
         new Promise<void>((resolve) => {
-          tcp.close(() => resolve());
-          for (const socket of openSockets.get(tcp) ?? []) socket.destroy();
+          tcp.server.close(() => resolve());
+          for (const socket of tcp.connections) socket.destroy();
         }),
       ]);
     },
@@ -139,31 +139,29 @@ function bindUdp(options: DnsServerOptions, respond: Responder): Promise<Socket>
   });
 }
 
-const openSockets = new WeakMap<Server, Set<TcpSocket>>();
-
-function listenTcp(options: DnsServerOptions, respond: Responder): Promise<Server> {
-  const sockets = new Set<TcpSocket>();
-  const tcp = createServer({ allowHalfOpen: true }, (socket) => serveConnection(socket, respond, options.log, sockets));
-  tcp.maxConnections = TCP_MAX_CONNECTIONS;
-  openSockets.set(tcp, sockets);
+/** The listening server and its open connections (closed at shutdown, idle or not). */
+function listenTcp(options: DnsServerOptions, respond: Responder): Promise<{ server: Server; connections: Set<TcpSocket> }> {
+  const connections = new Set<TcpSocket>();
+  const server = createServer({ allowHalfOpen: true }, (socket) => serveConnection(socket, respond, options.log, connections));
+  server.maxConnections = TCP_MAX_CONNECTIONS;
   return new Promise((resolve, reject) => {
-    tcp.once("error", reject);
-    tcp.listen({ port: options.port, host: options.host, exclusive: true }, () => {
-      tcp.off("error", reject);
-      tcp.on("error", (e) => options.log(`dns: TCP server error: ${e.message}`));
-      resolve(tcp);
+    server.once("error", reject);
+    server.listen({ port: options.port, host: options.host, exclusive: true }, () => {
+      server.off("error", reject);
+      server.on("error", (e) => options.log(`dns: TCP server error: ${e.message}`));
+      resolve({ server, connections });
     });
   });
 }
 
 /** RFC 1035 4.2.2 / RFC 7766: length-prefixed messages, pipelined, answered in order. */
-function serveConnection(socket: TcpSocket, respond: Responder, log: (line: string) => void, sockets: Set<TcpSocket>): void {
-  sockets.add(socket);
+function serveConnection(socket: TcpSocket, respond: Responder, log: (line: string) => void, connections: Set<TcpSocket>): void {
+  connections.add(socket);
   let pending: Buffer = Buffer.alloc(0);
   socket.setTimeout(TCP_IDLE_MS);
   socket.on("timeout", () => socket.destroy());
   socket.on("error", () => socket.destroy()); // resets and the like: nothing to tell anyone
-  socket.on("close", () => sockets.delete(socket));
+  socket.on("close", () => connections.delete(socket));
   socket.on("end", () => {
     // Half-close from the peer: everything it sent is answered already (handling is synchronous).
     if (pending.length > 0) socket.destroy();

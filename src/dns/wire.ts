@@ -138,14 +138,12 @@ export interface Response {
 /** Our advertised EDNS payload size (DNS flag day 2020), also the most we send over UDP. */
 export const EDNS_PAYLOAD = 1232;
 const PLAIN_UDP_LIMIT = 512;
-const TCP_LIMIT = 65535;
+export const TCP_LIMIT = 65535;
 
 /** The most a UDP response to this query may hold. */
 export function udpLimit(edns: Edns | null): number {
   return edns ? Math.max(PLAIN_UDP_LIMIT, Math.min(edns.payload, EDNS_PAYLOAD)) : PLAIN_UDP_LIMIT;
 }
-
-export { TCP_LIMIT };
 
 /**
  * Encodes a response within `limit` bytes: the additional section goes first, then the

@@ -292,3 +292,20 @@ describe("failures", () => {
     await again.close();
   });
 });
+
+describe("shutdown", () => {
+  test("close() resolves promptly with an idle TCP connection open, and frees the port", async () => {
+    const { connect } = await import("node:net");
+    const own = await startTestDns(zone, { gateway: () => undefined });
+    const idle = connect(own.port, "127.0.0.1");
+    const closedByServer = new Promise<void>((resolve) => idle.on("close", () => resolve()));
+    idle.on("error", () => {});
+    await new Promise<void>((resolve) => idle.on("connect", () => resolve()));
+    const t0 = performance.now();
+    await own.close();
+    expect(performance.now() - t0).toBeLessThan(1000);
+    await closedByServer;
+    const again = await startDnsServer({ host: "127.0.0.1", port: own.port, zone, lookups: { gateway: () => undefined }, log: () => {} });
+    await again.close();
+  });
+});
