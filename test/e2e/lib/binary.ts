@@ -8,7 +8,8 @@ import { resendEnv, type ResendStandIn } from "../../support/resend.ts";
 import { run } from "./proc.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..", "..");
-const BUILT = join(ROOT, "dist", "registration-server");
+/** E2E_BINARY runs the suite against another build (a release, or a deliberately broken one). */
+const BUILT = process.env.E2E_BINARY || join(ROOT, "dist", "registration-server");
 export const DOMAIN = "example.test";
 
 function newestSourceMtime(dir: string): number {
@@ -25,6 +26,10 @@ let built: Promise<void> | undefined;
 /** Builds dist/registration-server unless it is newer than every file in src/ and drizzle/ (CI builds it first). */
 export function ensureBuilt(): Promise<void> {
   built ??= (async () => {
+    if (process.env.E2E_BINARY) {
+      if (!existsSync(BUILT)) throw new Error(`E2E_BINARY=${BUILT} does not exist`);
+      return;
+    }
     const fresh = existsSync(BUILT) && statSync(BUILT).mtimeMs >= Math.max(newestSourceMtime(join(ROOT, "src")), newestSourceMtime(join(ROOT, "drizzle")));
     if (fresh) return;
     const result = await run(["npm", "run", "build"], { cwd: ROOT, timeoutMs: 120_000 });
