@@ -129,6 +129,13 @@ test("after reclaiming the name, the new token gets a certificate and the old to
     const r = await apiGet(server.url, "/dnsconfig", { token: firstToken, challenge: "stale-gateway" });
     check(r.status === 404 && typeof r.json?.error === "string", `expected 404 {"error": …}: ${said("/dnsconfig", r)}`);
   });
+  await steps.step("lego holding the old token gets no certificate: /dnsconfig refuses it", 60_000, async () => {
+    const stale = await legoObtain({ dir: join(work, "stale-token"), pebble, dnsServer, apiUrl: server.url, token: firstToken, fqdn });
+    check(stale.code !== 0 && !stale.timedOut, `lego with the old token exited ${stale.timedOut ? "after its time limit" : stale.code}, expected a failure\n${tail(stale.output, 20)}`);
+    const present = stale.hookCalls.find((c) => c.action === "present");
+    check(present?.status === 404, `expected the hook's /dnsconfig call to get 404, got ${JSON.stringify(stale.hookCalls)}`);
+    check(!existsSync(stale.certFile), `a certificate was issued to the old token: ${stale.certFile}`);
+  });
   const lego = await obtainAndCheck("certificate after reclaiming", newToken);
   await steps.step("it is a new certificate", 5_000, async () => {
     expect(await serialOf(lego.certFile)).not.toBe(firstSerial);

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, startServer, type RunningServer } from "../../support/server.ts";
 import { resendEnv, type ResendStandIn } from "../../support/resend.ts";
-import { run } from "./proc.ts";
+import { run, trackPid } from "./proc.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..", "..");
 /** E2E_BINARY runs the suite against another build (a release, or a deliberately broken one). */
@@ -61,8 +61,10 @@ export async function startBinary(resend: ResendStandIn, extraArgs: string[] = [
     args: ["--public-url", `http://127.0.0.1:${httpPort}`, ...extraArgs],
     readyTimeoutMs: 20_000,
   });
+  const untrack = trackPid(server.proc.pid);
   /** SIGTERM, bounded; returns the exit code (null when it had to be killed). */
   const dispose = async (): Promise<number | null> => {
+    untrack();
     const code = await Promise.race([server.stop("SIGTERM"), Bun.sleep(6000).then(() => null)]).catch(() => null);
     await server.cleanup();
     rmSync(binaryDir, { recursive: true, force: true });

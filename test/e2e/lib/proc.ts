@@ -22,7 +22,30 @@ function childEnv(extra: Env = {}): Record<string, string> {
   return env;
 }
 
-const running = new Set<Daemon>();
+const running = new Set<{ pid: number }>();
+
+/** Also stop this process (e.g. the server under test) if the suite itself is ended early. */
+export function trackPid(pid: number): () => void {
+  const entry = { pid };
+  running.add(entry);
+  return () => running.delete(entry);
+}
+
+// If the runner is ended (SIGTERM from an outer timeout, Ctrl-C) no afterAll runs: stop every child by its PID.
+const killRemaining = () => {
+  for (const { pid } of running) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {}
+  }
+  running.clear();
+};
+process.on("exit", killRemaining);
+for (const signal of ["SIGTERM", "SIGINT"] as const)
+  process.once(signal, () => {
+    killRemaining();
+    process.exit(signal === "SIGTERM" ? 143 : 130);
+  });
 
 /** Starts a long-running peer (pebble, unbound) and records its output. */
 export function spawnDaemon(name: string, cmd: string[], options: { env?: Env; cwd?: string } = {}): Daemon {
@@ -66,7 +89,7 @@ export function spawnDaemon(name: string, cmd: string[], options: { env?: Env; c
 
 /** Stops every daemon still running (an afterAll safety net; each test stops its own first). */
 export async function stopAllDaemons(): Promise<void> {
-  await Promise.allSettled([...running].map((d) => d.stop()));
+  await Promise.allSettled([...running].map((d) => ("stop" in d ? (d as Daemon).stop() : undefined)));
 }
 
 export interface RunResult {
@@ -90,6 +113,7 @@ export async function run(
     stdout: "pipe",
     stderr: "pipe",
   });
+  const untrack = trackPid(proc.pid);
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -101,6 +125,7 @@ export async function run(
     proc.exited,
   ]);
   clearTimeout(timer);
+  untrack();
   return { code: timedOut ? null : code, stdout, stderr, timedOut, ms: Math.round(performance.now() - started) };
 }
 
