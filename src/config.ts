@@ -48,17 +48,22 @@ export const VERSION = "0.1.0";
 /** A setting that cannot be used: main prints the message on one line and exits 2. */
 export class SettingsError extends Error {}
 
+// Bodies are HTML; {link}, {token} and {domain} (the gateway's own name) are escaped into them.
 const DEFAULT_TEMPLATES = {
-  reclamation_subject: "Reclaim your gateway's name",
+  reclamation_subject: "Reclaim {domain}",
   reclamation_body:
-    "Someone, hopefully you, asked to reclaim this gateway name.\n\nYour reclamation token is: {token}\n\nEnter it in your gateway's setup page within 24 hours. If you did not ask for it, ignore this email.",
-  confirmation_subject: "Confirm your email address",
+    "<p>Someone, hopefully you, asked to reclaim the gateway name <b>{domain}</b>.</p>" +
+    "<p>Your reclamation token is: <b>{token}</b></p>" +
+    "<p>Enter it in your gateway's setup page within 24 hours. If you did not ask for it, ignore this email.</p>",
+  confirmation_subject: "Confirm your email address for {domain}",
   confirmation_body:
-    "Please confirm the email address for your gateway on {domain} by opening this link within 7 days:\n\n{link}\n\nIf you did not ask for this, ignore this email.",
+    "<p>Please confirm the email address for your gateway <b>{domain}</b> by opening this link within 7 days:</p>" +
+    '<p><a href="{link}">{link}</a></p>' +
+    "<p>If you did not ask for this, ignore this email.</p>",
   success_page:
-    "<!doctype html><html><head><meta charset=\"utf-8\"><title>Email confirmed</title></head><body><h1>Thank you</h1><p>Your email address is confirmed. You can close this page.</p></body></html>",
+    '<!doctype html><html><head><meta charset="utf-8"><title>Email confirmed</title></head><body><h1>Thank you</h1><p>Your email address is confirmed. You can close this page.</p></body></html>',
   error_page:
-    "<!doctype html><html><head><meta charset=\"utf-8\"><title>Link not valid</title></head><body><h1>This link is not valid</h1><p>It may have expired or been used already. Ask your gateway to send a new one.</p></body></html>",
+    '<!doctype html><html><head><meta charset="utf-8"><title>Link not valid</title></head><body><h1>This link is not valid</h1><p>It may have expired or been used already. Ask your gateway to send a new one.</p></body></html>',
 };
 
 type Kind = "string" | "port" | "int" | "bool" | "url" | "host" | "list" | "nameservers" | "pairs";
@@ -147,7 +152,6 @@ function fromLegacy(doc: Raw, source: string): Raw {
     [pdns, "dns_ttl", "dns.ttl"],
     [pdns, "tunnel_ttl", "dns.gateway_ttl"],
     [pdns, "soa_record", "dns.soa"],
-    [pdns, "www_addresses", "dns.www_addresses"],
     [email, "sender", "email.from"],
     [email, "reclamation_title", "email.reclamation_subject"],
     [email, "reclamation_body", "email.reclamation_body"],
@@ -157,19 +161,32 @@ function fromLegacy(doc: Raw, source: string): Raw {
     [email, "error_page", "email.error_page"],
   ];
   for (const [table, from, to] of map) if (table[from] !== undefined) out[to] = table[from];
-  // The Rust server's records are [name, type, ...] tuples with absolute names; ours are zone-relative.
-  if (Array.isArray(pdns.caa_records)) out["dns.caa"] = pdns.caa_records.map((r) => (Array.isArray(r) ? r.at(-1) : r));
-  if (Array.isArray(pdns.mx_records)) out["dns.mx"] = pdns.mx_records.map((r) => legacyPair(r, source));
-  if (Array.isArray(pdns.txt_records)) out["dns.txt"] = pdns.txt_records.map((r) => legacyPair(r, source));
+  // Rust versions differ: a record list holds plain strings (apex records) or [name, value]
+  // pairs, and older files have one record in a singular key (mx_record, www_address...).
+  const list = (plural: string, singular: string): unknown[] | undefined =>
+    Array.isArray(pdns[plural]) ? pdns[plural] : typeof pdns[singular] === "string" ? [pdns[singular]] : undefined;
+  const caa = list("caa_records", "caa_record");
+  if (caa) out["dns.caa"] = caa.map((r) => (Array.isArray(r) ? r.at(-1) : r));
+  const mx = list("mx_records", "mx_record");
+  if (mx) out["dns.mx"] = mx.map((r) => legacyPair(r, source));
+  const txt = [...(list("txt_records", "txt_record") ?? []).map((r) => legacyPair(r, source))];
+  if (typeof pdns.psl_record === "string") txt.push(["_psl", pdns.psl_record]);
+  if (txt.length) out["dns.txt"] = txt;
+  const www = list("www_addresses", "www_address");
+  if (www) out["dns.www_addresses"] = www;
   if (Array.isArray(pdns.cname_records)) out["dns.cname"] = pdns.cname_records;
   if (Array.isArray(pdns.ns_records)) out["dns.nameservers"] = pdns.ns_records;
-  // api_ttl and geoip have no counterpart: answers use dns.ttl and continent stays as stored.
+  // The Rust server answered tunneled gateways and api.<domain> with its GeoIP default address.
+  const geoip = pdns.geoip as Raw | undefined;
+  if (typeof geoip?.default === "string" && out["dns.tunnel_addresses"] === undefined) out["dns.tunnel_addresses"] = [geoip.default];
+  // api_ttl and the per-continent GeoIP addresses have no counterpart: answers use dns.ttl and one address list.
   const known = new Set(["general", "pdns", "email"]);
   for (const name of Object.keys(doc)) if (!known.has(name)) throw new SettingsError(`${source}: unknown section '[${name}]' in the legacy layout`);
   return out;
 }
 
 function legacyPair(record: unknown, source: string): unknown {
+  if (typeof record === "string") return ["@", record];
   if (Array.isArray(record) && record.length >= 2) return [String(record[0]), String(record.at(-1))];
   throw new SettingsError(`${source}: legacy record ${JSON.stringify(record)} is not [name, value]`);
 }

@@ -9,37 +9,60 @@ import { staticLabels } from "./names.ts";
 import { openDatabase } from "./store/db.ts";
 import { createStore } from "./store/domains.ts";
 
+// Closers of what has started so far, run in reverse on shutdown. The signal handlers go in
+// first, so a SIGTERM that arrives during start-up still ends in a clean exit 0.
+const closers: (() => unknown)[] = [];
+let stopping = false;
+
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  log(`${signal}: shutting down`);
+  const deadline = setTimeout(() => {
+    log("shutdown took over 4.5s, exiting anyway");
+    process.exit(0);
+  }, 4500);
+  for (const close of closers.reverse()) {
+    try {
+      await close();
+    } catch (e) {
+      log(`shutdown: ${(e as Error).message}`);
+    }
+  }
+  clearTimeout(deadline);
+  log("stopped");
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));
+
 function fail(message: string): never {
   process.stderr.write(`registration-server: ${message}\n`);
   process.exit(2);
 }
 
-let loaded;
-try {
-  loaded = loadSettings(process.argv.slice(2));
-} catch (e) {
-  if (e instanceof SettingsError) fail(e.message);
-  throw e;
-}
-if (loaded.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-if (loaded.version) {
-  process.stdout.write(`registration-server ${VERSION}\n`);
-  process.exit(0);
-}
-const { settings } = loaded;
-
 async function orFail<T>(what: string, start: () => T | Promise<T>): Promise<T> {
   try {
     return await start();
   } catch (e) {
+    if (e instanceof SettingsError) fail(e.message);
     fail(`${what}: ${(e as Error).message}`);
   }
 }
 
+const { settings, help, version } = await orFail("settings", () => loadSettings(process.argv.slice(2)));
+if (help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+if (version) {
+  process.stdout.write(`registration-server ${VERSION}\n`);
+  process.exit(0);
+}
+
 const db = await orFail(`cannot open database ${settings.database.path}`, () => openDatabase(settings.database.path));
+// Stop accepting first, let in-flight requests finish, close the database last.
+closers.push(() => db.$client.close());
 const store = createStore(db);
 const now = () => Math.floor(Date.now() / 1000);
 const mailer = createMailer(settings.email, log);
@@ -58,28 +81,9 @@ const dns = await orFail(`cannot listen for DNS on ${settings.dns.host}:${settin
   }),
 );
 const expiry = startExpiry({ store, inactiveDays: settings.expiry.inactiveDays, intervalSeconds: settings.expiry.intervalSeconds, log, now });
+closers.push(() => Promise.allSettled([app.stop(), dns.close(), expiry.stop()]));
 
-const httpAddress = `http://${settings.http.host}:${app.server!.port}`;
 log(
-  `registration-server ${VERSION} ready: http=${httpAddress} dns=${settings.dns.host}:${settings.dns.port} (udp+tcp) zone=${settings.domain}. db=${settings.database.path} mail=${mailer.kind}`,
+  `registration-server ${VERSION} ready: http=http://${settings.http.host}:${app.server!.port} dns=${settings.dns.host}:${settings.dns.port} (udp+tcp) zone=${settings.domain} db=${settings.database.path} mail=${mailer.kind}`,
 );
 if (mailer.kind === "log") log("email: no email.resend_api_key set, so emails are written to this log instead of sent");
-
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  log(`${signal}: shutting down`);
-  const deadline = setTimeout(() => {
-    log("shutdown took over 4.5s, exiting anyway");
-    process.exit(0);
-  }, 4500);
-  // Stop accepting, let in-flight requests finish, then close the database.
-  await Promise.allSettled([app.stop(), dns.close(), expiry.stop()]);
-  db.$client.close();
-  clearTimeout(deadline);
-  log("stopped");
-  process.exit(0);
-}
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
-process.on("SIGINT", () => void shutdown("SIGINT"));

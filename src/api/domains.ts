@@ -65,8 +65,8 @@ export function domainRoutes(deps: ApiDeps) {
     )
     .get(
       "/ping",
-      ({ query, request, server }) => {
-        if (!store.recordPing(query.token, now(), clientIp(request, server, settings.http.trustProxy))) throw new ApiError("UnknownToken");
+      async ({ query, request, server }) => {
+        if (!(await store.recordPingGrouped(query.token, now(), clientIp(request, server, settings.http.trustProxy)))) throw new ApiError("UnknownToken");
         return {};
       },
       { query: t.Object({ token: param.required }) },

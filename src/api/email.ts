@@ -30,7 +30,8 @@ export function emailRoutes(deps: ApiDeps) {
         if (!domain) throw new ApiError("UnknownToken");
         const link = crypto.randomUUID();
         const optout = query.optout === "1" || query.optout === "true";
-        await send(confirmationEmail(settings.email, query.email, `${settings.http.publicUrl}/verifyemail?s=${link}`, settings.domain));
+        const gatewayName = domain.name.replace(/\.$/, "");
+        await send(confirmationEmail(settings.email, query.email, `${settings.http.publicUrl}/verifyemail?s=${link}`, gatewayName));
         store.setPendingEmail(domain.id, query.email, optout, link, now() + VERIFICATION_LIFETIME);
         return {};
       },
@@ -65,7 +66,7 @@ export function emailRoutes(deps: ApiDeps) {
         const owner = store.verifiedEmail(domain);
         if (!owner) throw new ApiError("NoEmail");
         const token = crypto.randomUUID();
-        await send(reclamationEmail(settings.email, owner, token, settings.domain));
+        await send(reclamationEmail(settings.email, owner, token, domain.name.replace(/\.$/, "")));
         store.setReclamationToken(domain.id, token, now() + RECLAMATION_LIFETIME);
         return {};
       },

@@ -1,4 +1,6 @@
-// Turns the configured templates into the two emails we send. Values placed into HTML are escaped.
+// Turns the configured templates into the two emails we send. Body templates are HTML (as
+// the Rust server's were): the values put into them are escaped, the template is not.
+// The plain-text part is derived from that HTML.
 import type { EmailSettings } from "../config.ts";
 
 export interface Email {
@@ -8,26 +10,52 @@ export interface Email {
   html: string;
 }
 
+const ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+  return text.replace(/[&<>"']/g, (c) => ENTITIES[c]);
+}
+
+function unescapeHtml(text: string): string {
+  return text
+    .replace(/&nbsp;/g, " ")
+    .replace(/&(lt|gt|quot|#39|amp);/g, (entity) => Object.entries(ENTITIES).find(([, e]) => e === entity)![0]);
 }
 
 function fill(template: string, values: Record<string, string>): string {
   return template.replace(/\{(\w+)\}/g, (whole, key) => values[key] ?? whole);
 }
 
-/** HTML twin of a plain-text body: escaped, paragraphs kept, URLs made into links. */
-function toHtml(text: string): string {
-  const escaped = escapeHtml(text).replace(/https?:\/\/[^\s<]+/g, (url) => `<a href="${url}">${url}</a>`);
-  return `<!doctype html><html><body>${escaped.split(/\n{2,}/).map((p) => `<p>${p.replace(/\n/g, "<br>")}</p>`).join("")}</body></html>`;
+/** Readable plain text of an HTML body: links as "label (url)" unless the label is the url. */
+export function htmlToText(html: string): string {
+  return unescapeHtml(
+    html
+      .replace(/<a\s[^>]*href\s*=\s*["']([^"']*)["'][^>]*>([\s\S]*?)<\/a>/gi, (_, href: string, label: string) => {
+        const text = label.replace(/<[^>]+>/g, "").trim();
+        return text === href || text === "" ? href : `${text} (${href})`;
+      })
+      .replace(/\r?\n/g, " ")
+      .replace(/<br\s*\/?>/gi, "\n")
+      .replace(/<\/(p|div|h[1-6]|li|tr|table)>/gi, "\n\n")
+      .replace(/<[^>]+>/g, ""),
+  )
+    .replace(/[ \t]+/g, " ")
+    .replace(/ *\n */g, "\n")
+    .replace(/\n{3,}/g, "\n\n")
+    .trim();
 }
 
+function render(to: string, subject: string, body: string, values: Record<string, string>): Email {
+  const escaped = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, escapeHtml(v)]));
+  const html = fill(body, escaped);
+  return { to, subject: fill(subject, values).replace(/[\r\n]+/g, " "), html, text: htmlToText(html) };
+}
+
+/** `domain` is the gateway's own name (e.g. demo.example.org), as in the Rust server's templates. */
 export function confirmationEmail(settings: EmailSettings, to: string, link: string, domain: string): Email {
-  const text = fill(settings.confirmationBody, { link, domain });
-  return { to, subject: fill(settings.confirmationSubject, { domain }), text, html: toHtml(text) };
+  return render(to, settings.confirmationSubject, settings.confirmationBody, { link, domain });
 }
 
 export function reclamationEmail(settings: EmailSettings, to: string, token: string, domain: string): Email {
-  const text = fill(settings.reclamationBody, { token, domain });
-  return { to, subject: fill(settings.reclamationSubject, { domain }), text, html: toHtml(text) };
+  return render(to, settings.reclamationSubject, settings.reclamationBody, { token, domain });
 }

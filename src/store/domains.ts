@@ -2,6 +2,7 @@
 // drizzle's builder would rebuild and re-prepare the SQL on every call.
 import { and, eq, gt, inArray, lt, ne, sql } from "drizzle-orm";
 import type { Db } from "./db.ts";
+import { groupCommit } from "./group-commit.ts";
 import { accounts, domains, type Domain } from "./schema.ts";
 
 const p = sql.placeholder;
@@ -127,6 +128,8 @@ export function createStore(db: Db) {
     .prepare();
   const staleIds = db.select({ id: domains.id }).from(domains).where(lt(domains.timestamp, p("cutoff"))).limit(p("limit")).prepare();
 
+  const commitPing = groupCommit(sqlite, (args: { token: string; timestamp: number; ip: string }) => ping.all(args).length === 1);
+
   /** The account a domain belongs to before any email is verified (the Rust server's convention). */
   function noEmailAccountId(): number {
     insertAccount.run({ email: "", optout: true });
@@ -181,6 +184,11 @@ export function createStore(db: Db) {
 
     recordPing(token: string, timestamp: number, ip: string): boolean {
       return token !== "" && ping.all({ token, timestamp, ip }).length === 1;
+    },
+
+    /** recordPing for the API's hot path: resolves once committed together with the other pings of this turn. */
+    recordPingGrouped(token: string, timestamp: number, ip: string): Promise<boolean> {
+      return token === "" ? Promise.resolve(false) : commitPing({ token, timestamp, ip });
     },
 
     setDnsChallenge(token: string, challenge: string): string | undefined {

@@ -34,7 +34,7 @@ describe("log transport", () => {
     const reclamation = await waitFor(() => server.output().slice(before).match(UUID_V4_IN_TEXT), "a reclamation token in the log");
     const after = server.output().slice(before);
     expect(after).toContain(email);
-    expect(after).toContain("Reclaim your gateway's name");
+    expect(after).toContain(`Reclaim ${name}.example.test`);
     const res = await get(server, `/subscribe?name=${name}&reclamationToken=${reclamation![0]}`);
     expect(res.status, res.text).toBe(200);
     expect((await info(server, token)).status).toBe(404);

@@ -35,7 +35,7 @@ describe("a Rust server's database", () => {
       const rows = db.query("SELECT * FROM domains ORDER BY id").all() as any[];
       expect(rows.length).toBe(LEGACY_DOMAINS.length);
       for (const { label: _label, ...columns } of LEGACY_DOMAINS) expect(rows.find((r) => r.id === columns.id)).toMatchObject(columns);
-      expect(db.query("SELECT id, email, optout FROM accounts ORDER BY id").all()).toEqual(LEGACY.accounts);
+      expect(db.query("SELECT id, email, optout FROM accounts ORDER BY id").all()).toEqual([...LEGACY.accounts]);
       expect((db.query("SELECT version FROM __diesel_schema_migrations ORDER BY version").all() as any[]).map((r) => r.version)).toEqual(LEGACY_MIGRATIONS);
       const columns = (db.query("PRAGMA table_info(domains)").all() as { name: string }[]).map((c) => c.name);
       expect(columns).toContain("last_ip");

@@ -55,7 +55,7 @@ describe("openDatabase on a Rust database", () => {
       expect(row).toMatchObject(columns);
       expect(row.last_ip).toBe("");
     }
-    expect(sqlite.query("SELECT id, email, optout FROM accounts ORDER BY id").all()).toEqual(LEGACY.accounts);
+    expect(sqlite.query("SELECT id, email, optout FROM accounts ORDER BY id").all()).toEqual([...LEGACY.accounts]);
     // diesel's bookkeeping is left alone
     expect((sqlite.query("SELECT count(*) AS n FROM __diesel_schema_migrations").get() as any).n).toBe(LEGACY_MIGRATIONS.length);
     expect((sqlite.query("PRAGMA journal_mode").get() as any).journal_mode).toBe("wal");
