@@ -77,6 +77,7 @@ const dns = await orFail(`cannot listen for DNS on ${settings.dns.host}:${settin
     port: settings.dns.port,
     zone: settings.dns,
     lookups: { gateway: store.findGatewayByName },
+    watchGateways: store.onGatewayChange,
     log,
   }),
 );

@@ -3,9 +3,9 @@
 // dns2's own servers are not used: they leave AA off, drop EDNS, truncate to the bare question,
 // may hand a handler a message without a question, and their concurrency limit leaks a slot
 // when a handler throws. Every message here gets at most one reply, produced synchronously.
-import { createSocket, type Socket } from "node:dgram";
-import { createServer, isIP, type Server, type Socket as TcpSocket } from "node:net";
+import { createServer, type Server, type Socket as TcpSocket } from "node:net";
 import type { DnsSettings } from "../config.ts";
+import { AnswerCache } from "./answer-cache.ts";
 import { encodeResponse, parseQuery, TCP_LIMIT, udpLimit, type Response } from "./wire.ts";
 import { answerQuestion, RCODE, type ZoneLookups } from "./zone.ts";
 
@@ -14,6 +14,8 @@ export interface DnsServerOptions {
   port: number;
   zone: DnsSettings;
   lookups: ZoneLookups;
+  /** subscribes to the full names of gateway rows as they change (answers built from them are dropped) */
+  watchGateways?: (listener: (name: string) => void) => void;
   log: (line: string) => void;
 }
 
@@ -28,25 +30,21 @@ const TCP_MAX_CONNECTIONS = 512;
 const TCP_MAX_PENDING_OUTPUT = 1 << 20;
 
 export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
-  const respond = createResponder(options);
+  const cache = new AnswerCache();
+  options.watchGateways?.((name) => cache.invalidate(name));
+  const respond = createResponder({ ...options, cache });
   const udp = await bindUdp(options, respond);
   let tcp: { server: Server; connections: Set<TcpSocket> };
   try {
     tcp = await listenTcp(options, respond);
   } catch (e) {
-    await new Promise<void>((resolve) => udp.close(() => resolve()));
+    udp.close();
     throw e;
   }
   return {
     async close() {
       await Promise.all([
-        new Promise<void>((resolve) => {
-          try {
-            udp.close(() => resolve());
-          } catch {
-            resolve(); // already closed
-          }
-        }),
+        Promise.resolve(udp.closed || udp.close()),
         new Promise<void>((resolve) => {
           tcp.server.close(() => resolve());
           for (const socket of tcp.connections) socket.destroy();
@@ -59,10 +57,46 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
 type Transport = "udp" | "tcp";
 type Responder = (message: Buffer, transport: Transport) => Buffer | null;
 
-/** One reply (or none, for a message that is not a query) per received message. */
-export function createResponder(options: Pick<DnsServerOptions, "zone" | "lookups" | "log">): Responder {
-  const reportFailure = rateLimitedLog(options.log);
+/** Messages longer than this are answered but not cached (a plain query is about 50 bytes). */
+const CACHEABLE_MESSAGE_BYTES = 512;
+
+/**
+ * One reply (or none, for a message that is not a query) per received message. With a cache,
+ * a message seen before (bar its ID) gets the bytes it got then, until a gateway row that
+ * answer was built from changes.
+ */
+export function createResponder(options: Pick<DnsServerOptions, "zone" | "lookups" | "log"> & { cache?: AnswerCache }): Responder {
+  const { cache } = options;
+  const answer = createUncachedResponder(options);
+  if (!cache) return (message, transport) => answer(message, transport, options.lookups)?.reply ?? null;
   return (message, transport) => {
+    const key = message.length <= CACHEABLE_MESSAGE_BYTES ? AnswerCache.key(message, transport) : null;
+    if (key !== null) {
+      const hit = cache.get(key, message[0], message[1]);
+      if (hit) return hit;
+    }
+    const dependsOn: string[] = [];
+    const recording: ZoneLookups = {
+      gateway(name) {
+        dependsOn.push(name);
+        return options.lookups.gateway(name);
+      },
+    };
+    const result = answer(message, transport, recording);
+    if (result && result.cacheable && key !== null) cache.set(key, result.reply, dependsOn);
+    return result?.reply ?? null;
+  };
+}
+
+/** A reply, and whether it may be cached: not a SERVFAIL standing in for a failed lookup or encoding. */
+interface Encoded {
+  reply: Buffer;
+  cacheable: boolean;
+}
+
+function createUncachedResponder(options: Pick<DnsServerOptions, "zone" | "log">) {
+  const reportFailure = rateLimitedLog(options.log);
+  return (message: Buffer, transport: Transport, lookups: ZoneLookups): Encoded | null => {
     const parsed = parseQuery(message);
     if (parsed.kind === "drop") return null;
     const limitFor = (edns: Response["edns"]) => (transport === "udp" ? udpLimit(edns) : TCP_LIMIT);
@@ -74,23 +108,25 @@ export function createResponder(options: Pick<DnsServerOptions, "zone" | "lookup
     const { query } = parsed;
     const reply: Response = { ...query, rcode: RCODE.SERVFAIL, aa: false, answers: [], authority: [], additional: [] };
     try {
-      Object.assign(reply, answerQuestion(query.question, options.lookups, options.zone));
+      Object.assign(reply, answerQuestion(query.question, lookups, options.zone));
     } catch (e) {
       reportFailure(`dns: lookup failed, answering SERVFAIL: ${(e as Error).message}`);
+      const failed = safeEncode(reply, limitFor(query.edns), reportFailure);
+      return failed && { reply: failed.reply, cacheable: false };
     }
     return safeEncode(reply, limitFor(query.edns), reportFailure);
   };
 }
 
 /** The encoded reply; SERVFAIL without records when a record cannot be encoded. */
-function safeEncode(reply: Response, limit: number, report: (line: string) => void): Buffer | null {
+function safeEncode(reply: Response, limit: number, report: (line: string) => void): Encoded | null {
   try {
-    return encodeResponse(reply, limit);
+    return { reply: encodeResponse(reply, limit), cacheable: true };
   } catch (e) {
     report(`dns: cannot encode the answer, answering SERVFAIL: ${(e as Error).message}`);
   }
   try {
-    return encodeResponse({ ...reply, rcode: RCODE.SERVFAIL, aa: false, answers: [], authority: [], additional: [] }, limit);
+    return { reply: encodeResponse({ ...reply, rcode: RCODE.SERVFAIL, aa: false, answers: [], authority: [], additional: [] }, limit), cacheable: false };
   } catch {
     return null; // the question itself cannot be written back: nothing sensible to send
   }
@@ -112,30 +148,43 @@ function rateLimitedLog(log: (line: string) => void, intervalMs = 10_000): (line
   };
 }
 
-function bindUdp(options: DnsServerOptions, respond: Responder): Promise<Socket> {
-  const udp = createSocket({ type: isIP(options.host) === 6 ? "udp6" : "udp4" });
-  udp.on("message", (message, peer) => {
-    let reply: Buffer | null = null;
+/** Replies waiting for the socket to drain; past this many a reply is dropped, as the network would. */
+const UDP_MAX_BACKLOG = 4096;
+
+/**
+ * Bun's own UDP socket: node:dgram looks the peer's address up and defers every send to a
+ * later tick, which cost a third of the time per query.
+ */
+async function bindUdp(options: DnsServerOptions, respond: Responder): Promise<Bun.udp.Socket<"buffer">> {
+  const backlog: { reply: Buffer; port: number; address: string }[] = [];
+  const send = (socket: Bun.udp.Socket<"buffer">, reply: Buffer, port: number, address: string): boolean => {
     try {
-      reply = respond(message, "udp");
-    } catch (e) {
-      options.log(`dns: unexpected error on a UDP message: ${(e as Error).message}`);
+      return socket.send(reply, port, address);
+    } catch {
+      return true; // unreachable peer and the like: the peer's problem
     }
-    if (reply) udp.send(reply, peer.port, peer.address, () => {}); // send errors (unreachable peer) are the peer's problem
-  });
-  return new Promise((resolve, reject) => {
-    const onError = (e: Error) => {
-      try {
-        udp.close();
-      } catch {}
-      reject(e);
-    };
-    udp.once("error", onError);
-    udp.bind(options.port, options.host, () => {
-      udp.off("error", onError);
-      udp.on("error", (e) => options.log(`dns: UDP socket error: ${e.message}`));
-      resolve(udp);
-    });
+  };
+  return Bun.udpSocket({
+    hostname: options.host,
+    port: options.port,
+    socket: {
+      data(socket, message, port, address) {
+        let reply: Buffer | null = null;
+        try {
+          reply = respond(message, "udp");
+        } catch (e) {
+          options.log(`dns: unexpected error on a UDP message: ${(e as Error).message}`);
+        }
+        if (!reply) return;
+        if ((backlog.length > 0 || !send(socket, reply, port, address)) && backlog.length < UDP_MAX_BACKLOG) backlog.push({ reply, port, address });
+      },
+      drain(socket) {
+        while (backlog.length > 0 && send(socket, backlog[0].reply, backlog[0].port, backlog[0].address)) backlog.shift();
+      },
+      error(_socket, e) {
+        options.log(`dns: UDP socket error: ${e.message}`);
+      },
+    },
   });
 }
 

@@ -62,7 +62,7 @@ export function createStore(db: Db) {
     .update(domains)
     .set({ timestamp: v("timestamp"), lastIp: v("ip") })
     .where(and(eq(domains.token, p("token")), ne(domains.token, "")))
-    .returning({ id: domains.id })
+    .returning({ name: domains.name })
     .prepare();
   const setChallenge = db
     .update(domains)
@@ -126,9 +126,16 @@ export function createStore(db: Db) {
     .set({ accountId: v("accountId"), verified: false, verificationToken: "", verificationExpires: 0, pendingEmail: "", pendingOptout: false })
     .where(eq(domains.id, p("id")))
     .prepare();
-  const staleIds = db.select({ id: domains.id }).from(domains).where(lt(domains.timestamp, p("cutoff"))).limit(p("limit")).prepare();
+  const staleIds = db.select({ id: domains.id, name: domains.name }).from(domains).where(lt(domains.timestamp, p("cutoff"))).limit(p("limit")).prepare();
 
-  const commitPing = groupCommit(sqlite, (args: { token: string; timestamp: number; ip: string }) => ping.all(args).length === 1);
+  // Who is told the full name of every domain whose DNS-visible data (existence, mode, last IP,
+  // challenge, token) a write changed, once the write is committed: the DNS answer cache.
+  const gatewayListeners = new Set<(name: string) => void>();
+  const changed = (name: string | undefined): void => {
+    if (name !== undefined) for (const listener of gatewayListeners) listener(name);
+  };
+
+  const commitPing = groupCommit(sqlite, (args: { token: string; timestamp: number; ip: string }) => ping.all(args)[0]?.name);
 
   /** The account a domain belongs to before any email is verified (the Rust server's convention). */
   function noEmailAccountId(): number {
@@ -144,6 +151,11 @@ export function createStore(db: Db) {
   }
 
   return {
+    /** Calls `listener(fullName)` after every committed write that changes what DNS answers for that name. */
+    onGatewayChange(listener: (name: string) => void): void {
+      gatewayListeners.add(listener);
+    },
+
     findDomainByToken(token: string): Domain | undefined {
       return token ? byToken.get({ token }) : undefined;
     },
@@ -169,13 +181,17 @@ export function createStore(db: Db) {
 
     /** Inserts a new domain; false when the name is already taken. */
     insertDomain(domain: NewDomain): boolean {
-      return sqlite.transaction(() => insertDomain.all({ ...domain, accountId: noEmailAccountId() }).length === 1)();
+      const inserted = sqlite.transaction(() => insertDomain.all({ ...domain, accountId: noEmailAccountId() }).length === 1)();
+      if (inserted) changed(domain.name);
+      return inserted;
     },
 
     /** Hands a taken name to whoever holds its live reclamation token; false when none matches. */
     reclaimDomain(name: string, reclamationToken: string, newToken: string, description: string, mode: number, now: number): boolean {
       if (!reclamationToken) return false;
-      return reclaim.all({ name, token: reclamationToken, newToken, description, mode, now }).length === 1;
+      const reclaimed = reclaim.all({ name, token: reclamationToken, newToken, description, mode, now }).length === 1;
+      if (reclaimed) changed(name);
+      return reclaimed;
     },
 
     setReclamationToken(id: number, token: string, expires: number): void {
@@ -183,24 +199,37 @@ export function createStore(db: Db) {
     },
 
     recordPing(token: string, timestamp: number, ip: string): boolean {
-      return token !== "" && ping.all({ token, timestamp, ip }).length === 1;
+      if (token === "") return false;
+      const name = ping.all({ token, timestamp, ip })[0]?.name;
+      changed(name);
+      return name !== undefined;
     },
 
     /** recordPing for the API's hot path: resolves once committed together with the other pings of this turn. */
     recordPingGrouped(token: string, timestamp: number, ip: string): Promise<boolean> {
-      return token === "" ? Promise.resolve(false) : commitPing({ token, timestamp, ip });
+      if (token === "") return Promise.resolve(false);
+      return commitPing({ token, timestamp, ip }).then((name) => {
+        changed(name);
+        return name !== undefined;
+      });
     },
 
     setDnsChallenge(token: string, challenge: string): string | undefined {
-      return token ? setChallenge.all({ token, challenge })[0]?.name : undefined;
+      const name = token ? setChallenge.all({ token, challenge })[0]?.name : undefined;
+      changed(name);
+      return name;
     },
 
     deleteByToken(token: string): string | undefined {
-      return token ? deleteByToken.all({ token })[0]?.name : undefined;
+      const name = token ? deleteByToken.all({ token })[0]?.name : undefined;
+      changed(name);
+      return name;
     },
 
     deleteByReclamationToken(token: string, now: number): string | undefined {
-      return token ? deleteByReclamation.all({ token, now })[0]?.name : undefined;
+      const name = token ? deleteByReclamation.all({ token, now })[0]?.name : undefined;
+      changed(name);
+      return name;
     },
 
     setPendingEmail(id: number, email: string, optout: boolean, link: string, expires: number): void {
@@ -224,12 +253,13 @@ export function createStore(db: Db) {
 
     /** Removes up to `limit` domains last seen before `cutoff`; returns how many went. */
     deleteStaleBatch(cutoff: number, limit: number): number {
-      return sqlite.transaction(() => {
-        const ids = staleIds.all({ cutoff, limit }).map((r) => r.id);
-        if (ids.length === 0) return 0;
-        db.delete(domains).where(inArray(domains.id, ids)).run();
-        return ids.length;
+      const stale = sqlite.transaction(() => {
+        const rows = staleIds.all({ cutoff, limit });
+        if (rows.length > 0) db.delete(domains).where(inArray(domains.id, rows.map((r) => r.id))).run();
+        return rows;
       })();
+      for (const row of stale) changed(row.name);
+      return stale.length;
     },
   };
 }

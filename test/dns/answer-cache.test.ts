@@ -1,0 +1,137 @@
+// The answer cache (issue 5): every cached reply is byte-for-byte what the uncached path
+// answers, and every write through the store drops the answers built from the changed row.
+import { afterAll, describe, expect, test } from "bun:test";
+import { AnswerCache } from "../../src/dns/answer-cache.ts";
+import { createResponder } from "../../src/dns/server.ts";
+import { encodeQuery, GATEWAYS, seededStore, testZone } from "./client.ts";
+
+const zone = testZone();
+const seeded = seededStore();
+const { store } = seeded;
+afterAll(() => seeded.cleanup());
+
+// More gateways of every kind, so the queries below touch many rows.
+const extra: { label: string; token: string }[] = [];
+const now = Math.floor(Date.now() / 1000);
+for (let i = 0; i < 200; i++) {
+  const label = `gw${i}`;
+  const token = crypto.randomUUID();
+  store.insertDomain({ name: `${label}.example.test.`, token, description: "", mode: i % 2, timestamp: now });
+  if (i % 3 !== 0) store.recordPing(token, now, i % 5 === 0 ? `2001:db8::${i.toString(16)}` : `198.51.100.${i}`);
+  if (i % 2 === 0) store.setDnsChallenge(token, `challenge-${i}-${"x".repeat(i % 50)}`);
+  extra.push({ label, token });
+}
+
+const log: string[] = [];
+const uncached = createResponder({ zone, lookups: { gateway: store.findGatewayByName }, log: (l) => log.push(l) });
+function cachedResponder() {
+  const cache = new AnswerCache();
+  store.onGatewayChange((name) => cache.invalidate(name));
+  return { cache, respond: createResponder({ zone, lookups: { gateway: store.findGatewayByName }, log: (l) => log.push(l), cache }) };
+}
+
+/** Deterministic mixed case: DNS names are matched case-insensitively but echoed as asked. */
+let seed = 7;
+const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+const mixCase = (name: string) => [...name].map((c) => (rand() < 0.2 ? c.toUpperCase() : c)).join("");
+
+const TYPES = ["A", "AAAA", "TXT", "MX", "CAA", "NS", "SOA", "CNAME", "ANY"];
+const labels = [...GATEWAYS.map((g) => g.label), ...extra.map((g) => g.label)];
+function names(): string[] {
+  const out = ["example.test", "ns1.example.test", "ns2.example.test", "api.example.test", "www.example.test", "_psl.example.test", "docs.example.test", "_dmarc.example.test", "nope.example.test", "a.b.example.test", "example.org", "."];
+  for (const label of labels) out.push(`${label}.example.test`, `_acme-challenge.${label}.example.test`);
+  // PageKite: a good signature for "home", a bad one, and malformed ones
+  out.push("r1.q1.0123456789abcdef0123456789abcdef0123.http-80.home.example.test.example.test", "x.y.z.example.test.example.test");
+  return out;
+}
+
+function queries(): { message: Buffer; transport: "udp" | "tcp" }[] {
+  const out: { message: Buffer; transport: "udp" | "tcp" }[] = [];
+  for (const name of names())
+    for (const type of TYPES) {
+      const edns = rand() < 0.5 ? { udpPayloadSize: rand() < 0.5 ? 512 : 4096 } : false;
+      out.push({ message: encodeQuery(mixCase(name), type, { edns, flags: rand() < 0.5 ? 0x0100 : 0 }), transport: rand() < 0.8 ? "udp" : "tcp" });
+    }
+  return out;
+}
+
+const withId = (message: Buffer, id: number) => {
+  const copy = Buffer.from(message);
+  copy.writeUInt16BE(id, 0);
+  return copy;
+};
+
+describe("DNS answer cache", () => {
+  test("over a few thousand queries, a cached reply (miss, then hit under another ID) equals the uncached reply byte for byte", () => {
+    const { cache, respond } = cachedResponder();
+    const all = queries();
+    expect(all.length).toBeGreaterThan(3000);
+    let hits = 0;
+    for (const { message, transport } of all) {
+      const expected = uncached(message, transport);
+      expect(respond(message, transport)).toEqual(expected);
+      const again = withId(message, (message.readUInt16BE(0) + 1) & 0xffff);
+      const sizeBefore = cache.size;
+      const second = respond(again, transport);
+      if (cache.size === sizeBefore) hits++;
+      expect(second).toEqual(uncached(again, transport));
+    }
+    expect(hits).toBe(all.length);
+    expect(log).toEqual([]);
+  });
+
+  test("each write through the store changes the very next cached answer, and only for that name", async () => {
+    const { cache, respond } = cachedResponder();
+    const ask = (name: string, type: string) => {
+      const message = encodeQuery(name, type, { id: 1 });
+      const reply = respond(message, "udp")!;
+      expect(reply).toEqual(uncached(message, "udp")!);
+      return reply;
+    };
+    const warm = () => {
+      for (const g of extra.slice(0, 20)) {
+        ask(`${g.label}.example.test`, "A");
+        ask(`_acme-challenge.${g.label}.example.test`, "TXT");
+      }
+      ask("newcomer.example.test", "A");
+    };
+    const [a, b] = [extra[1], extra[2]];
+    const writes: [string, () => unknown][] = [
+      ["recordPing", () => store.recordPing(a.token, now + 1, "192.0.2.99")],
+      ["recordPingGrouped", () => store.recordPingGrouped(a.token, now + 2, "2001:db8::99")],
+      ["setDnsChallenge", () => store.setDnsChallenge(a.token, "fresh-challenge")],
+      ["insertDomain", () => store.insertDomain({ name: "newcomer.example.test.", token: crypto.randomUUID(), description: "", mode: 1, timestamp: now })],
+      ["deleteByToken", () => store.deleteByToken(b.token)],
+      ["deleteStaleBatch", () => store.deleteStaleBatch(now + 10, 1000)],
+    ];
+    for (const [what, write] of writes) {
+      warm();
+      ask(`${a.label}.example.test`, "A");
+      ask(`${extra[3].label}.example.test`, "A");
+      const size = cache.size;
+      await write();
+      // the answers for the changed rows are gone from the cache; an unrelated one stays
+      expect(cache.size, what).toBeLessThan(size);
+      const sizeAfterWrite = cache.size;
+      ask(`${extra[3].label}.example.test`, "A");
+      if (what !== "deleteStaleBatch") expect(cache.size, what).toBe(sizeAfterWrite);
+      // and what is answered now is the uncached answer (ask() checks), e.g. the new address
+      ask(`${a.label}.example.test`, "A");
+      ask(`_acme-challenge.${a.label}.example.test`, "TXT");
+      ask(`${b.label}.example.test`, "A");
+      ask("newcomer.example.test", "A");
+    }
+  });
+
+  test("a full cache lets its oldest answer go, and forgets what that answer depended on", () => {
+    const cache = new AnswerCache(2);
+    cache.set("k1", Buffer.from([0, 0, 1]), ["one.example.test."]);
+    cache.set("k2", Buffer.from([0, 0, 2]), ["two.example.test."]);
+    cache.set("k3", Buffer.from([0, 0, 3]), ["three.example.test."]);
+    expect(cache.get("k1", 0, 0)).toBeUndefined();
+    expect(cache.get("k3", 0xab, 0xcd)).toEqual(Buffer.from([0xab, 0xcd, 3]));
+    cache.invalidate("two.example.test.");
+    expect(cache.get("k2", 0, 0)).toBeUndefined();
+    expect(cache.size).toBe(1);
+  });
+});
