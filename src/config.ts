@@ -2,6 +2,7 @@
 // the Rust server's legacy layout. Strongest first: flags, environment, TOML, defaults.
 import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
+import pkg from "../package.json";
 
 export interface DnsSettings {
   /** zone apex without trailing dot, lower case, e.g. "example.test" */
@@ -26,6 +27,8 @@ export interface DnsSettings {
 export interface EmailSettings {
   from: string | null;
   resendApiKey: string | null;
+  /** how long the provider may take before the request answers 501 */
+  sendTimeoutSeconds: number;
   reclamationSubject: string;
   reclamationBody: string;
   confirmationSubject: string;
@@ -43,7 +46,7 @@ export interface Settings {
   email: EmailSettings;
 }
 
-export const VERSION = "0.1.0";
+export const VERSION: string = pkg.version;
 
 /** A setting that cannot be used: main prints the message on one line and exits 2. */
 export class SettingsError extends Error {}
@@ -72,7 +75,13 @@ interface Key {
   key: string; // dotted TOML key
   kind: Kind;
   flag?: string;
+  /** bounds of an "int" */
+  min?: number;
+  max?: number;
 }
+
+/** RFC 2181 section 8: a TTL is at most 2^31 - 1 seconds. */
+const MAX_TTL = 2 ** 31 - 1;
 
 // The single table of keys: flags and environment names derive from it.
 const KEYS: Key[] = [
@@ -83,8 +92,8 @@ const KEYS: Key[] = [
   { key: "http.trust_proxy", kind: "bool" },
   { key: "dns.host", kind: "host", flag: "--dns-host" },
   { key: "dns.port", kind: "port", flag: "--dns-port" },
-  { key: "dns.ttl", kind: "int" },
-  { key: "dns.gateway_ttl", kind: "int" },
+  { key: "dns.ttl", kind: "int", max: MAX_TTL },
+  { key: "dns.gateway_ttl", kind: "int", max: MAX_TTL },
   { key: "dns.soa", kind: "string" },
   { key: "dns.nameservers", kind: "nameservers" },
   { key: "dns.tunnel_addresses", kind: "list" },
@@ -94,10 +103,12 @@ const KEYS: Key[] = [
   { key: "dns.txt", kind: "pairs" },
   { key: "dns.cname", kind: "pairs" },
   { key: "database.path", kind: "string", flag: "--db" },
-  { key: "expiry.inactive_days", kind: "int" },
-  { key: "expiry.interval_seconds", kind: "int" },
+  { key: "expiry.inactive_days", kind: "int", min: 1, max: 36_500 },
+  // Timers hold at most 2^31 - 1 ms (about 24.8 days); beyond that they fire at once.
+  { key: "expiry.interval_seconds", kind: "int", min: 1, max: Math.floor((2 ** 31 - 1) / 1000) },
   { key: "email.from", kind: "string" },
   { key: "email.resend_api_key", kind: "string" },
+  { key: "email.send_timeout_seconds", kind: "int", min: 1, max: 300 },
   { key: "email.reclamation_subject", kind: "string" },
   { key: "email.reclamation_body", kind: "string" },
   { key: "email.confirmation_subject", kind: "string" },
@@ -274,6 +285,8 @@ function coerce(k: Key, value: unknown, source: string): unknown {
       const n = typeof value === "string" && /^\d+$/.test(value.trim()) ? Number(value) : value;
       if (typeof n !== "number" || !Number.isInteger(n) || n < 0) throw bad("must be a non-negative integer");
       if (k.kind === "port" && n > 65535) throw bad("must be a port number (0-65535)");
+      if (k.min !== undefined && n < k.min) throw bad(`must be at least ${k.min}`);
+      if (k.max !== undefined && n > k.max) throw bad(`must be at most ${k.max}`);
       return n;
     }
     case "bool": {
@@ -373,10 +386,16 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
     if (target === undefined) throw new SettingsError(`${src("dns.cname")}: dns.cname entry for ${name} has no target`);
     return [fqdn(name), fqdn(target)];
   });
+  const cnameTargets = new Map(cname);
+  for (const [start] of cname) {
+    let name: string | undefined = start;
+    for (let hops = 0; name !== undefined; hops++) {
+      if (hops > cname.length) throw new SettingsError(`${src("dns.cname")}: dns.cname entries loop through ${start}`);
+      name = cnameTargets.get(name);
+    }
+  }
   const inactiveDays = get("expiry.inactive_days", 60);
   const intervalSeconds = get("expiry.interval_seconds", 3600);
-  if (inactiveDays < 1) throw new SettingsError(`${src("expiry.inactive_days")}: expiry.inactive_days must be at least 1`);
-  if (intervalSeconds < 1) throw new SettingsError(`${src("expiry.interval_seconds")}: expiry.interval_seconds must be at least 1`);
 
   const settings: Settings = {
     domain,
@@ -406,6 +425,7 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
     email: {
       from: get<string | null>("email.from", null),
       resendApiKey: get<string | null>("email.resend_api_key", null),
+      sendTimeoutSeconds: get("email.send_timeout_seconds", 10),
       reclamationSubject: get("email.reclamation_subject", DEFAULT_TEMPLATES.reclamation_subject),
       reclamationBody: get("email.reclamation_body", DEFAULT_TEMPLATES.reclamation_body),
       confirmationSubject: get("email.confirmation_subject", DEFAULT_TEMPLATES.confirmation_subject),

@@ -40,3 +40,8 @@ export function labelProblem(label: string, domain: string, reserved: Set<string
 export function fullName(label: string, domain: string): string {
   return `${label}.${domain}.`;
 }
+
+/** "<label>.<domain>" as people read it (emails, the gateway's UI). */
+export function displayName(fullName: string): string {
+  return fullName.replace(/\.$/, "");
+}

@@ -38,9 +38,14 @@ export function createApp(deps: ApiDeps) {
         maxAge: 86400,
       }),
     )
-    .onRequest(({ set }) => {
+    .onRequest(({ request, set }) => {
       // The plugin marks every answer `Vary: *`, which no cache can use; our answers do not vary by Origin.
       delete set.headers.vary;
+      // Every endpoint is a GET with side effects: a HEAD (link scanners) or POST must not run it.
+      if (request.method !== "GET") {
+        set.headers.allow = "GET, OPTIONS";
+        return errorBody(new ApiError("MethodNotAllowed"), set);
+      }
     })
     .onError(({ code, error, set, request }) => {
       if (error instanceof ApiError) return errorBody(error, set);

@@ -1,14 +1,13 @@
 // The address a request came from, as DNS should publish it for a dynamic-DNS gateway.
 import { isIP } from "node:net";
+import { unmapIPv4 } from "../addresses.ts";
 
 interface IpSource {
   requestIP(request: Request): { address: string } | null;
 }
 
 function plain(address: string): string {
-  // An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d.
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  return mapped ? mapped[1] : address.toLowerCase();
+  return unmapIPv4(address).toLowerCase();
 }
 
 export function clientIp(request: Request, server: IpSource | null, trustProxy: boolean): string {

@@ -42,7 +42,7 @@ export function domainRoutes(deps: ApiDeps) {
       {
         query: t.Object({
           name: param.required,
-          desc: param.optional,
+          desc: param.description,
           email: param.optional,
           reclamationToken: param.optional,
           mode: param.mode,

@@ -1,6 +1,6 @@
 // Tying an email address to a name, and getting the name back through it.
 import { Elysia, t } from "elysia";
-import { fullName, normalizeLabel } from "../names.ts";
+import { displayName, fullName, normalizeLabel } from "../names.ts";
 import { confirmationEmail, reclamationEmail, type Email } from "../mail/templates.ts";
 import { ApiDeps, RECLAMATION_LIFETIME, VERIFICATION_LIFETIME } from "./context.ts";
 import { ApiError } from "./errors.ts";
@@ -30,8 +30,7 @@ export function emailRoutes(deps: ApiDeps) {
         if (!domain) throw new ApiError("UnknownToken");
         const link = crypto.randomUUID();
         const optout = query.optout === "1" || query.optout === "true";
-        const gatewayName = domain.name.replace(/\.$/, "");
-        await send(confirmationEmail(settings.email, query.email, `${settings.http.publicUrl}/verifyemail?s=${link}`, gatewayName));
+        await send(confirmationEmail(settings.email, query.email, `${settings.http.publicUrl}/verifyemail?s=${link}`, displayName(domain.name)));
         store.setPendingEmail(domain.id, query.email, optout, link, now() + VERIFICATION_LIFETIME);
         return {};
       },
@@ -66,7 +65,7 @@ export function emailRoutes(deps: ApiDeps) {
         const owner = store.verifiedEmail(domain);
         if (!owner) throw new ApiError("NoEmail");
         const token = crypto.randomUUID();
-        await send(reclamationEmail(settings.email, owner, token, domain.name.replace(/\.$/, "")));
+        await send(reclamationEmail(settings.email, owner, token, displayName(domain.name)));
         store.setReclamationToken(domain.id, token, now() + RECLAMATION_LIFETIME);
         return {};
       },

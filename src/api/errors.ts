@@ -11,6 +11,7 @@ export const CLIENT_ERRORS = {
   UnknownToken: 404,
   UnknownReclamationToken: 404,
   NotFound: 404,
+  MethodNotAllowed: 405,
   TooManyRequests: 429,
   InternalError: 501,
 } as const;

@@ -2,8 +2,10 @@
 // (SPEC section 4). Knows nothing about sockets or wire formats.
 import { createHash } from "node:crypto";
 import { isIP } from "node:net";
+import { unmapIPv4 } from "../addresses.ts";
 import type { DnsSettings } from "../config.ts";
 import type { GatewayRecord } from "../store/domains.ts";
+import { MODE } from "../store/schema.ts";
 
 export interface ZoneLookups {
   /** name: lower-case full name with its trailing dot, e.g. "demo.example.test." */
@@ -87,7 +89,8 @@ export function answerQuestion(question: Question, lookups: ZoneLookups, zone: D
       result.authority.push(soaForAuthority(zone));
       return result;
     }
-    if (node.cname !== undefined && question.type !== TYPE.CNAME) {
+    // RFC 1034 4.3.2: CNAME and ANY questions are answered with the CNAME itself, not chased.
+    if (node.cname !== undefined && question.type !== TYPE.CNAME && question.type !== QTYPE.ANY) {
       result.answers.push({ name: owner, ttl: zone.ttl, type: "CNAME", target: node.cname });
       const next = relativeName(node.cname, statics.apex);
       if (next === null) return result;
@@ -138,8 +141,7 @@ function noDot(name: string): string {
 
 /** An address record of the right family, or nothing for an empty or unusable address. */
 function addressRecord(address: string): RecordData | undefined {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) address = mapped[1];
+  address = unmapIPv4(address);
   const family = isIP(address);
   if (family === 4) return { type: "A", address };
   if (family === 6) return { type: "AAAA", address };
@@ -258,13 +260,11 @@ function mergeNodes(gateway: Node, fixed: Node | undefined): Node {
 
 function gatewayNode(label: string, gateway: GatewayRecord, zone: DnsSettings): Node {
   const records: RecordData[] = [];
-  const TUNNEL = 0;
-  const DYNAMIC_DNS = 1;
-  if (gateway.mode === TUNNEL) {
+  if (gateway.mode === MODE.tunnel) {
     // A tunnel lands on the tunnel servers; without any configured, on the gateway itself.
     const tunnel = addressRecords(zone.tunnelAddresses);
     records.push(...(tunnel.length > 0 ? tunnel : addressRecords([gateway.lastIp])));
-  } else if (gateway.mode === DYNAMIC_DNS) {
+  } else if (gateway.mode === MODE.dynamicDns) {
     records.push(...addressRecords([gateway.lastIp]));
   }
   records.push(...caa(zone), ...txtFor("*", zone), ...txtFor(label, zone), ...mxFor("*", zone), ...mxFor(label, zone));

@@ -17,14 +17,22 @@ export function createMailer(settings: EmailSettings, log: Log): Mailer {
   if (settings.resendApiKey && settings.from) {
     const resend = new Resend(settings.resendApiKey);
     const from = settings.from;
+    const timeoutMs = settings.sendTimeoutSeconds * 1000;
     return {
       kind: "resend",
       async send(email) {
+        // The SDK has no timeout of its own: a provider that never answers must not hold the request.
+        let timer: Timer | undefined;
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new MailError(`resend: no answer within ${settings.sendTimeoutSeconds}s`)), timeoutMs);
+        });
         let result;
         try {
-          result = await resend.emails.send({ from, to: [email.to], subject: email.subject, text: email.text, html: email.html });
+          result = await Promise.race([resend.emails.send({ from, to: [email.to], subject: email.subject, text: email.text, html: email.html }), timeout]);
         } catch (e) {
-          throw new MailError(`resend: ${(e as Error).message}`);
+          throw e instanceof MailError ? e : new MailError(`resend: ${(e as Error).message}`);
+        } finally {
+          clearTimeout(timer);
         }
         if (result.error) throw new MailError(`resend: ${result.error.name}: ${result.error.message}`);
       },

@@ -36,7 +36,7 @@ export function htmlToText(html: string): string {
       })
       .replace(/\r?\n/g, " ")
       .replace(/<br\s*\/?>/gi, "\n")
-      .replace(/<\/(p|div|h[1-6]|li|tr|table)>/gi, "\n\n")
+      .replace(/<\/?(p|div|h[1-6]|li|tr|table)(\s[^>]*)?>/gi, "\n\n")
       .replace(/<[^>]+>/g, ""),
   )
     .replace(/[ \t]+/g, " ")

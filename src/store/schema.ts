@@ -3,6 +3,9 @@
 import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
+/** domains.mode: how DNS answers a gateway's name. */
+export const MODE = { tunnel: 0, dynamicDns: 1 } as const;
+
 export const accounts = sqliteTable(
   "accounts",
   {

@@ -81,6 +81,7 @@ const rows: Row[] = [
   // www.<domain>.
   ["www A follows the CNAME to the apex", "www.example.test", "A", yes("www.example.test 86400 CNAME example.test", "example.test 86400 A 192.0.2.80")],
   ["www CNAME", "www.example.test", "CNAME", yes("www.example.test 86400 CNAME example.test")],
+  ["www ANY is the CNAME alone, not chased (RFC 1034 4.3.2)", "www.example.test", "ANY", yes("www.example.test 86400 CNAME example.test")],
   // <name>.<domain>. registered
   ["tunnel gateway A = tunnel_addresses", "tun.example.test", "A", yes("tun.example.test 60 A 192.0.2.10")],
   ["tunnel gateway AAAA = tunnel_addresses", "tun.example.test", "AAAA", yes("tun.example.test 60 AAAA 2001:db8::10")],

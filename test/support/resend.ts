@@ -14,6 +14,8 @@ export interface ResendStandIn {
   emails: SentEmail[];
   /** when set, every call answers this status with a Resend-style error body */
   failWith: number | null;
+  /** when true, calls are accepted and never answered (a provider that hangs) */
+  hang: boolean;
   waitForEmail(to: string, timeoutMs?: number): Promise<SentEmail>;
   stop(): void;
 }
@@ -24,6 +26,7 @@ export function startResendStandIn(): ResendStandIn {
     url: "",
     emails: [],
     failWith: null,
+    hang: false,
     waitForEmail(to, timeoutMs = 5000) {
       return new Promise((resolve, reject) => {
         const seen = standIn.emails.length;
@@ -50,6 +53,7 @@ export function startResendStandIn(): ResendStandIn {
     async fetch(req) {
       const url = new URL(req.url);
       if (req.method !== "POST" || url.pathname !== "/emails") return new Response("not found", { status: 404 });
+      if (standIn.hang) return new Promise<Response>(() => {});
       if (standIn.failWith !== null)
         return Response.json({ statusCode: standIn.failWith, name: "application_error", message: "stand-in told to fail" }, { status: standIn.failWith });
       const body = (await req.json()) as any;

@@ -1,0 +1,92 @@
+// Requests a careful operator expects to be refused or contained: other methods than GET,
+// a mail provider that never answers, secrets under unexpected parameter names.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { get, startServer, type RunningServer } from "../support/server.ts";
+import { resendEnv, startResendStandIn, type ResendStandIn } from "../support/resend.ts";
+import { domainRow, emailSince, expectError, freshName, info, subscribe, verificationLink } from "../fixtures/helpers.ts";
+
+let server: RunningServer;
+let standIn: ResendStandIn;
+
+beforeAll(async () => {
+  standIn = startResendStandIn();
+  server = await startServer({ env: { ...resendEnv(standIn), REGISTRATION_EMAIL_SEND_TIMEOUT_SECONDS: "1" } });
+});
+afterAll(async () => {
+  await server?.cleanup();
+  standIn?.stop();
+});
+
+describe("methods other than GET", () => {
+  test("HEAD and POST /subscribe answer 405 with Allow and create nothing", async () => {
+    const name = freshName();
+    for (const method of ["HEAD", "POST", "PUT", "DELETE"]) {
+      const res = await fetch(`${server.url}/subscribe?name=${name}`, { method });
+      expect(res.status).toBe(405);
+      expect(res.headers.get("allow")).toBe("GET, OPTIONS");
+      expect(res.headers.get("access-control-allow-origin")).toBe("*");
+      if (method !== "HEAD") expect(await res.json()).toEqual({ error: "MethodNotAllowed" });
+    }
+    expect(domainRow(server.dbPath, name)).toBeNull();
+  });
+
+  test("HEAD /unsubscribe leaves the domain in place", async () => {
+    const { token } = await subscribe(server);
+    expect((await fetch(`${server.url}/unsubscribe?token=${token}`, { method: "HEAD" })).status).toBe(405);
+    expect((await info(server, token)).status).toBe(200);
+  });
+
+  test("a link scanner's HEAD on the verification link does not use it up", async () => {
+    const { token } = await subscribe(server);
+    const email = `${freshName()}@example.org`;
+    const since = standIn.emails.length;
+    expect((await get(server, `/setemail?token=${token}&email=${email}`)).status).toBe(200);
+    const { s } = verificationLink(await emailSince(standIn, since, email), `http://api.example.test:${server.httpPort}`);
+    expect((await fetch(`${server.url}/verifyemail?s=${s}`, { method: "HEAD" })).status).toBe(405);
+    expect((await info(server, token)).json.verified).toBe(false);
+    expect((await get(server, `/verifyemail?s=${s}`)).status).toBe(200);
+    expect((await info(server, token)).json).toMatchObject({ verified: true, email });
+  });
+});
+
+describe("mail provider that never answers", () => {
+  test("/setemail answers 501 after the send timeout and leaves the row as it was", async () => {
+    const { name, token } = await subscribe(server);
+    const before = domainRow(server.dbPath, name);
+    standIn.hang = true;
+    try {
+      const res = await get(server, `/setemail?token=${token}&email=${freshName()}@example.org`);
+      expectError(res, 501, "InternalError");
+    } finally {
+      standIn.hang = false;
+    }
+    expect(domainRow(server.dbPath, name)).toEqual(before);
+    expect(server.output()).toMatch(/no answer within 1s/);
+  });
+});
+
+describe("inputs", () => {
+  test("a quoted local part with a space is a valid RFC 5321 mailbox", async () => {
+    const { token } = await subscribe(server);
+    const email = '"first last"@example.org';
+    const since = standIn.emails.length;
+    const res = await get(server, `/setemail?token=${token}&email=${encodeURIComponent(email)}`);
+    expect(res.status, res.text).toBe(200);
+    expect((await emailSince(standIn, since, email)).to).toEqual([email]);
+  });
+
+  test("a description over 255 characters is 400 InvalidParameter and creates nothing", async () => {
+    const name = freshName();
+    expectError(await get(server, `/subscribe?name=${name}&desc=${"d".repeat(256)}`), 400, "InvalidParameter");
+    expect(domainRow(server.dbPath, name)).toBeNull();
+    expect((await get(server, `/subscribe?name=${name}&desc=${"d".repeat(255)}`)).status).toBe(200);
+  });
+
+  test("a token sent under an unexpected parameter name is still masked in the log", async () => {
+    const { token } = await subscribe(server);
+    await get(server, `/ping?token%5B%5D=${token}`);
+    await get(server, `/ping?Token=${token}`);
+    await server.waitForOutput(/GET \/ping\?Token=\S+ \d{3}/);
+    expect(server.output()).not.toContain(token.slice(4));
+  });
+});

@@ -1,0 +1,36 @@
+// The email rate limiter: per address (IPv6 per /64), bounded memory, windows that reset.
+import { describe, expect, test } from "bun:test";
+import { RateLimiter, rateLimitKey } from "../../src/api/rate-limit.ts";
+
+describe("rate limiter", () => {
+  test("an address gets `limit` calls per window, then the seconds to wait", () => {
+    const limiter = new RateLimiter(3, 3600);
+    expect([1, 2, 3].map(() => limiter.take("192.0.2.1", 1000))).toEqual([0, 0, 0]);
+    expect(limiter.take("192.0.2.1", 1000)).toBe(3600);
+    expect(limiter.take("192.0.2.1", 1000 + 3599)).toBe(1);
+    expect(limiter.take("192.0.2.2", 1000)).toBe(0);
+    expect(limiter.take("192.0.2.1", 1000 + 3600)).toBe(0);
+  });
+
+  test("IPv6 addresses of one /64 share a window, another /64 does not", () => {
+    expect(rateLimitKey("2001:db8:1:2::5")).toBe("2001:db8:1:2::/64");
+    expect(rateLimitKey("2001:0db8:0001:0002:ffff:0:0:9")).toBe("2001:db8:1:2::/64");
+    expect(rateLimitKey("2001:db8::1")).toBe("2001:db8:0:0::/64");
+    expect(rateLimitKey("192.0.2.7")).toBe("192.0.2.7");
+    const limiter = new RateLimiter(2, 3600);
+    expect(limiter.take("2001:db8:1:2::5", 0)).toBe(0);
+    expect(limiter.take("2001:db8:1:2:aaaa::6", 0)).toBe(0);
+    expect(limiter.take("2001:db8:1:2:bbbb::7", 0)).toBeGreaterThan(0);
+    expect(limiter.take("2001:db8:1:3::5", 0)).toBe(0);
+  });
+
+  test("past 100,000 clients the oldest windows are forgotten, recent ones still count", () => {
+    const limiter = new RateLimiter(1, 3600);
+    expect(limiter.take("10.0.0.0", 0)).toBe(0);
+    for (let i = 1; i <= 100_000; i++) limiter.take(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 1);
+    // 10.0.0.0 was the oldest and was forgotten: it starts a new window
+    expect(limiter.take("10.0.0.0", 2)).toBe(0);
+    // the newest client is still limited
+    expect(limiter.take("10.1.134.160", 2)).toBeGreaterThan(0);
+  });
+});
