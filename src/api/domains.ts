@@ -1,7 +1,6 @@
 // The gateway's own calls: claim a name, keep it alive, prove ownership to ACME, read it, give it up.
 import { Elysia, t } from "elysia";
 import { fullName, labelProblem, normalizeLabel } from "../names.ts";
-import type { Domain } from "../store/schema.ts";
 import { ApiDeps } from "./context.ts";
 import { ApiError } from "./errors.ts";
 import { given, param } from "./params.ts";
@@ -9,12 +8,6 @@ import { clientIp } from "./client-ip.ts";
 
 export function domainRoutes(deps: ApiDeps) {
   const { store, settings, now } = deps;
-
-  const domainByToken = (token: string): Domain => {
-    const domain = store.findDomainByToken(token);
-    if (!domain) throw new ApiError("UnknownToken");
-    return domain;
-  };
 
   return new Elysia({ name: "domains" })
     .get(
@@ -82,8 +75,8 @@ export function domainRoutes(deps: ApiDeps) {
     .get(
       "/info",
       ({ query }) => {
-        const domain = domainByToken(query.token);
-        const account = store.accountOf(domain);
+        const domain = store.findInfoByToken(query.token);
+        if (!domain) throw new ApiError("UnknownToken");
         return {
           name: domain.name,
           token: domain.token,
@@ -91,8 +84,8 @@ export function domainRoutes(deps: ApiDeps) {
           timestamp: domain.timestamp,
           dns_challenge: domain.dnsChallenge,
           verified: domain.verified,
-          email: domain.verified ? account.email : "",
-          optout: account.optout,
+          email: domain.verified ? domain.email : "",
+          optout: domain.optout,
           continent: domain.continent,
           mode: domain.mode,
           last_ip: domain.lastIp,

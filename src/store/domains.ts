@@ -1,6 +1,6 @@
 // One function per query the API, DNS and expiry need. Statements are prepared once:
 // drizzle's builder would rebuild and re-prepare the SQL on every call.
-import { and, eq, gt, inArray, lt, ne, sql } from "drizzle-orm";
+import { and, eq, gt, inArray, lt, ne, Placeholder, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./db.ts";
 import { groupCommit } from "./group-commit.ts";
 import { accounts, domains, type Domain } from "./schema.ts";
@@ -25,12 +25,50 @@ export interface NewDomain {
   timestamp: number;
 }
 
+/** What /info shows of a domain and its account. */
+export interface DomainInfo {
+  name: string;
+  token: string;
+  description: string;
+  timestamp: number;
+  dnsChallenge: string;
+  verified: boolean;
+  continent: string;
+  mode: number;
+  lastIp: string;
+  /** the account's address; "" for the email-less account */
+  email: string;
+  optout: boolean;
+}
+
 export type Store = ReturnType<typeof createStore>;
 
 export function createStore(db: Db) {
   const sqlite = db.$client;
 
   const byToken = db.select().from(domains).where(and(eq(domains.token, p("token")), ne(domains.token, ""))).prepare();
+  // /info in one statement, read as bare rows: drizzle's per-call placeholder filling and row
+  // mapping cost more than the lookup itself on the API's busiest read.
+  const accountColumn = (column: typeof accounts.email | typeof accounts.optout): SQL =>
+    sql`(select ${column} from ${accounts} where ${accounts.id} = ${domains.accountId})`;
+  const infoByToken = direct(
+    db
+      .select({
+        name: domains.name,
+        token: domains.token,
+        description: domains.description,
+        timestamp: domains.timestamp,
+        dnsChallenge: domains.dnsChallenge,
+        verified: domains.verified,
+        continent: domains.continent,
+        mode: domains.mode,
+        lastIp: domains.lastIp,
+        email: accountColumn(accounts.email),
+        optout: accountColumn(accounts.optout),
+      })
+      .from(domains)
+      .where(and(eq(domains.token, p("token")), ne(domains.token, ""))),
+  );
   const byName = db.select().from(domains).where(eq(domains.name, p("name"))).prepare();
   const gatewayByName = db
     .select({ mode: domains.mode, lastIp: domains.lastIp, dnsChallenge: domains.dnsChallenge, token: domains.token })
@@ -58,12 +96,15 @@ export function createStore(db: Db) {
     .onConflictDoNothing({ target: domains.name })
     .returning({ id: domains.id })
     .prepare();
-  const ping = db
-    .update(domains)
-    .set({ timestamp: v("timestamp"), lastIp: v("ip") })
-    .where(and(eq(domains.token, p("token")), ne(domains.token, "")))
-    .returning({ name: domains.name })
-    .prepare();
+  // The API's busiest write, also run bare (see infoByToken).
+  const ping = direct(
+    db
+      .update(domains)
+      .set({ timestamp: v("timestamp"), lastIp: v("ip") })
+      .where(and(eq(domains.token, p("token")), ne(domains.token, "")))
+      .returning({ name: domains.name }),
+  );
+  const pingedName = (values: { token: string; timestamp: number; ip: string }) => ping.values(values)[0]?.[0] as string | undefined;
   const setChallenge = db
     .update(domains)
     .set({ dnsChallenge: v("challenge") })
@@ -135,7 +176,7 @@ export function createStore(db: Db) {
     if (name !== undefined) for (const listener of gatewayListeners) listener(name);
   };
 
-  const commitPing = groupCommit(sqlite, (args: { token: string; timestamp: number; ip: string }) => ping.all(args)[0]?.name);
+  const commitPing = groupCommit(sqlite, pingedName);
 
   /** The account a domain belongs to before any email is verified (the Rust server's convention). */
   function noEmailAccountId(): number {
@@ -150,6 +191,17 @@ export function createStore(db: Db) {
     return id;
   }
 
+  /** A drizzle-built query as a bare bun:sqlite statement; values bind by placeholder name. */
+  function direct(query: { toSQL(): { sql: string; params: unknown[] } }) {
+    const { sql: text, params } = query.toSQL();
+    const statement = sqlite.prepare(text);
+    const bind = (values: Record<string, unknown>) => params.map((param) => (param instanceof Placeholder ? values[param.name] : param)) as any[];
+    return {
+      values: (values: Record<string, unknown>) => statement.values(...bind(values)),
+      run: (values: Record<string, unknown>) => statement.run(...bind(values)),
+    };
+  }
+
   return {
     /** Calls `listener(fullName)` after every committed write that changes what DNS answers for that name. */
     onGatewayChange(listener: (name: string) => void): void {
@@ -158,6 +210,15 @@ export function createStore(db: Db) {
 
     findDomainByToken(token: string): Domain | undefined {
       return token ? byToken.get({ token }) : undefined;
+    },
+
+    findInfoByToken(token: string): DomainInfo | undefined {
+      const row = token ? infoByToken.values({ token })[0] : undefined;
+      if (!row) return undefined;
+      const [name, sameToken, description, timestamp, dnsChallenge, verified, continent, mode, lastIp, email, optout] = row as [
+        string, string, string, number, string, number, string, number, string, string | null, number | null,
+      ];
+      return { name, token: sameToken, description, timestamp, dnsChallenge, verified: verified === 1, continent, mode, lastIp, email: email ?? "", optout: optout !== 0 };
     },
 
     findDomainByName(name: string): Domain | undefined {
@@ -173,10 +234,6 @@ export function createStore(db: Db) {
       if (!domain.verified) return null;
       const account = accountEmail.get({ id: domain.accountId });
       return account && account.email !== "" ? account.email : null;
-    },
-
-    accountOf(domain: Domain): { email: string; optout: boolean } {
-      return accountEmail.get({ id: domain.accountId }) ?? { email: "", optout: true };
     },
 
     /** Inserts a new domain; false when the name is already taken. */
@@ -200,7 +257,7 @@ export function createStore(db: Db) {
 
     recordPing(token: string, timestamp: number, ip: string): boolean {
       if (token === "") return false;
-      const name = ping.all({ token, timestamp, ip })[0]?.name;
+      const name = pingedName({ token, timestamp, ip });
       changed(name);
       return name !== undefined;
     },
