@@ -1,7 +1,7 @@
 // Encoded answers, keyed by the received message minus its ID (question as asked, flags, EDNS)
 // and the transport. An answer is a pure function of that key, the settings and the gateway rows
-// it looked up, so an entry lives until one of those rows changes (invalidate) or it is the
-// oldest when the cache is full.
+// it looked up, so an entry lives until one of those rows changes (invalidate) or the cache is
+// full and it is the oldest not asked for since it was last passed over ("second chance").
 
 /** Entries kept; beyond it the oldest goes (random names asked once must not grow it forever). */
 const DEFAULT_CAPACITY = 50_000;
@@ -10,6 +10,8 @@ interface Entry {
   reply: Buffer;
   /** lower-case full names of the gateway rows the answer was built from */
   dependsOn: string[];
+  /** asked for since eviction last passed over it */
+  used: boolean;
 }
 
 export class AnswerCache {
@@ -27,6 +29,7 @@ export class AnswerCache {
   get(key: string, idHigh: number, idLow: number): Buffer | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
+    entry.used = true;
     const reply = Buffer.allocUnsafe(entry.reply.length);
     entry.reply.copy(reply);
     reply[0] = idHigh;
@@ -35,8 +38,8 @@ export class AnswerCache {
   }
 
   set(key: string, reply: Buffer, dependsOn: string[]): void {
-    if (this.entries.size >= this.capacity) this.evict(this.entries.keys().next().value!);
-    this.entries.set(key, { reply, dependsOn });
+    if (this.entries.size >= this.capacity) this.evictOne();
+    this.entries.set(key, { reply, dependsOn, used: false });
     for (const name of dependsOn) {
       let keys = this.keysByName.get(name);
       if (!keys) this.keysByName.set(name, (keys = new Set()));
@@ -53,6 +56,18 @@ export class AnswerCache {
 
   get size(): number {
     return this.entries.size;
+  }
+
+  /** The oldest entry not used since it was last passed over goes; used ones move to the back. */
+  private evictOne(): void {
+    for (let passedOver = 0; passedOver < this.entries.size; passedOver++) {
+      const [key, entry] = this.entries.entries().next().value!;
+      if (!entry.used) return this.evict(key);
+      entry.used = false;
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+    }
+    this.evict(this.entries.keys().next().value!);
   }
 
   private evict(key: string): void {

@@ -3,6 +3,7 @@
 // canonical IPv6 text for its AAAA writer).
 import { Packet } from "dns2";
 import { isIP } from "node:net";
+import { ByteWriter } from "./byte-writer.ts";
 import { RCODE, TYPE, type Question, type ResourceRecord } from "./zone.ts";
 
 export interface Edns {
@@ -150,15 +151,25 @@ export function udpLimit(edns: Edns | null): number {
  * answers and authority, with TC set so the client retries over TCP. Throws when a record
  * cannot be encoded (the caller answers SERVFAIL).
  */
-export function encodeResponse(response: Response, limit: number): Buffer {
-  let wire = encodePacket(response, response.answers, response.authority, response.additional, false);
+export function encodeResponse(response: Response, limit: number, newWriter: () => PacketWriter = () => new ByteWriter()): Buffer {
+  let wire = encodePacket(newWriter(), response, response.answers, response.authority, response.additional, false);
   if (wire.length <= limit) return wire;
-  wire = encodePacket(response, response.answers, response.authority, [], false);
+  wire = encodePacket(newWriter(), response, response.answers, response.authority, [], false);
   if (wire.length <= limit) return wire;
-  return encodePacket(response, [], [], [], true);
+  return encodePacket(newWriter(), response, [], [], [], true);
 }
 
-function encodePacket(r: Response, answers: ResourceRecord[], authority: ResourceRecord[], additional: ResourceRecord[], tc: boolean): Buffer {
+/** What dns2's encoders write to: its own Packet.Writer (the reference, in tests) or a ByteWriter. */
+export type PacketWriter = Pick<ByteWriter, "write" | "patch" | "bitLength" | "byteLength" | "toBuffer">;
+
+function encodePacket(
+  writer: PacketWriter,
+  r: Response,
+  answers: ResourceRecord[],
+  authority: ResourceRecord[],
+  additional: ResourceRecord[],
+  tc: boolean,
+): Buffer {
   const packet = new Packet();
   packet.header = new Packet.Header({
     id: r.id,
@@ -182,7 +193,7 @@ function encodePacket(r: Response, answers: ResourceRecord[], authority: Resourc
     const ttl = (((r.rcode >> 4) & 0xff) << 24) | (r.edns.dnssecOk ? 0x8000 : 0);
     packet.additionals.push({ name: "", type: TYPE_OPT, class: EDNS_PAYLOAD, ttl: ttl >>> 0, rdata: [] } as any);
   }
-  return packet.toBuffer();
+  return (packet as unknown as { toBuffer(writer: PacketWriter): Buffer }).toBuffer(writer);
 }
 
 const CLASS_IN = 1;

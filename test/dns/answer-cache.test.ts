@@ -1,7 +1,10 @@
 // The answer cache (issue 5): every cached reply is byte-for-byte what the uncached path
 // answers, and every write through the store drops the answers built from the changed row.
+// The encoder's byte writer: byte-for-byte what dns2's own writer produced before it.
 import { afterAll, describe, expect, test } from "bun:test";
+import { Packet } from "dns2";
 import { AnswerCache } from "../../src/dns/answer-cache.ts";
+import { ByteWriter } from "../../src/dns/byte-writer.ts";
 import { createResponder } from "../../src/dns/server.ts";
 import { encodeQuery, GATEWAYS, seededStore, testZone } from "./client.ts";
 
@@ -123,15 +126,53 @@ describe("DNS answer cache", () => {
     }
   });
 
-  test("a full cache lets its oldest answer go, and forgets what that answer depended on", () => {
+  test("a full cache lets its oldest unasked answer go, and forgets what that answer depended on", () => {
     const cache = new AnswerCache(2);
     cache.set("k1", Buffer.from([0, 0, 1]), ["one.example.test."]);
     cache.set("k2", Buffer.from([0, 0, 2]), ["two.example.test."]);
     cache.set("k3", Buffer.from([0, 0, 3]), ["three.example.test."]);
     expect(cache.get("k1", 0, 0)).toBeUndefined();
-    expect(cache.get("k3", 0xab, 0xcd)).toEqual(Buffer.from([0xab, 0xcd, 3]));
+    // k2 was asked for, so k3 (now the oldest unasked) goes in its place
+    expect(cache.get("k2", 0xab, 0xcd)).toEqual(Buffer.from([0xab, 0xcd, 2]));
+    cache.set("k4", Buffer.from([0, 0, 4]), ["four.example.test."]);
+    expect(cache.get("k3", 0, 0)).toBeUndefined();
+    expect(cache.get("k2", 0, 0)).toEqual(Buffer.from([0, 0, 2]));
     cache.invalidate("two.example.test.");
     expect(cache.get("k2", 0, 0)).toBeUndefined();
     expect(cache.size).toBe(1);
+    // invalidating a name whose answers were evicted already is harmless
+    cache.invalidate("one.example.test.");
+    expect(cache.get("k4", 0, 0)).toEqual(Buffer.from([0, 0, 4]));
+  });
+});
+
+/** dns2's own bit-array writer, which has the same methods as ours (its types omit some). */
+const dns2Writer = () => new Packet.Writer() as unknown as ByteWriter;
+
+describe("DNS encoding", () => {
+  test("the byte writer encodes every reply of the cache test's queries exactly as dns2's own bit writer does", () => {
+    const reference = createResponder({ zone, lookups: { gateway: store.findGatewayByName }, log: (l) => log.push(l), newWriter: dns2Writer });
+    let compared = 0;
+    for (const { message, transport } of queries()) {
+      expect(uncached(message, transport)).toEqual(reference(message, transport));
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(3000);
+  });
+
+  test("the byte writer's bit fields, patches and partial bytes match dns2's writer", () => {
+    const ours = new ByteWriter();
+    const theirs = dns2Writer();
+    const ops: [number, number][] = [[1, 1], [5, 4], [0, 3], [0xabcd, 16], [0x12345678, 32], [-1, 32], [300, 8], [7, 3], [0x1ff, 9], [2 ** 33 + 5, 32], [1.7, 8]];
+    for (const [value, size] of ops) {
+      ours.write(value, size);
+      theirs.write(value, size);
+      expect(ours.bitLength()).toBe(theirs.bitLength());
+    }
+    ours.patch(16, 0xbeef, 16);
+    theirs.patch(16, 0xbeef, 16);
+    ours.patch(3, 0x5, 5);
+    theirs.patch(3, 0x5, 5);
+    expect(ours.toBuffer()).toEqual(theirs.toBuffer());
   });
 });
