@@ -126,13 +126,13 @@ describe("DNS answer cache", () => {
     }
   });
 
-  test("a full cache lets its oldest unasked answer go, and forgets what that answer depended on", () => {
+  test("a full cache lets its oldest unasked answers go, keeps the ones asked for, and forgets what dropped answers depended on", () => {
     const cache = new AnswerCache(2);
     cache.set("k1", Buffer.from([0, 0, 1]), ["one.example.test."]);
     cache.set("k2", Buffer.from([0, 0, 2]), ["two.example.test."]);
     cache.set("k3", Buffer.from([0, 0, 3]), ["three.example.test."]);
     expect(cache.get("k1", 0, 0)).toBeUndefined();
-    // k2 was asked for, so k3 (now the oldest unasked) goes in its place
+    // k2 was asked for, so k3 (older, not asked for since) goes before it
     expect(cache.get("k2", 0xab, 0xcd)).toEqual(Buffer.from([0xab, 0xcd, 2]));
     cache.set("k4", Buffer.from([0, 0, 4]), ["four.example.test."]);
     expect(cache.get("k3", 0, 0)).toBeUndefined();
