@@ -72,9 +72,9 @@ export function createResponder(
   const answer = createUncachedResponder(options);
   if (!cache) return (message, transport) => answer(message, transport, options.lookups)?.reply ?? null;
   return (message, transport) => {
-    const key = message.length <= CACHEABLE_MESSAGE_BYTES ? AnswerCache.key(message, transport) : null;
-    if (key !== null) {
-      const hit = cache.get(key, message[0], message[1]);
+    const cacheable = message.length <= CACHEABLE_MESSAGE_BYTES;
+    if (cacheable) {
+      const hit = cache.get(message, transport);
       if (hit) return hit;
     }
     const dependsOn: string[] = [];
@@ -85,7 +85,7 @@ export function createResponder(
       },
     };
     const result = answer(message, transport, recording);
-    if (result && result.cacheable && key !== null) cache.set(key, result.reply, dependsOn);
+    if (result && result.cacheable && cacheable) cache.set(message, transport, result.reply, dependsOn);
     return result?.reply ?? null;
   };
 }
@@ -152,7 +152,7 @@ function rateLimitedLog(log: (line: string) => void, intervalMs = 10_000): (line
 }
 
 /** Replies are sent in batches of this many (one sendmmsg), or at the end of the event-loop turn. */
-const UDP_BATCH = 32;
+const UDP_BATCH = 64;
 /** Replies waiting for the socket to drain; past this many a reply is dropped, as the network would. */
 const UDP_MAX_BACKLOG = 4096;
 

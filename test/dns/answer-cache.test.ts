@@ -128,21 +128,26 @@ describe("DNS answer cache", () => {
 
   test("a full cache lets its oldest unasked answers go, keeps the ones asked for, and forgets what dropped answers depended on", () => {
     const cache = new AnswerCache(2);
-    cache.set("k1", Buffer.from([0, 0, 1]), ["one.example.test."]);
-    cache.set("k2", Buffer.from([0, 0, 2]), ["two.example.test."]);
-    cache.set("k3", Buffer.from([0, 0, 3]), ["three.example.test."]);
-    expect(cache.get("k1", 0, 0)).toBeUndefined();
+    const q = (label: string) => encodeQuery(`${label}.example.test`, "A", { id: 0x0102 });
+    const reply = (n: number) => Buffer.from([0, 0, n]);
+    cache.set(q("k1"), "udp", reply(1), ["one.example.test."]);
+    cache.set(q("k2"), "udp", reply(2), ["two.example.test."]);
+    cache.set(q("k3"), "udp", reply(3), ["three.example.test."]);
+    expect(cache.get(q("k1"), "udp")).toBeUndefined();
+    // an answer carries the ID of the message it answers
+    expect(cache.get(withId(q("k2"), 0xabcd), "udp")).toEqual(Buffer.from([0xab, 0xcd, 2]));
     // k2 was asked for, so k3 (older, not asked for since) goes before it
-    expect(cache.get("k2", 0xab, 0xcd)).toEqual(Buffer.from([0xab, 0xcd, 2]));
-    cache.set("k4", Buffer.from([0, 0, 4]), ["four.example.test."]);
-    expect(cache.get("k3", 0, 0)).toBeUndefined();
-    expect(cache.get("k2", 0, 0)).toEqual(Buffer.from([0, 0, 2]));
+    cache.set(q("k4"), "udp", reply(4), ["four.example.test."]);
+    expect(cache.get(q("k3"), "udp")).toBeUndefined();
+    expect(cache.get(q("k2"), "udp")).toEqual(Buffer.from([1, 2, 2]));
+    // the transport is part of the key
+    expect(cache.get(q("k2"), "tcp")).toBeUndefined();
     cache.invalidate("two.example.test.");
-    expect(cache.get("k2", 0, 0)).toBeUndefined();
+    expect(cache.get(q("k2"), "udp")).toBeUndefined();
     expect(cache.size).toBe(1);
-    // invalidating a name whose answers were evicted already is harmless
+    // invalidating a name whose answers were dropped already is harmless
     cache.invalidate("one.example.test.");
-    expect(cache.get("k4", 0, 0)).toEqual(Buffer.from([0, 0, 4]));
+    expect(cache.get(q("k4"), "udp")).toEqual(Buffer.from([1, 2, 4]));
   });
 });
 
