@@ -34,7 +34,11 @@ inactive_days=60
 "
 start_ours "$DATA" 5306 18083 REGISTRATION_EXPIRY_INACTIVE_DAYS=$inactive_days REGISTRATION_EXPIRY_INTERVAL_SECONDS=30
 log "server up ($(rss_mb "$SERVER_PID") MB); 5,000 QPS for 75 s, the sweep starts at about 30 s"
+# RSS every 5 s, to tell what the sweep costs from what the query load costs
+( for i in $(seq 16); do sleep 5; echo "rss after $((i * 5)) s: $(rss_mb "$SERVER_PID" 2>/dev/null) MB" >&2; done ) &
+sampler=$!
 taskset -c "$LOAD_CPU" "$BUN" "$BENCH_DIR/lib/udp-load.ts" 5306 5000 75 "$DATA/queries.txt" "$WORK/sweep-load.json" >&2
+kill "$sampler" 2>/dev/null || true
 peak=$(peak_rss_mb "$SERVER_PID")
 stop_pid "$SERVER_PID"
 report=$("$BUN" "$BENCH_DIR/lib/sweep-report.ts" "$WORK/sweep-load.json" "$WORK/ours-5306.log")

@@ -1,29 +1,43 @@
 // Encoded answers, keyed by the received message minus its ID (question as asked, flags, EDNS)
-// and the transport: found by a hash of those bytes, confirmed by comparing them. An answer is a pure function of that key, the settings and the gateway rows
-// it looked up, so an entry lives until one of those rows changes (invalidate) or it ages out.
+// and the transport: found by a hash of those bytes, confirmed by comparing them. An answer is
+// a pure function of that key, the settings and the gateway rows it looked up, so an entry
+// lives until one of those rows changes (invalidate) or it ages out.
 // Ageing is by generations: new answers go into the current one; when it is full it becomes
-// the previous one and the old previous one is dropped whole, except for the answers asked for
-// meanwhile, which moved back into the current one. Every operation is O(1) amortized (a Map
-// that keeps evicting its oldest key slows down on the deleted slots it has to skip).
+// the previous one and the old previous one is dropped whole (with its index of which answers
+// came from which rows), except for the answers asked for meanwhile, which moved back into the
+// current one. Every operation is O(1): no per-entry bookkeeping when a generation goes.
 
 /** Entries kept at most (two generations of half as many); the 10,000-name benchmark asks for 35,000 distinct ones. */
 const DEFAULT_CAPACITY = 100_000;
 
+type Transport = "udp" | "tcp";
+
 interface Entry {
-  /** the message's bytes after its ID, and its transport: what the hash stands for */
-  query: Buffer;
+  /** the message's bytes after its ID, as latin1 text, and its transport: what the hash stands for */
+  query: string;
   transport: Transport;
   reply: Buffer;
-  /** lower-case full names of the gateway rows the answer was built from */
   dependsOn: string[];
 }
 
-type Transport = "udp" | "tcp";
+class Generation {
+  readonly entries = new Map<number, Entry>();
+  /** full name of a gateway row -> keys of answers built from it (may name answers gone since) */
+  readonly keysByName = new Map<string, number[]>();
+
+  add(key: number, entry: Entry): void {
+    this.entries.set(key, entry);
+    for (const name of entry.dependsOn) {
+      const keys = this.keysByName.get(name);
+      if (keys) keys.push(key);
+      else this.keysByName.set(name, [key]);
+    }
+  }
+}
 
 export class AnswerCache {
-  private current = new Map<number, Entry>();
-  private previous = new Map<number, Entry>();
-  private readonly keysByName = new Map<string, Set<number>>();
+  private current = new Generation();
+  private previous = new Generation();
   private readonly generationSize: number;
 
   constructor(capacity = DEFAULT_CAPACITY) {
@@ -40,18 +54,18 @@ export class AnswerCache {
   private static matches(entry: Entry, message: Buffer, transport: Transport): boolean {
     const { query } = entry;
     if (entry.transport !== transport || query.length !== message.length - 2) return false;
-    for (let i = 0; i < query.length; i++) if (query[i] !== message[i + 2]) return false;
+    for (let i = 0; i < query.length; i++) if (query.charCodeAt(i) !== message[i + 2]) return false;
     return true;
   }
 
   /** A copy of the reply cached for this message, carrying its ID, or undefined. */
   get(message: Buffer, transport: Transport): Buffer | undefined {
     const key = AnswerCache.hash(message, transport);
-    let entry = this.current.get(key);
+    let entry = this.current.entries.get(key);
     if (!entry) {
-      entry = this.previous.get(key);
+      entry = this.previous.entries.get(key);
       if (!entry) return undefined;
-      this.previous.delete(key);
+      this.previous.entries.delete(key);
       this.insert(key, entry);
     }
     if (!AnswerCache.matches(entry, message, transport)) return undefined;
@@ -64,48 +78,34 @@ export class AnswerCache {
 
   set(message: Buffer, transport: Transport, reply: Buffer, dependsOn: string[]): void {
     const key = AnswerCache.hash(message, transport);
-    this.evict(key); // also a different message with the same hash: the newer one wins
-    this.insert(key, { query: Buffer.from(message.subarray(2)), transport, reply, dependsOn });
-    for (const name of dependsOn) {
-      let keys = this.keysByName.get(name);
-      if (!keys) this.keysByName.set(name, (keys = new Set()));
-      keys.add(key);
-    }
+    // also a different message with the same hash: the newer one wins
+    this.previous.entries.delete(key);
+    this.insert(key, { query: message.toString("latin1", 2), transport, reply, dependsOn });
   }
 
   /** Forgets every answer built from the row of this full name (lower case, trailing dot). */
   invalidate(name: string): void {
-    const keys = this.keysByName.get(name);
-    if (!keys) return;
-    for (const key of [...keys]) this.evict(key);
+    for (const generation of [this.current, this.previous]) {
+      const keys = generation.keysByName.get(name);
+      if (!keys) continue;
+      generation.keysByName.delete(name);
+      for (const key of keys) {
+        // an answer promoted from the previous generation is indexed in both
+        if (this.current.entries.get(key)?.dependsOn.includes(name)) this.current.entries.delete(key);
+        if (this.previous.entries.get(key)?.dependsOn.includes(name)) this.previous.entries.delete(key);
+      }
+    }
   }
 
   get size(): number {
-    return this.current.size + this.previous.size;
+    return this.current.entries.size + this.previous.entries.size;
   }
 
   private insert(key: number, entry: Entry): void {
-    if (this.current.size >= this.generationSize) {
-      for (const [old, dropped] of this.previous) this.forgetDependencies(old, dropped);
+    if (this.current.entries.size >= this.generationSize) {
       this.previous = this.current;
-      this.current = new Map();
+      this.current = new Generation();
     }
-    this.current.set(key, entry);
-  }
-
-  private evict(key: number): void {
-    const entry = this.current.get(key) ?? this.previous.get(key);
-    if (!entry) return;
-    this.current.delete(key);
-    this.previous.delete(key);
-    this.forgetDependencies(key, entry);
-  }
-
-  private forgetDependencies(key: number, entry: Entry): void {
-    for (const name of entry.dependsOn) {
-      const keys = this.keysByName.get(name);
-      keys?.delete(key);
-      if (keys?.size === 0) this.keysByName.delete(name);
-    }
+    this.current.add(key, entry);
   }
 }

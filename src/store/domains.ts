@@ -167,7 +167,13 @@ export function createStore(db: Db) {
     .set({ accountId: v("accountId"), verified: false, verificationToken: "", verificationExpires: 0, pendingEmail: "", pendingOptout: false })
     .where(eq(domains.id, p("id")))
     .prepare();
-  const staleIds = db.select({ id: domains.id, name: domains.name }).from(domains).where(lt(domains.timestamp, p("cutoff"))).limit(p("limit")).prepare();
+  // One prepared statement per batch: building an IN list of ids per batch prepared a new
+  // 500-parameter statement each time, whose native memory waited for the GC.
+  const deleteStale = db
+    .delete(domains)
+    .where(inArray(domains.id, db.select({ id: domains.id }).from(domains).where(lt(domains.timestamp, p("cutoff"))).limit(p("limit"))))
+    .returning({ name: domains.name })
+    .prepare();
 
   // Who is told the full name of every domain whose DNS-visible data (existence, mode, last IP,
   // challenge, token) a write changed, once the write is committed: the DNS answer cache.
@@ -310,11 +316,7 @@ export function createStore(db: Db) {
 
     /** Removes up to `limit` domains last seen before `cutoff`; returns how many went. */
     deleteStaleBatch(cutoff: number, limit: number): number {
-      const stale = sqlite.transaction(() => {
-        const rows = staleIds.all({ cutoff, limit });
-        if (rows.length > 0) db.delete(domains).where(inArray(domains.id, rows.map((r) => r.id))).run();
-        return rows;
-      })();
+      const stale = deleteStale.all({ cutoff, limit });
       for (const row of stale) changed(row.name);
       return stale.length;
     },
