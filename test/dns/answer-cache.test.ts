@@ -2,6 +2,7 @@
 // answers, and every write through the store drops the answers built from the changed row.
 // The encoder's byte writer: byte-for-byte what dns2's own writer produced before it.
 import { afterAll, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
 import { Packet } from "dns2";
 import { AnswerCache } from "../../src/dns/answer-cache.ts";
 import { ByteWriter } from "../../src/dns/byte-writer.ts";
@@ -58,6 +59,14 @@ function queries(): { message: Buffer; transport: "udp" | "tcp" }[] {
   return out;
 }
 
+/** A PageKite query name signed with `token` (SPEC section 4). */
+function pageKiteName(label: string, token: string | undefined): string {
+  const salt = "0a1b2c3d";
+  const digest = createHash("sha1").update(`${token ?? ""}http-80:${label}.example.test:r1:q1${salt}`).digest("hex");
+  return `r1.q1.${salt}${digest.slice(0, 28)}.http-80.${label}.example.test.example.test`;
+}
+const currentToken = (label: string) => store.findDomainByName(`${label}.example.test.`)?.token;
+
 const withId = (message: Buffer, id: number) => {
   const copy = Buffer.from(message);
   copy.writeUInt16BE(id, 0);
@@ -105,12 +114,27 @@ describe("DNS answer cache", () => {
       ["setDnsChallenge", () => store.setDnsChallenge(a.token, "fresh-challenge")],
       ["insertDomain", () => store.insertDomain({ name: "newcomer.example.test.", token: crypto.randomUUID(), description: "", mode: 1, timestamp: now })],
       ["deleteByToken", () => store.deleteByToken(b.token)],
+      [
+        "reclaimDomain",
+        () => {
+          store.setReclamationToken(store.findDomainByName(`${a.label}.example.test.`)!.id, "reclaim-1", now + 3600);
+          return store.reclaimDomain(`${a.label}.example.test.`, "reclaim-1", crypto.randomUUID(), "", 0, now);
+        },
+      ],
+      [
+        "deleteByReclamationToken",
+        () => {
+          store.setReclamationToken(store.findDomainByName(`${a.label}.example.test.`)!.id, "reclaim-2", now + 3600);
+          return store.deleteByReclamationToken("reclaim-2", now);
+        },
+      ],
       ["deleteStaleBatch", () => store.deleteStaleBatch(now + 10, 1000)],
     ];
     for (const [what, write] of writes) {
       warm();
       ask(`${a.label}.example.test`, "A");
       ask(`${extra[3].label}.example.test`, "A");
+      ask(pageKiteName(a.label, currentToken(a.label)), "A");
       const size = cache.size;
       await write();
       // the answers for the changed rows are gone from the cache; an unrelated one stays
@@ -123,6 +147,8 @@ describe("DNS answer cache", () => {
       ask(`_acme-challenge.${a.label}.example.test`, "TXT");
       ask(`${b.label}.example.test`, "A");
       ask("newcomer.example.test", "A");
+      // signed with the token the gateway had before this write: valid until a reclaim
+      ask(pageKiteName(a.label, a.token), "A");
     }
   });
 
