@@ -1,9 +1,10 @@
 // Frees names whose gateway stopped pinging: at start-up, then every interval. Deletes in
 // small batches and yields between them, so DNS and HTTP keep answering during a big sweep.
 import type { Log } from "./log.ts";
-import type { Store } from "./store/domains.ts";
+import type { Sweeper } from "./store/sweeper.ts";
 
-const BATCH = 500;
+/** Small batches: the sweep holds the write lock for one batch at a time. */
+const BATCH = 200;
 
 export interface Expiry {
   /** the sweep running now, if any (shutdown waits for it) */
@@ -11,8 +12,8 @@ export interface Expiry {
   stop(): Promise<void>;
 }
 
-export function startExpiry(options: { store: Store; inactiveDays: number; intervalSeconds: number; log: Log; now: () => number }): Expiry {
-  const { store, log } = options;
+export function startExpiry(options: { sweeper: Sweeper; inactiveDays: number; intervalSeconds: number; log: Log; now: () => number }): Expiry {
+  const { sweeper, log } = options;
   let current: Promise<number> | null = null;
   let stopped = false;
 
@@ -22,10 +23,9 @@ export function startExpiry(options: { store: Store; inactiveDays: number; inter
     let removed = 0;
     for (;;) {
       if (stopped) break;
-      const n = store.deleteStaleBatch(cutoff, BATCH);
+      const n = await sweeper.deleteBatch(cutoff, BATCH);
       removed += n;
       if (n < BATCH) break;
-      await new Promise((resolve) => setImmediate(resolve));
     }
     log(`expiry: removed ${removed} domain(s) not seen for ${options.inactiveDays} days in ${((performance.now() - startedAt) / 1000).toFixed(2)}s`);
     return removed;
@@ -51,6 +51,7 @@ export function startExpiry(options: { store: Store; inactiveDays: number; inter
       stopped = true;
       clearInterval(timer);
       if (current) await current;
+      await sweeper.close();
     },
   };
 }

@@ -8,6 +8,7 @@ import { createMailer } from "./mail/mailer.ts";
 import { staticLabels } from "./names.ts";
 import { openDatabase } from "./store/db.ts";
 import { createStore } from "./store/domains.ts";
+import { createSweeper } from "./store/sweeper.ts";
 
 // Closers of what has started so far, run in reverse on shutdown. The signal handlers go in
 // first, so a SIGTERM that arrives during start-up still ends in a clean exit 0.
@@ -81,7 +82,10 @@ const dns = await orFail(`cannot listen for DNS on ${settings.dns.host}:${settin
     log,
   }),
 );
-const expiry = startExpiry({ store, inactiveDays: settings.expiry.inactiveDays, intervalSeconds: settings.expiry.intervalSeconds, log, now });
+const sweeper = await orFail("cannot start the expiry sweep", () =>
+  createSweeper(store, settings.database.path, new URL("./store/sweep-worker.ts", import.meta.url)),
+);
+const expiry = startExpiry({ sweeper, inactiveDays: settings.expiry.inactiveDays, intervalSeconds: settings.expiry.intervalSeconds, log, now });
 closers.push(() => Promise.allSettled([app.stop(), dns.close(), expiry.stop()]));
 
 log(

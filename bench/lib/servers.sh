@@ -1,11 +1,13 @@
 # Starting the three DNS servers (and ours with HTTP) on loopback, pinned to SERVER_CPU.
 # Sourced after common.sh. Each start_* sets SERVER_PID and registers it for cleanup.
 
-# Our compiled binary, built from this tree into $WORK (dist/ is left alone).
+# Our compiled binary, built from this tree by the project's own build script, then copied
+# alone into $WORK.
 build_ours() {
   ensure_node_modules
-  log "building the compiled binary"
-  (cd "$REPO_DIR" && "$BUN" build --compile --minify-whitespace --minify-syntax src/main.ts --outfile "$WORK/registration-server" >/dev/null)
+  log "building the compiled binary (npm run build)"
+  (cd "$REPO_DIR" && PATH="$REPO_DIR/node_modules/.bin:$PATH" npm run --silent build >/dev/null)
+  cp "$REPO_DIR/dist/registration-server" "$WORK/registration-server"
   OURS_BIN="$WORK/registration-server"
 }
 

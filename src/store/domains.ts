@@ -316,9 +316,19 @@ export function createStore(db: Db) {
 
     /** Removes up to `limit` domains last seen before `cutoff`; returns how many went. */
     deleteStaleBatch(cutoff: number, limit: number): number {
-      const stale = deleteStale.all({ cutoff, limit });
-      for (const row of stale) changed(row.name);
-      return stale.length;
+      const names = this.deleteStaleNames(cutoff, limit);
+      for (const name of names) changed(name);
+      return names.length;
+    },
+
+    /** The same without telling this store's listeners: for a second connection (the sweep worker). */
+    deleteStaleNames(cutoff: number, limit: number): string[] {
+      return deleteStale.all({ cutoff, limit }).map((row) => row.name);
+    },
+
+    /** Rows another connection of the same file removed: listeners hear of them as of a write here. */
+    removedElsewhere(names: string[]): void {
+      for (const name of names) changed(name);
     },
   };
 }

@@ -1,0 +1,33 @@
+// The expiry sweep's deletes, on a connection of their own in a worker thread: a batch's
+// commit, and the WAL checkpoint it may trigger with its fsync, then wait here instead of
+// stalling the event loop that answers DNS and HTTP.
+import { openDatabase } from "./db.ts";
+import { createStore, type Store } from "./domains.ts";
+
+declare const self: Worker;
+
+export type SweepRequest = { kind: "open"; path: string } | { kind: "batch"; cutoff: number; limit: number } | { kind: "close" };
+export type SweepReply = { kind: "opened" } | { kind: "removed"; names: string[] } | { kind: "closed" } | { kind: "failed"; message: string };
+
+let db: ReturnType<typeof openDatabase> | undefined;
+let store: Store | undefined;
+
+self.onmessage = (event: MessageEvent<SweepRequest>) => {
+  const request = event.data;
+  let reply: SweepReply;
+  try {
+    if (request.kind === "open") {
+      db = openDatabase(request.path);
+      store = createStore(db);
+      reply = { kind: "opened" };
+    } else if (request.kind === "close") {
+      db?.$client.close();
+      reply = { kind: "closed" };
+    } else {
+      reply = { kind: "removed", names: store!.deleteStaleNames(request.cutoff, request.limit) };
+    }
+  } catch (e) {
+    reply = { kind: "failed", message: (e as Error).message };
+  }
+  postMessage(reply);
+};

@@ -1,0 +1,57 @@
+// Deletes stale domains for the expiry timer: through a worker thread with its own connection
+// when the database is a file, in this thread for :memory: (a worker could not see it).
+import type { Store } from "./domains.ts";
+import type { SweepReply, SweepRequest } from "./sweep-worker.ts";
+
+export interface Sweeper {
+  /** Removes up to `limit` domains last seen before `cutoff`; resolves to how many went. */
+  deleteBatch(cutoff: number, limit: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * `workerUrl` is sweep-worker.ts resolved by main.ts: both files are entry points of
+ * `bun build --compile`, which keeps their layout relative to each other inside the binary.
+ */
+export async function createSweeper(store: Store, path: string, workerUrl: URL): Promise<Sweeper> {
+  if (path === ":memory:") {
+    return { deleteBatch: async (cutoff, limit) => store.deleteStaleBatch(cutoff, limit), close: async () => {} };
+  }
+  // smol: a smaller heap for a thread that only runs SQL.
+  const worker = new Worker(workerUrl.href, { smol: true });
+  let pending: { resolve: (reply: SweepReply) => void; reject: (e: Error) => void } | null = null;
+  worker.onmessage = (event: MessageEvent<SweepReply>) => {
+    const waiting = pending;
+    pending = null;
+    waiting?.resolve(event.data);
+  };
+  worker.onerror = (event) => {
+    const waiting = pending;
+    pending = null;
+    waiting?.reject(new Error(`sweep worker: ${event.message}`));
+  };
+  const ask = (request: SweepRequest) =>
+    new Promise<SweepReply>((resolve, reject) => {
+      pending = { resolve, reject };
+      worker.postMessage(request);
+    }).then((reply) => {
+      if (reply.kind === "failed") throw new Error(reply.message);
+      return reply;
+    });
+
+  await ask({ kind: "open", path });
+  worker.unref();
+  return {
+    async deleteBatch(cutoff, limit) {
+      const reply = await ask({ kind: "batch", cutoff, limit });
+      const names = reply.kind === "removed" ? reply.names : [];
+      // Committed by the worker's connection: the DNS answer cache forgets these names now.
+      store.removedElsewhere(names);
+      return names.length;
+    },
+    async close() {
+      await ask({ kind: "close" }).catch(() => {});
+      worker.terminate();
+    },
+  };
+}
