@@ -57,13 +57,13 @@ export function createApp(deps: ApiDeps) {
       if (code === "NOT_FOUND") return errorBody(new ApiError("NotFound"), set);
       if (code === "PARSE") return errorBody(new ApiError("InvalidParameter"), set);
       // Anything else is ours: log it whole, tell the client nothing about it.
-      deps.log(`error ${request.method} ${maskedPath(new URL(request.url))}: ${(error as Error)?.stack ?? String(error)}`);
+      deps.log(`error ${request.method} ${maskedPath(request.url)}: ${(error as Error)?.stack ?? String(error)}`);
       return errorBody(new ApiError("InternalError"), set);
     })
     .onAfterResponse(({ request, set, responseValue }) => {
       const ms = performance.now() - (started.get(request) ?? performance.now());
       const status = responseValue instanceof Response ? responseValue.status : (set.status ?? 200);
-      deps.log(`${request.method} ${maskedPath(new URL(request.url))} ${status} ${ms.toFixed(1)}ms`);
+      deps.log(`${request.method} ${maskedPath(request.url)} ${status} ${ms.toFixed(1)}ms`);
     })
     .onBeforeHandle(({ request, server, path }) => {
       if (!EMAIL_PATHS.has(path)) return;
