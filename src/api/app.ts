@@ -35,12 +35,18 @@ export function createApp(deps: ApiDeps) {
         allowedHeaders: ["Content-Type"],
         exposeHeaders: ["Retry-After"],
         credentials: false,
-        maxAge: 86400,
+        // Preflights are answered below: the plugin's own would carry `Vary: *`.
+        preflight: false,
       }),
     )
     .onRequest(({ request, set }) => {
       // The plugin marks every answer `Vary: *`, which no cache can use; our answers do not vary by Origin.
       delete set.headers.vary;
+      if (request.method === "OPTIONS") {
+        set.headers["access-control-allow-methods"] = "GET, OPTIONS";
+        set.headers["access-control-max-age"] = "86400";
+        return new Response(null, { status: 204 });
+      }
       // Every endpoint is a GET with side effects: a HEAD (link scanners) or POST must not run it.
       if (request.method !== "GET") {
         set.headers.allow = "GET, OPTIONS";

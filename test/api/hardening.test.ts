@@ -49,6 +49,22 @@ describe("methods other than GET", () => {
   });
 });
 
+describe("CORS preflight", () => {
+  test("OPTIONS answers 204 with origin *, GET allowed, a max age, and no Vary: *", async () => {
+    const res = await fetch(`${server.url}/info?token=x`, {
+      method: "OPTIONS",
+      headers: { Origin: "http://gateway.local", "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "content-type" },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+    expect(res.headers.get("access-control-allow-methods")).toContain("GET");
+    expect(res.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("content-type");
+    expect(res.headers.get("access-control-max-age")).toBe("86400");
+    expect(res.headers.get("access-control-allow-credentials")).toBeNull();
+    expect(res.headers.get("vary")).toBeNull();
+  });
+});
+
 describe("mail provider that never answers", () => {
   test("/setemail answers 501 after the send timeout and leaves the row as it was", async () => {
     const { name, token } = await subscribe(server);
