@@ -2,7 +2,7 @@
 // that was answered 200 is in the database file afterwards, with its time and address.
 import { afterAll, describe, expect, test } from "bun:test";
 import { get, startServer, type RunningServer } from "../support/server.ts";
-import { nowSeconds, openSqlite, subscribe, writeDb } from "../fixtures/helpers.ts";
+import { burstThenKill, nowSeconds, openSqlite, subscribe, writeDb } from "../fixtures/helpers.ts";
 
 let server: RunningServer | undefined;
 afterAll(async () => {
@@ -20,36 +20,19 @@ describe("crash safety of /ping", () => {
     writeDb(first.dbPath, "UPDATE domains SET timestamp = ?, last_ip = ''", longAgo);
     const startedAt = nowSeconds();
 
-    const acknowledged: string[] = [];
     let next = 0;
-    let killed = false;
-    let failedAfterKill = 0;
-    let workerError: unknown;
-    const worker = async () => {
-      while (!killed && next < tokens.length) {
+    const { acknowledged, failedAfterKill, exitCode } = await burstThenKill(first, {
+      connections: 32,
+      killAfter: 250,
+      request: async () => {
+        if (next >= tokens.length) return undefined;
         const token = tokens[next++];
-        try {
-          const res = await get(first, `/ping?token=${token}`);
-          if (res.status === 200) acknowledged.push(token);
-          else throw new Error(`unexpected ${res.status} ${res.text}`);
-        } catch (e) {
-          if (!killed) {
-            workerError = e;
-            throw e;
-          }
-          failedAfterKill++;
-        }
-      }
-    };
-    const workers = Array.from({ length: 32 }, worker);
-    while (acknowledged.length < 250) {
-      if (workerError) throw workerError;
-      await Bun.sleep(1);
-    }
-    killed = true;
-    first.proc.kill("SIGKILL");
-    await Promise.allSettled(workers);
-    expect(await first.proc.exited).not.toBe(0);
+        const res = await get(first, `/ping?token=${token}`);
+        if (res.status !== 200) throw new Error(`unexpected ${res.status} ${res.text}`);
+        return token;
+      },
+    });
+    expect(exitCode).not.toBe(0);
     // the kill really landed mid-burst: pings were in flight
     expect(failedAfterKill).toBeGreaterThan(0);
 
