@@ -24,9 +24,9 @@ describe("crash safety of /ping", () => {
     const { acknowledged, failedAfterKill, exitCode } = await burstThenKill(first, {
       connections: 32,
       killAfter: 250,
+      // round and round the tokens: the burst never runs dry before the kill lands
       request: async () => {
-        if (next >= tokens.length) return undefined;
-        const token = tokens[next++];
+        const token = tokens[next++ % tokens.length];
         const res = await get(first, `/ping?token=${token}`);
         if (res.status !== 200) throw new Error(`unexpected ${res.status} ${res.text}`);
         return token;
