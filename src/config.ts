@@ -227,16 +227,16 @@ function parseFlags(argv: string[]): { raw: Raw; config?: string; help: boolean;
   return { raw, config, help, version };
 }
 
+/** REGISTRATION_<SECTION>_<KEY> -> its key, e.g. REGISTRATION_HTTP_PORT -> http.port */
+const KEY_BY_ENV = new Map(KEYS.map((k) => [`REGISTRATION_${k.key.replace(/\./g, "_").toUpperCase()}`, k]));
+
 function fromEnv(env: Record<string, string | undefined>): Raw {
   const raw: Raw = {};
-  for (const k of KEYS) {
-    const name = `REGISTRATION_${k.key.replace(/\./g, "_").toUpperCase()}`;
-    const value = env[name];
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith("REGISTRATION_")) continue;
+    const k = KEY_BY_ENV.get(name);
+    if (!k) throw new SettingsError(`unknown environment variable ${name}`);
     if (value !== undefined && value !== "") raw[k.key] = value;
-  }
-  for (const name of Object.keys(env)) {
-    if (name.startsWith("REGISTRATION_") && !KEYS.some((k) => `REGISTRATION_${k.key.replace(/\./g, "_").toUpperCase()}` === name))
-      throw new SettingsError(`unknown environment variable ${name}`);
   }
   if (raw["email.resend_api_key"] === undefined && env.RESEND_API_KEY) raw["email.resend_api_key"] = env.RESEND_API_KEY;
   return raw;

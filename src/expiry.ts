@@ -1,5 +1,5 @@
 // Frees names whose gateway stopped pinging: at start-up, then every interval. Deletes in
-// small batches and yields between them, so DNS and HTTP keep answering during a big sweep.
+// small batches through the sweeper (a worker thread), so DNS and HTTP keep answering.
 import type { Log } from "./log.ts";
 import type { Sweeper } from "./store/sweeper.ts";
 
@@ -7,8 +7,7 @@ import type { Sweeper } from "./store/sweeper.ts";
 const BATCH = 200;
 
 export interface Expiry {
-  /** the sweep running now, if any (shutdown waits for it) */
-  running(): Promise<number> | null;
+  /** stops the timer, waits for a running sweep to end its batch, closes the sweeper */
   stop(): Promise<void>;
 }
 
@@ -46,7 +45,6 @@ export function startExpiry(options: { sweeper: Sweeper; inactiveDays: number; i
   const timer = setInterval(run, options.intervalSeconds * 1000);
   setTimeout(run, 0);
   return {
-    running: () => current,
     async stop() {
       stopped = true;
       clearInterval(timer);

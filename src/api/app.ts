@@ -13,6 +13,7 @@ import { RateLimiter } from "./rate-limit.ts";
 /** Each address may trigger this many emails per hour. */
 const EMAILS_PER_HOUR = 60;
 const EMAIL_PATHS = new Set(["/setemail", "/reclaim"]);
+const ALLOWED_METHODS = "GET, OPTIONS";
 
 function errorBody(error: ApiError, set: { status?: number | string; headers: Record<string, string | number> }) {
   set.status = error.status;
@@ -31,7 +32,7 @@ export function createApp(deps: ApiDeps) {
     .use(
       cors({
         origin: "*",
-        methods: ["GET", "OPTIONS"],
+        methods: ALLOWED_METHODS,
         allowedHeaders: ["Content-Type"],
         exposeHeaders: ["Retry-After"],
         credentials: false,
@@ -43,13 +44,13 @@ export function createApp(deps: ApiDeps) {
       // The plugin marks every answer `Vary: *`, which no cache can use; our answers do not vary by Origin.
       delete set.headers.vary;
       if (request.method === "OPTIONS") {
-        set.headers["access-control-allow-methods"] = "GET, OPTIONS";
+        set.headers["access-control-allow-methods"] = ALLOWED_METHODS;
         set.headers["access-control-max-age"] = "86400";
         return new Response(null, { status: 204 });
       }
       // Every endpoint is a GET with side effects: a HEAD (link scanners) or POST must not run it.
       if (request.method !== "GET") {
-        set.headers.allow = "GET, OPTIONS";
+        set.headers.allow = ALLOWED_METHODS;
         return errorBody(new ApiError("MethodNotAllowed"), set);
       }
     })
