@@ -83,9 +83,9 @@ describe("DNS answer cache", () => {
       const expected = uncached(message, transport);
       expect(respond(message, transport)).toEqual(expected);
       const again = withId(message, (message.readUInt16BE(0) + 1) & 0xffff);
-      const sizeBefore = cache.size;
+      const hitsBefore = cache.stats.hits;
       const second = respond(again, transport);
-      if (cache.size === sizeBefore) hits++;
+      hits += cache.stats.hits - hitsBefore;
       expect(second).toEqual(uncached(again, transport));
     }
     expect(hits).toBe(all.length);
@@ -94,11 +94,13 @@ describe("DNS answer cache", () => {
 
   test("each write through the store changes the very next cached answer, and only for that name", async () => {
     const { cache, respond } = cachedResponder();
+    /** Asks, checks the reply against the uncached path, and tells whether it came from the cache. */
     const ask = (name: string, type: string) => {
       const message = encodeQuery(name, type, { id: 1 });
+      const hitsBefore = cache.stats.hits;
       const reply = respond(message, "udp")!;
       expect(reply).toEqual(uncached(message, "udp")!);
-      return reply;
+      return cache.stats.hits > hitsBefore;
     };
     const warm = () => {
       for (const g of extra.slice(0, 20)) {
@@ -135,14 +137,14 @@ describe("DNS answer cache", () => {
       ask(`${a.label}.example.test`, "A");
       ask(`${extra[3].label}.example.test`, "A");
       ask(pageKiteName(a.label, currentToken(a.label)), "A");
-      const size = cache.size;
+      expect(ask(`${a.label}.example.test`, "A"), what).toBe(true);
       await write();
       // the answers for the changed rows are gone from the cache; an unrelated one stays
-      expect(cache.size, what).toBeLessThan(size);
-      const sizeAfterWrite = cache.size;
-      ask(`${extra[3].label}.example.test`, "A");
-      if (what !== "deleteStaleBatch") expect(cache.size, what).toBe(sizeAfterWrite);
+      // (the expiry batch removes every gateway above, extra[3] included)
+      expect(ask(`${extra[3].label}.example.test`, "A"), what).toBe(what !== "deleteStaleBatch");
       // and what is answered now is the uncached answer (ask() checks), e.g. the new address
+      const changed = { insertDomain: "newcomer", deleteByToken: b.label, deleteStaleBatch: extra[4].label }[what] ?? a.label;
+      expect(ask(`${changed}.example.test`, "A"), what).toBe(false);
       ask(`${a.label}.example.test`, "A");
       ask(`_acme-challenge.${a.label}.example.test`, "TXT");
       ask(`${b.label}.example.test`, "A");
@@ -152,28 +154,42 @@ describe("DNS answer cache", () => {
     }
   });
 
-  test("a full cache lets its oldest unasked answers go, keeps the ones asked for, and forgets what dropped answers depended on", () => {
-    const cache = new AnswerCache(2);
+  test("a full ring lets its oldest unasked answers go, keeps the ones asked for, and drops what an invalidated row built", () => {
+    // 4 KB: each entry below takes 12 + 8 + 32 (query) + 300 (reply) = 352 bytes, so 11 fit
+    const cache = new AnswerCache(4096);
     const q = (label: string) => encodeQuery(`${label}.example.test`, "A", { id: 0x0102 });
-    const reply = (n: number) => Buffer.from([0, 0, n]);
-    cache.set(q("k1"), "udp", reply(1), ["one.example.test."]);
-    cache.set(q("k2"), "udp", reply(2), ["two.example.test."]);
-    cache.set(q("k3"), "udp", reply(3), ["three.example.test."]);
-    expect(cache.get(q("k1"), "udp")).toBeUndefined();
+    const reply = (n: number) => Buffer.alloc(300, n);
+    const cached = (label: string) => cache.get(q(label), "udp")?.[2];
+    for (let i = 1; i <= 6; i++) cache.set(q(`k${i}`), "udp", reply(i), [`k${i}.example.test.`]);
     // an answer carries the ID of the message it answers
-    expect(cache.get(withId(q("k2"), 0xabcd), "udp")).toEqual(Buffer.from([0xab, 0xcd, 2]));
-    // k2 was asked for, so k3 (older, not asked for since) goes before it
-    cache.set(q("k4"), "udp", reply(4), ["four.example.test."]);
-    expect(cache.get(q("k3"), "udp")).toBeUndefined();
-    expect(cache.get(q("k2"), "udp")).toEqual(Buffer.from([1, 2, 2]));
+    const answered = cache.get(withId(q("k1"), 0xabcd), "udp")!;
+    expect([answered[0], answered[1], answered.length, answered[299]]).toEqual([0xab, 0xcd, 300, 1]);
+    // k1 was asked for while in the older half, so it moved to the head; k2..k6 did not
+    for (let i = 7; i <= 13; i++) cache.set(q(`k${i}`), "udp", reply(i), [`k${i}.example.test.`]);
+    expect([cached("k2"), cached("k3")]).toEqual([undefined, undefined]);
+    expect(cached("k1")).toBe(1);
+    expect(cached("k13")).toBe(13);
     // the transport is part of the key
-    expect(cache.get(q("k2"), "tcp")).toBeUndefined();
-    cache.invalidate("two.example.test.");
-    expect(cache.get(q("k2"), "udp")).toBeUndefined();
-    expect(cache.size).toBe(1);
-    // invalidating a name whose answers were dropped already is harmless
-    cache.invalidate("one.example.test.");
-    expect(cache.get(q("k4"), "udp")).toEqual(Buffer.from([1, 2, 4]));
+    expect(cache.get(q("k12"), "tcp")).toBeUndefined();
+    // a write to a row drops the answers built from it, and only those
+    cache.invalidate("k12.example.test.");
+    expect(cached("k12")).toBeUndefined();
+    expect(cached("k11")).toBe(11);
+    // a message cached again after an invalidation answers with the new reply
+    cache.set(q("k12"), "udp", reply(42), ["k12.example.test."]);
+    expect(cached("k12")).toBe(42);
+    // invalidating a name whose answers were overwritten already is harmless
+    cache.invalidate("k2.example.test.");
+    expect(cached("k11")).toBe(11);
+  });
+
+  test("an answer built from several rows goes when any one of them changes", () => {
+    const cache = new AnswerCache();
+    const message = encodeQuery("alias.example.test", "A", { id: 7 });
+    cache.set(message, "udp", Buffer.from([0, 7, 1]), ["alias.example.test.", "target.example.test."]);
+    expect(cache.get(message, "udp")).toEqual(Buffer.from([0, 7, 1]));
+    cache.invalidate("target.example.test.");
+    expect(cache.get(message, "udp")).toBeUndefined();
   });
 });
 
