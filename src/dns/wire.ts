@@ -46,7 +46,9 @@ export function parseQuery(message: Uint8Array): Parsed {
   const rd = (flags & 0x0100) !== 0;
   const cd = (flags & 0x0010) !== 0;
   const [qdcount, ancount, nscount, arcount] = [4, 6, 8, 10].map((o) => buf.readUInt16BE(o));
-  const fail = (rcode: number, question?: Question, edns: Edns | null = null): Parsed => ({ kind: "error", rcode, id, opcode, rd, cd, question, edns });
+  // RFC 6891 7: an error reply carries an OPT too when the query's OPT can be read.
+  const fail = (rcode: number, question?: Question, edns = ednsOfRejectedQuery(buf, qdcount, ancount + nscount, arcount)): Parsed =>
+    ({ kind: "error", rcode, id, opcode, rd, cd, question, edns });
   if (opcode !== OPCODE_QUERY) return fail(RCODE.NOTIMP);
   if (qdcount !== 1) return fail(RCODE.FORMERR);
 
@@ -72,10 +74,46 @@ export function parseQuery(message: Uint8Array): Parsed {
     if (type !== TYPE_OPT) continue;
     // RFC 6891 6.1.1: one OPT, owned by the root, with well-formed options.
     if (edns || buf[start] !== 0 || !optionsWellFormed(buf, rdata, offset)) return fail(RCODE.FORMERR, question);
-    edns = { payload: cls, version: (ttl >>> 16) & 0xff, dnssecOk: (ttl & 0x8000) !== 0 };
+    edns = ednsFields(cls, ttl);
   }
   if (edns && edns.version > 0) return fail(RCODE_BADVERS, question, edns);
   return { kind: "query", query: { id, opcode, rd, cd, question, edns } };
+}
+
+/** An OPT's class is the requestor's payload size; its TTL holds the extended rcode, version and DO bit. */
+function ednsFields(cls: number, ttl: number): Edns {
+  return { payload: cls, version: (ttl >>> 16) & 0xff, dnssecOk: (ttl & 0x8000) !== 0 };
+}
+
+/**
+ * The OPT of a query that is answered with an error, found by walking every section without
+ * judging its content. null when there is none, or when the query is too broken for its OPT to
+ * be read: a section runs past the end, or there is more than one OPT, or one outside the
+ * additional section or not owned by the root (BIND leaves the OPT out of those FORMERRs too).
+ * Malformed options still count as read: the fields the reply echoes come before them.
+ */
+function ednsOfRejectedQuery(buf: Buffer, qdcount: number, answerAndAuthority: number, arcount: number): Edns | null {
+  let offset = HEADER_BYTES;
+  for (let i = 0; i < qdcount; i++) {
+    offset = skipName(buf, offset);
+    if (offset < 0 || offset + 4 > buf.length) return null;
+    offset += 4;
+  }
+  let edns: Edns | null = null;
+  for (let i = 0; i < answerAndAuthority + arcount; i++) {
+    const start = offset;
+    offset = skipName(buf, offset);
+    if (offset < 0 || offset + 10 > buf.length) return null;
+    const type = buf.readUInt16BE(offset);
+    const cls = buf.readUInt16BE(offset + 2);
+    const ttl = buf.readUInt32BE(offset + 4);
+    offset += 10 + buf.readUInt16BE(offset + 8);
+    if (offset > buf.length) return null;
+    if (type !== TYPE_OPT) continue;
+    if (edns || i < answerAndAuthority || buf[start] !== 0) return null;
+    edns = ednsFields(cls, ttl);
+  }
+  return edns;
 }
 
 /**

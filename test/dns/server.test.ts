@@ -46,6 +46,9 @@ function rawQuery(fields: { id?: number; flags?: number; qd?: number; an?: numbe
   return Buffer.concat([header, fields.body ?? Buffer.alloc(0)]);
 }
 const QUESTION = encodeQuery("home.example.test", "A", { id: 1 }).subarray(12);
+/** An OPT record: root owner, payload 4096, DO set, then `rdata` as its options. */
+const optRecord = (rdata: Buffer = Buffer.alloc(0)) =>
+  Buffer.concat([Buffer.from([0, 0, 41, 0x10, 0x00, 0, 0, 0x80, 0, rdata.length >> 8, rdata.length & 0xff]), rdata]);
 
 for (const [transport, ask] of [["UDP", udp], ["TCP", tcp]] as const) {
   describe(`answers over ${transport}`, () => {
@@ -185,15 +188,55 @@ describe("malformed and unsupported messages", () => {
     expect(decode(await udpExchange(dns.port, rawQuery({ body: Buffer.from([0xc0, 0x0c, 0, 1, 0, 1]) }))).rcode).toBe("FORMERR");
   });
 
-  test("an additional record running past the end is FORMERR", async () => {
+  test("an additional record running past the end is FORMERR, without an OPT (it cannot be read)", async () => {
     const broken = Buffer.concat([QUESTION, Buffer.from([0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 50])]);
-    expect(decode(await udpExchange(dns.port, rawQuery({ ar: 1, body: broken }))).rcode).toBe("FORMERR");
+    const reply = decode(await udpExchange(dns.port, rawQuery({ ar: 1, body: broken })));
+    expect(reply.rcode).toBe("FORMERR");
+    expect(opt(reply)).toBeUndefined();
   });
 
   test("a non-QUERY opcode (UPDATE) is NOTIMP", async () => {
     const reply = decode(await udpExchange(dns.port, rawQuery({ flags: 5 << 11, body: QUESTION })));
     expect(reply.rcode).toBe("NOTIMP");
     expect(reply.id).toBe(0x1234);
+    expect(opt(reply)).toBeUndefined();
+  });
+
+  // RFC 6891 7: a reply to a query with an OPT has one too, errors included.
+  test("NOTIMP to a query with EDNS carries an OPT, over UDP and TCP", async () => {
+    const query = rawQuery({ flags: 15 << 11, ar: 1, body: Buffer.concat([QUESTION, optRecord()]) });
+    for (const reply of [decode(await udpExchange(dns.port, query)), decode((await tcpExchange(dns.port, [query]))[0])]) {
+      expect(reply.rcode).toBe("NOTIMP");
+      expect(opt(reply)).toMatchObject({ udpPayloadSize: 1232, ednsVersion: 0, extendedRcode: 0, flag_do: true });
+    }
+  });
+
+  test("FORMERR to a query with a readable OPT carries an OPT", async () => {
+    const answer = Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
+    const formerrs = [
+      rawQuery({ qd: 2, ar: 1, body: Buffer.concat([QUESTION, QUESTION, optRecord()]) }),
+      rawQuery({ qd: 0, ar: 1, body: optRecord() }),
+      rawQuery({ an: 1, ar: 1, body: Buffer.concat([QUESTION, answer, optRecord()]) }),
+      rawQuery({ ar: 1, body: Buffer.concat([QUESTION, optRecord(Buffer.from([0, 10, 0, 8, 1]))]) }), // an option cut short
+    ];
+    for (const query of formerrs) {
+      const reply = decode(await udpExchange(dns.port, query));
+      expect(reply.rcode).toBe("FORMERR");
+      expect(opt(reply)).toMatchObject({ udpPayloadSize: 1232, ednsVersion: 0, flag_do: true });
+    }
+  });
+
+  test("FORMERR for two OPTs, or an OPT not owned by the root, carries none", async () => {
+    const notRoot = Buffer.concat([Buffer.from([1, 0x61]), optRecord()]);
+    const queries = [
+      rawQuery({ ar: 2, body: Buffer.concat([QUESTION, optRecord(), optRecord()]) }),
+      rawQuery({ ar: 1, body: Buffer.concat([QUESTION, notRoot]) }),
+    ];
+    for (const query of queries) {
+      const reply = decode(await udpExchange(dns.port, query));
+      expect(reply.rcode).toBe("FORMERR");
+      expect(opt(reply)).toBeUndefined();
+    }
   });
 
   test("a response or a runt message gets no reply", async () => {
