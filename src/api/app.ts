@@ -8,6 +8,7 @@ import type { ApiDeps } from "./context.ts";
 import { domainRoutes } from "./domains.ts";
 import { emailRoutes } from "./email.ts";
 import { ApiError } from "./errors.ts";
+import { hasRepeatedParameter } from "./params.ts";
 import { RateLimiter } from "./rate-limit.ts";
 
 /** Each address may trigger this many emails per hour. */
@@ -78,6 +79,9 @@ export function createApp(deps: ApiDeps) {
       if (wait > 0) throw new ApiError("TooManyRequests", undefined, wait);
     })
     .get("/connectivity-check", () => new Response("OK", { headers: { "content-type": "text/plain; charset=utf-8" } }))
+    .onTransform(({ request }) => {
+      if (hasRepeatedParameter(request.url)) throw new ApiError("InvalidParameter");
+    })
     .use(domainRoutes(deps))
     .use(emailRoutes(deps));
 }

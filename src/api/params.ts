@@ -1,5 +1,5 @@
 // The query parameters the API accepts, declared once. A failed check becomes
-// MissingParameter (absent or empty) or InvalidParameter in app.ts.
+// MissingParameter (absent or empty) or InvalidParameter in app.ts, and so does a repeated one.
 import { t } from "elysia";
 import { MODE } from "../store/schema.ts";
 
@@ -25,3 +25,31 @@ export const param = {
 
 /** The value of an optional parameter, or undefined when absent or empty. */
 export const given = (value: string | undefined): string | undefined => (value === undefined || value === "" ? undefined : value);
+
+/**
+ * Whether a query parameter occurs more than once in a request URL. Elysia keeps only the last
+ * value of a repeated key checked as a string, so `token=A&token=B` would act on B unnoticed.
+ * Keys are decoded as Elysia decodes them ("+" is a space, then percent-decoding).
+ */
+export function hasRepeatedParameter(url: string): boolean {
+  const start = url.indexOf("?");
+  if (start < 0 || url.indexOf("&", start) < 0) return false; // at most one parameter: nothing to repeat
+  const seen = new Set<string>();
+  for (const pair of url.slice(start + 1).split("&")) {
+    if (pair === "") continue;
+    const key = decodeKey(pair.split("=", 1)[0]);
+    if (seen.has(key)) return true;
+    seen.add(key);
+  }
+  return false;
+}
+
+function decodeKey(raw: string): string {
+  const key = raw.includes("+") ? raw.replaceAll("+", " ") : raw;
+  if (!key.includes("%")) return key;
+  try {
+    return decodeURIComponent(key);
+  } catch {
+    return key; // Elysia keeps a key it cannot decode as it is
+  }
+}

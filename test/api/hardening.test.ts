@@ -1,9 +1,10 @@
 // Requests a careful operator expects to be refused or contained: other methods than GET,
-// a mail provider that never answers, secrets under unexpected parameter names.
+// a mail provider that never answers, secrets under unexpected parameter names, a parameter
+// given twice.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { get, startServer, type RunningServer } from "../support/server.ts";
 import { resendEnv, startResendStandIn, type ResendStandIn } from "../support/resend.ts";
-import { domainRow, emailSince, expectError, freshName, info, subscribe, verificationLink } from "../fixtures/helpers.ts";
+import { domainRow, emailSince, expectError, freshName, info, subscribe, verificationLink, writeDb } from "../fixtures/helpers.ts";
 
 let server: RunningServer;
 let standIn: ResendStandIn;
@@ -104,5 +105,58 @@ describe("inputs", () => {
     await get(server, `/ping?Token=${token}`);
     await server.waitForOutput(/GET \/ping\?Token=\S+ \d{3}/);
     expect(server.output()).not.toContain(token.slice(4));
+  });
+});
+
+// Elysia keeps only the last value of a repeated key: `token=A&token=B` would act on B unnoticed.
+describe("a parameter given twice", () => {
+  /** Two domains whose rows a ping would visibly change (old timestamp, no IP). */
+  async function twoAgedDomains() {
+    const a = await subscribe(server);
+    const b = await subscribe(server);
+    for (const { name } of [a, b]) writeDb(server.dbPath, "UPDATE domains SET timestamp = 1000, last_ip = '' WHERE name = ?", `${name}.example.test.`);
+    return { a, b, rows: () => [domainRow(server.dbPath, a.name), domainRow(server.dbPath, b.name)] };
+  }
+
+  test("/ping with two tokens is 400 InvalidParameter and pings neither", async () => {
+    const { a, b, rows } = await twoAgedDomains();
+    const before = rows();
+    expectError(await get(server, `/ping?token=${a.token}&token=${b.token}`), 400, "InvalidParameter");
+    expectError(await get(server, `/ping?token=&token=${b.token}`), 400, "InvalidParameter");
+    expectError(await get(server, `/ping?token=${a.token}&tok%65n=${b.token}`), 400, "InvalidParameter"); // the same key, encoded
+    expect(rows()).toEqual(before);
+    expect((await get(server, `/ping?token=${b.token}`)).status).toBe(200);
+    expect(domainRow(server.dbPath, b.name)!.timestamp).toBeGreaterThan(1000);
+  });
+
+  test("/info with two tokens is 400 InvalidParameter", async () => {
+    const { a, b, rows } = await twoAgedDomains();
+    const before = rows();
+    expectError(await get(server, `/info?token=${a.token}&token=${b.token}`), 400, "InvalidParameter");
+    expectError(await get(server, `/info?token=${a.token}&token=${a.token}`), 400, "InvalidParameter");
+    expect(rows()).toEqual(before);
+  });
+
+  test("/subscribe with two names, or two descriptions, is 400 InvalidParameter and creates nothing", async () => {
+    const [first, second] = [freshName(), freshName()];
+    expectError(await get(server, `/subscribe?name=${first}&name=${second}`), 400, "InvalidParameter");
+    expectError(await get(server, `/subscribe?name=${first}&desc=one&desc=two`), 400, "InvalidParameter");
+    expect(domainRow(server.dbPath, first)).toBeNull();
+    expect(domainRow(server.dbPath, second)).toBeNull();
+  });
+
+  test("/setemail with two addresses is 400 InvalidParameter and sends nothing", async () => {
+    const { name, token } = await subscribe(server);
+    const before = domainRow(server.dbPath, name);
+    const since = standIn.emails.length;
+    expectError(await get(server, `/setemail?token=${token}&email=a@example.org&email=b@example.org`), 400, "InvalidParameter");
+    expect(domainRow(server.dbPath, name)).toEqual(before);
+    expect(standIn.emails.length).toBe(since);
+  });
+
+  test("distinct parameters, and empty pairs between them, are still accepted", async () => {
+    const { token } = await subscribe(server);
+    expect((await get(server, `/dnsconfig?token=${token}&&challenge=abc&`)).status).toBe(200);
+    expect((await info(server, token)).json.dns_challenge).toBe("abc");
   });
 });
