@@ -314,6 +314,22 @@ function fqdn(name: string): string {
   return name.endsWith(".") ? name.toLowerCase() : `${name.toLowerCase()}.`;
 }
 
+/**
+ * A static record's owner as the zone keys it: "@" (apex), "*" (every gateway) or a name relative
+ * to the apex. A name ending in the zone, with or without the final dot (Rust-era files spelled
+ * full names both ways), is made relative; a fully qualified name outside the zone is refused.
+ * Any other name without the final dot is relative already.
+ */
+function ownerLabel(owner: string, domain: string, key: string, source: string): string {
+  const name = owner.toLowerCase();
+  if (name === "@" || name === "*") return name;
+  const absolute = name.replace(/\.$/, "");
+  if (absolute === domain) return "@";
+  if (absolute.endsWith(`.${domain}`)) return absolute.slice(0, -domain.length - 1);
+  if (name.endsWith(".")) throw new SettingsError(`${source}: ${key} owner ${JSON.stringify(owner)} is outside the zone ${domain}`);
+  return name;
+}
+
 function parseSoa(text: string, source: string): DnsSettings["soa"] {
   const parts = text.trim().split(/\s+/);
   const nums = parts.slice(2).map(Number);
@@ -376,11 +392,11 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
   const mx = get<string[][]>("dns.mx", []).map(([label, value]): [string, number, string] => {
     const m = /^\s*(\d+)\s+(\S+)\s*$/.exec(value ?? "");
     if (!m || Number(m[1]) > 65535) throw new SettingsError(`${src("dns.mx")}: dns.mx entry for ${label} must be "priority host" (got ${JSON.stringify(value)})`);
-    return [label.toLowerCase(), Number(m[1]), fqdn(m[2])];
+    return [ownerLabel(label, domain, "dns.mx", src("dns.mx")), Number(m[1]), fqdn(m[2])];
   });
   const txt = get<string[][]>("dns.txt", []).map(([label, text]): [string, string] => {
     if (text === undefined) throw new SettingsError(`${src("dns.txt")}: dns.txt entry for ${label} has no text`);
-    return [label.toLowerCase(), text];
+    return [ownerLabel(label, domain, "dns.txt", src("dns.txt")), text];
   });
   const cname = get<string[][]>("dns.cname", []).map(([name, target]): [string, string] => {
     if (target === undefined) throw new SettingsError(`${src("dns.cname")}: dns.cname entry for ${name} has no target`);

@@ -3,7 +3,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadSettings } from "../../src/config.ts";
+import { loadSettings, SettingsError } from "../../src/config.ts";
+import { answerQuestion } from "../../src/dns/zone.ts";
+import { staticLabels } from "../../src/names.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "legacy-toml-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -75,5 +77,56 @@ psl_record = "https://github.com/publicsuffix/list/pull/1"
     expect(s.dns.mx).toEqual([["@", 5, "mx.old.example."]]);
     expect(s.dns.caa).toEqual([[0, "issue", "letsencrypt.org"]]);
     expect(s.dns.txt).toEqual([["_psl", "https://github.com/publicsuffix/list/pull/1"]]);
+  });
+
+  // The Rust samples name owners by label ("_psl", "@", "*"); a full name must not become a label.
+  test("record owners given as full names inside the zone become zone-relative, the apex becomes @", () => {
+    const s = load(`
+[general]
+domain = "example.test"
+[pdns]
+txt_records = [
+  ["_dmarc.example.test.", "v=DMARC1; p=reject"],
+  ["_psl.Example.Test", "https://github.com/publicsuffix/list/pull/1"],
+  ["example.test.", "at the apex"],
+  ["example.test", "also at the apex"],
+  ["@", "v=spf1 -all"],
+  ["*", "every gateway"],
+  ["status", "a plain label"],
+]
+mx_records = [["example.test.", "10 mx.example.net."], ["mail.example.test", "20 mx.example.net."]]
+`);
+    expect(s.dns.txt).toEqual([
+      ["_dmarc", "v=DMARC1; p=reject"],
+      ["_psl", "https://github.com/publicsuffix/list/pull/1"],
+      ["@", "at the apex"],
+      ["@", "also at the apex"],
+      ["@", "v=spf1 -all"],
+      ["*", "every gateway"],
+      ["status", "a plain label"],
+    ]);
+    expect(s.dns.mx).toEqual([
+      ["@", 10, "mx.example.net."],
+      ["mail", 20, "mx.example.net."],
+    ]);
+    // ...so DNS answers them where they belong, and no stray label ("test") is reserved.
+    const txt = (name: string) => answerQuestion({ name, type: 16, class: 1 }, { gateway: () => undefined }, s.dns).answers.map((a) => (a as { text: string }).text);
+    expect(txt("_dmarc.example.test")).toEqual(["v=DMARC1; p=reject"]);
+    expect(txt("example.test")).toEqual(["at the apex", "also at the apex", "v=spf1 -all"]);
+    expect([...staticLabels(s.dns)].sort()).toEqual(["_dmarc", "_psl", "mail", "ns1", "status"]);
+  });
+
+  test("a record owner outside the zone is refused, naming the key", () => {
+    const refusal = (records: string) => {
+      try {
+        load(`[general]\ndomain = "example.test"\n[pdns]\n${records}\n`);
+      } catch (e) {
+        expect(e).toBeInstanceOf(SettingsError);
+        return (e as Error).message;
+      }
+      throw new Error("accepted");
+    };
+    expect(refusal(`txt_records = [["_dmarc.example.org.", "v=DMARC1; p=reject"]]`)).toMatch(/dns\.txt owner "_dmarc\.example\.org\." is outside the zone example\.test/);
+    expect(refusal(`mx_records = [["example.org.", "10 mx.example.net."]]`)).toMatch(/dns\.mx owner "example\.org\." is outside the zone example\.test/);
   });
 });

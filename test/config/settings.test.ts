@@ -66,6 +66,7 @@ describe("bad settings stop start-up: exit 2 and one line naming the key", () =>
     ["a TOML tunnel address that is not an IP", [], {}, `[dns]\ntunnel_addresses = ["tunnel.example.org"]\n`, /tunnel_addresses/],
     ["a Resend key without a sender", [], { RESEND_API_KEY: "re_x" }, null, /email\.from|from/i],
     ["a legacy TOML with a bad http_port", [], {}, `[general]\nhttp_port = "x"\ndomain = "legacy.test"\n`, /http_port|http\.port/],
+    ["a legacy TOML record owner outside the zone", [], {}, `[general]\ndomain = "legacy.test"\n[pdns]\ntxt_records = [["_dmarc.other.test.", "v=DMARC1"]]\n`, /dns\.txt/],
   ];
 
   test.each(cases)("%s", async (_name, args, env, toml, key) => {
