@@ -11,8 +11,20 @@ function flush() {
 }
 process.on("exit", flush);
 
+// Lines of one millisecond share their timestamp text.
+let stampedAt = 0;
+let stamp = "";
+function timestamp(): string {
+  const now = Date.now();
+  if (now !== stampedAt) {
+    stampedAt = now;
+    stamp = new Date(now).toISOString();
+  }
+  return stamp;
+}
+
 export const stdoutLog: Log = (line) => {
-  if (pending.push(`${new Date().toISOString()} ${line}\n`) === 1) setImmediate(flush);
+  if (pending.push(`${timestamp()} ${line}\n`) === 1) setImmediate(flush);
 };
 
 /** A secret shown by its first 4 characters only, enough to tell two apart in a log. */
@@ -23,6 +35,9 @@ export function maskSecret(secret: string): string {
 const SECRET_PARAMS = new Set(["token", "reclamationtoken", "s"]);
 /** Every secret we issue is a UUID: one is masked under whatever parameter name it arrives. */
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
+/** What encodeURIComponent leaves as it is, and the ellipsis of maskSecret. */
+const PLAIN = /^[A-Za-z0-9\-_.!~*'()…]*$/;
 
 function decoded(text: string): string {
   try {
@@ -45,7 +60,15 @@ export function maskedPath(url: string): string {
     const eq = pair.indexOf("=");
     if (eq < 0) return pair;
     const key = pair.slice(0, eq);
-    const value = decoded(pair.slice(eq + 1));
+    const raw = pair.slice(eq + 1);
+    // The common case, nothing encoded: the same result without decoding and re-encoding.
+    if (!pair.includes("%") && !pair.includes("+")) {
+      if (SECRET_PARAMS.has(key.toLowerCase())) {
+        const shown = maskSecret(raw);
+        if (PLAIN.test(shown)) return `${key}=${shown}`;
+      } else if (raw.length < 36) return pair; // too short to hold a UUID
+    }
+    const value = decoded(raw);
     if (SECRET_PARAMS.has(decoded(key).toLowerCase())) return `${key}=${encodeURIComponent(maskSecret(value)).replace(/%E2%80%A6/g, "…")}`;
     const masked = value.replace(UUID, maskSecret);
     return masked === value ? pair : `${key}=${encodeURIComponent(masked).replace(/%E2%80%A6/g, "…")}`;

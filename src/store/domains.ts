@@ -3,6 +3,7 @@
 import { and, eq, gt, inArray, lt, ne, Placeholder, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./db.ts";
 import { groupCommit } from "./group-commit.ts";
+import { InfoCache } from "./info-cache.ts";
 import { accounts, domains, type Domain } from "./schema.ts";
 
 const p = sql.placeholder;
@@ -43,7 +44,12 @@ export interface DomainInfo {
 
 export type Store = ReturnType<typeof createStore>;
 
-export function createStore(db: Db) {
+export interface StoreOptions {
+  /** keep /info's rows in memory (tests compare against a store without) */
+  cacheInfo?: boolean;
+}
+
+export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
   const sqlite = db.$client;
 
   const byToken = db.select().from(domains).where(and(eq(domains.token, p("token")), ne(domains.token, ""))).prepare();
@@ -182,7 +188,15 @@ export function createStore(db: Db) {
     if (name !== undefined) for (const listener of gatewayListeners) listener(name);
   };
 
-  const commitPing = groupCommit(sqlite, pingedName);
+  // What /info read, until a write changes it: pings and challenges (the frequent writes, by
+  // token) forget their row; every other write (rare) forgets everything, accounts included.
+  const infoCache = new InfoCache(cacheInfo ? undefined : 0);
+  const wrote = () => infoCache.clear();
+
+  const commitPing = groupCommit(sqlite, (ping: { token: string; timestamp: number; ip: string }) => {
+    infoCache.forget(ping.token);
+    return pingedName(ping);
+  });
 
   /** The account a domain belongs to before any email is verified (the Rust server's convention). */
   function noEmailAccountId(): number {
@@ -218,13 +232,19 @@ export function createStore(db: Db) {
       return token ? byToken.get({ token }) : undefined;
     },
 
+    /** The returned object is shared with later callers: do not change it. */
     findInfoByToken(token: string): DomainInfo | undefined {
-      const row = token ? infoByToken.values({ token })[0] : undefined;
+      if (!token) return undefined;
+      const cached = infoCache.get(token);
+      if (cached) return cached;
+      const row = infoByToken.values({ token })[0];
       if (!row) return undefined;
       const [name, sameToken, description, timestamp, dnsChallenge, verified, continent, mode, lastIp, email, optout] = row as [
         string, string, string, number, string, number, string, number, string, string | null, number | null,
       ];
-      return { name, token: sameToken, description, timestamp, dnsChallenge, verified: verified === 1, continent, mode, lastIp, email: email ?? "", optout: optout !== 0 };
+      const info = { name, token: sameToken, description, timestamp, dnsChallenge, verified: verified === 1, continent, mode, lastIp, email: email ?? "", optout: optout !== 0 };
+      infoCache.set(token, info);
+      return info;
     },
 
     findDomainByName(name: string): Domain | undefined {
@@ -244,6 +264,7 @@ export function createStore(db: Db) {
 
     /** Inserts a new domain; false when the name is already taken. */
     insertDomain(domain: NewDomain): boolean {
+      wrote();
       const inserted = sqlite.transaction(() => insertDomain.all({ ...domain, accountId: noEmailAccountId() }).length === 1)();
       if (inserted) changed(domain.name);
       return inserted;
@@ -252,17 +273,20 @@ export function createStore(db: Db) {
     /** Hands a taken name to whoever holds its live reclamation token; false when none matches. */
     reclaimDomain(name: string, reclamationToken: string, newToken: string, description: string, mode: number, now: number): boolean {
       if (!reclamationToken) return false;
+      wrote();
       const reclaimed = reclaim.all({ name, token: reclamationToken, newToken, description, mode, now }).length === 1;
       if (reclaimed) changed(name);
       return reclaimed;
     },
 
     setReclamationToken(id: number, token: string, expires: number): void {
+      wrote();
       setReclamation.run({ id, token, expires });
     },
 
     recordPing(token: string, timestamp: number, ip: string): boolean {
       if (token === "") return false;
+      infoCache.forget(token);
       const name = pingedName({ token, timestamp, ip });
       changed(name);
       return name !== undefined;
@@ -278,30 +302,35 @@ export function createStore(db: Db) {
     },
 
     setDnsChallenge(token: string, challenge: string): string | undefined {
+      infoCache.forget(token);
       const name = token ? setChallenge.all({ token, challenge })[0]?.name : undefined;
       changed(name);
       return name;
     },
 
     deleteByToken(token: string): string | undefined {
+      wrote();
       const name = token ? deleteByToken.all({ token })[0]?.name : undefined;
       changed(name);
       return name;
     },
 
     deleteByReclamationToken(token: string, now: number): string | undefined {
+      wrote();
       const name = token ? deleteByReclamation.all({ token, now })[0]?.name : undefined;
       changed(name);
       return name;
     },
 
     setPendingEmail(id: number, email: string, optout: boolean, link: string, expires: number): void {
+      wrote();
       setPending.run({ id, email, optout, link, expires });
     },
 
     /** Follows a verification link: the pending address becomes the domain's verified owner. */
     verifyEmail(link: string, now: number): Domain | undefined {
       if (!link) return undefined;
+      wrote();
       return sqlite.transaction(() => {
         const domain = byVerification.get({ link, now });
         if (!domain || !domain.pendingEmail) return undefined;
@@ -311,6 +340,7 @@ export function createStore(db: Db) {
     },
 
     revokeEmail(id: number): void {
+      wrote();
       sqlite.transaction(() => revoke.run({ id, accountId: noEmailAccountId() }))();
     },
 
@@ -323,11 +353,13 @@ export function createStore(db: Db) {
 
     /** The same without telling this store's listeners: for a second connection (the sweep worker). */
     deleteStaleNames(cutoff: number, limit: number): string[] {
+      wrote();
       return deleteStale.all({ cutoff, limit }).map((row) => row.name);
     },
 
     /** Rows another connection of the same file removed: listeners hear of them as of a write here. */
     removedElsewhere(names: string[]): void {
+      wrote();
       for (const name of names) changed(name);
     },
   };
