@@ -5,6 +5,11 @@ import { confirmationEmail, reclamationEmail, type Email } from "../mail/templat
 import { ApiDeps, RECLAMATION_LIFETIME, VERIFICATION_LIFETIME } from "./context.ts";
 import { ApiError } from "./errors.ts";
 import { given, param } from "./params.ts";
+import { clientIp } from "./client-ip.ts";
+import { RateLimiter } from "./rate-limit.ts";
+
+/** Each address may trigger this many emails per hour. */
+const EMAILS_PER_HOUR = 60;
 
 const html = (body: string, status: number) =>
   new Response(body, { status, headers: { "content-type": "text/html; charset=utf-8" } });
@@ -22,6 +27,13 @@ export function emailRoutes(deps: ApiDeps) {
     }
   };
 
+  const limiter = new RateLimiter(EMAILS_PER_HOUR, 3600);
+  /** For the routes that send an email: without a limit anyone could make us mail an address in a loop. */
+  const limitEmails = ({ request, server }: { request: Request; server: Parameters<typeof clientIp>[1] }) => {
+    const wait = limiter.take(clientIp(request, server, settings.http.trustProxy), now());
+    if (wait > 0) throw new ApiError("TooManyRequests", undefined, wait);
+  };
+
   return new Elysia({ name: "email" })
     .get(
       "/setemail",
@@ -34,7 +46,7 @@ export function emailRoutes(deps: ApiDeps) {
         store.setPendingEmail(domain.id, query.email, optout, link, now() + VERIFICATION_LIFETIME);
         return {};
       },
-      { query: t.Object({ token: param.required, email: param.email, optout: param.optout }) },
+      { query: t.Object({ token: param.required, email: param.email, optout: param.optout }), beforeHandle: limitEmails },
     )
     .get(
       "/verifyemail",
@@ -69,6 +81,6 @@ export function emailRoutes(deps: ApiDeps) {
         store.setReclamationToken(domain.id, token, now() + RECLAMATION_LIFETIME);
         return {};
       },
-      { query: t.Object({ name: param.required }) },
+      { query: t.Object({ name: param.required }), beforeHandle: limitEmails },
     );
 }

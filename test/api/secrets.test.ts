@@ -125,6 +125,31 @@ describe("logs", () => {
     expect(lines.length).toBe(1);
   });
 
+  test("every request gets exactly one line with its status, however it ends", async () => {
+    const marker = freshName("everyend");
+    // the marker rides in a parameter of its own, since secrets are masked in the log
+    const cases: [string, RequestInit | undefined, number][] = [
+      [`/subscribe?name=${marker}`, undefined, 200], // the handler's value
+      [`/verifyemail?s=not-a-link&n=${marker}`, undefined, 404], // a Response the handler built
+      [`/info?token=not-a-token&n=${marker}`, undefined, 404], // an ApiError
+      [`/dnsconfig?challenge=abc&n=${marker}`, undefined, 400], // validation
+      [`/info?token=a&token=b&n=${marker}`, undefined, 400], // the repeated-parameter check
+      [`/no-such-path?n=${marker}`, undefined, 404], // no route
+      [`/ping?token=x&n=${marker}`, { method: "HEAD" }, 405], // answered in onRequest
+      [`/ping?token=x&n=${marker}`, { method: "OPTIONS" }, 204], // the preflight, answered in onRequest
+    ];
+    for (const [i, [template, init, status]] of cases.entries()) {
+      const path = `${template}-${i}`; // a marker of its own per request
+      expect((await get(server, path, init)).status, path).toBe(status);
+      const method = init?.method ?? "GET";
+      const shown = path.replace(/\?.*/, "");
+      const line = await server.waitForOutput(new RegExp(`^.*${method} ${shown.replace(/[/]/g, "\\/")}\\?\\S*${marker}-${i} (\\d+) .*$`, "m"));
+      expect(line[1], path).toBe(String(status));
+      const count = server.output().split("\n").filter((l) => l.includes(` ${method} ${shown}?`) && l.includes(`${marker}-${i} `)).length;
+      expect(count, path).toBe(1);
+    }
+  });
+
   test("API, reclamation and verification tokens never appear in full in the log", async () => {
     const { name, token } = await subscribe(server);
     await get(server, `/ping?token=${token}`);
