@@ -5,6 +5,8 @@ import type { Sweeper } from "./store/sweeper.ts";
 
 /** Small batches: the sweep holds the write lock for one batch at a time. */
 const BATCH = 200;
+/** Rows read per batch at most: reading a row costs far less than deleting one. */
+const SCAN = 2000;
 
 export interface Expiry {
   /** stops the timer, waits for a running sweep to end its batch, closes the sweeper */
@@ -20,11 +22,11 @@ export function startExpiry(options: { sweeper: Sweeper; inactiveDays: number; i
     const cutoff = options.now() - options.inactiveDays * 86_400;
     const startedAt = performance.now();
     let removed = 0;
-    for (;;) {
-      if (stopped) break;
-      const n = await sweeper.deleteBatch(cutoff, BATCH);
-      removed += n;
-      if (n < BATCH) break;
+    // One pass over the rows in id order; rows added meanwhile come after it and are fresh.
+    for (let after: number | null = 0; after !== null && !stopped; ) {
+      const batch = await sweeper.deleteBatch({ cutoff, after, limit: BATCH, scan: SCAN });
+      removed += batch.removed;
+      after = batch.next;
     }
     log(`expiry: removed ${removed} domain(s) not seen for ${options.inactiveDays} days in ${((performance.now() - startedAt) / 1000).toFixed(2)}s`);
     return removed;

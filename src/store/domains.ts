@@ -1,6 +1,6 @@
 // One function per query the API, DNS and expiry need. Statements are prepared once:
 // drizzle's builder would rebuild and re-prepare the SQL on every call.
-import { and, eq, gt, inArray, lt, ne, Placeholder, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, lt, lte, ne, Placeholder, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./db.ts";
 import { groupCommit } from "./group-commit.ts";
 import { InfoCache } from "./info-cache.ts";
@@ -40,6 +40,28 @@ export interface DomainInfo {
   /** the account's address; "" for the email-less account */
   email: string;
   optout: boolean;
+}
+
+/**
+ * One step of the expiry's walk over the domains in id order. Nothing indexes the last-seen
+ * time (every ping would move its entry), so a sweep reads each row once, a window at a time.
+ */
+export interface StaleBatch {
+  /** rows last seen before this (Unix seconds) are removed */
+  cutoff: number;
+  /** the walk goes on after this id: 0 at the start, then the previous batch's `next` */
+  after: number;
+  /** remove at most this many rows */
+  limit: number;
+  /** read at most this many rows, so a batch stays short where few rows are stale */
+  scan: number;
+}
+
+export interface StaleRemoved {
+  /** full names of the removed domains */
+  names: string[];
+  /** `after` for the next batch; null once the walk has passed the last row */
+  next: number | null;
 }
 
 export type Store = ReturnType<typeof createStore>;
@@ -173,12 +195,34 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
     .set({ accountId: v("accountId"), verified: false, verificationToken: "", verificationExpires: 0, pendingEmail: "", pendingOptout: false })
     .where(eq(domains.id, p("id")))
     .prepare();
-  // One prepared statement per batch: building an IN list of ids per batch prepared a new
+  // The expiry's window: the last id of the next `scan` rows, and how many there are.
+  const scanWindow = db
+    .select({ id: domains.id })
+    .from(domains)
+    .where(gt(domains.id, p("after")))
+    .orderBy(asc(domains.id))
+    .limit(p("scan"))
+    .as("scan_window");
+  const staleWindow = db
+    .select({ last: sql<number | null>`max(${scanWindow.id})`, rows: sql<number>`count(*)` })
+    .from(scanWindow)
+    .prepare();
+  // Fixed statements, bound per batch: building an IN list of ids per batch prepared a new
   // 500-parameter statement each time, whose native memory waited for the GC.
   const deleteStale = db
     .delete(domains)
-    .where(inArray(domains.id, db.select({ id: domains.id }).from(domains).where(lt(domains.timestamp, p("cutoff"))).limit(p("limit"))))
-    .returning({ name: domains.name })
+    .where(
+      inArray(
+        domains.id,
+        db
+          .select({ id: domains.id })
+          .from(domains)
+          .where(and(gt(domains.id, p("after")), lte(domains.id, p("last")), lt(domains.timestamp, p("cutoff"))))
+          .orderBy(asc(domains.id))
+          .limit(p("limit")),
+      ),
+    )
+    .returning({ id: domains.id, name: domains.name })
     .prepare();
 
   // Who is told the full name of every domain whose DNS-visible data (existence, mode, last IP,
@@ -344,17 +388,24 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
       sqlite.transaction(() => revoke.run({ id, accountId: noEmailAccountId() }))();
     },
 
-    /** Removes up to `limit` domains last seen before `cutoff`; returns how many went. */
-    deleteStaleBatch(cutoff: number, limit: number): number {
-      const names = this.deleteStaleNames(cutoff, limit);
-      for (const name of names) changed(name);
-      return names.length;
+    /** One step of the expiry's walk: removes stale domains among the next rows after `batch.after`. */
+    deleteStaleBatch(batch: StaleBatch): StaleRemoved {
+      const removed = this.deleteStaleNames(batch);
+      for (const name of removed.names) changed(name);
+      return removed;
     },
 
     /** The same without telling this store's listeners: for a second connection (the sweep worker). */
-    deleteStaleNames(cutoff: number, limit: number): string[] {
-      wrote();
-      return deleteStale.all({ cutoff, limit }).map((row) => row.name);
+    deleteStaleNames({ cutoff, after, limit, scan }: StaleBatch): StaleRemoved {
+      const window = staleWindow.get({ after, scan });
+      if (!window || window.last === null) return { names: [], next: null };
+      // The delete reads each row's timestamp itself: a row pinged since the window was read stays.
+      const rows = deleteStale.all({ cutoff, after, last: window.last, limit });
+      if (rows.length > 0) wrote();
+      const names = rows.map((row) => row.name);
+      // Stopped at the limit: the rest of the window is read by the next batch.
+      if (rows.length === limit) return { names, next: Math.max(...rows.map((row) => row.id)) };
+      return { names, next: window.rows < scan ? null : window.last };
     },
 
     /** Rows another connection of the same file removed: listeners hear of them as of a write here. */

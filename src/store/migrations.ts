@@ -4,9 +4,11 @@
 // (test/store/migrations.test.ts fails until every journal entry is listed).
 import journal from "../../drizzle/meta/_journal.json";
 import baseline from "../../drizzle/0000_baseline.sql" with { type: "text" };
+import dropDomainsTimestamp from "../../drizzle/0001_drop_domains_timestamp.sql" with { type: "text" };
 
 export const MIGRATION_SQL: Record<string, string> = {
   "0000_baseline": baseline,
+  "0001_drop_domains_timestamp": dropDomainsTimestamp,
 };
 
 export interface Migration {

@@ -46,7 +46,7 @@ export const domains = sqliteTable(
   },
   (t) => [
     index("domains_token").on(t.token),
-    index("domains_timestamp").on(t.timestamp),
+    // none on timestamp: every ping would move its entry; the expiry walks the rows by id
     index("domains_account_id").on(t.accountId),
     index("domains_reclamation_token").on(t.reclamationToken).where(sql`${t.reclamationToken} <> ''`),
     index("domains_verification_token").on(t.verificationToken).where(sql`${t.verificationToken} <> ''`),

@@ -2,12 +2,16 @@
 // commit, and the WAL checkpoint it may trigger with its fsync, then wait here instead of
 // stalling the event loop that answers DNS and HTTP.
 import { openDatabase } from "./db.ts";
-import { createStore, type Store } from "./domains.ts";
+import { createStore, type StaleBatch, type Store } from "./domains.ts";
 
 declare const self: Worker;
 
-export type SweepRequest = { kind: "open"; path: string } | { kind: "batch"; cutoff: number; limit: number } | { kind: "close" };
-export type SweepReply = { kind: "opened" } | { kind: "removed"; names: string[] } | { kind: "closed" } | { kind: "failed"; message: string };
+export type SweepRequest = { kind: "open"; path: string } | { kind: "batch"; batch: StaleBatch } | { kind: "close" };
+export type SweepReply =
+  | { kind: "opened" }
+  | { kind: "removed"; names: string[]; next: number | null }
+  | { kind: "closed" }
+  | { kind: "failed"; message: string };
 
 let db: ReturnType<typeof openDatabase> | undefined;
 let store: Store | undefined;
@@ -24,7 +28,7 @@ self.onmessage = (event: MessageEvent<SweepRequest>) => {
       db?.$client.close();
       reply = { kind: "closed" };
     } else {
-      reply = { kind: "removed", names: store!.deleteStaleNames(request.cutoff, request.limit) };
+      reply = { kind: "removed", ...store!.deleteStaleNames(request.batch) };
     }
   } catch (e) {
     reply = { kind: "failed", message: (e as Error).message };

@@ -1,11 +1,11 @@
 // Deletes stale domains for the expiry timer: through a worker thread with its own connection
 // when the database is a file, in this thread for :memory: (a worker could not see it).
-import type { Store } from "./domains.ts";
+import type { StaleBatch, Store } from "./domains.ts";
 import type { SweepReply, SweepRequest } from "./sweep-worker.ts";
 
 export interface Sweeper {
-  /** Removes up to `limit` domains last seen before `cutoff`; resolves to how many went. */
-  deleteBatch(cutoff: number, limit: number): Promise<number>;
+  /** One step of the walk (Store.deleteStaleBatch); resolves to how many went and where to go on. */
+  deleteBatch(batch: StaleBatch): Promise<{ removed: number; next: number | null }>;
   close(): Promise<void>;
 }
 
@@ -15,7 +15,13 @@ export interface Sweeper {
  */
 export async function createSweeper(store: Store, path: string, workerUrl: URL): Promise<Sweeper> {
   if (path === ":memory:") {
-    return { deleteBatch: async (cutoff, limit) => store.deleteStaleBatch(cutoff, limit), close: async () => {} };
+    return {
+      async deleteBatch(batch) {
+        const { names, next } = store.deleteStaleBatch(batch);
+        return { removed: names.length, next };
+      },
+      close: async () => {},
+    };
   }
   // smol: a smaller heap for a thread that only runs SQL.
   const worker = new Worker(workerUrl.href, { smol: true });
@@ -42,12 +48,12 @@ export async function createSweeper(store: Store, path: string, workerUrl: URL):
   await ask({ kind: "open", path });
   worker.unref();
   return {
-    async deleteBatch(cutoff, limit) {
-      const reply = await ask({ kind: "batch", cutoff, limit });
-      const names = reply.kind === "removed" ? reply.names : [];
+    async deleteBatch(batch) {
+      const reply = await ask({ kind: "batch", batch });
+      if (reply.kind !== "removed") throw new Error(`sweep worker answered ${reply.kind} to a batch`);
       // Committed by the worker's connection: the DNS answer cache forgets these names now.
-      store.removedElsewhere(names);
-      return names.length;
+      store.removedElsewhere(reply.names);
+      return { removed: reply.names.length, next: reply.next };
     },
     async close() {
       await ask({ kind: "close" }).catch(() => {});

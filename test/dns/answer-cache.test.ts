@@ -130,7 +130,7 @@ describe("DNS answer cache", () => {
           return store.deleteByReclamationToken("reclaim-2", now);
         },
       ],
-      ["deleteStaleBatch", () => store.deleteStaleBatch(now + 10, 1000)],
+      ["deleteStaleBatch", () => store.deleteStaleBatch({ cutoff: now + 10, after: 0, limit: 1000, scan: 1000 })],
     ];
     for (const [what, write] of writes) {
       warm();

@@ -60,13 +60,13 @@ describe("/info read cache", () => {
           return store.deleteByReclamationToken("reclaim-7", now);
         },
       ],
-      ["deleteStaleBatch", () => store.deleteStaleBatch(now - 10_500, 100)],
+      ["deleteStaleBatch", () => store.deleteStaleBatch({ cutoff: now - 10_500, after: 0, limit: 100, scan: 1000 })],
       [
         "removedElsewhere",
         () => {
           // another connection (the sweep worker) deletes a row; the store hears of it after
           const other = createStore(openDatabase(join(dir, "writes.sqlite")));
-          store.removedElsewhere(other.deleteStaleNames(now - 9_500, 100));
+          store.removedElsewhere(other.deleteStaleNames({ cutoff: now - 9_500, after: 0, limit: 100, scan: 1000 }).names);
         },
       ],
     ];

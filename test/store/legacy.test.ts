@@ -77,6 +77,22 @@ describe("openDatabase on a Rust database", () => {
     db.$client.close();
   });
 
+  test("the Rust timestamp index is dropped, and a Rust file without it opens too", () => {
+    const timestampIndexes = (sqlite: Database) =>
+      (sqlite.query("SELECT name FROM sqlite_master WHERE type = 'index' AND sql LIKE '%(timestamp)%'").all() as { name: string }[]).map((r) => r.name);
+    for (const withIndex of [true, false]) {
+      const path = legacyCopy();
+      const rust = new Database(path);
+      expect(timestampIndexes(rust)).toEqual(["domains_timestamp"]);
+      if (!withIndex) rust.run("DROP INDEX domains_timestamp");
+      rust.close();
+      const db = openDatabase(path);
+      expect(timestampIndexes(db.$client)).toEqual([]);
+      expect((db.$client.query("SELECT count(*) AS n FROM domains").get() as any).n).toBe(LEGACY_DOMAINS.length);
+      db.$client.close();
+    }
+  });
+
   test("the empty secrets of Rust rows match nothing in the store", () => {
     const path = legacyCopy();
     const db = openDatabase(path);

@@ -1,44 +1,156 @@
 // The expiry sweep's deletes: in a worker thread with its own connection for a database file,
 // in this thread for :memory:; either way the store's listeners (the DNS cache) hear every name.
+// No index on the last-seen time: a sweep walks the rows once in id order, a window per batch.
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startExpiry } from "../../src/expiry.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { createStore } from "../../src/store/domains.ts";
-import { createSweeper } from "../../src/store/sweeper.ts";
+import { createSweeper, type Sweeper } from "../../src/store/sweeper.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sweeper-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const WORKER = new URL("../../src/store/sweep-worker.ts", import.meta.url);
+const WHERE = ["file", ":memory:"] as const;
 
-function seed(path: string, stale: number, fresh: number) {
+const DAY = 86_400;
+const NOW = 2_000_000_000;
+const STALE = NOW - 100 * DAY;
+const FRESH = NOW - DAY;
+
+const name = (i: number) => `gw${i}.example.test.`;
+const pathFor = (where: (typeof WHERE)[number]) => (where === "file" ? join(dir, `${crypto.randomUUID()}.sqlite`) : ":memory:");
+
+/** Rows gw0..gw(n-1) in id order, row i stale when `stale(i)`; returns each row's token. */
+function seed(path: string, n: number, stale: (i: number) => boolean) {
   const db = openDatabase(path);
   const store = createStore(db);
-  for (let i = 0; i < stale + fresh; i++)
-    store.insertDomain({ name: `gw${i}.example.test.`, token: crypto.randomUUID(), description: "", mode: 0, timestamp: i < stale ? 100 : 10_000 });
-  return { db, store };
+  const tokens = Array.from({ length: n }, () => crypto.randomUUID());
+  db.$client.transaction(() => {
+    for (let i = 0; i < n; i++) store.insertDomain({ name: name(i), token: tokens[i], description: "", mode: 0, timestamp: stale(i) ? STALE : FRESH });
+  })();
+  return { db, store, tokens };
+}
+
+const leftNames = (db: ReturnType<typeof openDatabase>) =>
+  (db.$client.query("SELECT name FROM domains ORDER BY id").all() as { name: string }[]).map((r) => r.name);
+const namesWhere = (n: number, keep: (i: number) => boolean) => Array.from({ length: n }, (_, i) => i).filter(keep).map(name);
+
+/** One sweep as the expiry timer runs it (60 days), with `around` wrapped round each batch. */
+async function sweepOnce(sweeper: Sweeper, around: (batch: number) => void = () => {}): Promise<string> {
+  let batches = 0;
+  const counting: Sweeper = {
+    async deleteBatch(batch) {
+      const result = await sweeper.deleteBatch(batch);
+      around(++batches);
+      return result;
+    },
+    close: () => sweeper.close(),
+  };
+  let line = "";
+  const done = Promise.withResolvers<void>();
+  const expiry = startExpiry({
+    sweeper: counting,
+    inactiveDays: 60,
+    intervalSeconds: 3600,
+    now: () => NOW,
+    log: (text) => {
+      line = text;
+      done.resolve();
+    },
+  });
+  await done.promise;
+  await expiry.stop();
+  return line;
 }
 
 describe("sweeper", () => {
-  for (const where of ["file", ":memory:"] as const) {
-    test(`${where}: batches remove only stale rows and every removed name reaches the listeners`, async () => {
-      const path = where === "file" ? join(dir, `${crypto.randomUUID()}.sqlite`) : ":memory:";
-      const { db, store } = seed(path, 250, 30);
+  for (const where of WHERE) {
+    test(`${where}: batches remove only stale rows, say where the walk goes on, and every removed name reaches the listeners`, async () => {
+      const path = pathFor(where);
+      const { db, store } = seed(path, 280, (i) => i < 250);
       const heard: string[] = [];
       store.onGatewayChange((name) => heard.push(name));
       const sweeper = await createSweeper(store, path, WORKER);
       try {
-        expect(await sweeper.deleteBatch(5_000, 200)).toBe(200);
-        expect(await sweeper.deleteBatch(5_000, 200)).toBe(50);
-        expect(await sweeper.deleteBatch(5_000, 200)).toBe(0);
+        // stopped by the limit: the next batch starts after the last row removed
+        expect(await sweeper.deleteBatch({ cutoff: 5_000, after: 0, limit: 200, scan: 1000 })).toEqual({ removed: 0, next: null });
+        expect(await sweeper.deleteBatch({ cutoff: STALE + 1, after: 0, limit: 200, scan: 1000 })).toEqual({ removed: 200, next: 200 });
+        // fewer rows than the window left: the walk is over
+        expect(await sweeper.deleteBatch({ cutoff: STALE + 1, after: 200, limit: 200, scan: 1000 })).toEqual({ removed: 50, next: null });
       } finally {
         await sweeper.close();
       }
-      const left = db.$client.query("SELECT name FROM domains ORDER BY id").all() as { name: string }[];
-      expect(left.map((r) => r.name)).toEqual(Array.from({ length: 30 }, (_, i) => `gw${250 + i}.example.test.`));
-      expect(heard.sort()).toEqual(Array.from({ length: 250 }, (_, i) => `gw${i}.example.test.`).sort());
+      expect(leftNames(db)).toEqual(namesWhere(280, (i) => i >= 250));
+      expect(heard.sort()).toEqual(namesWhere(280, (i) => i < 250).sort());
       db.$client.close();
     });
   }
+
+  test("a batch reads at most `scan` rows: where none is stale it stops at the window's end", () => {
+    const { db, store } = seed(":memory:", 2_500, () => false);
+    const ids = (db.$client.query("SELECT id FROM domains ORDER BY id").all() as { id: number }[]).map((r) => r.id);
+    expect(store.deleteStaleBatch({ cutoff: STALE + 1, after: 0, limit: 200, scan: 1000 })).toEqual({ names: [], next: ids[999] });
+    expect(store.deleteStaleBatch({ cutoff: STALE + 1, after: ids[999], limit: 200, scan: 1000 })).toEqual({ names: [], next: ids[1999] });
+    expect(store.deleteStaleBatch({ cutoff: STALE + 1, after: ids[1999], limit: 200, scan: 1000 })).toEqual({ names: [], next: null });
+    // past the last row
+    expect(store.deleteStaleBatch({ cutoff: STALE + 1, after: ids[2499], limit: 200, scan: 1000 })).toEqual({ names: [], next: null });
+    db.$client.close();
+  });
+});
+
+describe("one expiry sweep", () => {
+  // runs of stale and fresh rows longer than a batch's limit and its window, and single rows
+  const interleaved = (i: number) => (i < 3_000 ? i % 3 !== 1 : i < 5_500 ? true : i < 9_000 ? false : (i * 7919) % 5 < 2);
+  const N = 12_000;
+
+  for (const where of WHERE) {
+    test(`${where}: removes every stale row and no fresh one when they are interleaved in id order`, async () => {
+      const path = pathFor(where);
+      const { db, store } = seed(path, N, interleaved);
+      const heard: string[] = [];
+      store.onGatewayChange((name) => heard.push(name));
+      const line = await sweepOnce(await createSweeper(store, path, WORKER));
+      const stale = namesWhere(N, interleaved);
+      expect(line).toContain(`removed ${stale.length} domain(s)`);
+      expect(leftNames(db)).toEqual(namesWhere(N, (i) => !interleaved(i)));
+      expect(heard.sort()).toEqual(stale.sort());
+      db.$client.close();
+    });
+
+    test(`${where}: removes stale rows that come after many fresh ones`, async () => {
+      const path = pathFor(where);
+      const { db, store } = seed(path, 10_300, (i) => i >= 10_000);
+      const line = await sweepOnce(await createSweeper(store, path, WORKER));
+      expect(line).toContain("removed 300 domain(s)");
+      expect(leftNames(db)).toEqual(namesWhere(10_000, () => true));
+      db.$client.close();
+    });
+
+    test(`${where}: keeps stale rows pinged while the sweep runs`, async () => {
+      const path = pathFor(where);
+      const { db, store, tokens } = seed(path, N, interleaved);
+      // the first batch stops at its limit near row 300; these rows are all ahead of it, the
+      // first ones in the same window
+      const pinged = [302, 1_001, 2_999, 3_000, 4_000, 5_499, 9_004, N - 1];
+      expect(pinged.every(interleaved)).toBe(true);
+      const line = await sweepOnce(await createSweeper(store, path, WORKER), (batch) => {
+        // on the main connection, as /ping writes
+        if (batch === 1) for (const i of pinged) expect(store.recordPing(tokens[i], NOW, "192.0.2.1")).toBe(true);
+      });
+      const kept = (i: number) => !interleaved(i) || pinged.includes(i);
+      expect(line).toContain(`removed ${N - namesWhere(N, kept).length} domain(s)`);
+      expect(leftNames(db)).toEqual(namesWhere(N, kept));
+      db.$client.close();
+    });
+  }
+
+  test("the sweep's log line counts what it removed and a second sweep finds nothing", async () => {
+    const { db, store } = seed(":memory:", 500, (i) => i % 2 === 0);
+    expect(await sweepOnce(await createSweeper(store, ":memory:", WORKER))).toMatch(/removed 250 domain\(s\) not seen for 60 days/);
+    expect(await sweepOnce(await createSweeper(store, ":memory:", WORKER))).toMatch(/removed 0 domain\(s\)/);
+    db.$client.close();
+  });
 });
