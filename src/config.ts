@@ -39,7 +39,7 @@ export interface EmailSettings {
 
 export interface Settings {
   domain: string;
-  http: { host: string; port: number; publicUrl: string; trustProxy: boolean };
+  http: { host: string; port: number; publicUrl: string; trustProxy: boolean; accessLog: AccessLog };
   dns: DnsSettings & { host: string; port: number };
   database: { path: string };
   expiry: { inactiveDays: number; intervalSeconds: number };
@@ -69,7 +69,7 @@ const DEFAULT_TEMPLATES = {
     '<!doctype html><html><head><meta charset="utf-8"><title>Link not valid</title></head><body><h1>This link is not valid</h1><p>It may have expired or been used already. Ask your gateway to send a new one.</p></body></html>',
 };
 
-type Kind = "string" | "port" | "int" | "bool" | "url" | "host" | "list" | "nameservers" | "pairs";
+type Kind = "string" | "port" | "int" | "bool" | "url" | "host" | "list" | "nameservers" | "pairs" | "choice";
 
 interface Key {
   key: string; // dotted TOML key
@@ -78,7 +78,13 @@ interface Key {
   /** bounds of an "int" */
   min?: number;
   max?: number;
+  /** the values a "choice" takes */
+  choices?: readonly string[];
 }
+
+/** http.access_log: every request on a line, or all but a gateway's routine successes (counted instead). */
+export const ACCESS_LOG = ["changes", "all"] as const;
+export type AccessLog = (typeof ACCESS_LOG)[number];
 
 /** RFC 2181 section 8: a TTL is at most 2^31 - 1 seconds. */
 const MAX_TTL = 2 ** 31 - 1;
@@ -90,6 +96,7 @@ const KEYS: Key[] = [
   { key: "http.port", kind: "port", flag: "--http-port" },
   { key: "http.public_url", kind: "url", flag: "--public-url" },
   { key: "http.trust_proxy", kind: "bool" },
+  { key: "http.access_log", kind: "choice", choices: ACCESS_LOG },
   { key: "dns.host", kind: "host", flag: "--dns-host" },
   { key: "dns.port", kind: "port", flag: "--dns-port" },
   { key: "dns.ttl", kind: "int", max: MAX_TTL },
@@ -289,6 +296,10 @@ function coerce(k: Key, value: unknown, source: string): unknown {
       if (k.max !== undefined && n > k.max) throw bad(`must be at most ${k.max}`);
       return n;
     }
+    case "choice": {
+      if (typeof value !== "string" || !k.choices!.includes(value)) throw bad(`must be one of ${k.choices!.join(", ")}`);
+      return value;
+    }
     case "bool": {
       if (typeof value === "boolean") return value;
       if (value === "true" || value === "1") return true;
@@ -420,6 +431,7 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
       port: httpPort,
       publicUrl: get("http.public_url", `http://api.${domain}:${httpPort}`),
       trustProxy: get("http.trust_proxy", false),
+      accessLog: get<AccessLog>("http.access_log", "changes"),
     },
     dns: {
       domain,

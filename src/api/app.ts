@@ -10,6 +10,14 @@ import { ApiError } from "./errors.ts";
 import { hasRepeatedParameter } from "./params.ts";
 
 const ALLOWED_METHODS = "GET, OPTIONS";
+/**
+ * A gateway's routine calls. With http.access_log = "changes" (the default) their successes are
+ * counted into one line a minute instead of a line each: a thousand gateways pinging every
+ * minute would otherwise write 1.4 million lines a day, and the line cost a sixth of /info's
+ * throughput. Their failures, and every other request, keep their own line.
+ */
+const ROUTINE_PATHS = new Set(["/ping", "/info"]);
+const SUMMARY_INTERVAL_MS = 60_000;
 
 function errorBody(error: ApiError, set: { status?: number | string; headers: Record<string, string | number> }) {
   set.status = error.status;
@@ -26,6 +34,7 @@ export function createApp(deps: ApiDeps) {
     const ms = performance.now() - (started.get(request) ?? performance.now());
     deps.log(`${request.method} ${maskedPath(request.url)} ${status ?? 200} ${ms.toFixed(1)}ms`);
   };
+  const routine = createRoutineCounter(deps);
 
   return new Elysia()
     .use(
@@ -75,13 +84,40 @@ export function createApp(deps: ApiDeps) {
       logRequest(request, set.status);
       return body;
     })
-    .onAfterHandle(({ request, set, responseValue }) => {
-      logRequest(request, responseValue instanceof Response ? responseValue.status : set.status);
+    .onAfterHandle(({ request, set, responseValue, path }) => {
+      const status = responseValue instanceof Response ? responseValue.status : set.status;
+      if (routine.counting && ROUTINE_PATHS.has(path) && (status === undefined || Number(status) < 400)) routine.count(path);
+      else logRequest(request, status);
     })
+    .onStop(() => routine.stop())
     .get("/connectivity-check", () => new Response("OK", { headers: { "content-type": "text/plain; charset=utf-8" } }))
     .onTransform(({ request }) => {
       if (hasRepeatedParameter(request.url)) throw new ApiError("InvalidParameter");
     })
     .use(domainRoutes(deps))
     .use(emailRoutes(deps));
+}
+
+/** Counts of routine successes by path, written as one line a minute (and at shutdown) while there are any. */
+function createRoutineCounter(deps: ApiDeps) {
+  const counting = deps.settings.http.accessLog === "changes";
+  const counts = new Map<string, number>();
+  const report = () => {
+    if (counts.size === 0) return;
+    const parts = [...counts].map(([path, n]) => `${n} × GET ${path} 200`);
+    counts.clear();
+    deps.log(`http: ${parts.join(", ")} since the last such line (routine successes are counted, not logged one by one: http.access_log)`);
+  };
+  const timer = counting ? setInterval(report, SUMMARY_INTERVAL_MS) : undefined;
+  timer?.unref();
+  return {
+    counting,
+    count(path: string) {
+      counts.set(path, (counts.get(path) ?? 0) + 1);
+    },
+    stop() {
+      clearInterval(timer);
+      report();
+    },
+  };
 }

@@ -1,10 +1,34 @@
 // The gateway's own calls: claim a name, keep it alive, prove ownership to ACME, read it, give it up.
 import { Elysia, t } from "elysia";
 import { fullName, labelProblem, normalizeLabel } from "../names.ts";
+import type { DomainInfo } from "../store/domains.ts";
 import { ApiDeps } from "./context.ts";
 import { ApiError } from "./errors.ts";
 import { given, param } from "./params.ts";
 import { clientIp } from "./client-ip.ts";
+
+// The store hands out the same DomainInfo object until the row changes, so its JSON is made once.
+const infoBodies = new WeakMap<DomainInfo, string>();
+function infoJson(domain: DomainInfo): string {
+  let body = infoBodies.get(domain);
+  if (body === undefined) {
+    body = JSON.stringify({
+      name: domain.name,
+      token: domain.token,
+      description: domain.description,
+      timestamp: domain.timestamp,
+      dns_challenge: domain.dnsChallenge,
+      verified: domain.verified,
+      email: domain.verified ? domain.email : "",
+      optout: domain.optout,
+      continent: domain.continent,
+      mode: domain.mode,
+      last_ip: domain.lastIp,
+    });
+    infoBodies.set(domain, body);
+  }
+  return body;
+}
 
 export function domainRoutes(deps: ApiDeps) {
   const { store, settings, now } = deps;
@@ -74,22 +98,11 @@ export function domainRoutes(deps: ApiDeps) {
     )
     .get(
       "/info",
-      ({ query }) => {
+      ({ query, set }) => {
         const domain = store.findInfoByToken(query.token);
         if (!domain) throw new ApiError("UnknownToken");
-        return {
-          name: domain.name,
-          token: domain.token,
-          description: domain.description,
-          timestamp: domain.timestamp,
-          dns_challenge: domain.dnsChallenge,
-          verified: domain.verified,
-          email: domain.verified ? domain.email : "",
-          optout: domain.optout,
-          continent: domain.continent,
-          mode: domain.mode,
-          last_ip: domain.lastIp,
-        };
+        set.headers["content-type"] = "application/json;charset=utf-8"; // as Response.json sets it for the other routes
+        return infoJson(domain);
       },
       { query: t.Object({ token: param.required }) },
     );

@@ -9,7 +9,8 @@ let standIn: ResendStandIn;
 
 beforeAll(async () => {
   standIn = startResendStandIn();
-  server = await startServer({ env: resendEnv(standIn) });
+  // every request on a line of its own, so the masking is checked on the routine calls too
+  server = await startServer({ env: { ...resendEnv(standIn), REGISTRATION_HTTP_ACCESS_LOG: "all" } });
 });
 afterAll(async () => {
   await server?.cleanup();

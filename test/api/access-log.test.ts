@@ -1,0 +1,51 @@
+// The access log (http.access_log): one line per request, except a gateway's routine
+// successes (/ping, /info), which by default are counted into one line a minute and at shutdown.
+import { afterEach, describe, expect, test } from "bun:test";
+import { get, startServer, type RunningServer } from "../support/server.ts";
+import { subscribe } from "../fixtures/helpers.ts";
+
+let server: RunningServer | undefined;
+afterEach(async () => {
+  await server?.cleanup();
+  server = undefined;
+});
+
+const lines = (text: string, pattern: RegExp) => text.split("\n").filter((l) => pattern.test(l));
+
+describe("access log", () => {
+  test("by default a successful /ping or /info has no line of its own, a failed one does, and the successes are counted at shutdown", async () => {
+    server = await startServer();
+    const { token } = await subscribe(server);
+    for (let i = 0; i < 3; i++) expect((await get(server, `/ping?token=${token}`)).status).toBe(200);
+    for (let i = 0; i < 2; i++) expect((await get(server, `/info?token=${token}`)).status).toBe(200);
+    expect((await get(server, "/ping?token=00000000-0000-4000-8000-000000000000")).status).toBe(404);
+    expect((await get(server, `/dnsconfig?token=${token}&challenge=abc`)).status).toBe(200);
+    await server.waitForOutput(/GET \/dnsconfig\S* 200/);
+    const before = server.output();
+    expect(lines(before, /GET \/subscribe\S* 200/)).toHaveLength(1);
+    expect(lines(before, /GET \/ping\S* 404/)).toHaveLength(1);
+    expect(lines(before, /GET \/(ping|info)\S* 200/)).toEqual([]);
+    expect(await server.stop("SIGTERM")).toBe(0);
+    const summary = lines(server.output(), /^\S+ http: /);
+    expect(summary).toHaveLength(1);
+    expect(summary[0]).toContain("3 × GET /ping 200");
+    expect(summary[0]).toContain("2 × GET /info 200");
+    expect(summary[0]).not.toContain(token.slice(4));
+  });
+
+  test("with http.access_log = all, every request has its line and there is no summary", async () => {
+    server = await startServer({ env: { REGISTRATION_HTTP_ACCESS_LOG: "all" } });
+    const { token } = await subscribe(server);
+    expect((await get(server, `/ping?token=${token}`)).status).toBe(200);
+    expect((await get(server, `/info?token=${token}`)).status).toBe(200);
+    await server.waitForOutput(/GET \/info\S* 200/);
+    expect(lines(server.output(), /GET \/ping\S* 200/)).toHaveLength(1);
+    expect(await server.stop("SIGTERM")).toBe(0);
+    expect(lines(server.output(), /^\S+ http: /)).toEqual([]);
+  });
+
+  test("an unknown http.access_log value stops start-up naming the key", async () => {
+    const failed = startServer({ env: { REGISTRATION_HTTP_ACCESS_LOG: "some" }, readyTimeoutMs: 5000 });
+    await expect(failed).rejects.toThrow(/http\.access_log must be one of changes, all/);
+  });
+});
