@@ -40,7 +40,8 @@ export function createApp(deps: ApiDeps) {
     .use(
       cors({
         origin: "*",
-        methods: ALLOWED_METHODS,
+        // Allow-Methods means something on a preflight only, answered below: not on every answer.
+        methods: false,
         allowedHeaders: ["Content-Type"],
         exposeHeaders: ["Retry-After"],
         credentials: false,
