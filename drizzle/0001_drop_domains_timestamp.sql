@@ -1,1 +1,1 @@
-DROP INDEX `domains_timestamp`;
+DROP INDEX IF EXISTS `domains_timestamp`;

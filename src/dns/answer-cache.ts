@@ -81,15 +81,11 @@ export class AnswerCache {
   }
 
   private matches(at: number, message: Uint8Array, transport: Transport): boolean {
-    const { bytes, words } = this;
+    const { bytes } = this;
     const queryLength = bytes[at + 4] | (bytes[at + 5] << 8);
     if (queryLength !== message.length - 2 || bytes[at + 8] !== (transport === "udp" ? 0 : 1)) return false;
-    const dependencies = bytes[at + 9];
-    for (let d = 0; d < dependencies; d++) {
-      const word = (at >> 2) + 3 + 2 * d;
-      if (this.versions[words[word]] !== words[word + 1]) return false; // a row it was built from changed
-    }
-    let q = at + HEADER_BYTES + 8 * dependencies;
+    if (!this.rowsUnchanged(at)) return false;
+    let q = at + HEADER_BYTES + 8 * bytes[at + 9];
     for (let i = 2; i < message.length; i++, q++) if (bytes[q] !== message[i]) return false;
     return true;
   }
@@ -168,11 +164,27 @@ export class AnswerCache {
       if (this.slotHash[slot] === hash && this.slotPos[slot] !== 0 && this.sameQuery(this.slotPos[slot] - 1, queryAt, queryLength, transport)) target = slot;
     }
     for (let slot = first; slot < first + 2 && target < 0; slot++) {
-      if (this.slotPos[slot] === 0 || this.writePos - (this.slotPos[slot] - 1) > this.capacity) target = slot;
+      if (!this.live(slot)) target = slot;
     }
     if (target < 0) target = this.slotPos[first] <= this.slotPos[first + 1] ? first : first + 1;
     this.slotPos[target] = pos + 1;
     this.slotHash[target] = hash;
+  }
+
+  /** Whether the rows the entry at `at` was built from are unchanged since. */
+  private rowsUnchanged(at: number): boolean {
+    const { words } = this;
+    for (let d = 0; d < this.bytes[at + 9]; d++) {
+      const word = (at >> 2) + 3 + 2 * d;
+      if (this.versions[words[word]] !== words[word + 1]) return false;
+    }
+    return true;
+  }
+
+  /** Whether a slot holds an entry neither overwritten nor invalidated since. */
+  private live(slot: number): boolean {
+    const stored = this.slotPos[slot];
+    return stored !== 0 && this.writePos - (stored - 1) <= this.capacity && this.rowsUnchanged((stored - 1) % this.capacity);
   }
 
   /** Whether the live entry at `pos` has the query just written at `queryAt`. */

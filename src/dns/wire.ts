@@ -49,7 +49,11 @@ export function parseQuery(message: Uint8Array): Parsed {
   // RFC 6891 7: an error reply carries an OPT too when the query's OPT can be read.
   const fail = (rcode: number, question?: Question, edns = ednsOfRejectedQuery(buf, qdcount, ancount + nscount, arcount)): Parsed =>
     ({ kind: "error", rcode, id, opcode, rd, cd, question, edns });
-  if (opcode !== OPCODE_QUERY) return fail(RCODE.NOTIMP);
+  if (opcode !== OPCODE_QUERY) {
+    // RFC 6891 6.1.3: an EDNS version we do not speak is BADVERS, whatever else the message asks (as in BIND).
+    const edns = ednsOfRejectedQuery(buf, qdcount, ancount + nscount, arcount);
+    return fail(edns && edns.version > 0 ? RCODE_BADVERS : RCODE.NOTIMP, undefined, edns);
+  }
   if (qdcount !== 1) return fail(RCODE.FORMERR);
 
   const name = readQuestionName(buf, HEADER_BYTES);

@@ -410,7 +410,7 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
 
     /** Rows another connection of the same file removed: listeners hear of them as of a write here. */
     removedElsewhere(names: string[]): void {
-      wrote();
+      if (names.length > 0) wrote(); // most batches of a sweep remove nothing
       for (const name of names) changed(name);
     },
   };

@@ -183,6 +183,31 @@ describe("DNS answer cache", () => {
     expect(cached("k11")).toBe(11);
   });
 
+  test("an invalidated answer gives up its slot before a live one does", () => {
+    const cache = new AnswerCache();
+    const hash = (AnswerCache as unknown as { hash(message: Uint8Array, transport: string): number }).hash;
+    const setOf = (message: Buffer) => hash(message, "udp") & ((1 << 17) - 1);
+    // three messages whose hashes fall in the same set of two slots
+    const bySet = new Map<number, Buffer[]>();
+    let trio: Buffer[] | undefined;
+    for (let i = 0; !trio; i++) {
+      const message = encodeQuery(`n${i}.example.test`, "A", { id: 1 });
+      const same = bySet.get(setOf(message)) ?? [];
+      same.push(message);
+      bySet.set(setOf(message), same);
+      if (same.length === 3) trio = same;
+    }
+    const [live, dead, newcomer] = trio;
+    cache.set(live, "udp", Buffer.from([0, 1, 1]), ["live.example.test."]);
+    cache.set(dead, "udp", Buffer.from([0, 1, 2]), ["dead.example.test."]);
+    cache.invalidate("dead.example.test.");
+    cache.set(newcomer, "udp", Buffer.from([0, 1, 3]), ["newcomer.example.test."]);
+    // the older of the two (live) would have gone; the invalidated one went instead
+    expect(cache.get(live, "udp")?.[2]).toBe(1);
+    expect(cache.get(newcomer, "udp")?.[2]).toBe(3);
+    expect(cache.get(dead, "udp")).toBeUndefined();
+  });
+
   test("an answer built from several rows goes when any one of them changes", () => {
     const cache = new AnswerCache();
     const message = encodeQuery("alias.example.test", "A", { id: 7 });

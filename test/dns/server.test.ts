@@ -211,6 +211,14 @@ describe("malformed and unsupported messages", () => {
     }
   });
 
+  test("a non-QUERY opcode with an EDNS version above 0 is BADVERS, not NOTIMP", async () => {
+    const version1 = optRecord();
+    version1[6] = 1; // the OPT's TTL: extended rcode, then version
+    const reply = decode(await udpExchange(dns.port, rawQuery({ flags: 4 << 11, ar: 1, body: Buffer.concat([QUESTION, version1]) })));
+    expect(reply.rcode).toBe("NOERROR"); // low 4 bits of BADVERS (16)
+    expect(opt(reply)).toMatchObject({ extendedRcode: 1, ednsVersion: 0 });
+  });
+
   test("FORMERR to a query with a readable OPT carries an OPT", async () => {
     const answer = Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1]);
     const formerrs = [

@@ -77,6 +77,13 @@ describe("/info read cache", () => {
       await write();
       for (const token of [...tokens, ...formerTokens]) expect(store.findInfoByToken(token), `${what}: ${token}`).toEqual(reference.findInfoByToken(token));
     }
+    // a sweep batch of another connection that removed nothing leaves the rows in memory
+    for (const token of tokens) store.findInfoByToken(token);
+    store.removedElsewhere([]);
+    expect(store.findInfoByToken(tokens[8])).toBe(store.findInfoByToken(tokens[8]));
+    const kept = store.findInfoByToken(tokens[8]);
+    store.removedElsewhere([]);
+    expect(store.findInfoByToken(tokens[8])).toBe(kept); // the same object: not read again
     // the writes above changed what they should have (so the comparisons compared something)
     expect(store.findInfoByToken(tokens[0])).toMatchObject({ email: "", verified: false });
     expect(store.findInfoByToken(tokens[1])).toMatchObject({ email: "owner@example.org", optout: true });
