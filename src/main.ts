@@ -70,7 +70,9 @@ const mailer = createMailer(settings.email, log);
 
 const app = createApp({ settings, store, mailer, log, now, reserved: staticLabels(settings.dns) });
 await orFail(`cannot listen for HTTP on ${settings.http.host}:${settings.http.port}`, () =>
-  app.listen({ hostname: settings.http.host, port: settings.http.port }),
+  // Elysia asks for SO_REUSEPORT by default: a second server on the same port would then start
+  // and take half the requests, answering them from another database.
+  app.listen({ hostname: settings.http.host, port: settings.http.port, reusePort: false }),
 );
 const dns = await orFail(`cannot listen for DNS on ${settings.dns.host}:${settings.dns.port}`, () =>
   startDnsServer({

@@ -348,6 +348,23 @@ describe("start-up line and signals", () => {
     expect(lines[0]).toContain(`127.0.0.1:${server.dnsPort}`);
   });
 
+  test("a second server on a port the first holds exits 2 naming the address, for HTTP as for DNS", async () => {
+    const first = await start({});
+    const dir = tempDir();
+    const other = async () => freePort();
+    for (const [httpPort, dnsPort, what] of [
+      [first.httpPort, await other(), `HTTP on 127.0.0.1:${first.httpPort}`],
+      [await other(), first.dnsPort, `DNS on 127.0.0.1:${first.dnsPort}`],
+    ] as const) {
+      const r = await runCli(["--domain", "example.test", "--host", "127.0.0.1", "--dns-host", "127.0.0.1", "--http-port", String(httpPort), "--dns-port", String(dnsPort), "--db", join(dir, `${dnsPort}.sqlite`)], { cwd: dir });
+      expect({ what, code: r.code }).toEqual({ what, code: 2 });
+      expect(r.stderr).toContain(`cannot listen for ${what}`);
+      expect(r.stdout).not.toContain("ready:");
+    }
+    // and the first one still answers
+    expect((await get(first, "/connectivity-check")).status).toBe(200);
+  });
+
   test.each(["SIGTERM", "SIGINT"] as const)("%s stops the server with exit 0 within 5 s and keeps its data", async (signal) => {
     const dir = tempDir();
     const dbPath = join(dir, "registration.sqlite");
