@@ -71,20 +71,25 @@ export class AnswerCache {
   private find(message: Uint8Array, transport: Transport, hash: number): number {
     const first = (hash & ((1 << SET_BITS) - 1)) << 1;
     for (let slot = first; slot < first + 2; slot++) {
-      const stored = this.slotPos[slot];
-      if (stored === 0 || this.slotHash[slot] !== hash) continue;
-      const pos = stored - 1;
-      if (this.writePos - pos > this.capacity) continue; // overwritten since
-      if (this.matches(pos % this.capacity, message, transport)) return slot;
+      if (this.slotHash[slot] !== hash) continue;
+      const at = this.written(slot);
+      if (at >= 0 && this.holds(at, message, transport) && this.rowsUnchanged(at)) return slot;
     }
     return -1;
   }
 
-  private matches(at: number, message: Uint8Array, transport: Transport): boolean {
+  /** Where in the ring a slot's entry is, or -1 when the slot is empty or the entry overwritten since. */
+  private written(slot: number): number {
+    const stored = this.slotPos[slot];
+    if (stored === 0 || this.writePos - (stored - 1) > this.capacity) return -1;
+    return (stored - 1) % this.capacity;
+  }
+
+  /** Whether the entry at `at` is the answer to this message (bar its ID) on this transport. */
+  private holds(at: number, message: Uint8Array, transport: Transport): boolean {
     const { bytes } = this;
     const queryLength = bytes[at + 4] | (bytes[at + 5] << 8);
     if (queryLength !== message.length - 2 || bytes[at + 8] !== (transport === "udp" ? 0 : 1)) return false;
-    if (!this.rowsUnchanged(at)) return false;
     let q = at + HEADER_BYTES + 8 * bytes[at + 9];
     for (let i = 2; i < message.length; i++, q++) if (bytes[q] !== message[i]) return false;
     return true;
@@ -161,7 +166,9 @@ export class AnswerCache {
     const first = (hash & ((1 << SET_BITS) - 1)) << 1;
     let target = -1;
     for (let slot = first; slot < first + 2 && target < 0; slot++) {
-      if (this.slotHash[slot] === hash && this.slotPos[slot] !== 0 && this.sameQuery(this.slotPos[slot] - 1, queryAt, queryLength, transport)) target = slot;
+      if (this.slotHash[slot] !== hash) continue;
+      const at = this.written(slot);
+      if (at >= 0 && this.holds(at, message, transport)) target = slot;
     }
     for (let slot = first; slot < first + 2 && target < 0; slot++) {
       if (!this.live(slot)) target = slot;
@@ -183,18 +190,7 @@ export class AnswerCache {
 
   /** Whether a slot holds an entry neither overwritten nor invalidated since. */
   private live(slot: number): boolean {
-    const stored = this.slotPos[slot];
-    return stored !== 0 && this.writePos - (stored - 1) <= this.capacity && this.rowsUnchanged((stored - 1) % this.capacity);
-  }
-
-  /** Whether the live entry at `pos` has the query just written at `queryAt`. */
-  private sameQuery(pos: number, queryAt: number, queryLength: number, transport: Transport): boolean {
-    if (this.writePos - pos > this.capacity) return false;
-    const at = pos % this.capacity;
-    const { bytes } = this;
-    if ((bytes[at + 4] | (bytes[at + 5] << 8)) !== queryLength || bytes[at + 8] !== (transport === "udp" ? 0 : 1)) return false;
-    const q = at + HEADER_BYTES + 8 * bytes[at + 9];
-    for (let i = 0; i < queryLength; i++) if (bytes[q + i] !== bytes[queryAt + i]) return false;
-    return true;
+    const at = this.written(slot);
+    return at >= 0 && this.rowsUnchanged(at);
   }
 }

@@ -237,10 +237,12 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
   const infoCache = new InfoCache(cacheInfo ? undefined : 0);
   const wrote = () => infoCache.clear();
 
-  const commitPing = groupCommit(sqlite, (ping: { token: string; timestamp: number; ip: string }) => {
+  /** One ping's UPDATE, its row's /info copy forgotten first; the pinged row's full name. */
+  const applyPing = (ping: { token: string; timestamp: number; ip: string }) => {
     infoCache.forget(ping.token);
     return pingedName(ping);
-  });
+  };
+  const commitPing = groupCommit(sqlite, applyPing);
 
   /** The account a domain belongs to before any email is verified (the Rust server's convention). */
   function noEmailAccountId(): number {
@@ -330,8 +332,7 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
 
     recordPing(token: string, timestamp: number, ip: string): boolean {
       if (token === "") return false;
-      infoCache.forget(token);
-      const name = pingedName({ token, timestamp, ip });
+      const name = applyPing({ token, timestamp, ip });
       changed(name);
       return name !== undefined;
     },
