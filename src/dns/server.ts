@@ -162,6 +162,7 @@ const UDP_MAX_BACKLOG = 4096;
  * many datagrams per turn, and one sendmmsg for 32 replies costs little more than one sendto.
  */
 async function bindUdp(options: DnsServerOptions, respond: Responder): Promise<Bun.udp.Socket<"buffer">> {
+  const reportError = rateLimitedLog(options.log);
   /** reply, port, address, reply, port, address, ... as sendMany takes them */
   const outbox: (Buffer | number | string)[] = [];
   let flushScheduled = false;
@@ -197,8 +198,10 @@ async function bindUdp(options: DnsServerOptions, respond: Responder): Promise<B
         }
       },
       drain: flush,
-      error(_socket, e) {
-        options.log(`dns: UDP socket error: ${e.message}`);
+      // Bun passes `undefined` for an ICMP error (a reply that met a closed port: a resolver
+      // that re-asked from a new port). It is the peer's affair and never ends the process.
+      error(_socket, e?: Error) {
+        reportError(`dns: UDP socket error: ${e?.message ?? "a reply was refused by its destination (ICMP)"}`);
       },
     },
   });
