@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, get, runCli, startServer, type RunningServer } from "../support/server.ts";
 import { startResendStandIn, type ResendStandIn } from "../support/resend.ts";
+import { loadSettings, SettingsError } from "../../src/config.ts";
 import { emailSince, expectError, freshName, info, subscribe, verificationLink, writeToml } from "../fixtures/helpers.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -69,24 +70,43 @@ describe("bad settings stop start-up: exit 2 and one line naming the key", () =>
     ["a legacy TOML record owner outside the zone", [], {}, `[general]\ndomain = "legacy.test"\n[pdns]\ntxt_records = [["_dmarc.other.test.", "v=DMARC1"]]\n`, /dns\.txt/],
   ];
 
+  // In process: loadSettings is what main calls; main turns a SettingsError into one line and exit 2.
   test.each(cases)("%s", async (_name, args, env, toml, key) => {
     const dir = tempDir();
     const configArgs = toml === null ? [] : ["--config", await writeToml(dir, toml)];
-    const r = await runCli(["--http-port", "0", "--dns-port", "0", "--db", join(dir, "db.sqlite"), ...configArgs, ...args], { env, cwd: dir });
+    let error: unknown;
+    try {
+      loadSettings(["--http-port", "0", "--dns-port", "0", "--db", join(dir, "db.sqlite"), ...configArgs, ...args], env);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(SettingsError);
+    const message = (error as Error).message;
+    expect(message).toMatch(key);
+    expect(message).not.toContain("\n");
+  });
+
+  test("the process prints that one line on stderr, exits 2 and creates nothing", async () => {
+    const dir = tempDir();
+    const r = await runCli(["--http-port", "abc", "--db", join(dir, "db.sqlite")], { cwd: dir });
     const lines = `${r.stdout}${r.stderr}`.split("\n").filter((l) => l.trim() !== "");
     expect({ code: r.code, lines: lines.length }).toEqual({ code: 2, lines: 1 });
-    expect(lines[0]).toMatch(key);
-    expect(lines[0]).not.toMatch(/^\s+at |ready:/);
-    // nothing was created
+    expect(lines[0]).toMatch(/^registration-server: .*http[-._]port/);
     expect(existsSync(join(dir, "db.sqlite"))).toBe(false);
   });
 
-  test("a TOML file that does not parse, or does not exist, exits 2 with one line", async () => {
+  test("a TOML file that does not parse, or does not exist, is one line naming the file", async () => {
     const dir = tempDir();
-    for (const args of [["--config", await writeToml(dir, "[http\nport = 1\n")], ["--config", join(dir, "missing.toml")]]) {
-      const r = await runCli(args, { cwd: dir });
-      const lines = `${r.stdout}${r.stderr}`.split("\n").filter((l) => l.trim() !== "");
-      expect({ code: r.code, lines: lines.length }).toEqual({ code: 2, lines: 1 });
+    const broken = await writeToml(dir, "[http\nport = 1\n");
+    const missing = join(dir, "missing.toml");
+    for (const path of [broken, missing]) {
+      expect(() => loadSettings(["--config", path], {})).toThrow(SettingsError);
+      try {
+        loadSettings(["--config", path], {});
+      } catch (e) {
+        expect((e as Error).message).toContain(path);
+        expect((e as Error).message).not.toContain("\n");
+      }
     }
   });
 });
