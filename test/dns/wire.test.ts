@@ -1,0 +1,127 @@
+// The query parser and the response encoder, without sockets. dns-packet (an independent codec)
+// writes the queries and reads the replies.
+import { describe, expect, test } from "bun:test";
+import * as dnsPacket from "dns-packet";
+import { encodeResponse, parseQuery, RCODE_BADVERS, TCP_LIMIT, udpLimit, type Response } from "../../src/dns/wire.ts";
+import { RCODE, TYPE } from "../../src/dns/zone.ts";
+
+const query = (name: string, type: string, extra: Partial<dnsPacket.Packet> = {}) =>
+  dnsPacket.encode({ type: "query", id: 77, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type: type as any, class: "IN" }], ...extra });
+const opt = (options: Partial<{ udpPayloadSize: number; flags: number; ednsVersion: number }> = {}) =>
+  ({ type: "OPT", name: ".", udpPayloadSize: 1232, flags: 0, ...options }) as any;
+
+/** A header of our choosing in front of a question. */
+function header(flags: number, counts: [number, number, number, number], body: Buffer = Buffer.alloc(0)): Buffer {
+  const h = Buffer.alloc(12);
+  h.writeUInt16BE(0x0102, 0);
+  h.writeUInt16BE(flags, 2);
+  counts.forEach((n, i) => h.writeUInt16BE(n, 4 + 2 * i));
+  return Buffer.concat([h, body]);
+}
+const QUESTION = query("gw.example.test", "A").subarray(12);
+
+describe("parseQuery", () => {
+  test("a plain query: id, RD, the question as asked (case kept), no EDNS", () => {
+    const parsed = parseQuery(query("Gw.Example.TEST", "AAAA"));
+    expect(parsed).toEqual({
+      kind: "query",
+      query: { id: 77, opcode: 0, rd: true, cd: false, question: { name: "Gw.Example.TEST", type: TYPE.AAAA, class: 1 }, edns: null },
+    });
+  });
+
+  test("EDNS: payload size, version and the DO bit are read from the OPT", () => {
+    const parsed = parseQuery(query("gw.example.test", "A", { additionals: [opt({ udpPayloadSize: 4096, flags: dnsPacket.DNSSEC_OK })] }));
+    expect(parsed.kind === "query" && parsed.query.edns).toEqual({ payload: 4096, version: 0, dnssecOk: true });
+  });
+
+  test("shorter than a header, or a response: dropped, never answered", () => {
+    expect(parseQuery(Buffer.alloc(11))).toEqual({ kind: "drop" });
+    expect(parseQuery(header(0x8000, [1, 0, 0, 0], QUESTION))).toEqual({ kind: "drop" });
+  });
+
+  test("no question or two questions: FORMERR", () => {
+    for (const qd of [0, 2]) {
+      const parsed = parseQuery(header(0, [qd, 0, 0, 0], Buffer.concat([QUESTION, QUESTION])));
+      expect(parsed.kind === "error" && parsed.rcode).toBe(RCODE.FORMERR);
+    }
+  });
+
+  test("a question name that runs past the end, uses compression or has a 64-octet label: FORMERR", () => {
+    const bodies = [
+      QUESTION.subarray(0, 5),
+      Buffer.from([0xc0, 0x0c, 0, 1, 0, 1]),
+      Buffer.concat([Buffer.from([64]), Buffer.alloc(64, 0x61), Buffer.from([0, 0, 1, 0, 1])]),
+    ];
+    for (const body of bodies) {
+      const parsed = parseQuery(header(0, [1, 0, 0, 0], body));
+      expect(parsed.kind === "error" && parsed.rcode).toBe(RCODE.FORMERR);
+    }
+  });
+
+  test("another opcode is NOTIMP; an EDNS version above 0 is BADVERS, whatever the opcode", () => {
+    const notify = parseQuery(header(4 << 11, [1, 0, 0, 0], QUESTION));
+    expect(notify.kind === "error" && notify.rcode).toBe(RCODE.NOTIMP);
+    const v1 = query("gw.example.test", "A", { additionals: [opt({ ednsVersion: 1 })] });
+    expect((parseQuery(v1) as any).rcode).toBe(RCODE_BADVERS);
+    const v1Notify = Buffer.from(v1);
+    v1Notify.writeUInt16BE(4 << 11, 2);
+    expect((parseQuery(v1Notify) as any).rcode).toBe(RCODE_BADVERS);
+  });
+
+  test("two OPT records, or an OPT not owned by the root: FORMERR", () => {
+    const two = query("gw.example.test", "A", { additionals: [opt(), opt()] });
+    expect((parseQuery(two) as any).rcode).toBe(RCODE.FORMERR);
+    const namedOpt = Buffer.from([1, 0x78, 0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]); // owner "x", payload 1232
+    expect((parseQuery(header(0, [1, 0, 0, 1], Buffer.concat([QUESTION, namedOpt]))) as any).rcode).toBe(RCODE.FORMERR);
+  });
+});
+
+describe("encodeResponse", () => {
+  const base = (answers: Response["answers"], edns: Response["edns"] = null): Response => ({
+    id: 9,
+    opcode: 0,
+    rd: true,
+    cd: false,
+    rcode: RCODE.NOERROR,
+    aa: true,
+    question: { name: "Gw.Example.Test", type: TYPE.TXT, class: 1 },
+    edns,
+    answers,
+    authority: [],
+    additional: [],
+  });
+  const txt = (text: string): Response["answers"][number] => ({ name: "gw.example.test", ttl: 60, type: "TXT", text });
+
+  test("AA, RD and the question as asked are written back; the answer decodes", () => {
+    const reply = dnsPacket.decode(encodeResponse(base([txt("hello")]), 512));
+    expect(reply.id).toBe(9);
+    expect(reply.flag_aa).toBe(true);
+    expect(reply.flag_rd).toBe(true);
+    expect(reply.questions).toEqual([{ name: "Gw.Example.Test", type: "TXT", class: "IN" }]);
+    expect(reply.answers?.map((a: any) => Buffer.concat(a.data).toString())).toEqual(["hello"]);
+  });
+
+  test("over the UDP limit without EDNS: TC set and the records left out", () => {
+    const reply = dnsPacket.decode(encodeResponse(base([txt("x".repeat(250)), txt("y".repeat(250)), txt("z".repeat(250))]), udpLimit(null)));
+    expect(reply.flag_tc).toBe(true);
+    expect(reply.answers).toEqual([]);
+  });
+
+  test("the same answer fits over TCP, and under an EDNS payload of 1232, with an OPT echoed", () => {
+    const records = [txt("x".repeat(250)), txt("y".repeat(250)), txt("z".repeat(250))];
+    expect(dnsPacket.decode(encodeResponse(base(records), TCP_LIMIT)).answers).toHaveLength(3);
+    const edns = { payload: 4096, version: 0, dnssecOk: false };
+    const reply = dnsPacket.decode(encodeResponse(base(records, edns), udpLimit(edns)));
+    expect(reply.flag_tc).toBe(false);
+    expect(reply.answers).toHaveLength(3);
+    expect(reply.additionals?.map((r: any) => r.type)).toEqual(["OPT"]);
+  });
+
+  test("a TXT longer than 255 octets is split into character-strings that join back", () => {
+    const long = "é".repeat(200); // 400 octets
+    const reply = dnsPacket.decode(encodeResponse(base([txt(long)]), TCP_LIMIT));
+    const parts = (reply.answers![0] as any).data as Buffer[];
+    expect(parts.length).toBe(2);
+    expect(Buffer.concat(parts).toString("utf8")).toBe(long);
+  });
+});
