@@ -47,8 +47,12 @@ export const QTYPE = { OPT: 41, TSIG: 250, IXFR: 251, AXFR: 252, ANY: 255 } as c
 const CLASS_IN = 1;
 const CLASS_ANY = 255;
 
-/** PageKite's answers (pagekite.net DNS-based authentication). */
-export const PAGEKITE = { ok: "255.255.254.255", badSignature: "255.255.255.1", unknown: "255.255.255.0", ttl: 60 } as const;
+/**
+ * PageKite's answers (pagekite.net DNS-based authentication). Every refusal is `.1`, never
+ * `255.255.255.0`: pagekite's front end reads `.0` as "unknown user, fall through" and then
+ * accepts the kite (quota -1 is true in Python).
+ */
+export const PAGEKITE = { ok: "255.255.254.255", refused: "255.255.255.1", ttl: 60 } as const;
 
 /** The data at one name: its record sets, or a CNAME. An empty node is an existing name (NODATA). */
 interface Node {
@@ -273,18 +277,17 @@ function gatewayNode(label: string, gateway: GatewayRecord, zone: DnsSettings): 
 
 /**
  * <srand>.<qtoken>.<sign>.<proto>.<name> under <domain>.<domain>: the kite secret is the
- * gateway's API token, and the reply is an address, never an error.
+ * gateway's API token, and the reply is an address, never an error. A kite name that is not
+ * exactly one registered gateway (unknown, nested `sub.gw`, wildcard `_any_`) is refused.
  */
 function pageKiteAnswer(labels: string[], lookups: ZoneLookups, apex: string): string {
-  if (labels.length !== 5) return PAGEKITE.unknown;
+  if (labels.length !== 5) return PAGEKITE.refused;
   const [srand, qtoken, sign, proto, name] = labels;
   const gateway = lookups.gateway(`${name}.${apex}.`);
-  if (!gateway) return PAGEKITE.unknown;
-  if (sign.length < 36) return PAGEKITE.unknown;
   // An empty token would let anyone compute the signature.
-  if (!gateway.token) return PAGEKITE.badSignature;
+  if (!gateway || !gateway.token || sign.length < 36) return PAGEKITE.refused;
   const salt = sign.slice(0, 8);
   const payload = `${proto}:${name}.${apex}:${srand}:${qtoken}`;
   const digest = createHash("sha1").update(gateway.token + payload + salt).digest("hex");
-  return digest.slice(0, 28) === sign.slice(8, 36) ? PAGEKITE.ok : PAGEKITE.badSignature;
+  return digest.slice(0, 28) === sign.slice(8, 36) ? PAGEKITE.ok : PAGEKITE.refused;
 }

@@ -126,7 +126,7 @@ for (const [transport, ask] of [["UDP", udp], ["TCP", tcp]] as const) {
       const forged = await ask(`5eed.c0ffee.${salt}${"0".repeat(28)}.https-443.home.example.test.example.test`, "A");
       expect(forged.answers?.map((a: any) => a.data)).toEqual(["255.255.255.1"]);
       const unknown = await ask(`5eed.c0ffee.${sign}.https-443.nobody.example.test.example.test`, "A");
-      expect(unknown.answers?.map((a: any) => a.data)).toEqual(["255.255.255.0"]);
+      expect(unknown.answers?.map((a: any) => a.data)).toEqual(["255.255.255.1"]);
     });
   });
 }

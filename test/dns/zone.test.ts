@@ -114,10 +114,14 @@ const rows: Row[] = [
   ["PageKite good signature asked in upper case", kiteName(goodSign).toUpperCase(), "A", yes(`${kiteName(goodSign).toUpperCase()} 60 A 255.255.254.255`)],
   ["PageKite bad signature", kiteName(kiteSign("not-the-token", "https-443", "home.example.test", "a1b2c3", "f00dfeed")), "A", yes(`${kiteName(kiteSign("not-the-token", "https-443", "home.example.test", "a1b2c3", "f00dfeed"))} 60 A 255.255.255.1`)],
   ["PageKite signature for another proto", kiteName(goodSign, "home", "http-80"), "A", yes(`${kiteName(goodSign, "home", "http-80")} 60 A 255.255.255.1`)],
-  ["PageKite unknown name", kiteName(goodSign, "nobody"), "A", yes(`${kiteName(goodSign, "nobody")} 60 A 255.255.255.0`)],
-  ["PageKite short signature", kiteName("1a2b3c4d0123"), "A", yes(`${kiteName("1a2b3c4d0123")} 60 A 255.255.255.0`)],
-  ["PageKite too few labels", "https-443.home.example.test.example.test", "A", yes("https-443.home.example.test.example.test 60 A 255.255.255.0")],
-  ["PageKite too many labels", `x.${kiteName(goodSign)}`, "A", yes(`x.${kiteName(goodSign)} 60 A 255.255.255.0`)],
+  // Every refusal is .1, never .0: pagekite's front end reads .0 as "unknown user" and lets the kite in.
+  ["PageKite unknown name", kiteName(goodSign, "nobody"), "A", yes(`${kiteName(goodSign, "nobody")} 60 A 255.255.255.1`)],
+  ["PageKite unknown name signed with its own secret", kiteName(kiteSign("mine", "https-443", "nobody.example.test", "a1b2c3", "f00dfeed"), "nobody"), "A", yes(`${kiteName(kiteSign("mine", "https-443", "nobody.example.test", "a1b2c3", "f00dfeed"), "nobody")} 60 A 255.255.255.1`)],
+  ["PageKite nested kite name under a gateway, signed with its token", kiteName(kiteSign(homeToken, "https-443", "sub.home.example.test", "a1b2c3", "f00dfeed"), "sub.home"), "A", yes(`${kiteName(kiteSign(homeToken, "https-443", "sub.home.example.test", "a1b2c3", "f00dfeed"), "sub.home")} 60 A 255.255.255.1`)],
+  ["PageKite wildcard kite (*.<zone>, asked as _any_)", kiteName(kiteSign("mine", "https-443", "_any_.example.test", "a1b2c3", "f00dfeed"), "_any_"), "A", yes(`${kiteName(kiteSign("mine", "https-443", "_any_.example.test", "a1b2c3", "f00dfeed"), "_any_")} 60 A 255.255.255.1`)],
+  ["PageKite short signature", kiteName("1a2b3c4d0123"), "A", yes(`${kiteName("1a2b3c4d0123")} 60 A 255.255.255.1`)],
+  ["PageKite too few labels", "https-443.home.example.test.example.test", "A", yes("https-443.home.example.test.example.test 60 A 255.255.255.1")],
+  ["PageKite too many labels", `x.${kiteName(goodSign)}`, "A", yes(`x.${kiteName(goodSign)} 60 A 255.255.255.1`)],
   ["PageKite AAAA is NODATA, not an error", kiteName(goodSign), "AAAA", noData],
   ["<domain>.<domain>. exists (NODATA) so minimising resolvers reach the kites", "example.test.example.test", "A", noData],
   // names outside the zone

@@ -44,8 +44,11 @@ export interface BinaryServer extends RunningServer {
   dispose(): Promise<number | null>;
 }
 
-/** Starts the compiled binary; REGISTRATION_HTTP_TRUST_PROXY lets a test choose the client IP with X-Real-IP. */
-export async function startBinary(resend: ResendStandIn, extraArgs: string[] = []): Promise<BinaryServer> {
+/**
+ * Starts the compiled binary; REGISTRATION_HTTP_TRUST_PROXY lets a test choose the client IP with X-Real-IP.
+ * options.exec is a prefix that runs it elsewhere (inside a network namespace: netns.ts).
+ */
+export async function startBinary(resend: ResendStandIn, extraArgs: string[] = [], options: { exec?: string[] } = {}): Promise<BinaryServer> {
   await ensureBuilt();
   const binaryDir = mkdtempSync(join(tmpdir(), "regsrv-e2e-bin-"));
   const binary = join(binaryDir, "registration-server");
@@ -54,7 +57,7 @@ export async function startBinary(resend: ResendStandIn, extraArgs: string[] = [
   // Links in emails point at the address the test can reach.
   const httpPort = await freePort();
   const server = await startServer({
-    command: [binary],
+    command: [...(options.exec ?? []), binary],
     cwd: binaryDir,
     httpPort,
     env: { ...resendEnv(resend), REGISTRATION_HTTP_TRUST_PROXY: "true" },

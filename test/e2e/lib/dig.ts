@@ -27,6 +27,8 @@ export interface DigOptions {
   /** keep a truncated UDP answer instead of retrying over TCP */
   ignoreTruncation?: boolean;
   recurse?: boolean;
+  /** a prefix that runs dig elsewhere (inside a network namespace: netns.ts) */
+  exec?: string[];
 }
 
 function parseRecord(line: string): DigRecord {
@@ -38,6 +40,7 @@ function parseRecord(line: string): DigRecord {
 export async function dig(server: string, name: string, type: string, options: DigOptions = {}): Promise<DigResult> {
   const [host, port] = server.split(":");
   const args = [
+    ...(options.exec ?? []),
     "dig",
     `@${host}`,
     "-p",

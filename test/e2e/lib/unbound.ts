@@ -12,8 +12,9 @@ export interface Unbound {
   address: string;
 }
 
-export async function startUnbound(dir: string, zone: string, authoritative: string): Promise<Unbound> {
-  const port = await freePort();
+/** options.exec runs it inside a network namespace (netns.ts), where it can take port 53. */
+export async function startUnbound(dir: string, zone: string, authoritative: string, options: { port?: number; exec?: string[] } = {}): Promise<Unbound> {
+  const port = options.port ?? (await freePort());
   const [authHost, authPort] = authoritative.split(":");
   const config = join(dir, "unbound.conf");
   writeFileSync(
@@ -50,12 +51,12 @@ stub-zone:
   );
   const checked = await run(["unbound-checkconf", config], { timeoutMs: 10_000 });
   if (checked.code !== 0) throw new Error(`unbound-checkconf: ${checked.stdout}${checked.stderr}`);
-  const daemon = spawnDaemon("unbound", ["unbound", "-d", "-c", config], { cwd: dir });
+  const daemon = spawnDaemon("unbound", [...(options.exec ?? []), "unbound", "-d", "-c", config], { cwd: dir });
   const address = `127.0.0.1:${port}`;
   // localhost is answered by unbound itself, so this waits for unbound only, not for our server
   await waitFor("unbound to answer", 15_000, async () => {
     if (daemon.exited()) throw new Error(`unbound exited: ${daemon.output()}`);
-    const r = await dig(address, "localhost", "A");
+    const r = await dig(address, "localhost", "A", { exec: options.exec });
     return r.status === "NOERROR" ? true : undefined;
   }, 200);
   return { daemon, address };
