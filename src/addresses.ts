@@ -1,7 +1,74 @@
-// IP address forms shared by the API (what it stores for a ping) and DNS (what it answers).
+// IP address forms shared by the API (what it stores for a ping, who a client is, which peers
+// are trusted proxies) and DNS (what it answers). One IPv6 expander for all of them.
+import { isIP } from "node:net";
 
 /** An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d; this gives a.b.c.d back. */
 export function unmapIPv4(address: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   return mapped ? mapped[1] : address;
+}
+
+/** The eight 16-bit groups of an IPv6 address (dns2's writer misreads "::" edge cases and dotted tails). */
+export function ipv6Groups(address: string): number[] {
+  let text = address.split("%")[0];
+  if (isIP(text) !== 6) throw new Error(`not an IPv6 address: ${address}`);
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number);
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.includes("::") ? text.split("::") : [text, undefined];
+  const headGroups = head ? head.split(":") : [];
+  const tailGroups = tail ? tail.split(":") : [];
+  const fill = tail === undefined ? [] : Array<string>(8 - headGroups.length - tailGroups.length).fill("0");
+  const groups = [...headGroups, ...fill, ...tailGroups].map((g) => parseInt(g, 16));
+  if (groups.length !== 8 || groups.some((g) => !(g >= 0 && g <= 0xffff))) throw new Error(`not an IPv6 address: ${address}`);
+  return groups;
+}
+
+/** "2001:db8:1:2::/64" for bits = 64: the network of an IPv6 address as text (bits a multiple of 16). */
+export function ipv6Prefix(address: string, bits: 16 | 32 | 48 | 64 | 80 | 96 | 112): string {
+  return `${ipv6Groups(address).slice(0, bits / 16).map((g) => g.toString(16)).join(":")}::/${bits}`;
+}
+
+/** An address or network: 4 or 16 bytes and how many leading bits count. */
+export interface Cidr {
+  bytes: Uint8Array;
+  bits: number;
+}
+
+/** The bytes of an IPv4 (4) or IPv6 (16) address, or null when it is neither. */
+export function addressBytes(address: string): Uint8Array | null {
+  const text = unmapIPv4(address);
+  const family = isIP(text);
+  if (family === 4) return Uint8Array.from(text.split(".").map(Number));
+  if (family !== 6) return null;
+  const bytes = new Uint8Array(16);
+  ipv6Groups(text).forEach((g, i) => {
+    bytes[2 * i] = g >> 8;
+    bytes[2 * i + 1] = g & 0xff;
+  });
+  return bytes;
+}
+
+/** "192.0.2.0/24", "2001:db8::/32" or a lone address; null when it is not one. */
+export function parseCidr(text: string): Cidr | null {
+  const [address, prefix, extra] = text.trim().split("/");
+  if (extra !== undefined) return null;
+  const bytes = addressBytes(address);
+  if (!bytes) return null;
+  if (prefix === undefined) return { bytes, bits: bytes.length * 8 };
+  if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > bytes.length * 8) return null;
+  return { bytes, bits: Number(prefix) };
+}
+
+/** Whether an address (as bytes) lies in a network; IPv4 and IPv6 never match each other. */
+export function inCidr(address: Uint8Array, network: Cidr): boolean {
+  if (address.length !== network.bytes.length) return false;
+  let bits = network.bits;
+  for (let i = 0; bits > 0; i++, bits -= 8) {
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if ((address[i] & mask) !== (network.bytes[i] & mask)) return false;
+  }
+  return true;
 }

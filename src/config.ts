@@ -2,6 +2,7 @@
 // the Rust server's legacy layout. Strongest first: flags, environment, TOML, defaults.
 import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
+import { parseCidr } from "./addresses.ts";
 import pkg from "../package.json";
 
 export interface DnsSettings {
@@ -39,11 +40,24 @@ export interface EmailSettings {
 
 export interface Settings {
   domain: string;
-  http: { host: string; port: number; publicUrl: string; trustProxy: boolean; accessLog: AccessLog };
+  /** trustedProxies: addresses/CIDRs whose forwarded headers are believed */
+  http: { host: string; port: number; publicUrl: string; trustedProxies: string[]; accessLog: AccessLog };
   dns: DnsSettings & { host: string; port: number };
   database: { path: string };
   expiry: { inactiveDays: number; intervalSeconds: number };
   email: EmailSettings;
+  limits: LimitSettings;
+}
+
+/** Quotas (0 = off): per client an hour, per recipient an hour and a day, per name an hour. */
+export interface LimitSettings {
+  subscribePerHour: number;
+  emailRequestsPerHour: number;
+  emailsPerRecipientPerHour: number;
+  emailsPerRecipientPerDay: number;
+  reclaimEmailsPerNamePerHour: number;
+  /** an IPv6 /48 gets this many times a client's (/64's) budget */
+  ipv6SiteFactor: number;
 }
 
 export const VERSION: string = pkg.version;
@@ -69,7 +83,7 @@ const DEFAULT_TEMPLATES = {
     '<!doctype html><html><head><meta charset="utf-8"><title>Link not valid</title></head><body><h1>This link is not valid</h1><p>It may have expired or been used already. Ask your gateway to send a new one.</p></body></html>',
 };
 
-type Kind = "string" | "port" | "int" | "bool" | "url" | "host" | "list" | "nameservers" | "pairs" | "choice";
+type Kind = "string" | "port" | "int" | "bool" | "url" | "host" | "list" | "cidrs" | "nameservers" | "pairs" | "choice";
 
 interface Key {
   key: string; // dotted TOML key
@@ -86,6 +100,9 @@ interface Key {
 export const ACCESS_LOG = ["changes", "all"] as const;
 export type AccessLog = (typeof ACCESS_LOG)[number];
 
+/** Proxies on this host: their X-Forwarded-For / X-Real-IP are believed unless http.trusted_proxies says otherwise. */
+const DEFAULT_TRUSTED_PROXIES = ["127.0.0.1/32", "::1/128"];
+
 /** RFC 2181 section 8: a TTL is at most 2^31 - 1 seconds. */
 const MAX_TTL = 2 ** 31 - 1;
 
@@ -96,6 +113,7 @@ const KEYS: Key[] = [
   { key: "http.port", kind: "port", flag: "--http-port" },
   { key: "http.public_url", kind: "url", flag: "--public-url" },
   { key: "http.trust_proxy", kind: "bool" },
+  { key: "http.trusted_proxies", kind: "cidrs" },
   { key: "http.access_log", kind: "choice", choices: ACCESS_LOG },
   { key: "dns.host", kind: "host", flag: "--dns-host" },
   { key: "dns.port", kind: "port", flag: "--dns-port" },
@@ -122,6 +140,12 @@ const KEYS: Key[] = [
   { key: "email.confirmation_body", kind: "string" },
   { key: "email.success_page", kind: "string" },
   { key: "email.error_page", kind: "string" },
+  { key: "limits.subscribe_per_hour", kind: "int", max: 1_000_000 },
+  { key: "limits.email_requests_per_hour", kind: "int", max: 1_000_000 },
+  { key: "limits.emails_per_recipient_per_hour", kind: "int", max: 1_000_000 },
+  { key: "limits.emails_per_recipient_per_day", kind: "int", max: 1_000_000 },
+  { key: "limits.reclaim_emails_per_name_per_hour", kind: "int", max: 1_000_000 },
+  { key: "limits.ipv6_site_factor", kind: "int", min: 1, max: 65_536 },
 ];
 const KEY_BY_NAME = new Map(KEYS.map((k) => [k.key, k]));
 
@@ -311,6 +335,11 @@ function coerce(k: Key, value: unknown, source: string): unknown {
       if (!Array.isArray(v) || v.some((s) => typeof s !== "string")) throw bad("must be a list of strings");
       return v;
     }
+    case "cidrs": {
+      const v = parseJsonList(value);
+      if (!Array.isArray(v) || v.some((s) => typeof s !== "string" || parseCidr(s) === null)) throw bad("must be a list of IP addresses or CIDRs");
+      return v;
+    }
     case "pairs":
     case "nameservers": {
       const v = parseJsonList(value);
@@ -430,7 +459,8 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
       host: get("http.host", "0.0.0.0"),
       port: httpPort,
       publicUrl: get("http.public_url", `http://api.${domain}:${httpPort}`),
-      trustProxy: get("http.trust_proxy", false),
+      // trust_proxy (superseded): true = the default list, false = none; trusted_proxies wins when both are set
+      trustedProxies: get("http.trusted_proxies", get("http.trust_proxy", true) ? DEFAULT_TRUSTED_PROXIES : []),
       accessLog: get<AccessLog>("http.access_log", "changes"),
     },
     dns: {
@@ -460,6 +490,14 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
       confirmationBody: get("email.confirmation_body", DEFAULT_TEMPLATES.confirmation_body),
       successPage: get("email.success_page", DEFAULT_TEMPLATES.success_page),
       errorPage: get("email.error_page", DEFAULT_TEMPLATES.error_page),
+    },
+    limits: {
+      subscribePerHour: get("limits.subscribe_per_hour", 20),
+      emailRequestsPerHour: get("limits.email_requests_per_hour", 60),
+      emailsPerRecipientPerHour: get("limits.emails_per_recipient_per_hour", 5),
+      emailsPerRecipientPerDay: get("limits.emails_per_recipient_per_day", 20),
+      reclaimEmailsPerNamePerHour: get("limits.reclaim_emails_per_name_per_hour", 3),
+      ipv6SiteFactor: get("limits.ipv6_site_factor", 10),
     },
   };
   if (settings.email.resendApiKey && !settings.email.from)

@@ -1,5 +1,6 @@
 // Label rules and full-name helpers, shared by the API (what may be registered)
 // and DNS (what a query name refers to). Pure: no I/O.
+import { domainToASCII, domainToUnicode } from "node:url";
 import type { DnsSettings } from "./config.ts";
 
 const LABEL = /^([a-z0-9]|[a-z0-9][a-z0-9-]*[a-z0-9])$/;
@@ -33,7 +34,21 @@ export function isReservedLabel(label: string, reserved: Set<string>): boolean {
 export function labelProblem(label: string, domain: string, reserved: Set<string>): "invalid" | "reserved" | null {
   if (label.length === 0 || label.length > 63 || !LABEL.test(label)) return "invalid";
   if (label.length + 1 + domain.length > 253) return "invalid";
+  if (label.startsWith("xn--") && !isIdnaLabel(label)) return "invalid";
   return isReservedLabel(label, reserved) ? "reserved" : null;
+}
+
+/**
+ * Whether an `xn--` label is valid IDNA (UTS #46, non-transitional, as WHATWG URL applies it):
+ * its punycode decodes (domainToUnicode gives "" when it does not), the result is not plain
+ * ASCII, encodes back to the very same label, and keeps the hyphen rules (CheckHyphens) that
+ * WHATWG URL leaves out.
+ */
+function isIdnaLabel(label: string): boolean {
+  const unicode = domainToUnicode(label);
+  if (unicode === "" || /^[\x00-\x7f]*$/.test(unicode)) return false;
+  if (domainToASCII(unicode) !== label) return false;
+  return !unicode.startsWith("-") && !unicode.endsWith("-") && unicode.slice(2, 4) !== "--";
 }
 
 /** "<label>.<domain>." as stored in domains.name and returned by /info. */

@@ -3,6 +3,7 @@ import type { Settings } from "../config.ts";
 import type { Log } from "../log.ts";
 import type { Mailer } from "../mail/mailer.ts";
 import type { Store } from "../store/domains.ts";
+import type { IpSource } from "./client-ip.ts";
 
 export interface ApiDeps {
   settings: Settings;
@@ -13,6 +14,11 @@ export interface ApiDeps {
   now: () => number;
   /** labels reserved by configured static records, computed once at start-up */
   reserved: Set<string>;
+  /**
+   * The socket peer of a request. Left unset, the server's requestIP is asked (production);
+   * in-process tests, which have no server, name the peer here. Never read from a header.
+   */
+  peerAddress?: (request: Request, server: IpSource | null) => string | undefined;
 }
 
 export const DAY = 86_400;

@@ -5,7 +5,8 @@ import type { DomainInfo } from "../store/domains.ts";
 import { ApiDeps } from "./context.ts";
 import { ApiError } from "./errors.ts";
 import { given, param } from "./params.ts";
-import { clientIp } from "./client-ip.ts";
+import { createClientIp, type IpSource } from "./client-ip.ts";
+import { ClientBudget } from "./rate-limit.ts";
 
 // The store hands out the same DomainInfo object until the row changes, so its JSON is made once.
 const infoBodies = new WeakMap<DomainInfo, string>();
@@ -32,6 +33,14 @@ function infoJson(domain: DomainInfo): string {
 
 export function domainRoutes(deps: ApiDeps) {
   const { store, settings, now } = deps;
+  const clientIp = createClientIp(deps);
+  // Every /subscribe counts, failures included: that bounds taking names in bulk and guessing an
+  // owner's address through UnavailableNameReclamationPossible.
+  const subscriptions = new ClientBudget(settings.limits.subscribePerHour, 3600, settings.limits.ipv6SiteFactor);
+  const limitSubscribe = ({ request, server }: { request: Request; server: IpSource | null }) => {
+    const wait = subscriptions.take(clientIp(request, server), now());
+    if (wait > 0) throw new ApiError("TooManyRequests", undefined, wait);
+  };
 
   return new Elysia({ name: "domains" })
     .get(
@@ -64,6 +73,7 @@ export function domainRoutes(deps: ApiDeps) {
           reclamationToken: param.optional,
           mode: param.mode,
         }),
+        transform: limitSubscribe,
       },
     )
     .get(
@@ -83,7 +93,7 @@ export function domainRoutes(deps: ApiDeps) {
     .get(
       "/ping",
       async ({ query, request, server }) => {
-        if (!(await store.recordPingGrouped(query.token, now(), clientIp(request, server, settings.http.trustProxy)))) throw new ApiError("UnknownToken");
+        if (!(await store.recordPingGrouped(query.token, now(), clientIp(request, server)))) throw new ApiError("UnknownToken");
         return {};
       },
       { query: t.Object({ token: param.required }) },

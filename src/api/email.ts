@@ -5,11 +5,23 @@ import { confirmationEmail, reclamationEmail, type Email } from "../mail/templat
 import { ApiDeps, RECLAMATION_LIFETIME, VERIFICATION_LIFETIME } from "./context.ts";
 import { ApiError } from "./errors.ts";
 import { given, param } from "./params.ts";
-import { clientIp } from "./client-ip.ts";
-import { RateLimiter } from "./rate-limit.ts";
+import { createClientIp, type IpSource } from "./client-ip.ts";
+import { ClientBudget, RateLimiter, takeAll } from "./rate-limit.ts";
 
-/** Each address may trigger this many emails per hour. */
-const EMAILS_PER_HOUR = 60;
+const HOUR = 3600;
+
+/**
+ * The mailbox an address delivers to, as the per-recipient quota counts it: lower case, without
+ * a +subaddress, and without dots for Gmail (which ignores them), so spelling variants of one
+ * inbox share its budget.
+ */
+export function recipientKey(address: string): string {
+  const at = address.lastIndexOf("@");
+  const domain = address.slice(at + 1).toLowerCase();
+  let local = address.slice(0, at).toLowerCase().split("+")[0];
+  if (domain === "gmail.com" || domain === "googlemail.com") local = local.replaceAll(".", "");
+  return `${local}@${domain}`;
+}
 
 const html = (body: string, status: number) =>
   new Response(body, { status, headers: { "content-type": "text/html; charset=utf-8" } });
@@ -17,7 +29,7 @@ const html = (body: string, status: number) =>
 export function emailRoutes(deps: ApiDeps) {
   const { store, settings, mailer, now, log } = deps;
 
-  /** Sends before writing, so a provider failure leaves the database as it was. */
+  /** Sends before writing (or, for /reclaim, undoes its write), so a provider failure leaves the database as it was. */
   const send = async (email: Email) => {
     try {
       await mailer.send(email);
@@ -27,10 +39,21 @@ export function emailRoutes(deps: ApiDeps) {
     }
   };
 
-  const limiter = new RateLimiter(EMAILS_PER_HOUR, 3600);
-  /** For the routes that send an email: without a limit anyone could make us mail an address in a loop. */
-  const limitEmails = ({ request, server }: { request: Request; server: Parameters<typeof clientIp>[1] }) => {
-    const wait = limiter.take(clientIp(request, server, settings.http.trustProxy), now());
+  const { limits } = settings;
+  const clientIp = createClientIp(deps);
+  const perClient = new ClientBudget(limits.emailRequestsPerHour, HOUR, limits.ipv6SiteFactor);
+  /** For the routes that send an email: every call counts, whatever it answers. */
+  const limitClient = ({ request, server }: { request: Request; server: IpSource | null }) => {
+    const wait = perClient.take(clientIp(request, server), now());
+    if (wait > 0) throw new ApiError("TooManyRequests", undefined, wait);
+  };
+  // Across all clients: an inbox, and a name's owner, get only so many emails whoever asks.
+  const perRecipientHour = new RateLimiter(limits.emailsPerRecipientPerHour, HOUR);
+  const perRecipientDay = new RateLimiter(limits.emailsPerRecipientPerDay, 24 * HOUR);
+  const reclaimsPerName = new RateLimiter(limits.reclaimEmailsPerNamePerHour, HOUR);
+  const limitRecipient = (to: string, extra: [RateLimiter, string][] = []) => {
+    const key = recipientKey(to);
+    const wait = takeAll([[perRecipientHour, key], [perRecipientDay, key], ...extra], now());
     if (wait > 0) throw new ApiError("TooManyRequests", undefined, wait);
   };
 
@@ -42,11 +65,12 @@ export function emailRoutes(deps: ApiDeps) {
         if (!domain) throw new ApiError("UnknownToken");
         const link = crypto.randomUUID();
         const optout = query.optout === "1" || query.optout === "true";
+        limitRecipient(query.email);
         await send(confirmationEmail(settings.email, query.email, `${settings.http.publicUrl}/verifyemail?s=${link}`, displayName(domain.name)));
         store.setPendingEmail(domain.id, query.email, optout, link, now() + VERIFICATION_LIFETIME);
         return {};
       },
-      { query: t.Object({ token: param.required, email: param.email, optout: param.optout }), beforeHandle: limitEmails },
+      { query: t.Object({ token: param.required, email: param.email, optout: param.optout }), transform: limitClient },
     )
     .get(
       "/verifyemail",
@@ -76,11 +100,18 @@ export function emailRoutes(deps: ApiDeps) {
         if (!domain) throw new ApiError("NoSuchName");
         const owner = store.verifiedEmail(domain);
         if (!owner) throw new ApiError("NoEmail");
-        const token = crypto.randomUUID();
-        await send(reclamationEmail(settings.email, owner, token, displayName(domain.name)));
-        store.setReclamationToken(domain.id, token, now() + RECLAMATION_LIFETIME);
+        limitRecipient(owner, [[reclaimsPerName, domain.name]]);
+        // Stored before it is sent, so a /reclaim meanwhile re-sends this one instead of making another.
+        const live = store.issueReclamationToken(domain.id, crypto.randomUUID(), now() + RECLAMATION_LIFETIME, now());
+        if (!live) throw new ApiError("NoSuchName");
+        try {
+          await send(reclamationEmail(settings.email, owner, live.token, displayName(domain.name)));
+        } catch (e) {
+          if (live.issued) store.withdrawReclamationToken(domain.id, live.token, { token: domain.reclamationToken, expires: domain.reclamationExpires });
+          throw e;
+        }
         return {};
       },
-      { query: t.Object({ name: param.required }), beforeHandle: limitEmails },
+      { query: t.Object({ name: param.required }), transform: limitClient },
     );
 }

@@ -3,6 +3,7 @@
 // canonical IPv6 text for its AAAA writer).
 import { Packet } from "dns2";
 import { isIP } from "node:net";
+import { ipv6Groups } from "../addresses.ts";
 import { ByteWriter } from "./byte-writer.ts";
 import { RCODE, TYPE, type Question, type ResourceRecord } from "./zone.ts";
 
@@ -273,20 +274,3 @@ export function characterStrings(text: string): Buffer[] {
   return out;
 }
 
-/** The eight 16-bit groups of an IPv6 address (dns2's writer misreads "::" edge cases and dotted tails). */
-export function ipv6Groups(address: string): number[] {
-  let text = address.split("%")[0];
-  if (isIP(text) !== 6) throw new Error(`not an IPv6 address: ${address}`);
-  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (dotted) {
-    const [a, b, c, d] = dotted.slice(1).map(Number);
-    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = text.includes("::") ? text.split("::") : [text, undefined];
-  const headGroups = head ? head.split(":") : [];
-  const tailGroups = tail ? tail.split(":") : [];
-  const fill = tail === undefined ? [] : Array<string>(8 - headGroups.length - tailGroups.length).fill("0");
-  const groups = [...headGroups, ...fill, ...tailGroups].map((g) => parseInt(g, 16));
-  if (groups.length !== 8 || groups.some((g) => !(g >= 0 && g <= 0xffff))) throw new Error(`not an IPv6 address: ${address}`);
-  return groups;
-}

@@ -1,6 +1,6 @@
 // One function per query the API, DNS and expiry need. Statements are prepared once:
 // drizzle's builder would rebuild and re-prepare the SQL on every call.
-import { and, asc, eq, gt, inArray, lt, lte, ne, Placeholder, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, lt, lte, ne, or, Placeholder, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./db.ts";
 import { groupCommit } from "./group-commit.ts";
 import { InfoCache } from "./info-cache.ts";
@@ -175,6 +175,23 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
     .set({ reclamationToken: v("token"), reclamationExpires: v("expires") })
     .where(eq(domains.id, p("id")))
     .prepare();
+  // A new reclamation token only where none is live: nobody but its use or its expiry voids one.
+  const issueReclamation = db
+    .update(domains)
+    .set({ reclamationToken: v("token"), reclamationExpires: v("expires") })
+    .where(and(eq(domains.id, p("id")), or(eq(domains.reclamationToken, ""), lte(domains.reclamationExpires, p("now")))))
+    .returning({ id: domains.id })
+    .prepare();
+  const reclamationOf = db
+    .select({ token: domains.reclamationToken, expires: domains.reclamationExpires })
+    .from(domains)
+    .where(eq(domains.id, p("id")))
+    .prepare();
+  const withdrawReclamation = db
+    .update(domains)
+    .set({ reclamationToken: v("previousToken"), reclamationExpires: v("previousExpires") })
+    .where(and(eq(domains.id, p("id")), eq(domains.reclamationToken, p("token"))))
+    .prepare();
   const setPending = db
     .update(domains)
     .set({ pendingEmail: v("email"), pendingOptout: v("optout"), verificationToken: v("link"), verificationExpires: v("expires") })
@@ -328,6 +345,25 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
     setReclamationToken(id: number, token: string, expires: number): void {
       wrote();
       setReclamation.run({ id, token, expires });
+    },
+
+    /**
+     * The domain's live reclamation token: the one it holds, or else `token` (stored now with
+     * `expires`). `issued` says which; undefined when the row is gone.
+     */
+    issueReclamationToken(id: number, token: string, expires: number, now: number): { token: string; expires: number; issued: boolean } | undefined {
+      wrote();
+      return sqlite.transaction(() => {
+        if (issueReclamation.all({ id, token, expires, now }).length === 1) return { token, expires, issued: true };
+        const live = reclamationOf.get({ id });
+        return live && { ...live, issued: false };
+      })();
+    },
+
+    /** Puts back what a domain held before `token` was issued (its email could not be sent), unless `token` is gone already. */
+    withdrawReclamationToken(id: number, token: string, previous: { token: string; expires: number }): void {
+      wrote();
+      withdrawReclamation.run({ id, token, previousToken: previous.token, previousExpires: previous.expires });
     },
 
     recordPing(token: string, timestamp: number, ip: string): boolean {

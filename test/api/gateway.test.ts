@@ -7,7 +7,8 @@ let server: RunningServer;
 const UNKNOWN = "6f1d2c3b-4a5e-4f60-8b71-92a3b4c5d6e7";
 
 beforeAll(async () => {
-  server = await startServer();
+  // directly exposed: no proxy is trusted, loopback included (the default trusts loopback)
+  server = await startServer({ env: { REGISTRATION_HTTP_TRUST_PROXY: "false" } });
 });
 afterAll(async () => {
   await server?.cleanup();
@@ -81,7 +82,7 @@ describe("/ping", () => {
     expect(domainRow(server.dbPath, name)?.last_ip).toBe("127.0.0.1");
   });
 
-  test("without trust_proxy, X-Real-IP and X-Forwarded-For are ignored", async () => {
+  test("with trust_proxy = false (no trusted proxies), X-Real-IP and X-Forwarded-For from loopback are ignored", async () => {
     const { token } = await subscribe(server);
     await get(server, `/ping?token=${token}`, { headers: { "X-Real-IP": "203.0.113.7", "X-Forwarded-For": "198.51.100.1, 203.0.113.9" } });
     expect((await info(server, token)).json.last_ip).toBe("127.0.0.1");
@@ -115,6 +116,19 @@ describe("/ping behind a trusted proxy", () => {
   test("with trust_proxy, the last X-Forwarded-For hop is the client IP", async () => {
     const { token } = await subscribe(proxied);
     expect((await get(proxied, `/ping?token=${token}`, { headers: { "X-Forwarded-For": "198.51.100.1, 203.0.113.9" } })).status).toBe(200);
+    expect((await info(proxied, token)).json.last_ip).toBe("203.0.113.9");
+  });
+
+  test("with trust_proxy, a loopback hop in X-Forwarded-For is a trusted proxy and skipped", async () => {
+    const { token } = await subscribe(proxied);
+    expect((await get(proxied, `/ping?token=${token}`, { headers: { "X-Forwarded-For": "198.51.100.1, 203.0.113.9, 127.0.0.1" } })).status).toBe(200);
+    expect((await info(proxied, token)).json.last_ip).toBe("203.0.113.9");
+  });
+
+  test("with trust_proxy, X-Real-IP is ignored when X-Forwarded-For is there (the proxy's own hop wins)", async () => {
+    const { token } = await subscribe(proxied);
+    const headers = { "X-Forwarded-For": "203.0.113.9", "X-Real-IP": "192.0.2.99" };
+    expect((await get(proxied, `/ping?token=${token}`, { headers })).status).toBe(200);
     expect((await info(proxied, token)).json.last_ip).toBe("203.0.113.9");
   });
 

@@ -1,6 +1,6 @@
-// The email rate limiter: per address (IPv6 per /64), bounded memory, windows that reset.
+// The quota counters: per address (IPv6 per /64, and per /48 at 10x), bounded memory, windows that reset.
 import { describe, expect, test } from "bun:test";
-import { RateLimiter, rateLimitKey } from "../../src/api/rate-limit.ts";
+import { ClientBudget, RateLimiter, rateLimitKey } from "../../src/api/rate-limit.ts";
 
 describe("rate limiter", () => {
   test("an address gets `limit` calls per window, then the seconds to wait", () => {
@@ -17,11 +17,17 @@ describe("rate limiter", () => {
     expect(rateLimitKey("2001:0db8:0001:0002:ffff:0:0:9")).toBe("2001:db8:1:2::/64");
     expect(rateLimitKey("2001:db8::1")).toBe("2001:db8:0:0::/64");
     expect(rateLimitKey("192.0.2.7")).toBe("192.0.2.7");
-    const limiter = new RateLimiter(2, 3600);
+    const limiter = new ClientBudget(2, 3600, 10);
     expect(limiter.take("2001:db8:1:2::5", 0)).toBe(0);
     expect(limiter.take("2001:db8:1:2:aaaa::6", 0)).toBe(0);
     expect(limiter.take("2001:db8:1:2:bbbb::7", 0)).toBeGreaterThan(0);
     expect(limiter.take("2001:db8:1:3::5", 0)).toBe(0);
+  });
+
+  test("a limit of 0 is no limit", () => {
+    const limiter = new RateLimiter(0, 3600);
+    for (let i = 0; i < 1000; i++) expect(limiter.take("192.0.2.1", 0)).toBe(0);
+    expect(limiter.size).toBe(0);
   });
 
   test("past 100,000 clients the oldest windows are forgotten, recent ones still count", () => {

@@ -85,6 +85,11 @@ export interface StartOptions {
   /** ports to use instead of fresh free ones (e.g. when a config file names them) */
   httpPort?: number;
   dnsPort?: number;
+  /**
+   * true: keep the limits.* quotas at their defaults. Otherwise they are off, since a suite's
+   * tests all come from 127.0.0.1 and would share one client's budget (test/abuse pins them).
+   */
+  limits?: boolean;
   /** false: pass only `args` (no --domain/--host/--http-port/--dns-host/--dns-port/--db), to test config files and defaults */
   defaultFlags?: boolean;
 }
@@ -96,13 +101,18 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const dnsPort = options.dnsPort ?? (await freePort());
   const command = options.command ?? [process.execPath, join(ROOT, "src", "main.ts")];
   const env = cleanEnv();
+  const limitsOff = options.limits
+    ? {}
+    : Object.fromEntries(
+        ["SUBSCRIBE_PER_HOUR", "EMAIL_REQUESTS_PER_HOUR", "EMAILS_PER_RECIPIENT_PER_HOUR", "EMAILS_PER_RECIPIENT_PER_DAY", "RECLAIM_EMAILS_PER_NAME_PER_HOUR"].map((k) => [`REGISTRATION_LIMITS_${k}`, "0"]),
+      );
   const defaults =
     options.defaultFlags === false
       ? []
       : ["--domain", "example.test", "--host", "127.0.0.1", "--http-port", String(httpPort), "--dns-host", "127.0.0.1", "--dns-port", String(dnsPort), "--db", dbPath];
   const proc = Bun.spawn(
     [...command, ...defaults, ...(options.args ?? [])],
-    { cwd: options.cwd ?? dir, env: { ...env, ...options.env }, stdout: "pipe", stderr: "pipe", stdin: "ignore" },
+    { cwd: options.cwd ?? dir, env: { ...env, ...limitsOff, ...options.env }, stdout: "pipe", stderr: "pipe", stdin: "ignore" },
   );
   let text = "";
   const waiters = new Set<() => void>();
