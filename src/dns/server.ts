@@ -6,6 +6,7 @@
 import { createServer, type Server, type Socket as TcpSocket } from "node:net";
 import type { DnsSettings } from "../config.ts";
 import { AnswerCache } from "./answer-cache.ts";
+import { ResponseRateLimiter, truncatedReply, VERDICT } from "./rrl.ts";
 import { encodeResponse, ipv6Groups, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, type Response } from "./wire.ts";
 import { answerQuestion, RCODE, type ZoneLookups } from "./zone.ts";
 
@@ -175,6 +176,11 @@ const UDP_MAX_BACKLOG = 4096;
  */
 async function bindUdp(options: DnsServerOptions, respond: Responder): Promise<Bun.udp.Socket<"buffer">> {
   const reportError = rateLimitedLog(options.log);
+  const rrlSettings = options.zone.rrl;
+  const rrl = rrlSettings && rrlSettings.rate > 0 ? new ResponseRateLimiter(rrlSettings) : null;
+  // Limited answers are counted and reported once a minute, without building a line per answer.
+  let limited = 0;
+  let limitedReportedAt = 0;
   /** reply, port, address, reply, port, address, ... as sendMany takes them */
   const outbox: (Buffer | number | string)[] = [];
   let flushScheduled = false;
@@ -202,6 +208,20 @@ async function bindUdp(options: DnsServerOptions, respond: Responder): Promise<B
           options.log(`dns: unexpected error on a UDP message: ${(e as Error).message}`);
         }
         if (!reply || outbox.length >= UDP_MAX_BACKLOG * 3) return;
+        if (rrl) {
+          const now = Date.now();
+          const verdict = rrl.verdict(reply, address, now);
+          if (verdict !== VERDICT.send) {
+            limited++;
+            if (now - limitedReportedAt >= 60_000) {
+              options.log(`dns: response-rate limit (dns.rrl_rate = ${rrlSettings!.rate}/s) truncated or dropped ${limited} UDP answers since the last report, the latest to ${address}`);
+              limited = 0;
+              limitedReportedAt = now;
+            }
+            if (verdict === VERDICT.drop) return;
+            reply = truncatedReply(reply);
+          }
+        }
         outbox.push(reply, port, address);
         if (outbox.length >= UDP_BATCH * 3) flush(socket);
         else if (!flushScheduled) {
