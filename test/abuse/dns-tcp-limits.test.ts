@@ -2,7 +2,7 @@
 // for each whole message that trickled bytes do not extend, a cap per client and in total, and
 // past a cap the oldest idle connection makes room. Real sockets from several loopback
 // addresses (127.0.0.x), against startDnsServer with small caps.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import { decode, encodeQuery, seededStore, startTestDns, testZone } from "../dns/client.ts";
 
@@ -126,48 +126,42 @@ describe("TCP slowloris", () => {
     // Every one was closed by the server before the attacker gave up: 36 at once (4 per client),
     // the 4 let in at their 1 s message deadline although they kept sending.
     expect(outcomes.filter((o) => !o.cutOff)).toEqual([]);
-    expect(outcomes.filter((o) => o.written >= 4).length).toBeGreaterThanOrEqual(1);
+    expect(outcomes.filter((o) => o.written >= 3).length).toBeGreaterThanOrEqual(1); // kept trickling, and was still cut
     expect(outcomes.every((o) => o.answered === 0)).toBe(true);
   }, 15_000);
 });
 
 describe("TCP connection caps", () => {
+  // A fresh server per test; a long message deadline keeps busy connections busy throughout.
   let dns: Awaited<ReturnType<typeof startTestDns>>;
   const opened: Client[] = [];
-  beforeAll(async () => {
-    // A long message deadline: busy connections stay busy for the whole test.
+  beforeEach(async () => {
     dns = await startTestDns(testZone(), lookups, [], { tcp: { maxConnections: 8, maxPerClient: 4, messageTimeoutMs: 30_000, idleTimeoutMs: 30_000 } });
   });
-  afterAll(async () => {
-    for (const c of opened) c.socket.destroy();
+  afterEach(async () => {
+    for (const c of opened.splice(0)) c.socket.destroy();
     await dns.close();
   });
-  const closeAll = async () => {
-    for (const c of opened.splice(0)) {
-      c.socket.destroy();
-      await c.whenClosed;
-    }
-    await Bun.sleep(50); // the server sees the closes
-  };
 
   test("past the total cap the oldest idle connection is closed to make room, and the new one is answered", async () => {
     for (let i = 0; i < 8; i++) opened.push(await idleClient(dns.port, `127.0.0.${10 + i}`));
     expect(await ask(dns.port, "127.0.0.30")).toBe("203.0.113.5");
     await opened[0].whenClosed;
     expect(opened.map((c) => c.closed)).toEqual([true, false, false, false, false, false, false, false]);
-    await closeAll();
   });
 
   test("past the total cap with every connection mid-message, the new connection is closed and the busy ones kept", async () => {
     for (let i = 0; i < 8; i++) opened.push(await busyClient(dns.port, `127.0.0.${10 + i}`));
     expect(await ask(dns.port, "127.0.0.30")).toBeNull();
     expect(opened.some((c) => c.closed)).toBe(false);
-    // Freeing one slot lets the next client in.
+    // Once one of them goes, the next client gets in (as soon as the server has seen the close).
     opened[3].socket.destroy();
-    await opened[3].whenClosed;
-    await Bun.sleep(50);
-    expect(await ask(dns.port, "127.0.0.30")).toBe("203.0.113.5");
-    await closeAll();
+    let answer: string | null = null;
+    for (let attempt = 0; attempt < 40 && answer === null; attempt++) {
+      await Bun.sleep(25);
+      answer = await ask(dns.port, "127.0.0.30");
+    }
+    expect(answer).toBe("203.0.113.5");
   });
 
   test("a client gets at most 4 connections: its fifth closes its own oldest idle one, not another client's", async () => {
@@ -176,7 +170,6 @@ describe("TCP connection caps", () => {
     expect(await ask(dns.port, "127.0.0.2")).toBe("203.0.113.5");
     await opened[1].whenClosed;
     expect(opened.map((c) => c.closed)).toEqual([false, true, false, false, false]);
-    await closeAll();
   });
 
   test("a client whose 4 connections are all mid-message gets no fifth; other clients still get in", async () => {
@@ -184,14 +177,13 @@ describe("TCP connection caps", () => {
     expect(await ask(dns.port, "127.0.0.2")).toBeNull();
     expect(opened.some((c) => c.closed)).toBe(false);
     expect(await ask(dns.port, "127.0.0.4")).toBe("203.0.113.5");
-    await closeAll();
   });
 
-  test("pipelined queries on a connection at the cap are all answered", async () => {
+  test("pipelined queries on one connection are all answered, in order", async () => {
     const client = await open(dns.port, "127.0.0.5");
     opened.push(client);
-    client.socket.write(Buffer.concat(Array.from({ length: 20 }, () => QUERY)));
+    client.socket.write(Buffer.concat(Array.from({ length: 20 }, (_, i) => frame(encodeQuery("home.example.test", "A", { id: i + 1 })))));
     expect(await client.whenReplies(20)).toBe(20);
-    await closeAll();
+    expect(client.replies.map((r) => r.readUInt16BE(0))).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   });
 });
