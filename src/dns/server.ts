@@ -266,12 +266,14 @@ function listenTcp(options: DnsServerOptions, respond: Responder, limits: TcpLim
   const admit = (socket: TcpSocket) => {
     const client = clientOf(socket.remoteAddress ?? "");
     const fromClient = perClient.get(client) ?? 0;
-    // Past a cap, the oldest idle connection (of that client, or of anyone) makes room.
-    const full = fromClient >= limits.maxPerClient ? client : connections.size >= limits.maxConnections ? null : undefined;
-    if (full !== undefined) {
-      const idle = oldestIdle(connections, full);
+    // Past a cap, the oldest idle connection (of that client, or of anyone: null) makes room.
+    const makeRoomAmong = fromClient >= limits.maxPerClient ? client : connections.size >= limits.maxConnections ? null : undefined;
+    if (makeRoomAmong !== undefined) {
+      const idle = oldestIdle(connections, makeRoomAmong);
       if (!idle) {
-        reportRefused(`dns: TCP connection from ${socket.remoteAddress} refused: ${full === null ? `${limits.maxConnections} connections` : `${limits.maxPerClient} connections from that client`} are open and busy`);
+        const cap = makeRoomAmong === null ? `${limits.maxConnections} connections` : `${limits.maxPerClient} connections from that client`;
+        reportRefused(`dns: TCP connection from ${socket.remoteAddress} refused: ${cap} are open and busy`);
+        socket.on("error", () => {});
         socket.destroy();
         return;
       }
