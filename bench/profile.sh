@@ -13,7 +13,8 @@ PROF_DIR="$WORK/profiles"; mkdir -p "$PROF_DIR"
 name="$TARGET-$(date +%H%M%S)"
 logf="$WORK/profile-server.log"
 : >"$logf"
-(cd "$REPO_DIR" && exec taskset -c "$SERVER_CPU" "$BUN" --cpu-prof --cpu-prof-dir="$PROF_DIR" --cpu-prof-name="$name.cpuprofile" \
+# dns.rrl_rate = 0: dnsperf sends from one address, which response-rate limiting would throttle.
+(cd "$REPO_DIR" && REGISTRATION_DNS_RRL_RATE=0 exec taskset -c "$SERVER_CPU" "$BUN" --cpu-prof --cpu-prof-dir="$PROF_DIR" --cpu-prof-name="$name.cpuprofile" \
   src/main.ts --config "$DATA/ours.toml" --db "$DATA/ours.sqlite" --host 127.0.0.1 --http-port 18082 \
   --dns-host 127.0.0.1 --dns-port 5305 >"$logf" 2>&1) &
 SERVER_PID=$!; PIDS+=("$SERVER_PID")

@@ -32,7 +32,9 @@ inactive_days=60
   db.run('PRAGMA wal_checkpoint(TRUNCATE)');
   db.close();
 "
-start_ours "$DATA" 5306 18083 REGISTRATION_EXPIRY_INACTIVE_DAYS=$inactive_days REGISTRATION_EXPIRY_INTERVAL_SECONDS=30
+# dns.rrl_rate = 0: the load comes from one address, and its NXDOMAIN share alone (500/s) is past the default rate.
+start_ours "$DATA" 5306 18083 REGISTRATION_EXPIRY_INACTIVE_DAYS=$inactive_days REGISTRATION_EXPIRY_INTERVAL_SECONDS=30 REGISTRATION_DNS_RRL_RATE=0
+log "response-rate limiting off (dns.rrl_rate = 0)"
 log "server up ($(rss_mb "$SERVER_PID") MB); 5,000 QPS for 75 s, the sweep starts at about 30 s"
 # RSS every 5 s, to tell what the sweep costs from what the query load costs
 ( for i in $(seq 16); do sleep 5; echo "rss after $((i * 5)) s: $(rss_mb "$SERVER_PID" 2>/dev/null) MB" >&2; done ) &

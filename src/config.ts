@@ -23,6 +23,16 @@ export interface DnsSettings {
   txt: [string, string][];
   /** [fqdn with trailing dot, target with trailing dot] */
   cname: [string, string][];
+  /** UDP response-rate limiting (dns.rrl_*); absent (zones built by hand in tests) = none */
+  rrl?: RrlSettings;
+}
+
+/** dns.rrl_*: UDP response-rate limiting (SPEC section 7) */
+export interface RrlSettings {
+  /** answers a second per client prefix and answer class; 0 = no limiting */
+  rate: number;
+  /** every Nth limited answer goes out truncated (TC), the others are dropped; 0 = drop all */
+  slip: number;
 }
 
 export interface EmailSettings {
@@ -127,6 +137,8 @@ const KEYS: Key[] = [
   { key: "dns.mx", kind: "pairs" },
   { key: "dns.txt", kind: "pairs" },
   { key: "dns.cname", kind: "pairs" },
+  { key: "dns.rrl_rate", kind: "int", max: 1_000_000 },
+  { key: "dns.rrl_slip", kind: "int", max: 100 },
   { key: "database.path", kind: "string", flag: "--db" },
   { key: "expiry.inactive_days", kind: "int", min: 1, max: 36_500 },
   // Timers hold at most 2^31 - 1 ms (about 24.8 days); beyond that they fire at once.
@@ -477,6 +489,7 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
       mx,
       txt,
       cname,
+      rrl: { rate: get("dns.rrl_rate", 100), slip: get("dns.rrl_slip", 2) },
     },
     database: { path: get("database.path", "./data/registration.sqlite") },
     expiry: { inactiveDays, intervalSeconds },

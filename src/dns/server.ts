@@ -6,7 +6,8 @@
 import { createServer, type Server, type Socket as TcpSocket } from "node:net";
 import type { DnsSettings } from "../config.ts";
 import { AnswerCache } from "./answer-cache.ts";
-import { encodeResponse, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, type Response } from "./wire.ts";
+import { ResponseRateLimiter, truncatedReply, VERDICT } from "./rrl.ts";
+import { encodeResponse, ipv6Groups, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, type Response } from "./wire.ts";
 import { answerQuestion, RCODE, type ZoneLookups } from "./zone.ts";
 
 export interface DnsServerOptions {
@@ -17,15 +18,27 @@ export interface DnsServerOptions {
   /** subscribes to the full names of gateway rows as they change (answers built from them are dropped) */
   watchGateways?: (listener: (name: string) => void) => void;
   log: (line: string) => void;
+  /** TCP bounds (SPEC section 7); tests set small ones */
+  tcp?: Partial<TcpLimits>;
 }
+
+export interface TcpLimits {
+  /** connections open at once, all clients together */
+  maxConnections: number;
+  /** connections open at once from one client (an IPv4 address or an IPv6 /64) */
+  maxPerClient: number;
+  /** from the first byte of a message until the whole message is in; more bytes do not extend it */
+  messageTimeoutMs: number;
+  /** RFC 7766 6.2.3: a connection with nothing under way is closed after this long */
+  idleTimeoutMs: number;
+}
+
+export const DEFAULT_TCP_LIMITS: TcpLimits = { maxConnections: 512, maxPerClient: 16, messageTimeoutMs: 5_000, idleTimeoutMs: 10_000 };
 
 export interface DnsServer {
   close(): Promise<void>;
 }
 
-/** RFC 7766 6.2.3: idle TCP connections are closed after a few seconds. */
-const TCP_IDLE_MS = 10_000;
-const TCP_MAX_CONNECTIONS = 512;
 /** One TCP message is at most 2 + 65535 octets; a peer that sends faster than it reads is cut off. */
 const TCP_MAX_PENDING_OUTPUT = 1 << 20;
 
@@ -34,9 +47,9 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   options.watchGateways?.((name) => cache.invalidate(name));
   const respond = createResponder({ ...options, cache });
   const udp = await bindUdp(options, respond);
-  let tcp: { server: Server; connections: Set<TcpSocket> };
+  let tcp: { server: Server; connections: Map<TcpSocket, unknown> };
   try {
-    tcp = await listenTcp(options, respond);
+    tcp = await listenTcp(options, respond, { ...DEFAULT_TCP_LIMITS, ...options.tcp });
   } catch (e) {
     udp.close();
     throw e;
@@ -47,7 +60,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
         Promise.resolve(udp.closed || udp.close()),
         new Promise<void>((resolve) => {
           tcp.server.close(() => resolve());
-          for (const socket of tcp.connections) socket.destroy();
+          for (const socket of tcp.connections.keys()) socket.destroy();
         }),
       ]);
     },
@@ -163,6 +176,11 @@ const UDP_MAX_BACKLOG = 4096;
  */
 async function bindUdp(options: DnsServerOptions, respond: Responder): Promise<Bun.udp.Socket<"buffer">> {
   const reportError = rateLimitedLog(options.log);
+  const rrlSettings = options.zone.rrl;
+  const rrl = rrlSettings && rrlSettings.rate > 0 ? new ResponseRateLimiter(rrlSettings) : null;
+  // Limited answers are counted and reported once a minute, without building a line per answer.
+  let limited = 0;
+  let limitedReportedAt = 0;
   /** reply, port, address, reply, port, address, ... as sendMany takes them */
   const outbox: (Buffer | number | string)[] = [];
   let flushScheduled = false;
@@ -190,6 +208,20 @@ async function bindUdp(options: DnsServerOptions, respond: Responder): Promise<B
           options.log(`dns: unexpected error on a UDP message: ${(e as Error).message}`);
         }
         if (!reply || outbox.length >= UDP_MAX_BACKLOG * 3) return;
+        if (rrl) {
+          const now = Date.now();
+          const verdict = rrl.verdict(reply, address, now);
+          if (verdict !== VERDICT.send) {
+            limited++;
+            if (now - limitedReportedAt >= 60_000) {
+              options.log(`dns: response-rate limit (dns.rrl_rate = ${rrlSettings!.rate}/s) truncated or dropped ${limited} UDP answers since the last report, the latest to ${address}`);
+              limited = 0;
+              limitedReportedAt = now;
+            }
+            if (verdict === VERDICT.drop) return;
+            reply = truncatedReply(reply);
+          }
+        }
         outbox.push(reply, port, address);
         if (outbox.length >= UDP_BATCH * 3) flush(socket);
         else if (!flushScheduled) {
@@ -219,11 +251,50 @@ function sendOneByOne(socket: Bun.udp.Socket<"buffer">, outbox: (Buffer | number
   return outbox.length / 3;
 }
 
-/** The listening server and its open connections (closed at shutdown, idle or not). */
-function listenTcp(options: DnsServerOptions, respond: Responder): Promise<{ server: Server; connections: Set<TcpSocket> }> {
-  const connections = new Set<TcpSocket>();
-  const server = createServer({ allowHalfOpen: true }, (socket) => serveConnection(socket, respond, options.log, connections));
-  server.maxConnections = TCP_MAX_CONNECTIONS;
+/** What the connection limits need to know of an open connection. */
+interface Connection {
+  client: string;
+  /** a message partly received (its deadline is running) */
+  partial: boolean;
+}
+
+/** The listening server and its open connections, oldest first (closed at shutdown, idle or not). */
+function listenTcp(options: DnsServerOptions, respond: Responder, limits: TcpLimits): Promise<{ server: Server; connections: Map<TcpSocket, Connection> }> {
+  const connections = new Map<TcpSocket, Connection>();
+  const perClient = new Map<string, number>();
+  const reportRefused = rateLimitedLog(options.log, 60_000);
+  const admit = (socket: TcpSocket) => {
+    const client = clientOf(socket.remoteAddress ?? "");
+    const fromClient = perClient.get(client) ?? 0;
+    // Past a cap, the oldest idle connection (of that client, or of anyone: null) makes room.
+    const makeRoomAmong = fromClient >= limits.maxPerClient ? client : connections.size >= limits.maxConnections ? null : undefined;
+    if (makeRoomAmong !== undefined) {
+      const idle = oldestIdle(connections, makeRoomAmong);
+      if (!idle) {
+        const cap = makeRoomAmong === null ? `${limits.maxConnections} connections` : `${limits.maxPerClient} connections from that client`;
+        reportRefused(`dns: TCP connection from ${socket.remoteAddress} refused: ${cap} are open and busy`);
+        socket.on("error", () => {});
+        socket.destroy();
+        return;
+      }
+      idle.destroy();
+      forget(idle);
+    }
+    const connection: Connection = { client, partial: false };
+    connections.set(socket, connection);
+    perClient.set(client, (perClient.get(client) ?? 0) + 1);
+    socket.on("close", () => forget(socket));
+    serveConnection(socket, connection, respond, options.log, limits);
+  };
+  const forget = (socket: TcpSocket) => {
+    const connection = connections.get(socket);
+    if (!connection) return;
+    connections.delete(socket);
+    const left = (perClient.get(connection.client) ?? 1) - 1;
+    if (left > 0) perClient.set(connection.client, left);
+    else perClient.delete(connection.client);
+  };
+  const server = createServer({ allowHalfOpen: true }, admit);
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen({ port: options.port, host: options.host, exclusive: true }, () => {
@@ -234,14 +305,42 @@ function listenTcp(options: DnsServerOptions, respond: Responder): Promise<{ ser
   });
 }
 
+/** The oldest connection (of one client, or of any when null) with no message under way and nothing left to write. */
+function oldestIdle(connections: Map<TcpSocket, Connection>, client: string | null): TcpSocket | undefined {
+  for (const [socket, connection] of connections)
+    if ((client === null || connection.client === client) && !connection.partial && socket.writableLength === 0) return socket;
+  return undefined;
+}
+
+/** A client for the per-client cap: an IPv4 address, or the /64 of an IPv6 one. */
+function clientOf(address: string): string {
+  if (!address.includes(":") || address.includes(".")) return address.replace(/^::ffff:/i, "");
+  try {
+    return `${ipv6Groups(address).slice(0, 4).map((g) => g.toString(16)).join(":")}::/64`;
+  } catch {
+    return address;
+  }
+}
+
 /** RFC 1035 4.2.2 / RFC 7766: length-prefixed messages, pipelined, answered in order. */
-function serveConnection(socket: TcpSocket, respond: Responder, log: (line: string) => void, connections: Set<TcpSocket>): void {
-  connections.add(socket);
+function serveConnection(socket: TcpSocket, connection: Connection, respond: Responder, log: (line: string) => void, limits: TcpLimits): void {
   let pending: Buffer = Buffer.alloc(0);
-  socket.setTimeout(TCP_IDLE_MS);
+  let deadline: ReturnType<typeof setTimeout> | undefined;
+  const stopDeadline = () => {
+    clearTimeout(deadline);
+    deadline = undefined;
+    connection.partial = false;
+  };
+  // Trickling a byte at a time does not extend a message's time: the deadline is set once per message.
+  const startDeadline = () => {
+    clearTimeout(deadline);
+    deadline = setTimeout(() => socket.destroy(), limits.messageTimeoutMs);
+    connection.partial = true;
+  };
+  socket.setTimeout(limits.idleTimeoutMs);
   socket.on("timeout", () => socket.destroy());
   socket.on("error", () => socket.destroy()); // resets and the like: nothing to tell anyone
-  socket.on("close", () => connections.delete(socket));
+  socket.on("close", stopDeadline);
   socket.on("end", () => {
     // Half-close from the peer: everything it sent is answered already (handling is synchronous).
     if (pending.length > 0) socket.destroy();
@@ -249,11 +348,13 @@ function serveConnection(socket: TcpSocket, respond: Responder, log: (line: stri
   });
   socket.on("data", (chunk: Buffer) => {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    let completed = false;
     while (pending.length >= 2) {
       const length = pending.readUInt16BE(0);
       if (pending.length < 2 + length) break;
       const message = pending.subarray(2, 2 + length);
       pending = pending.subarray(2 + length);
+      completed = true;
       let reply: Buffer | null = null;
       try {
         reply = respond(message, "tcp");
@@ -274,5 +375,7 @@ function serveConnection(socket: TcpSocket, respond: Responder, log: (line: stri
         return;
       }
     }
+    if (pending.length === 0) stopDeadline();
+    else if (completed || deadline === undefined) startDeadline(); // a new message has begun
   });
 }

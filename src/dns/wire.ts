@@ -262,6 +262,9 @@ function toDns2(rr: ResourceRecord): Record<string, unknown> {
       return { ...base, data: characterStrings(rr.text) };
     case "CAA":
       return { ...base, flags: rr.flags, tag: rr.tag, value: rr.value };
+    case "HINFO":
+      // dns2 has no HINFO writer: it writes `data` as the RDATA, two <character-string>s.
+      return { ...base, data: Buffer.concat([rr.cpu, rr.os].map((text) => Buffer.concat([Buffer.from([Buffer.byteLength(text)]), Buffer.from(text)]))) };
   }
 }
 

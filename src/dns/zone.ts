@@ -27,7 +27,9 @@ export type RecordData =
   | { type: "SOA"; mname: string; rname: string; serial: number; refresh: number; retry: number; expire: number; minimum: number }
   | { type: "MX"; priority: number; exchange: string }
   | { type: "TXT"; text: string }
-  | { type: "CAA"; flags: number; tag: string; value: string };
+  | { type: "CAA"; flags: number; tag: string; value: string }
+  /** only ever synthesized, as the answer to ANY (RFC 8482 4.2) */
+  | { type: "HINFO"; cpu: string; os: string };
 
 export type RecordType = RecordData["type"];
 /** Owner names and target names are written without a trailing dot. */
@@ -42,7 +44,7 @@ export interface ZoneAnswer {
 }
 
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
-export const TYPE: Record<RecordType, number> = { A: 1, NS: 2, CNAME: 5, SOA: 6, MX: 15, TXT: 16, AAAA: 28, CAA: 257 };
+export const TYPE: Record<RecordType, number> = { A: 1, NS: 2, CNAME: 5, SOA: 6, HINFO: 13, MX: 15, TXT: 16, AAAA: 28, CAA: 257 };
 export const QTYPE = { OPT: 41, TSIG: 250, IXFR: 251, AXFR: 252, ANY: 255 } as const;
 const CLASS_IN = 1;
 const CLASS_ANY = 255;
@@ -103,7 +105,7 @@ export function answerQuestion(question: Question, lookups: ZoneLookups, zone: D
       continue;
     }
     const records = node.cname !== undefined ? [{ type: "CNAME", target: node.cname } as RecordData] : node.records;
-    const matching = question.type === QTYPE.ANY ? records : records.filter((r) => TYPE[r.type] === question.type);
+    const matching = question.type === QTYPE.ANY ? minimalAny(records) : records.filter((r) => TYPE[r.type] === question.type);
     for (const data of matching) result.answers.push({ name: owner, ttl: node.ttl[data.type] ?? zone.ttl, ...data });
     if (matching.length === 0) result.authority.push(soaForAuthority(zone));
     else if (current === "" && matching.some((r) => r.type === "NS")) result.additional.push(...glue(zone, statics));
@@ -111,6 +113,24 @@ export function answerQuestion(question: Question, lookups: ZoneLookups, zone: D
   }
   // A CNAME loop in the configuration: what was followed so far is all there is.
   return result;
+}
+
+/**
+ * RFC 8482: ANY gets one RRset, so it amplifies no more than the question it stands for. The
+ * first the name owns of: the addresses (what a client asking ANY usually looks for), MX, NS,
+ * SOA, CAA, TXT (the largest, last); a CNAME is the CNAME. A name owning nothing gets the
+ * synthesized HINFO "RFC8482" "" (section 4.2) rather than a NODATA a client may take as "no
+ * records of any type".
+ */
+const ANY_PREFERENCE: RecordType[] = ["CNAME", "A", "AAAA", "MX", "NS", "SOA", "CAA", "TXT"];
+const RFC8482_HINFO: RecordData = { type: "HINFO", cpu: "RFC8482", os: "" };
+
+function minimalAny(records: RecordData[]): RecordData[] {
+  for (const type of ANY_PREFERENCE) {
+    const set = records.filter((r) => r.type === type);
+    if (set.length > 0) return set;
+  }
+  return [RFC8482_HINFO];
 }
 
 function refused(): ZoneAnswer {

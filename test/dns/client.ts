@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DnsSettings } from "../../src/config.ts";
-import { startDnsServer } from "../../src/dns/server.ts";
+import { startDnsServer, type DnsServerOptions } from "../../src/dns/server.ts";
 import type { ZoneLookups } from "../../src/dns/zone.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { createStore, type Store } from "../../src/store/domains.ts";
@@ -153,8 +153,8 @@ export function seededStore(): { store: Store; dir: string; cleanup(): void } {
 }
 
 /** startDnsServer in this process on a free port. */
-export async function startTestDns(zone: DnsSettings, lookups: ZoneLookups, log: string[] = []) {
+export async function startTestDns(zone: DnsSettings, lookups: ZoneLookups, log: string[] = [], options: Pick<DnsServerOptions, "tcp"> = {}) {
   const port = await freePort();
-  const server = await startDnsServer({ host: "127.0.0.1", port, zone, lookups, log: (line) => log.push(line) });
+  const server = await startDnsServer({ host: "127.0.0.1", port, zone, lookups, log: (line) => log.push(line), ...options });
   return { port, close: () => server.close(), log };
 }

@@ -30,6 +30,8 @@ function show(rr: ResourceRecord): string {
         return JSON.stringify(rr.text);
       case "CAA":
         return `${rr.flags} ${rr.tag} "${rr.value}"`;
+      case "HINFO":
+        return `${JSON.stringify(rr.cpu)} ${JSON.stringify(rr.os)}`;
     }
   })();
   return `${rr.name} ${rr.ttl} ${rr.type} ${rdata}`;
@@ -147,14 +149,36 @@ describe("zone answers (SPEC section 4)", () => {
     expect(ask("_ACME-Challenge.HOME.example.TEST", "TXT")).toEqual(yes('_ACME-Challenge.HOME.example.TEST 60 TXT "chal-123"'));
   });
 
-  test("ANY at the apex returns every record set", () => {
-    const any = ask("example.test", "ANY");
-    expect(any.rcode).toBe("NOERROR");
-    expect(any.answers.map((r) => r.split(" ")[2]).sort()).toEqual(["A", "AAAA", "CAA", "MX", "NS", "NS", "SOA", "TXT"]);
+  test("ANY at the apex is one RRset, the address (RFC 8482)", () => {
+    expect(ask("example.test", "ANY")).toEqual(yes("example.test 86400 A 192.0.2.80"));
   });
 
-  test("ANY at a dynamic gateway returns its address, CAA, TXT and MX", () => {
-    expect(ask("home.example.test", "ANY").answers.map((r) => r.split(" ")[2]).sort()).toEqual(["A", "CAA", "MX", "TXT"]);
+  test("ANY at a dynamic gateway is its address alone (RFC 8482)", () => {
+    expect(ask("home.example.test", "ANY")).toEqual(yes("home.example.test 60 A 203.0.113.5"));
+  });
+
+  test("ANY picks the next RRset in order where there is no address: MX, then NS with its glue", () => {
+    const bare = testZone({ wwwAddresses: [] });
+    expect(ask("example.test", "ANY", bare)).toEqual(yes("example.test 86400 MX 10 mail.example.net"));
+    const noMx = testZone({ wwwAddresses: [], mx: [] });
+    expect(ask("example.test", "ANY", noMx)).toEqual({
+      ...yes("example.test 86400 NS ns1.example.test", "example.test 86400 NS ns2.example.test"),
+      additional: ["ns1.example.test 86400 A 192.0.2.53", "ns2.example.test 86400 A 192.0.2.54"],
+    });
+    expect(ask("_dmarc.example.test", "ANY")).toEqual(yes('_dmarc.example.test 86400 TXT "v=DMARC1; p=reject"'));
+  });
+
+  test("ANY at a name that owns nothing is the synthesized HINFO \"RFC8482\" \"\"", () => {
+    expect(ask("_acme-challenge.fresh.example.test", "ANY")).toEqual(yes('_acme-challenge.fresh.example.test 86400 HINFO "RFC8482" ""'));
+    expect(ask("example.test.example.test", "ANY")).toEqual(yes('example.test.example.test 86400 HINFO "RFC8482" ""'));
+  });
+
+  test("HINFO asked for is still NODATA: the RFC 8482 record answers ANY only", () => {
+    expect(ask("fresh.example.test", "HINFO")).toEqual(noData);
+  });
+
+  test("ANY at an unknown name is still NXDOMAIN", () => {
+    expect(ask("nobody.example.test", "ANY")).toEqual(nxDomain);
   });
 
   test("ANY at a PageKite name is the kite answer", () => {
