@@ -17,13 +17,9 @@ export function ipv6Groups(address: string): number[] {
     const [a, b, c, d] = dotted.slice(1).map(Number);
     text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
   }
-  const [head, tail] = text.includes("::") ? text.split("::") : [text, undefined];
-  const headGroups = head ? head.split(":") : [];
-  const tailGroups = tail ? tail.split(":") : [];
-  const fill = tail === undefined ? [] : Array<string>(8 - headGroups.length - tailGroups.length).fill("0");
-  const groups = [...headGroups, ...fill, ...tailGroups].map((g) => parseInt(g, 16));
-  if (groups.length !== 8 || groups.some((g) => !(g >= 0 && g <= 0xffff))) throw new Error(`not an IPv6 address: ${address}`);
-  return groups;
+  const groups = new Uint16Array(8);
+  ipv6GroupsInto(text, groups);
+  return Array.from(groups);
 }
 
 /** "2001:db8:1:2::/64" for bits = 64: the network of an IPv6 address as text (bits a multiple of 16). */
@@ -71,4 +67,42 @@ export function inCidr(address: Uint8Array, network: Cidr): boolean {
     if ((address[i] & mask) !== (network.bytes[i] & mask)) return false;
   }
   return true;
+}
+
+/**
+ * The eight groups of an IPv6 address in its text form, into `out`, without allocating: the
+ * per-packet form, for addresses a socket reports. ipv6Groups validates and takes dotted tails.
+ */
+export function ipv6GroupsInto(address: string, out: Uint16Array): void {
+  out.fill(0);
+  let count = 0;
+  let gap = -1;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i < address.length && count < 8; i++) {
+    const c = address.charCodeAt(i);
+    if (c === 58) {
+      // ':'
+      if (digits > 0) out[count++] = value;
+      if (address.charCodeAt(i + 1) === 58 && gap < 0) {
+        gap = count;
+        i++;
+      }
+      value = 0;
+      digits = 0;
+      continue;
+    }
+    if (c === 37) break; // '%': a zone index
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : 0;
+    value = ((value << 4) | d) & 0xffff;
+    digits++;
+  }
+  if (digits > 0 && count < 8) out[count++] = value;
+  if (gap >= 0 && count < 8) {
+    const shift = 8 - count;
+    for (let k = count - 1; k >= gap; k--) {
+      out[k + shift] = out[k];
+      out[k] = 0;
+    }
+  }
 }

@@ -11,6 +11,7 @@
 // Memory is a fixed table of token buckets found by a seeded hash of prefix and class (as NSD's
 // is): a bucket taken by another key starts afresh, which only ever lets an answer through.
 // The hot path is one hash over the prefix and the question name and a few typed-array accesses.
+import { ipv6GroupsInto } from "../addresses.ts";
 import type { RrlSettings } from "../config.ts";
 
 export const VERDICT = { send: 0, truncate: 1, drop: 2 } as const;
@@ -114,48 +115,13 @@ export class ResponseRateLimiter {
       return h;
     }
     const g = this.groups;
-    ipv6Groups(address, g);
+    ipv6GroupsInto(address, g);
     h = Math.imul(h ^ 6, 0x01000193);
     for (let i = 0; i < 3; i++) {
       h = Math.imul(h ^ (g[i] >> 8), 0x01000193);
       h = Math.imul(h ^ (g[i] & 0xff), 0x01000193);
     }
     return Math.imul(h ^ (g[3] >> 8), 0x01000193);
-  }
-}
-
-/** The eight groups of an IPv6 address in its text form, into `out`, without allocating. */
-export function ipv6Groups(address: string, out: Uint16Array): void {
-  out.fill(0);
-  let count = 0;
-  let gap = -1;
-  let value = 0;
-  let digits = 0;
-  for (let i = 0; i < address.length && count < 8; i++) {
-    const c = address.charCodeAt(i);
-    if (c === 58) {
-      // ':'
-      if (digits > 0) out[count++] = value;
-      if (address.charCodeAt(i + 1) === 58 && gap < 0) {
-        gap = count;
-        i++;
-      }
-      value = 0;
-      digits = 0;
-      continue;
-    }
-    if (c === 37) break; // '%': a zone index
-    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : 0;
-    value = ((value << 4) | d) & 0xffff;
-    digits++;
-  }
-  if (digits > 0 && count < 8) out[count++] = value;
-  if (gap >= 0 && count < 8) {
-    const shift = 8 - count;
-    for (let k = count - 1; k >= gap; k--) {
-      out[k + shift] = out[k];
-      out[k] = 0;
-    }
   }
 }
 

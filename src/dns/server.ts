@@ -4,10 +4,11 @@
 // may hand a handler a message without a question, and their concurrency limit leaks a slot
 // when a handler throws. Every message here gets at most one reply, produced synchronously.
 import { createServer, type Server, type Socket as TcpSocket } from "node:net";
+import { ipv6Prefix } from "../addresses.ts";
 import type { DnsSettings } from "../config.ts";
 import { AnswerCache } from "./answer-cache.ts";
 import { ResponseRateLimiter, truncatedReply, VERDICT } from "./rrl.ts";
-import { encodeResponse, ipv6Groups, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, type Response } from "./wire.ts";
+import { encodeResponse, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, type Response } from "./wire.ts";
 import { answerQuestion, RCODE, type ZoneLookups } from "./zone.ts";
 
 export interface DnsServerOptions {
@@ -316,7 +317,7 @@ function oldestIdle(connections: Map<TcpSocket, Connection>, client: string | nu
 function clientOf(address: string): string {
   if (!address.includes(":") || address.includes(".")) return address.replace(/^::ffff:/i, "");
   try {
-    return `${ipv6Groups(address).slice(0, 4).map((g) => g.toString(16)).join(":")}::/64`;
+    return ipv6Prefix(address, 64);
   } catch {
     return address;
   }

@@ -1,7 +1,8 @@
 // rrl.ts with a clock set by hand: answer classes, client prefixes, the token bucket, slip.
 // Replies are encoded by dns-packet, as the server's would be on the wire.
 import { describe, expect, test } from "bun:test";
-import { ipv6Groups, ResponseRateLimiter, truncatedReply, VERDICT, type Verdict } from "../../src/dns/rrl.ts";
+import { ipv6GroupsInto } from "../../src/addresses.ts";
+import { ResponseRateLimiter, truncatedReply, VERDICT, type Verdict } from "../../src/dns/rrl.ts";
 import { decode, packet } from "./client.ts";
 
 const RCODE_FLAGS = { NOERROR: 0, NXDOMAIN: 3, REFUSED: 5, FORMERR: 1 } as const;
@@ -93,7 +94,7 @@ describe("response-rate limiting", () => {
 
   test("IPv6 text forms are read into their eight groups", () => {
     const groups = new Uint16Array(8);
-    const read = (a: string) => (ipv6Groups(a, groups), Array.from(groups, (g) => g.toString(16)).join(":"));
+    const read = (a: string) => (ipv6GroupsInto(a, groups), Array.from(groups, (g) => g.toString(16)).join(":"));
     expect(read("::1")).toBe("0:0:0:0:0:0:0:1");
     expect(read("::")).toBe("0:0:0:0:0:0:0:0");
     expect(read("2001:db8::1")).toBe("2001:db8:0:0:0:0:0:1");
