@@ -87,7 +87,7 @@ const dns = await orFail(`cannot listen for DNS on ${settings.dns.host}:${settin
 const sweeper = await orFail("cannot start the expiry sweep", () =>
   createSweeper(store, settings.database.path, new URL("./store/sweep-worker.ts", import.meta.url)),
 );
-const expiry = startExpiry({ sweeper, inactiveDays: settings.expiry.inactiveDays, intervalSeconds: settings.expiry.intervalSeconds, log, now });
+const expiry = startExpiry({ sweeper, ...settings.expiry, log, now });
 closers.push(() => Promise.allSettled([app.stop(), dns.close(), expiry.stop()]));
 
 log(
