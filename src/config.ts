@@ -41,7 +41,7 @@ export interface Settings {
   domain: string;
   http: { host: string; port: number; publicUrl: string; trustProxy: boolean; accessLog: AccessLog };
   dns: DnsSettings & { host: string; port: number };
-  database: { path: string };
+  database: { path: string; checkSeconds: number };
   expiry: { inactiveDays: number; intervalSeconds: number; maxFraction: number };
   email: EmailSettings;
 }
@@ -110,6 +110,7 @@ const KEYS: Key[] = [
   { key: "dns.txt", kind: "pairs" },
   { key: "dns.cname", kind: "pairs" },
   { key: "database.path", kind: "string", flag: "--db" },
+  { key: "database.check_seconds", kind: "int", min: 1, max: 60 },
   { key: "expiry.inactive_days", kind: "int", min: 1, max: 36_500 },
   // Timers hold at most 2^31 - 1 ms (about 24.8 days); beyond that they fire at once.
   { key: "expiry.interval_seconds", kind: "int", min: 1, max: Math.floor((2 ** 31 - 1) / 1000) },
@@ -456,7 +457,7 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
       txt,
       cname,
     },
-    database: { path: get("database.path", "./data/registration.sqlite") },
+    database: { path: get("database.path", "./data/registration.sqlite"), checkSeconds: get("database.check_seconds", 10) },
     expiry: { inactiveDays, intervalSeconds, maxFraction: get("expiry.max_fraction", 0.25) },
     email: {
       from: get<string | null>("email.from", null),

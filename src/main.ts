@@ -8,6 +8,7 @@ import { createMailer } from "./mail/mailer.ts";
 import { staticLabels } from "./names.ts";
 import { openDatabase } from "./store/db.ts";
 import { createStore } from "./store/domains.ts";
+import { watchDatabaseFile } from "./store/file-watch.ts";
 import { createSweeper } from "./store/sweeper.ts";
 
 // Closers of what has started so far, run in reverse on shutdown. The signal handlers go in
@@ -65,6 +66,8 @@ const db = await orFail(`cannot open database ${settings.database.path}`, () => 
 // Stop accepting first, let in-flight requests finish, close the database last.
 closers.push(() => db.$client.close());
 const store = createStore(db);
+const fileWatch = watchDatabaseFile({ path: settings.database.path, sqlite: db.$client, checkSeconds: settings.database.checkSeconds, log });
+closers.push(() => fileWatch.stop());
 const now = () => Math.floor(Date.now() / 1000);
 const mailer = createMailer(settings.email, log);
 
@@ -87,7 +90,7 @@ const dns = await orFail(`cannot listen for DNS on ${settings.dns.host}:${settin
 const sweeper = await orFail("cannot start the expiry sweep", () =>
   createSweeper(store, settings.database.path, new URL("./store/sweep-worker.ts", import.meta.url)),
 );
-const expiry = startExpiry({ sweeper, ...settings.expiry, log, now });
+const expiry = startExpiry({ sweeper, ...settings.expiry, log, now, writesRefused: fileWatch.refused });
 closers.push(() => Promise.allSettled([app.stop(), dns.close(), expiry.stop()]));
 
 log(
