@@ -53,8 +53,8 @@ export interface Settings {
   /** trustedProxies: addresses/CIDRs whose forwarded headers are believed */
   http: { host: string; port: number; publicUrl: string; trustedProxies: string[]; accessLog: AccessLog };
   dns: DnsSettings & { host: string; port: number };
-  database: { path: string };
-  expiry: { inactiveDays: number; intervalSeconds: number };
+  database: { path: string; checkSeconds: number };
+  expiry: { inactiveDays: number; intervalSeconds: number; maxFraction: number };
   email: EmailSettings;
   limits: LimitSettings;
 }
@@ -93,7 +93,7 @@ const DEFAULT_TEMPLATES = {
     '<!doctype html><html><head><meta charset="utf-8"><title>Link not valid</title></head><body><h1>This link is not valid</h1><p>It may have expired or been used already. Ask your gateway to send a new one.</p></body></html>',
 };
 
-type Kind = "string" | "port" | "int" | "bool" | "url" | "host" | "list" | "cidrs" | "nameservers" | "pairs" | "choice";
+type Kind = "string" | "port" | "int" | "fraction" | "bool" | "url" | "host" | "list" | "cidrs" | "nameservers" | "pairs" | "choice";
 
 interface Key {
   key: string; // dotted TOML key
@@ -140,9 +140,11 @@ const KEYS: Key[] = [
   { key: "dns.rrl_rate", kind: "int", max: 1_000_000 },
   { key: "dns.rrl_slip", kind: "int", max: 100 },
   { key: "database.path", kind: "string", flag: "--db" },
+  { key: "database.check_seconds", kind: "int", min: 1, max: 60 },
   { key: "expiry.inactive_days", kind: "int", min: 1, max: 36_500 },
   // Timers hold at most 2^31 - 1 ms (about 24.8 days); beyond that they fire at once.
   { key: "expiry.interval_seconds", kind: "int", min: 1, max: Math.floor((2 ** 31 - 1) / 1000) },
+  { key: "expiry.max_fraction", kind: "fraction", flag: "--expiry-max-fraction" },
   { key: "email.from", kind: "string" },
   { key: "email.resend_api_key", kind: "string" },
   { key: "email.send_timeout_seconds", kind: "int", min: 1, max: 300 },
@@ -174,6 +176,8 @@ Flags:
   --dns-host ADDR      DNS listen address (default 0.0.0.0)
   --dns-port N         DNS port, UDP and TCP (default 5300)
   --db PATH            SQLite file (default ./data/registration.sqlite; :memory: allowed)
+  --expiry-max-fraction F  a sweep frees at most this share of all names, else none (default 0.25;
+                       1 for one run frees what a larger sweep would)
   --help, --version
 
 Every TOML key can also be set as REGISTRATION_<SECTION>_<KEY>, e.g. REGISTRATION_HTTP_PORT=8080,
@@ -330,6 +334,11 @@ function coerce(k: Key, value: unknown, source: string): unknown {
       if (k.kind === "port" && n > 65535) throw bad("must be a port number (0-65535)");
       if (k.min !== undefined && n < k.min) throw bad(`must be at least ${k.min}`);
       if (k.max !== undefined && n > k.max) throw bad(`must be at most ${k.max}`);
+      return n;
+    }
+    case "fraction": {
+      const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+      if (typeof n !== "number" || !(n > 0 && n <= 1)) throw bad("must be a number above 0 and at most 1");
       return n;
     }
     case "choice": {
@@ -491,8 +500,8 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
       cname,
       rrl: { rate: get("dns.rrl_rate", 100), slip: get("dns.rrl_slip", 2) },
     },
-    database: { path: get("database.path", "./data/registration.sqlite") },
-    expiry: { inactiveDays, intervalSeconds },
+    database: { path: get("database.path", "./data/registration.sqlite"), checkSeconds: get("database.check_seconds", 10) },
+    expiry: { inactiveDays, intervalSeconds, maxFraction: get("expiry.max_fraction", 0.25) },
     email: {
       from: get<string | null>("email.from", null),
       resendApiKey: get<string | null>("email.resend_api_key", null),

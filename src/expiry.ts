@@ -13,17 +13,44 @@ export interface Expiry {
   stop(): Promise<void>;
 }
 
-export function startExpiry(options: { sweeper: Sweeper; inactiveDays: number; intervalSeconds: number; log: Log; now: () => number }): Expiry {
+export interface ExpiryOptions {
+  sweeper: Sweeper;
+  inactiveDays: number;
+  intervalSeconds: number;
+  /** expiry.max_fraction: a sweep that would free more of all names than this frees none */
+  maxFraction: number;
+  log: Log;
+  now: () => number;
+  /** why writes are refused (the database file went away), or null: no sweep while it is not */
+  writesRefused?: () => string | null;
+}
+
+export function startExpiry(options: ExpiryOptions): Expiry {
   const { sweeper, log } = options;
   let current: Promise<number> | null = null;
   let stopped = false;
 
   async function sweep(): Promise<number> {
+    const refused = options.writesRefused?.();
+    if (refused) {
+      log(`expiry: no sweep: ${refused}`);
+      return 0;
+    }
     const cutoff = options.now() - options.inactiveDays * 86_400;
     const startedAt = performance.now();
+    const census = await sweeper.countStale(cutoff);
+    // A clock jumped forward, or a mass outage: nothing is freed until the operator says so.
+    if (census.stale > options.maxFraction * census.total) {
+      log(
+        `expiry: ${census.stale} of ${census.total} domain(s) not seen for ${options.inactiveDays} days, more than expiry.max_fraction = ${options.maxFraction} of them: freed none. ` +
+          "Check the system clock; if these gateways are really gone, restart once with expiry.max_fraction = 1 (--expiry-max-fraction 1) to free them",
+      );
+      return 0;
+    }
     let removed = 0;
-    // One pass over the rows in id order; rows added meanwhile come after it and are fresh.
-    for (let after: number | null = 0; after !== null && !stopped; ) {
+    // One pass in id order over the range that holds stale rows; rows added meanwhile come after it and are fresh.
+    const last = census.last ?? 0;
+    for (let after: number | null = census.first === null ? null : census.first - 1; after !== null && after < last && !stopped; ) {
       const batch = await sweeper.deleteBatch({ cutoff, after, limit: BATCH, scan: SCAN });
       removed += batch.removed;
       after = batch.next;

@@ -5,11 +5,41 @@ export type Log = (line: string) => void;
 let pending: string[] = [];
 function flush() {
   if (pending.length === 0) return;
-  const text = pending.join("");
+  const lines = pending;
   pending = [];
-  process.stdout.write(text);
+  if (stdoutGone) return;
+  if (unwritten > MAX_UNWRITTEN) {
+    dropped += lines.length;
+    return;
+  }
+  if (dropped > 0) {
+    lines.unshift(`${timestamp()} log: ${dropped} line(s) dropped: the reader of this log was not reading\n`);
+    dropped = 0;
+  }
+  const text = lines.join("");
+  unwritten += text.length;
+  process.stdout.write(text, () => {
+    unwritten -= text.length;
+  });
 }
 process.on("exit", flush);
+
+/**
+ * Characters handed to stdout that its reader has not taken yet, at most: Bun queues them in
+ * memory without bound, so a stalled reader (a hung log shipper) would grow the process.
+ */
+const MAX_UNWRITTEN = 4 * 1024 * 1024;
+let unwritten = 0;
+let dropped = 0;
+// The reader went away (`| head`, a dead shipper): EPIPE must not end the process.
+let stdoutGone = false;
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (stdoutGone) return;
+  stdoutGone = true;
+  pending = [];
+  process.stderr.write(`registration-server: stdout failed (${e.code ?? e.message}): the log is no longer written\n`);
+});
+process.stderr.on("error", () => {});
 
 // Lines of one millisecond share their timestamp text.
 let stampedAt = 0;
@@ -24,6 +54,7 @@ function timestamp(): string {
 }
 
 export const stdoutLog: Log = (line) => {
+  if (stdoutGone) return;
   if (pending.push(`${timestamp()} ${line}\n`) === 1) setImmediate(flush);
 };
 

@@ -6,8 +6,10 @@ import { startExpiry } from "./expiry.ts";
 import { stdoutLog as log } from "./log.ts";
 import { createMailer } from "./mail/mailer.ts";
 import { staticLabels } from "./names.ts";
+import { openFilesLimit } from "./process-limits.ts";
 import { openDatabase } from "./store/db.ts";
 import { createStore } from "./store/domains.ts";
+import { watchDatabaseFile } from "./store/file-watch.ts";
 import { createSweeper } from "./store/sweeper.ts";
 
 // Closers of what has started so far, run in reverse on shutdown. The signal handlers go in
@@ -65,6 +67,8 @@ const db = await orFail(`cannot open database ${settings.database.path}`, () => 
 // Stop accepting first, let in-flight requests finish, close the database last.
 closers.push(() => db.$client.close());
 const store = createStore(db);
+const fileWatch = watchDatabaseFile({ path: settings.database.path, sqlite: db.$client, checkSeconds: settings.database.checkSeconds, log });
+closers.push(() => fileWatch.stop());
 const now = () => Math.floor(Date.now() / 1000);
 const mailer = createMailer(settings.email, log);
 
@@ -72,7 +76,8 @@ const app = createApp({ settings, store, mailer, log, now, reserved: staticLabel
 await orFail(`cannot listen for HTTP on ${settings.http.host}:${settings.http.port}`, () =>
   // Elysia asks for SO_REUSEPORT by default: a second server on the same port would then start
   // and take half the requests, answering them from another database.
-  app.listen({ hostname: settings.http.host, port: settings.http.port, reusePort: false }),
+  // Every endpoint is a GET, so a body is never needed: 413 past 16 KB instead of buffering 128 MB.
+  app.listen({ hostname: settings.http.host, port: settings.http.port, reusePort: false, maxRequestBodySize: 16 * 1024 }),
 );
 const dns = await orFail(`cannot listen for DNS on ${settings.dns.host}:${settings.dns.port}`, () =>
   startDnsServer({
@@ -87,10 +92,11 @@ const dns = await orFail(`cannot listen for DNS on ${settings.dns.host}:${settin
 const sweeper = await orFail("cannot start the expiry sweep", () =>
   createSweeper(store, settings.database.path, new URL("./store/sweep-worker.ts", import.meta.url)),
 );
-const expiry = startExpiry({ sweeper, inactiveDays: settings.expiry.inactiveDays, intervalSeconds: settings.expiry.intervalSeconds, log, now });
+const expiry = startExpiry({ sweeper, ...settings.expiry, log, now, writesRefused: fileWatch.refused });
 closers.push(() => Promise.allSettled([app.stop(), dns.close(), expiry.stop()]));
 
 log(
   `registration-server ${VERSION} ready: http=http://${settings.http.host}:${app.server!.port} dns=${settings.dns.host}:${settings.dns.port} (udp+tcp) zone=${settings.domain} db=${settings.database.path} mail=${mailer.kind}`,
 );
+log(`process: up to ${openFilesLimit() ?? "an unknown number of"} open files (RLIMIT_NOFILE): every HTTP and DNS/TCP connection takes one`);
 if (mailer.kind === "log") log("email: no email.resend_api_key set, so emails are written to this log instead of sent");

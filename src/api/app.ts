@@ -76,6 +76,8 @@ export function createApp(deps: ApiDeps) {
         failure = new ApiError(missing ? "MissingParameter" : "InvalidParameter");
       } else if (code === "NOT_FOUND") failure = new ApiError("NotFound");
       else if (code === "PARSE") failure = new ApiError("InvalidParameter");
+      // The database file went away and writes are refused (store/file-watch.ts logs it once a minute).
+      else if ((error as { code?: unknown })?.code === "SQLITE_READONLY") failure = new ApiError("InternalError");
       else {
         // Anything else is ours: log it whole, tell the client nothing about it.
         deps.log(`error ${request.method} ${maskedPath(request.url)}: ${(error as Error)?.stack ?? String(error)}`);

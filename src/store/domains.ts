@@ -64,6 +64,17 @@ export interface StaleRemoved {
   next: number | null;
 }
 
+/** What a sweep would remove, counted before it removes anything (expiry.max_fraction). */
+export interface StaleCensus {
+  /** all domains */
+  total: number;
+  /** domains last seen before the cutoff */
+  stale: number;
+  /** the lowest and highest id among them (null when none): the sweep walks only this range */
+  first: number | null;
+  last: number | null;
+}
+
 export type Store = ReturnType<typeof createStore>;
 
 export interface StoreOptions {
@@ -223,6 +234,18 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
   const staleWindow = db
     .select({ last: sql<number | null>`max(${scanWindow.id})`, rows: sql<number>`count(*)` })
     .from(scanWindow)
+    .prepare();
+  // One read of every row: a single statement costs far less than the walk's batches, and
+  // bounds the walk to the ids where stale rows are.
+  const isStale = sql`${domains.timestamp} < ${p("cutoff")}`;
+  const staleCensus = db
+    .select({
+      total: sql<number>`count(*)`,
+      stale: sql<number>`count(*) filter (where ${isStale})`,
+      first: sql<number | null>`min(${domains.id}) filter (where ${isStale})`,
+      last: sql<number | null>`max(${domains.id}) filter (where ${isStale})`,
+    })
+    .from(domains)
     .prepare();
   // Fixed statements, bound per batch: building an IN list of ids per batch prepared a new
   // 500-parameter statement each time, whose native memory waited for the GC.
@@ -423,6 +446,11 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
     revokeEmail(id: number): void {
       wrote();
       sqlite.transaction(() => revoke.run({ id, accountId: noEmailAccountId() }))();
+    },
+
+    /** How many domains there are and how many were last seen before `cutoff`, before a sweep removes any. */
+    countStale(cutoff: number): StaleCensus {
+      return staleCensus.get({ cutoff })!;
     },
 
     /** One step of the expiry's walk: removes stale domains among the next rows after `batch.after`. */

@@ -2,13 +2,18 @@
 // commit, and the WAL checkpoint it may trigger with its fsync, then wait here instead of
 // stalling the event loop that answers DNS and HTTP.
 import { openDatabase } from "./db.ts";
-import { createStore, type StaleBatch, type Store } from "./domains.ts";
+import { createStore, type StaleBatch, type StaleCensus, type Store } from "./domains.ts";
 
 declare const self: Worker;
 
-export type SweepRequest = { kind: "open"; path: string } | { kind: "batch"; batch: StaleBatch } | { kind: "close" };
+export type SweepRequest =
+  | { kind: "open"; path: string }
+  | { kind: "count"; cutoff: number }
+  | { kind: "batch"; batch: StaleBatch }
+  | { kind: "close" };
 export type SweepReply =
   | { kind: "opened" }
+  | { kind: "counted"; census: StaleCensus }
   | { kind: "removed"; names: string[]; next: number | null }
   | { kind: "closed" }
   | { kind: "failed"; message: string };
@@ -27,6 +32,8 @@ self.onmessage = (event: MessageEvent<SweepRequest>) => {
     } else if (request.kind === "close") {
       db?.$client.close();
       reply = { kind: "closed" };
+    } else if (request.kind === "count") {
+      reply = { kind: "counted", census: store!.countStale(request.cutoff) };
     } else {
       reply = { kind: "removed", ...store!.deleteStaleNames(request.batch) };
     }

@@ -1,9 +1,11 @@
 // Deletes stale domains for the expiry timer: through a worker thread with its own connection
 // when the database is a file, in this thread for :memory: (a worker could not see it).
-import type { StaleBatch, Store } from "./domains.ts";
+import type { StaleBatch, StaleCensus, Store } from "./domains.ts";
 import type { SweepReply, SweepRequest } from "./sweep-worker.ts";
 
 export interface Sweeper {
+  /** Store.countStale, on the sweep's connection. */
+  countStale(cutoff: number): Promise<StaleCensus>;
   /** One step of the walk (Store.deleteStaleBatch); resolves to how many went and where to go on. */
   deleteBatch(batch: StaleBatch): Promise<{ removed: number; next: number | null }>;
   close(): Promise<void>;
@@ -16,6 +18,7 @@ export interface Sweeper {
 export async function createSweeper(store: Store, path: string, workerUrl: URL): Promise<Sweeper> {
   if (path === ":memory:") {
     return {
+      countStale: async (cutoff) => store.countStale(cutoff),
       async deleteBatch(batch) {
         const { names, next } = store.deleteStaleBatch(batch);
         return { removed: names.length, next };
@@ -48,6 +51,11 @@ export async function createSweeper(store: Store, path: string, workerUrl: URL):
   await ask({ kind: "open", path });
   worker.unref();
   return {
+    async countStale(cutoff) {
+      const reply = await ask({ kind: "count", cutoff });
+      if (reply.kind !== "counted") throw new Error(`sweep worker answered ${reply.kind} to a count`);
+      return reply.census;
+    },
     async deleteBatch(batch) {
       const reply = await ask({ kind: "batch", batch });
       if (reply.kind !== "removed") throw new Error(`sweep worker answered ${reply.kind} to a batch`);

@@ -28,6 +28,13 @@ describe("setting bounds", () => {
     expect(refusal({ REGISTRATION_EMAIL_SEND_TIMEOUT_SECONDS: "0" })).toMatch(/email\.send_timeout_seconds/);
   });
 
+  test("expiry.max_fraction is a number above 0 and at most 1, from the environment or --expiry-max-fraction", () => {
+    for (const bad of ["0", "1.5", "-0.1", "most", "NaN"]) expect(refusal({ REGISTRATION_EXPIRY_MAX_FRACTION: bad })).toMatch(/expiry\.max_fraction must be a number above 0 and at most 1/);
+    expect(loadSettings([], {}).settings.expiry.maxFraction).toBe(0.25);
+    expect(loadSettings(["--expiry-max-fraction", "1"], {}).settings.expiry.maxFraction).toBe(1);
+    expect(loadSettings([], { REGISTRATION_EXPIRY_MAX_FRACTION: "0.5" }).settings.expiry.maxFraction).toBe(0.5);
+  });
+
   test("a CNAME loop in dns.cname is refused", () => {
     expect(refusal({ REGISTRATION_DNS_CNAME: '[["loop.example.test.", "loop.example.test."]]' })).toMatch(/dns\.cname entries loop/);
     expect(refusal({ REGISTRATION_DNS_CNAME: '[["a.example.test.", "b.example.test."], ["b.example.test.", "a.example.test."]]' })).toMatch(/loop/);

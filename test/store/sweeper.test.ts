@@ -42,6 +42,7 @@ const namesWhere = (n: number, keep: (i: number) => boolean) => Array.from({ len
 async function sweepOnce(sweeper: Sweeper, around: (batch: number) => void = () => {}): Promise<string> {
   let batches = 0;
   const counting: Sweeper = {
+    countStale: (cutoff) => sweeper.countStale(cutoff),
     async deleteBatch(batch) {
       const result = await sweeper.deleteBatch(batch);
       around(++batches);
@@ -55,6 +56,7 @@ async function sweepOnce(sweeper: Sweeper, around: (batch: number) => void = () 
     sweeper: counting,
     inactiveDays: 60,
     intervalSeconds: 3600,
+    maxFraction: 1,
     now: () => NOW,
     log: (text) => {
       line = text;
