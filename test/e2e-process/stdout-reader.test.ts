@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, get } from "../support/server.ts";
+import { freePort, get, LIMITS_OFF_ENV } from "../support/server.ts";
 import { freshName, waitFor } from "../fixtures/helpers.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -25,7 +25,7 @@ async function startOnFifo() {
   const proc = Bun.spawn(
     [process.execPath, join(ROOT, "src", "main.ts"), "--domain", "example.test", "--host", "127.0.0.1", "--http-port", String(httpPort),
       "--dns-host", "127.0.0.1", "--dns-port", String(dnsPort), "--db", join(dir, "registration.sqlite")],
-    { cwd: dir, stdout: writer, stderr: "pipe", stdin: "ignore" },
+    { cwd: dir, env: { ...process.env, ...LIMITS_OFF_ENV }, stdout: writer, stderr: "pipe", stdin: "ignore" },
   );
   closeSync(writer);
   let stderr = "";

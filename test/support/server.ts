@@ -94,6 +94,14 @@ export interface StartOptions {
   defaultFlags?: boolean;
 }
 
+/** The limits.* quotas off, as environment variables (for tests that spawn the server themselves). */
+export const LIMITS_OFF_ENV: Record<string, string> = Object.fromEntries(
+  ["SUBSCRIBE_PER_HOUR", "EMAIL_REQUESTS_PER_HOUR", "EMAILS_PER_RECIPIENT_PER_HOUR", "EMAILS_PER_RECIPIENT_PER_DAY", "RECLAIM_EMAILS_PER_NAME_PER_HOUR"].map((k) => [
+    `REGISTRATION_LIMITS_${k}`,
+    "0",
+  ]),
+);
+
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "regsrv-"));
   const dbPath = options.dbPath ?? join(dir, "registration.sqlite");
@@ -101,11 +109,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const dnsPort = options.dnsPort ?? (await freePort());
   const command = options.command ?? [process.execPath, join(ROOT, "src", "main.ts")];
   const env = cleanEnv();
-  const limitsOff = options.limits
-    ? {}
-    : Object.fromEntries(
-        ["SUBSCRIBE_PER_HOUR", "EMAIL_REQUESTS_PER_HOUR", "EMAILS_PER_RECIPIENT_PER_HOUR", "EMAILS_PER_RECIPIENT_PER_DAY", "RECLAIM_EMAILS_PER_NAME_PER_HOUR"].map((k) => [`REGISTRATION_LIMITS_${k}`, "0"]),
-      );
+  const limitsOff = options.limits ? {} : LIMITS_OFF_ENV;
   const defaults =
     options.defaultFlags === false
       ? []
