@@ -11,6 +11,9 @@ export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 
 const MIGRATIONS_TABLE = "__drizzle_migrations";
 
+/** A WAL reader waits for no writer; this covers the brief locks of a WAL reset or recovery. */
+const LOOKUP_LOCK_WAIT_MS = 100;
+
 export function openDatabase(path: string): Db {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const sqlite = new Database(path, { create: true, strict: true });
@@ -23,6 +26,16 @@ export function openDatabase(path: string): Db {
   const db = drizzle({ client: sqlite, schema }) as Db;
   migrate(db);
   return db;
+}
+
+/**
+ * A read-only connection to a file openDatabase has opened (and migrated) already: the DNS
+ * worker's gateway lookups. In WAL mode it reads the last commit without waiting for a writer.
+ */
+export function openLookupDatabase(path: string): Db {
+  const sqlite = new Database(path, { readonly: true, strict: true });
+  sqlite.run(`PRAGMA busy_timeout = ${LOOKUP_LOCK_WAIT_MS}`);
+  return drizzle({ client: sqlite, schema }) as Db;
 }
 
 function tableExists(sqlite: Database, name: string): boolean {
