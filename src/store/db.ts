@@ -11,6 +11,12 @@ export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 
 const MIGRATIONS_TABLE = "__drizzle_migrations";
 
+/**
+ * How long a write waits for a lock another connection holds (SPEC 7): then it fails with
+ * SQLITE_BUSY, its transaction rolls back, and the request answers 501. It waits on the thread
+ * that serves HTTP; DNS reads on a connection of its own (openLookupDatabase) and never waits.
+ */
+export const WRITE_LOCK_WAIT_MS = 2000;
 /** A WAL reader waits for no writer; this covers the brief locks of a WAL reset or recovery. */
 const LOOKUP_LOCK_WAIT_MS = 100;
 
@@ -21,7 +27,7 @@ export function openDatabase(path: string): Db {
   // FULL would block the event loop on an fsync per write.
   sqlite.run("PRAGMA journal_mode = WAL");
   sqlite.run("PRAGMA synchronous = NORMAL");
-  sqlite.run("PRAGMA busy_timeout = 5000");
+  sqlite.run(`PRAGMA busy_timeout = ${WRITE_LOCK_WAIT_MS}`);
   sqlite.run("PRAGMA foreign_keys = ON");
   const db = drizzle({ client: sqlite, schema }) as Db;
   migrate(db);
