@@ -54,7 +54,9 @@ export async function startDnsThread(options: DnsThreadOptions, workerUrl: URL):
         } else if (message.kind === "closed") onClosed();
       };
       worker.addEventListener("error", (event) => {
-        log(`dns: worker thread error: ${(event as ErrorEvent).message}`);
+        // Bun's message is the source excerpt, the error and its stack: keep the error line.
+        const lines = String((event as ErrorEvent).message).split("\n").map((line) => line.trim());
+        log(`dns: DNS thread error: ${lines.find((line) => /^\w*error\b/i.test(line)) ?? lines[0]}`);
       });
       worker.addEventListener("close", () => {
         onClosed();
