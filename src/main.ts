@@ -1,7 +1,8 @@
 // Wiring only: settings -> store -> http + dns + expiry -> shutdown.
 import { createApp } from "./api/app.ts";
 import { HELP, loadSettings, SettingsError, VERSION } from "./config.ts";
-import { startDnsServer } from "./dns/server.ts";
+import { AnswerVersions } from "./dns/answer-cache.ts";
+import { startDnsThread } from "./dns/threaded.ts";
 import { startExpiry } from "./expiry.ts";
 import { stdoutLog as log } from "./log.ts";
 import { createMailer } from "./mail/mailer.ts";
@@ -79,18 +80,26 @@ await orFail(`cannot listen for HTTP on ${settings.http.host}:${settings.http.po
   // Every endpoint is a GET, so a body is never needed: 413 past 16 KB instead of buffering 128 MB.
   app.listen({ hostname: settings.http.host, port: settings.http.port, reusePort: false, maxRequestBodySize: 16 * 1024 }),
 );
+// DNS answers from its own thread and connection; a committed write bumps the answer cache's
+// shared counters here, before its HTTP reply, so the very next query sees it.
+const versions = new AnswerVersions();
+store.onGatewayChange((name) => versions.invalidate(name));
 const dns = await orFail(`cannot listen for DNS on ${settings.dns.host}:${settings.dns.port}`, () =>
-  startDnsServer({
-    host: settings.dns.host,
-    port: settings.dns.port,
-    zone: settings.dns,
-    lookups: { gateway: store.findGatewayByName },
-    watchGateways: store.onGatewayChange,
-    log,
-  }),
+  startDnsThread(
+    {
+      host: settings.dns.host,
+      port: settings.dns.port,
+      zone: settings.dns,
+      dbPath: settings.database.path,
+      versions,
+      lookups: { gateway: store.findGatewayByName },
+      log,
+    },
+    new URL("./dns/worker.ts", import.meta.url),
+  ),
 );
 const sweeper = await orFail("cannot start the expiry sweep", () =>
-  createSweeper(store, settings.database.path, new URL("./store/sweep-worker.ts", import.meta.url)),
+  createSweeper(store, settings.database.path, new URL("./store/sweep-worker.ts", import.meta.url), versions),
 );
 const expiry = startExpiry({ sweeper, ...settings.expiry, log, now, writesRefused: fileWatch.refused });
 closers.push(() => Promise.allSettled([app.stop(), dns.close(), expiry.stop()]));

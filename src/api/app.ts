@@ -78,7 +78,12 @@ export function createApp(deps: ApiDeps) {
       else if (code === "PARSE") failure = new ApiError("InvalidParameter");
       // The database file went away and writes are refused (store/file-watch.ts logs it once a minute).
       else if ((error as { code?: unknown })?.code === "SQLITE_READONLY") failure = new ApiError("InternalError");
-      else {
+      else if (String((error as { code?: unknown })?.code).startsWith("SQLITE_BUSY")) {
+        // Another connection held the write lock past the busy timeout (2 s): the transaction
+        // rolled back. Expected under load from outside, so one line, no stack.
+        deps.log(`error ${request.method} ${maskedPath(request.url)}: the database stayed locked by another connection (${(error as { code: string }).code}), answering 501`);
+        failure = new ApiError("InternalError");
+      } else {
         // Anything else is ours: log it whole, tell the client nothing about it.
         deps.log(`error ${request.method} ${maskedPath(request.url)}: ${(error as Error)?.stack ?? String(error)}`);
         failure = new ApiError("InternalError");

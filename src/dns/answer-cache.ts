@@ -14,6 +14,11 @@
 //   records the counters of the buckets of the rows it was built from, and is valid only
 //   while they are unchanged. invalidate() bumps one counter: O(1), and a name sharing a
 //   bucket only ever costs a miss, never a stale answer.
+// - The counters (AnswerVersions) live in a SharedArrayBuffer: the cache is used by the DNS
+//   worker thread, while the thread that commits a write bumps the counters (Atomics) before
+//   the write is acknowledged, so the very next query misses without any message passing.
+//   An entry records the counters as read before its rows were looked up: a write committed
+//   during the lookup then leaves the entry stale at birth rather than wrongly current.
 
 /** Bytes of entries kept; the 10,000-name benchmark asks for 35,000 distinct messages of ~200 bytes each. */
 const DEFAULT_CAPACITY_BYTES = 24 << 20;
@@ -29,6 +34,34 @@ const HEADER_BYTES = 12;
 
 type Transport = "udp" | "tcp";
 
+function bucketOf(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return (h >>> 0) & ((1 << VERSION_BUCKET_BITS) - 1);
+}
+
+/**
+ * The per-bucket version counters, shareable between threads: hand `buffer` to another thread
+ * (postMessage) and wrap it there with `new AnswerVersions(buffer)`; both then see one set.
+ */
+export class AnswerVersions {
+  readonly counters: Uint32Array;
+
+  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(4 << VERSION_BUCKET_BITS)) {
+    this.counters = new Uint32Array(buffer);
+  }
+
+  /** Forgets, in every cache over these counters, the answers built from this full name's row (lower case, trailing dot). */
+  invalidate(name: string): void {
+    Atomics.add(this.counters, bucketOf(name), 1); // wraps modulo 2^32
+  }
+
+  /** The counter of a name's bucket, read before its row is looked up. */
+  of(name: string): number {
+    return Atomics.load(this.counters, bucketOf(name));
+  }
+}
+
 export interface AnswerCacheStats {
   hits: number;
   misses: number;
@@ -43,11 +76,16 @@ export class AnswerCache {
   /** per slot: position the entry was written at, plus one (0: empty) */
   private readonly slotPos = new Float64Array(2 << SET_BITS);
   private readonly slotHash = new Uint32Array(2 << SET_BITS);
-  private readonly versions = new Uint32Array(1 << VERSION_BUCKET_BITS);
+  private readonly versions: Uint32Array;
   private readonly scratchDeps = new Uint32Array(2 * MAX_DEPENDENCIES);
   readonly stats: AnswerCacheStats = { hits: 0, misses: 0 };
 
-  constructor(capacityBytes = DEFAULT_CAPACITY_BYTES) {
+  constructor(
+    capacityBytes = DEFAULT_CAPACITY_BYTES,
+    /** counters possibly shared with the thread that writes (see AnswerVersions) */
+    readonly shared: AnswerVersions = new AnswerVersions(),
+  ) {
+    this.versions = shared.counters;
     this.capacity = Math.max(256, capacityBytes - (capacityBytes % 4));
     const buffer = new ArrayBuffer(this.capacity);
     this.bytes = new Uint8Array(buffer);
@@ -59,12 +97,6 @@ export class AnswerCache {
     let h = transport === "udp" ? 0x811c9dc5 : 0x050c5d1f;
     for (let i = 2; i < message.length; i++) h = Math.imul(h ^ message[i], 0x01000193);
     return h >>> 0;
-  }
-
-  private static bucket(name: string): number {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
-    return (h >>> 0) & ((1 << VERSION_BUCKET_BITS) - 1);
   }
 
   /** The slot holding a live entry for this message, or -1. */
@@ -123,21 +155,25 @@ export class AnswerCache {
     return reply;
   }
 
-  set(message: Uint8Array, transport: Transport, reply: Uint8Array, dependsOn: readonly string[]): void {
+  /**
+   * Caches `reply` as built from the rows of `dependsOn`. `versionsSeen[d]` is `shared.of(name)`
+   * read before that row was looked up; without it the counters are read now, which is right
+   * only when no other thread writes.
+   */
+  set(message: Uint8Array, transport: Transport, reply: Uint8Array, dependsOn: readonly string[], versionsSeen?: readonly number[]): void {
     if (dependsOn.length > MAX_DEPENDENCIES) return;
     const deps = this.scratchDeps;
     for (let d = 0; d < dependsOn.length; d++) {
-      const bucket = AnswerCache.bucket(dependsOn[d]);
+      const bucket = bucketOf(dependsOn[d]);
       deps[2 * d] = bucket;
-      deps[2 * d + 1] = this.versions[bucket];
+      deps[2 * d + 1] = versionsSeen ? versionsSeen[d] : Atomics.load(this.versions, bucket);
     }
     this.append(AnswerCache.hash(message, transport), message, transport, reply, deps, dependsOn.length);
   }
 
   /** Forgets every answer built from the row of this full name (lower case, trailing dot). */
   invalidate(name: string): void {
-    const bucket = AnswerCache.bucket(name);
-    this.versions[bucket] = (this.versions[bucket] + 1) >>> 0;
+    this.shared.invalidate(name);
   }
 
   private append(hash: number, message: Uint8Array, transport: Transport, reply: Uint8Array, deps: Uint32Array, dependencies: number): void {
@@ -183,7 +219,7 @@ export class AnswerCache {
     const { words } = this;
     for (let d = 0; d < this.bytes[at + 9]; d++) {
       const word = (at >> 2) + 3 + 2 * d;
-      if (this.versions[words[word]] !== words[word + 1]) return false;
+      if (Atomics.load(this.versions, words[word]) !== words[word + 1]) return false;
     }
     return true;
   }

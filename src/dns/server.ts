@@ -18,6 +18,8 @@ export interface DnsServerOptions {
   lookups: ZoneLookups;
   /** subscribes to the full names of gateway rows as they change (answers built from them are dropped) */
   watchGateways?: (listener: (name: string) => void) => void;
+  /** the answer cache to use, e.g. over counters another thread bumps (AnswerVersions); default a fresh one */
+  cache?: AnswerCache;
   log: (line: string) => void;
   /** TCP bounds (SPEC section 7); tests set small ones */
   tcp?: Partial<TcpLimits>;
@@ -44,7 +46,7 @@ export interface DnsServer {
 const TCP_MAX_PENDING_OUTPUT = 1 << 20;
 
 export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
-  const cache = new AnswerCache();
+  const cache = options.cache ?? new AnswerCache();
   options.watchGateways?.((name) => cache.invalidate(name));
   const respond = createResponder({ ...options, cache });
   const udp = await bindUdp(options, respond);
@@ -92,14 +94,16 @@ export function createResponder(
       if (hit) return hit;
     }
     const dependsOn: string[] = [];
+    const versionsSeen: number[] = [];
     const recording: ZoneLookups = {
       gateway(name) {
         dependsOn.push(name);
+        versionsSeen.push(cache.shared.of(name)); // before the read: a write committed meanwhile makes the entry stale
         return options.lookups.gateway(name);
       },
     };
     const result = answer(message, transport, recording);
-    if (result && result.cacheable && cacheable) cache.set(message, transport, result.reply, dependsOn);
+    if (result && result.cacheable && cacheable) cache.set(message, transport, result.reply, dependsOn, versionsSeen);
     return result?.reply ?? null;
   };
 }

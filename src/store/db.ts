@@ -11,6 +11,15 @@ export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 
 const MIGRATIONS_TABLE = "__drizzle_migrations";
 
+/**
+ * How long a write waits for a lock another connection holds (SPEC 7): then it fails with
+ * SQLITE_BUSY, its transaction rolls back, and the request answers 501. It waits on the thread
+ * that serves HTTP; DNS reads on a connection of its own (openLookupDatabase) and never waits.
+ */
+export const WRITE_LOCK_WAIT_MS = 2000;
+/** A WAL reader waits for no writer; this covers the brief locks of a WAL reset or recovery. */
+const LOOKUP_LOCK_WAIT_MS = 100;
+
 export function openDatabase(path: string): Db {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const sqlite = new Database(path, { create: true, strict: true });
@@ -18,11 +27,21 @@ export function openDatabase(path: string): Db {
   // FULL would block the event loop on an fsync per write.
   sqlite.run("PRAGMA journal_mode = WAL");
   sqlite.run("PRAGMA synchronous = NORMAL");
-  sqlite.run("PRAGMA busy_timeout = 5000");
+  sqlite.run(`PRAGMA busy_timeout = ${WRITE_LOCK_WAIT_MS}`);
   sqlite.run("PRAGMA foreign_keys = ON");
   const db = drizzle({ client: sqlite, schema }) as Db;
   migrate(db);
   return db;
+}
+
+/**
+ * A read-only connection to a file openDatabase has opened (and migrated) already: the DNS
+ * worker's gateway lookups. In WAL mode it reads the last commit without waiting for a writer.
+ */
+export function openLookupDatabase(path: string): Db {
+  const sqlite = new Database(path, { readonly: true, strict: true });
+  sqlite.run(`PRAGMA busy_timeout = ${LOOKUP_LOCK_WAIT_MS}`);
+  return drizzle({ client: sqlite, schema }) as Db;
 }
 
 function tableExists(sqlite: Database, name: string): boolean {

@@ -77,6 +77,16 @@ export interface StaleCensus {
 
 export type Store = ReturnType<typeof createStore>;
 
+/** DNS's one read: a gateway row by full name. Also on a connection of its own (openLookupDatabase). */
+export function createGatewayLookup(db: Db): (name: string) => GatewayRecord | undefined {
+  const gatewayByName = db
+    .select({ mode: domains.mode, lastIp: domains.lastIp, dnsChallenge: domains.dnsChallenge, token: domains.token })
+    .from(domains)
+    .where(eq(domains.name, p("name")))
+    .prepare();
+  return (name) => gatewayByName.get({ name });
+}
+
 export interface StoreOptions {
   /** keep /info's rows in memory (tests compare against a store without) */
   cacheInfo?: boolean;
@@ -109,11 +119,7 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
       .where(and(eq(domains.token, p("token")), ne(domains.token, ""))),
   );
   const byName = db.select().from(domains).where(eq(domains.name, p("name"))).prepare();
-  const gatewayByName = db
-    .select({ mode: domains.mode, lastIp: domains.lastIp, dnsChallenge: domains.dnsChallenge, token: domains.token })
-    .from(domains)
-    .where(eq(domains.name, p("name")))
-    .prepare();
+  const findGatewayByName = createGatewayLookup(db);
   const accountEmail = db.select({ email: accounts.email, optout: accounts.optout }).from(accounts).where(eq(accounts.id, p("id"))).prepare();
   const accountByEmail = db.select({ id: accounts.id }).from(accounts).where(eq(accounts.email, p("email"))).prepare();
   const insertAccount = db
@@ -337,9 +343,7 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
       return byName.get({ name });
     },
 
-    findGatewayByName(name: string): GatewayRecord | undefined {
-      return gatewayByName.get({ name });
-    },
+    findGatewayByName,
 
     /** The verified owner's email of a domain, or null. */
     verifiedEmail(domain: Domain): string | null {

@@ -1,13 +1,15 @@
 // The expiry sweep's deletes, on a connection of their own in a worker thread: a batch's
 // commit, and the WAL checkpoint it may trigger with its fsync, then wait here instead of
 // stalling the event loop that answers DNS and HTTP.
+import { AnswerVersions } from "../dns/answer-cache.ts";
 import { openDatabase } from "./db.ts";
 import { createStore, type StaleBatch, type StaleCensus, type Store } from "./domains.ts";
 
 declare const self: Worker;
 
+/** versions: the DNS answer cache's counters, bumped here for each name a batch removed, right after its commit */
 export type SweepRequest =
-  | { kind: "open"; path: string }
+  | { kind: "open"; path: string; versions?: SharedArrayBuffer }
   | { kind: "count"; cutoff: number }
   | { kind: "batch"; batch: StaleBatch }
   | { kind: "close" };
@@ -20,6 +22,7 @@ export type SweepReply =
 
 let db: ReturnType<typeof openDatabase> | undefined;
 let store: Store | undefined;
+let versions: AnswerVersions | undefined;
 
 self.onmessage = (event: MessageEvent<SweepRequest>) => {
   const request = event.data;
@@ -28,6 +31,7 @@ self.onmessage = (event: MessageEvent<SweepRequest>) => {
     if (request.kind === "open") {
       db = openDatabase(request.path);
       store = createStore(db);
+      versions = request.versions && new AnswerVersions(request.versions);
       reply = { kind: "opened" };
     } else if (request.kind === "close") {
       db?.$client.close();
@@ -35,7 +39,9 @@ self.onmessage = (event: MessageEvent<SweepRequest>) => {
     } else if (request.kind === "count") {
       reply = { kind: "counted", census: store!.countStale(request.cutoff) };
     } else {
-      reply = { kind: "removed", ...store!.deleteStaleNames(request.batch) };
+      const removed = store!.deleteStaleNames(request.batch);
+      for (const name of removed.names) versions?.invalidate(name);
+      reply = { kind: "removed", ...removed };
     }
   } catch (e) {
     reply = { kind: "failed", message: (e as Error).message };

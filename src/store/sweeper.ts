@@ -1,5 +1,6 @@
 // Deletes stale domains for the expiry timer: through a worker thread with its own connection
 // when the database is a file, in this thread for :memory: (a worker could not see it).
+import type { AnswerVersions } from "../dns/answer-cache.ts";
 import type { StaleBatch, StaleCensus, Store } from "./domains.ts";
 import type { SweepReply, SweepRequest } from "./sweep-worker.ts";
 
@@ -15,7 +16,7 @@ export interface Sweeper {
  * `workerUrl` is sweep-worker.ts resolved by main.ts: both files are entry points of
  * `bun build --compile`, which keeps their layout relative to each other inside the binary.
  */
-export async function createSweeper(store: Store, path: string, workerUrl: URL): Promise<Sweeper> {
+export async function createSweeper(store: Store, path: string, workerUrl: URL, versions?: AnswerVersions): Promise<Sweeper> {
   if (path === ":memory:") {
     return {
       countStale: async (cutoff) => store.countStale(cutoff),
@@ -48,7 +49,7 @@ export async function createSweeper(store: Store, path: string, workerUrl: URL):
       return reply;
     });
 
-  await ask({ kind: "open", path });
+  await ask({ kind: "open", path, versions: versions?.buffer });
   worker.unref();
   return {
     async countStale(cutoff) {
@@ -59,7 +60,8 @@ export async function createSweeper(store: Store, path: string, workerUrl: URL):
     async deleteBatch(batch) {
       const reply = await ask({ kind: "batch", batch });
       if (reply.kind !== "removed") throw new Error(`sweep worker answered ${reply.kind} to a batch`);
-      // Committed by the worker's connection: the DNS answer cache forgets these names now.
+      // Committed by the worker's connection, which bumped the DNS answer cache's counters
+      // already; /info's rows and this store's listeners forget these names now.
       store.removedElsewhere(reply.names);
       return { removed: reply.names.length, next: reply.next };
     },

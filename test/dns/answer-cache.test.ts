@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { Packet } from "dns2";
-import { AnswerCache } from "../../src/dns/answer-cache.ts";
+import { AnswerCache, AnswerVersions } from "../../src/dns/answer-cache.ts";
 import { ByteWriter } from "../../src/dns/byte-writer.ts";
 import { createResponder } from "../../src/dns/server.ts";
 import { encodeQuery, GATEWAYS, seededStore, testZone } from "./client.ts";
@@ -206,6 +206,39 @@ describe("DNS answer cache", () => {
     expect(cache.get(live, "udp")?.[2]).toBe(1);
     expect(cache.get(newcomer, "udp")?.[2]).toBe(3);
     expect(cache.get(dead, "udp")).toBeUndefined();
+  });
+
+  test("a write committed by another thread while the answer was being looked up leaves that answer uncached, never served stale", () => {
+    // The DNS thread reads a row, the writing thread commits and bumps the counter, then the
+    // DNS thread caches what it read: the entry must carry the counter as it was before the read.
+    const versions = new AnswerVersions();
+    const cache = new AnswerCache(undefined, versions);
+    let address = "192.0.2.1";
+    const lookups = {
+      gateway(name: string) {
+        const row = name === "racy.example.test." ? { mode: 1, lastIp: address, dnsChallenge: "", token: "t" } : undefined;
+        // the other thread's write lands right after this read
+        address = "192.0.2.2";
+        versions.invalidate("racy.example.test.");
+        return row;
+      },
+    };
+    const respond = createResponder({ zone, lookups, log: (l) => log.push(l), cache });
+    const message = encodeQuery("racy.example.test", "A", { id: 9 });
+    respond(message, "udp");
+    const hitsBefore = cache.stats.hits;
+    respond(message, "udp");
+    expect(cache.stats.hits).toBe(hitsBefore);
+  });
+
+  test("counters shared through a SharedArrayBuffer: a bump made through another view of the buffer drops the answer", () => {
+    const writer = new AnswerVersions();
+    const cache = new AnswerCache(undefined, new AnswerVersions(writer.buffer));
+    const message = encodeQuery("shared.example.test", "A", { id: 3 });
+    cache.set(message, "udp", Buffer.from([0, 3, 1]), ["shared.example.test."], [writer.of("shared.example.test.")]);
+    expect(cache.get(message, "udp")).toEqual(Buffer.from([0, 3, 1]));
+    writer.invalidate("shared.example.test.");
+    expect(cache.get(message, "udp")).toBeUndefined();
   });
 
   test("an answer built from several rows goes when any one of them changes", () => {

@@ -69,3 +69,54 @@ describe("DNS follows the API (whole process)", () => {
     expect(reply.answers?.map((r: any) => r.data)).toEqual(["127.0.0.1"]);
   });
 });
+
+/** The TXT strings of `_acme-challenge.<label>` as answered over UDP. */
+async function challengeOver(port: number, label: string): Promise<string[]> {
+  const reply = decode(await udpExchange(port, encodeQuery(`_acme-challenge.${label}.example.test`, "TXT")));
+  return (reply.answers ?? []).map((a: any) => Buffer.concat(a.data).toString());
+}
+
+describe("DNS follows the API across threads (DNS answers from a worker thread)", () => {
+  test("200 rounds of /dnsconfig, each followed at once by a UDP TXT query (asked twice, so the second is a cache hit): every answer is the new value", async () => {
+    const token = await subscribe("hammer1", 0);
+    const seen: string[][] = [];
+    for (let i = 0; i < 200; i++) {
+      expect((await get(server, `/dnsconfig?token=${token}&challenge=round-${i}`)).status).toBe(200);
+      seen.push(await challengeOver(server.dnsPort, "hammer1"));
+      seen.push(await challengeOver(server.dnsPort, "hammer1"));
+    }
+    expect(seen).toEqual(Array.from({ length: 400 }, (_, i) => [`round-${i >> 1}`]));
+  });
+
+  test("100 rounds of /ping with a new address, each followed at once by A over UDP: every answer is the new address", async () => {
+    const token = await subscribe("hammer2", 1);
+    const seen: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const ip = `203.0.113.${i + 1}`;
+      expect((await get(server, `/ping?token=${token}`, { headers: { "X-Real-IP": ip } })).status).toBe(200);
+      const reply = decode(await udpExchange(server.dnsPort, encodeQuery("hammer2.example.test", "A")));
+      seen.push(reply.answers?.map((a: any) => a.data).join(",") ?? "");
+    }
+    expect(seen).toEqual(Array.from({ length: 100 }, (_, i) => `203.0.113.${i + 1}`));
+  });
+});
+
+describe("--db :memory: (DNS stays on the main thread: no other connection can see that database)", () => {
+  test("the server answers DNS, and /dnsconfig then /unsubscribe are visible on the very next query", async () => {
+    const memory = await startServer({ args: ["--db", ":memory:"] });
+    try {
+      const res = await get(memory, "/subscribe?name=mem1&mode=0");
+      expect(res.status).toBe(200);
+      const { token } = res.json;
+      for (let i = 0; i < 20; i++) {
+        expect((await get(memory, `/dnsconfig?token=${token}&challenge=mem-${i}`)).status).toBe(200);
+        expect(await challengeOver(memory.dnsPort, "mem1")).toEqual([`mem-${i}`]);
+      }
+      expect((await get(memory, `/unsubscribe?token=${token}`)).status).toBe(200);
+      expect(decode(await udpExchange(memory.dnsPort, encodeQuery("mem1.example.test", "A"))).rcode).toBe("NXDOMAIN");
+      expect(await memory.stop("SIGTERM")).toBe(0);
+    } finally {
+      await memory.cleanup();
+    }
+  });
+});

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { AnswerVersions } from "../../src/dns/answer-cache.ts";
 import { startExpiry } from "../../src/expiry.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { createStore } from "../../src/store/domains.ts";
@@ -90,6 +91,23 @@ describe("sweeper", () => {
       db.$client.close();
     });
   }
+
+  test("file: the sweep thread bumps the DNS answer cache's shared counters of every name it removed, itself, before the batch is reported", async () => {
+    const path = pathFor("file");
+    const { db, store } = seed(path, 60, (i) => i < 40);
+    const versions = new AnswerVersions();
+    // no listener of this store bumps them: whatever changes was done by the sweep thread
+    const before = namesWhere(60, () => true).map((n) => versions.of(n));
+    const sweeper = await createSweeper(store, path, WORKER, versions);
+    try {
+      expect(await sweeper.deleteBatch({ cutoff: STALE + 1, after: 0, limit: 200, scan: 1000 })).toEqual({ removed: 40, next: null });
+    } finally {
+      await sweeper.close();
+    }
+    // rows 0..39 were removed: none of their counters may be as it was
+    expect(namesWhere(40, () => true).filter((n, i) => versions.of(n) === before[i])).toEqual([]);
+    db.$client.close();
+  });
 
   test("a batch reads at most `scan` rows: where none is stale it stops at the window's end", () => {
     const { db, store } = seed(":memory:", 2_500, () => false);

@@ -1,0 +1,104 @@
+// Starts DNS in a worker thread (worker.ts) for a database file, or in this thread for
+// :memory: (another connection could not see that database; a shared-cache URI would make
+// reads wait on writes, which is what the thread is for).
+import { AnswerCache, type AnswerVersions } from "./answer-cache.ts";
+import { startDnsServer, type DnsServer } from "./server.ts";
+import type { DnsWorkerReply, DnsWorkerRequest, PlainDnsOptions } from "./worker.ts";
+import type { ZoneLookups } from "./zone.ts";
+
+export interface DnsThreadOptions extends PlainDnsOptions {
+  dbPath: string;
+  /** the counters the writing thread bumps before it acknowledges a write */
+  versions: AnswerVersions;
+  /** this thread's lookups: used only for :memory: */
+  lookups: ZoneLookups;
+  log: (line: string) => void;
+}
+
+/** How long the thread may take to close its sockets before it is terminated (shutdown has 5 s in all). */
+const CLOSE_WAIT_MS = 3000;
+/** A thread that ended unexpectedly is replaced after this long. */
+const RESTART_DELAY_MS = 1000;
+
+/**
+ * Resolves once DNS is bound on UDP and TCP; rejects with the bind error's message.
+ * `workerUrl` is worker.ts resolved by main.ts: both are entry points of `bun build --compile`.
+ */
+export async function startDnsThread(options: DnsThreadOptions, workerUrl: URL): Promise<DnsServer> {
+  const { dbPath, versions, lookups, log, ...plain } = options;
+  if (dbPath === ":memory:") return startDnsServer({ ...plain, lookups, cache: new AnswerCache(undefined, versions), log });
+
+  let closing = false;
+  let current: Running | null = null;
+
+  interface Running {
+    worker: Worker;
+    closed: Promise<void>;
+  }
+
+  const launch = () =>
+    new Promise<Running>((resolve, reject) => {
+      const worker = new Worker(workerUrl.href);
+      let ready = false;
+      let onClosed = () => {};
+      const closed = new Promise<void>((r) => (onClosed = r));
+      worker.onmessage = (event: MessageEvent<DnsWorkerReply>) => {
+        const message = event.data;
+        if (message.kind === "log") log(message.line);
+        else if (message.kind === "ready") {
+          ready = true;
+          resolve({ worker, closed });
+        } else if (message.kind === "failed") {
+          worker.terminate();
+          reject(new Error(message.message));
+        } else if (message.kind === "closed") onClosed();
+      };
+      worker.addEventListener("error", (event) => {
+        // Bun's message is the source excerpt, the error and its stack: keep the error line.
+        const lines = String((event as ErrorEvent).message).split("\n").map((line) => line.trim());
+        log(`dns: DNS thread error: ${lines.find((line) => /^\w*error\b/i.test(line)) ?? lines[0]}`);
+      });
+      worker.addEventListener("close", () => {
+        onClosed();
+        if (!ready) reject(new Error("the DNS thread ended before it was bound"));
+        else if (!closing) {
+          log(`dns: the DNS thread ended unexpectedly; starting a new one in ${RESTART_DELAY_MS / 1000}s`);
+          setTimeout(relaunch, RESTART_DELAY_MS);
+        }
+      });
+      const request: DnsWorkerRequest = { kind: "start", options: plain, dbPath, versions: versions.buffer };
+      worker.postMessage(request);
+    });
+
+  const relaunch = () => {
+    if (closing) return;
+    launch().then(
+      (running) => {
+        current = running;
+        if (closing) void stop(running);
+        else log("dns: a new DNS thread is answering");
+      },
+      (e) => {
+        log(`dns: cannot start a new DNS thread: ${(e as Error).message}; trying again in ${RESTART_DELAY_MS / 1000}s`);
+        setTimeout(relaunch, RESTART_DELAY_MS);
+      },
+    );
+  };
+
+  const stop = async ({ worker, closed }: Running) => {
+    const request: DnsWorkerRequest = { kind: "close" };
+    worker.postMessage(request);
+    let timer: Timer | undefined;
+    await Promise.race([closed, new Promise((r) => (timer = setTimeout(r, CLOSE_WAIT_MS)))]);
+    clearTimeout(timer);
+    worker.terminate();
+  };
+
+  current = await launch();
+  return {
+    async close() {
+      closing = true;
+      if (current) await stop(current);
+    },
+  };
+}

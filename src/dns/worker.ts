@@ -1,0 +1,57 @@
+// DNS in a thread of its own (SPEC 7): its sockets keep answering while the main thread waits
+// for a SQLite lock or works through an HTTP burst, and a UDP flood costs HTTP no event-loop
+// time. Gateway rows are read on a read-only connection of this thread (WAL: a reader never
+// waits for a writer); the answer cache's counters are shared with the thread that writes.
+import { openLookupDatabase, type Db } from "../store/db.ts";
+import { createGatewayLookup } from "../store/domains.ts";
+import { AnswerCache, AnswerVersions } from "./answer-cache.ts";
+import { startDnsServer, type DnsServer, type DnsServerOptions } from "./server.ts";
+
+declare const self: Worker;
+
+/** What startDnsServer takes that is plain data (functions cannot cross to a thread). */
+export type PlainDnsOptions = Omit<DnsServerOptions, "lookups" | "watchGateways" | "cache" | "log">;
+
+export type DnsWorkerRequest =
+  | { kind: "start"; options: PlainDnsOptions; dbPath: string; versions: SharedArrayBuffer }
+  | { kind: "close" };
+export type DnsWorkerReply = { kind: "ready" } | { kind: "failed"; message: string } | { kind: "log"; line: string } | { kind: "closed" };
+
+const reply = (message: DnsWorkerReply) => postMessage(message);
+let db: Db | undefined;
+let dns: DnsServer | undefined;
+
+async function start(request: Extract<DnsWorkerRequest, { kind: "start" }>): Promise<void> {
+  try {
+    db = openLookupDatabase(request.dbPath);
+    const gateway = createGatewayLookup(db);
+    dns = await startDnsServer({
+      ...request.options,
+      lookups: { gateway },
+      cache: new AnswerCache(undefined, new AnswerVersions(request.versions)),
+      log: (line) => reply({ kind: "log", line }),
+    });
+    reply({ kind: "ready" });
+  } catch (e) {
+    db?.$client.close();
+    db = undefined;
+    reply({ kind: "failed", message: (e as Error).message });
+  }
+}
+
+async function close(): Promise<void> {
+  try {
+    await dns?.close();
+  } catch (e) {
+    reply({ kind: "log", line: `dns: closing the sockets: ${(e as Error).message}` });
+  }
+  dns = undefined;
+  db?.$client.close();
+  db = undefined;
+  reply({ kind: "closed" });
+}
+
+self.onmessage = (event: MessageEvent<DnsWorkerRequest>) => {
+  const request = event.data;
+  void (request.kind === "start" ? start(request) : close());
+};
