@@ -86,21 +86,27 @@ export interface StartOptions {
   httpPort?: number;
   dnsPort?: number;
   /**
-   * true: keep the limits.* quotas at their defaults. Otherwise they are off, since a suite's
-   * tests all come from 127.0.0.1 and would share one client's budget (test/abuse pins them).
+   * true: keep the limits.* quotas and dns.rrl_rate at their defaults. Otherwise they are off,
+   * since a suite's tests all come from 127.0.0.1 and would share one client's budget (test/abuse pins them).
    */
   limits?: boolean;
   /** false: pass only `args` (no --domain/--host/--http-port/--dns-host/--dns-port/--db), to test config files and defaults */
   defaultFlags?: boolean;
 }
 
-/** The limits.* quotas off, as environment variables (for tests that spawn the server themselves). */
-export const LIMITS_OFF_ENV: Record<string, string> = Object.fromEntries(
-  ["SUBSCRIBE_PER_HOUR", "EMAIL_REQUESTS_PER_HOUR", "EMAILS_PER_RECIPIENT_PER_HOUR", "EMAILS_PER_RECIPIENT_PER_DAY", "RECLAIM_EMAILS_PER_NAME_PER_HOUR"].map((k) => [
-    `REGISTRATION_LIMITS_${k}`,
-    "0",
-  ]),
-);
+/**
+ * The limits.* quotas and DNS response-rate limiting off, as environment variables (also for
+ * tests that spawn the server themselves): every test client is 127.0.0.1, one client's budget.
+ */
+export const LIMITS_OFF_ENV: Record<string, string> = {
+  ...Object.fromEntries(
+    ["SUBSCRIBE_PER_HOUR", "EMAIL_REQUESTS_PER_HOUR", "EMAILS_PER_RECIPIENT_PER_HOUR", "EMAILS_PER_RECIPIENT_PER_DAY", "RECLAIM_EMAILS_PER_NAME_PER_HOUR"].map((k) => [
+      `REGISTRATION_LIMITS_${k}`,
+      "0",
+    ]),
+  ),
+  REGISTRATION_DNS_RRL_RATE: "0",
+};
 
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "regsrv-"));
