@@ -212,6 +212,22 @@ describe("finding 6: a stranger's /reclaim cannot void the owner's reclamation t
   });
 });
 
+describe("a stranger cannot use up the owner's reclamation emails", () => {
+  test("verification emails a stranger sends to the owner's address leave /reclaim's emails to it alone", async () => {
+    app = startApp({ limits: { emailRequestsPerHour: 0 } });
+    const { name, email } = await owned(`victim@owner.example.org`); // one verification email to it already
+    // The stranger's own name, pointed at the owner's address until its budget is spent, hour after hour.
+    const stranger = await subscribed("203.0.113.77");
+    let sent = 0;
+    for (let i = 0; i < 30; i++) if ((await app.get(`/setemail?token=${stranger.token}&email=${email}`, { from: "203.0.113.77" })).status === 200) sent++;
+    expect(sent).toBe(4);
+    const before = app.mails().length;
+    const res = await app.get(`/reclaim?name=${name}`, { from: "198.51.100.1" });
+    expect(res.status, res.text).toBe(200);
+    expect(app.mails().slice(before).map((m) => [m.to, m.subject.startsWith("Reclaim")])).toEqual([[email, true]]);
+  });
+});
+
 describe("finding 7: /subscribe is bounded per client", () => {
   test("the 21st /subscribe in an hour from one address is 429 with Retry-After, failures included; an hour later it works again", async () => {
     app = startApp();
