@@ -17,9 +17,12 @@ const HOUR = 3600;
  */
 export function recipientKey(address: string): string {
   const at = address.lastIndexOf("@");
-  const domain = address.slice(at + 1).toLowerCase();
+  let domain = address.slice(at + 1).toLowerCase();
   let local = address.slice(0, at).toLowerCase().split("+")[0];
-  if (domain === "gmail.com" || domain === "googlemail.com") local = local.replaceAll(".", "");
+  if (domain === "gmail.com" || domain === "googlemail.com") {
+    domain = "gmail.com"; // one inbox under either name
+    local = local.replaceAll(".", "");
+  }
   return `${local}@${domain}`;
 }
 

@@ -212,6 +212,17 @@ describe("finding 6: a stranger's /reclaim cannot void the owner's reclamation t
   });
 });
 
+describe("Gmail's two domains are one mailbox", () => {
+  test("victim@gmail.com and Vic.Tim+x@googlemail.com share one per-recipient budget", async () => {
+    app = startApp({ limits: { emailRequestsPerHour: 0 } });
+    const { token } = await subscribed();
+    const spellings = ["victim@gmail.com", "Vic.Tim+x@googlemail.com"];
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await app.get(`/setemail?token=${token}&email=${encodeURIComponent(spellings[i % 2])}`, { from: `203.0.113.${i + 1}` })).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
+  });
+});
+
 describe("a stranger cannot use up the owner's reclamation emails", () => {
   test("verification emails a stranger sends to the owner's address leave /reclaim's emails to it alone", async () => {
     app = startApp({ limits: { emailRequestsPerHour: 0 } });
