@@ -17,9 +17,12 @@ const HOUR = 3600;
  */
 export function recipientKey(address: string): string {
   const at = address.lastIndexOf("@");
-  const domain = address.slice(at + 1).toLowerCase();
+  let domain = address.slice(at + 1).toLowerCase();
   let local = address.slice(0, at).toLowerCase().split("+")[0];
-  if (domain === "gmail.com" || domain === "googlemail.com") local = local.replaceAll(".", "");
+  if (domain === "gmail.com" || domain === "googlemail.com") {
+    domain = "gmail.com"; // one inbox under either name
+    local = local.replaceAll(".", "");
+  }
   return `${local}@${domain}`;
 }
 
@@ -48,12 +51,18 @@ export function emailRoutes(deps: ApiDeps) {
     if (wait > 0) throw new ApiError("TooManyRequests", undefined, wait);
   };
   // Across all clients: an inbox, and a name's owner, get only so many emails whoever asks.
-  const perRecipientHour = new RateLimiter(limits.emailsPerRecipientPerHour, HOUR);
-  const perRecipientDay = new RateLimiter(limits.emailsPerRecipientPerDay, 24 * HOUR);
+  // Verification and reclamation emails are counted apart: anyone may send the first kind to
+  // any address, and must not use up the budget an owner's /reclaim needs.
+  const perRecipient = () => ({
+    hour: new RateLimiter(limits.emailsPerRecipientPerHour, HOUR),
+    day: new RateLimiter(limits.emailsPerRecipientPerDay, 24 * HOUR),
+  });
+  const verifications = perRecipient();
+  const reclamations = perRecipient();
   const reclaimsPerName = new RateLimiter(limits.reclaimEmailsPerNamePerHour, HOUR);
-  const limitRecipient = (to: string, extra: [RateLimiter, string][] = []) => {
+  const limitRecipient = (to: string, counters: ReturnType<typeof perRecipient>, extra: [RateLimiter, string][] = []) => {
     const key = recipientKey(to);
-    const wait = takeAll([[perRecipientHour, key], [perRecipientDay, key], ...extra], now());
+    const wait = takeAll([[counters.hour, key], [counters.day, key], ...extra], now());
     if (wait > 0) throw new ApiError("TooManyRequests", undefined, wait);
   };
 
@@ -65,7 +74,7 @@ export function emailRoutes(deps: ApiDeps) {
         if (!domain) throw new ApiError("UnknownToken");
         const link = crypto.randomUUID();
         const optout = query.optout === "1" || query.optout === "true";
-        limitRecipient(query.email);
+        limitRecipient(query.email, verifications);
         await send(confirmationEmail(settings.email, query.email, `${settings.http.publicUrl}/verifyemail?s=${link}`, displayName(domain.name)));
         store.setPendingEmail(domain.id, query.email, optout, link, now() + VERIFICATION_LIFETIME);
         return {};
@@ -100,7 +109,7 @@ export function emailRoutes(deps: ApiDeps) {
         if (!domain) throw new ApiError("NoSuchName");
         const owner = store.verifiedEmail(domain);
         if (!owner) throw new ApiError("NoEmail");
-        limitRecipient(owner, [[reclaimsPerName, domain.name]]);
+        limitRecipient(owner, reclamations, [[reclaimsPerName, domain.name]]);
         // Stored before it is sent, so a /reclaim meanwhile re-sends this one instead of making another.
         const live = store.issueReclamationToken(domain.id, crypto.randomUUID(), now() + RECLAMATION_LIFETIME, now());
         if (!live) throw new ApiError("NoSuchName");

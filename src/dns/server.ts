@@ -261,6 +261,8 @@ interface Connection {
   client: string;
   /** a message partly received (its deadline is running) */
   partial: boolean;
+  /** since when the connection has had a message under way without a break (0: not now) */
+  busySince: number;
 }
 
 /** The listening server and its open connections, oldest first (closed at shutdown, idle or not). */
@@ -274,7 +276,9 @@ function listenTcp(options: DnsServerOptions, respond: Responder, limits: TcpLim
     // Past a cap, the oldest idle connection (of that client, or of anyone: null) makes room.
     const makeRoomAmong = fromClient >= limits.maxPerClient ? client : connections.size >= limits.maxConnections ? null : undefined;
     if (makeRoomAmong !== undefined) {
-      const idle = oldestIdle(connections, makeRoomAmong);
+      // A connection never without a message under way for longer than one message may take
+      // (each finished just in time, the next begun at once) does not hold its place either.
+      const idle = oldestIdle(connections, makeRoomAmong) ?? longestBusy(connections, makeRoomAmong, Date.now() - limits.messageTimeoutMs);
       if (!idle) {
         const cap = makeRoomAmong === null ? `${limits.maxConnections} connections` : `${limits.maxPerClient} connections from that client`;
         reportRefused(`dns: TCP connection from ${socket.remoteAddress} refused: ${cap} are open and busy`);
@@ -285,7 +289,7 @@ function listenTcp(options: DnsServerOptions, respond: Responder, limits: TcpLim
       idle.destroy();
       forget(idle);
     }
-    const connection: Connection = { client, partial: false };
+    const connection: Connection = { client, partial: false, busySince: 0 };
     connections.set(socket, connection);
     perClient.set(client, (perClient.get(client) ?? 0) + 1);
     socket.on("close", () => forget(socket));
@@ -317,6 +321,17 @@ function oldestIdle(connections: Map<TcpSocket, Connection>, client: string | nu
   return undefined;
 }
 
+/** The connection (of one client, or of any when null) busy without a break since before `since`, the longest. */
+function longestBusy(connections: Map<TcpSocket, Connection>, client: string | null, since: number): TcpSocket | undefined {
+  let found: TcpSocket | undefined;
+  for (const [socket, connection] of connections)
+    if ((client === null || connection.client === client) && connection.partial && connection.busySince < since) {
+      since = connection.busySince;
+      found = socket;
+    }
+  return found;
+}
+
 /** A client for the per-client cap: an IPv4 address, or the /64 of an IPv6 one. */
 function clientOf(address: string): string {
   if (!address.includes(":") || address.includes(".")) return address.replace(/^::ffff:/i, "");
@@ -335,12 +350,14 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Res
     clearTimeout(deadline);
     deadline = undefined;
     connection.partial = false;
+    connection.busySince = 0;
   };
   // Trickling a byte at a time does not extend a message's time: the deadline is set once per message.
   const startDeadline = () => {
     clearTimeout(deadline);
     deadline = setTimeout(() => socket.destroy(), limits.messageTimeoutMs);
     connection.partial = true;
+    if (connection.busySince === 0) connection.busySince = Date.now();
   };
   socket.setTimeout(limits.idleTimeoutMs);
   socket.on("timeout", () => socket.destroy());

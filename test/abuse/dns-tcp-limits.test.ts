@@ -187,3 +187,31 @@ describe("TCP connection caps", () => {
     expect(client.replies.map((r) => r.readUInt16BE(0))).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   });
 });
+
+describe("TCP connections kept mid-message for good", () => {
+  let dns: Awaited<ReturnType<typeof startTestDns>>;
+  beforeAll(async () => {
+    dns = await startTestDns(testZone(), lookups, [], { tcp: { maxConnections: 8, maxPerClient: 4, messageTimeoutMs: 1000, idleTimeoutMs: 10_000 } });
+  });
+  afterAll(() => dns.close());
+
+  test("clients that finish a query and start the next every 400 ms cannot hold the total cap: a fresh client is answered", async () => {
+    const GIVE_UP_MS = 4000;
+    const started = Date.now();
+    // Each completes its message and sends the first byte of the next within the deadline, so
+    // every message meets it, yet the connection is never without a message under way.
+    const hold = async (from: string) => {
+      const client = await open(dns.port, from);
+      client.socket.write(QUERY.subarray(0, 1));
+      while (!client.closed && Date.now() - started < GIVE_UP_MS) {
+        await Bun.sleep(400);
+        client.socket.write(Buffer.concat([QUERY.subarray(1), QUERY.subarray(0, 1)]));
+      }
+      client.socket.destroy();
+    };
+    const attack = ["127.0.0.2", "127.0.0.3"].flatMap((from) => Array.from({ length: 4 }, () => hold(from)));
+    await Bun.sleep(2500); // well past one message deadline
+    expect(await ask(dns.port, "127.0.0.9")).toBe("203.0.113.5");
+    await Promise.all(attack);
+  }, 15_000);
+});

@@ -212,6 +212,33 @@ describe("finding 6: a stranger's /reclaim cannot void the owner's reclamation t
   });
 });
 
+describe("Gmail's two domains are one mailbox", () => {
+  test("victim@gmail.com and Vic.Tim+x@googlemail.com share one per-recipient budget", async () => {
+    app = startApp({ limits: { emailRequestsPerHour: 0 } });
+    const { token } = await subscribed();
+    const spellings = ["victim@gmail.com", "Vic.Tim+x@googlemail.com"];
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await app.get(`/setemail?token=${token}&email=${encodeURIComponent(spellings[i % 2])}`, { from: `203.0.113.${i + 1}` })).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
+  });
+});
+
+describe("a stranger cannot use up the owner's reclamation emails", () => {
+  test("verification emails a stranger sends to the owner's address leave /reclaim's emails to it alone", async () => {
+    app = startApp({ limits: { emailRequestsPerHour: 0 } });
+    const { name, email } = await owned(`victim@owner.example.org`); // one verification email to it already
+    // The stranger's own name, pointed at the owner's address until its budget is spent, hour after hour.
+    const stranger = await subscribed("203.0.113.77");
+    let sent = 0;
+    for (let i = 0; i < 30; i++) if ((await app.get(`/setemail?token=${stranger.token}&email=${email}`, { from: "203.0.113.77" })).status === 200) sent++;
+    expect(sent).toBe(4);
+    const before = app.mails().length;
+    const res = await app.get(`/reclaim?name=${name}`, { from: "198.51.100.1" });
+    expect(res.status, res.text).toBe(200);
+    expect(app.mails().slice(before).map((m) => [m.to, m.subject.startsWith("Reclaim")])).toEqual([[email, true]]);
+  });
+});
+
 describe("finding 7: /subscribe is bounded per client", () => {
   test("the 21st /subscribe in an hour from one address is 429 with Retry-After, failures included; an hour later it works again", async () => {
     app = startApp();
