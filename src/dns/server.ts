@@ -44,6 +44,8 @@ export interface DnsServer {
 
 /** One TCP message is at most 2 + 65535 octets; a peer that sends faster than it reads is cut off. */
 const TCP_MAX_PENDING_OUTPUT = 1 << 20;
+/** Unanswered input kept per connection while its replies wait for the peer to read (a safety net: reading is paused then). */
+const TCP_MAX_PENDING_INPUT = 256 << 10;
 
 export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
   const cache = options.cache ?? new AnswerCache();
@@ -363,15 +365,14 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Res
   socket.on("timeout", () => socket.destroy());
   socket.on("error", () => socket.destroy()); // resets and the like: nothing to tell anyone
   socket.on("close", stopDeadline);
-  socket.on("end", () => {
-    // Half-close from the peer: everything it sent is answered already (handling is synchronous).
-    if (pending.length > 0) socket.destroy();
-    else socket.end();
-  });
-  socket.on("data", (chunk: Buffer) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+  // Replies wait while the peer does not read them: input is not read (socket paused) until the
+  // kernel has taken the output, so a client that pipelines without reading costs neither CPU
+  // nor memory beyond one socket buffer, and is cut by the idle timeout.
+  let waitingForDrain = false;
+  let ended = false;
+  const answerPending = () => {
     let completed = false;
-    while (pending.length >= 2) {
+    while (!waitingForDrain && pending.length >= 2) {
       const length = pending.readUInt16BE(0);
       if (pending.length < 2 + length) break;
       const message = pending.subarray(2, 2 + length);
@@ -391,7 +392,10 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Res
       const frame = Buffer.allocUnsafe(2 + reply.length);
       frame.writeUInt16BE(reply.length, 0);
       reply.copy(frame, 2);
-      socket.write(frame);
+      if (!socket.write(frame)) {
+        waitingForDrain = true;
+        socket.pause();
+      }
       if (socket.writableLength > TCP_MAX_PENDING_OUTPUT) {
         socket.destroy();
         return;
@@ -399,5 +403,28 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Res
     }
     if (pending.length === 0) stopDeadline();
     else if (completed || deadline === undefined) startDeadline(); // a new message has begun
+    if (ended && !waitingForDrain) {
+      // Half-close from the peer: everything it sent is answered; a partial message never will be.
+      if (pending.length > 0) socket.destroy();
+      else socket.end();
+    }
+  };
+  socket.on("drain", () => {
+    if (!waitingForDrain) return;
+    waitingForDrain = false;
+    socket.resume();
+    answerPending();
+  });
+  socket.on("end", () => {
+    ended = true;
+    answerPending();
+  });
+  socket.on("data", (chunk: Buffer) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    if (waitingForDrain && pending.length > TCP_MAX_PENDING_INPUT) {
+      socket.destroy(); // input that kept coming while its answers could not be sent
+      return;
+    }
+    answerPending();
   });
 }
