@@ -278,9 +278,11 @@ function listenTcp(options: DnsServerOptions, respond: Responder, limits: TcpLim
     // Past a cap, the oldest idle connection (of that client, or of anyone: null) makes room.
     const makeRoomAmong = fromClient >= limits.maxPerClient ? client : connections.size >= limits.maxConnections ? null : undefined;
     if (makeRoomAmong !== undefined) {
-      // A connection never without a message under way for longer than one message may take
-      // (each finished just in time, the next begun at once) does not hold its place either.
-      const idle = oldestIdle(connections, makeRoomAmong) ?? longestBusy(connections, makeRoomAmong, Date.now() - limits.messageTimeoutMs);
+      // Else the one whose message has been arriving the longest: a newcomer is never refused
+      // for slow senders (a slowloris reopening what the deadline closes would keep the cap full
+      // for good), while a real client's message arrives in a moment and is answered long before
+      // hundreds of newer connections could push it out.
+      const idle = oldestIdle(connections, makeRoomAmong) ?? longestBusy(connections, makeRoomAmong);
       if (!idle) {
         const cap = makeRoomAmong === null ? `${limits.maxConnections} connections` : `${limits.maxPerClient} connections from that client`;
         reportRefused(`dns: TCP connection from ${socket.remoteAddress} refused: ${cap} are open and busy`);
@@ -323,9 +325,10 @@ function oldestIdle(connections: Map<TcpSocket, Connection>, client: string | nu
   return undefined;
 }
 
-/** The connection (of one client, or of any when null) busy without a break since before `since`, the longest. */
-function longestBusy(connections: Map<TcpSocket, Connection>, client: string | null, since: number): TcpSocket | undefined {
+/** The connection (of one client, or of any when null) with a message under way without a break the longest. */
+function longestBusy(connections: Map<TcpSocket, Connection>, client: string | null): TcpSocket | undefined {
   let found: TcpSocket | undefined;
+  let since = Number.POSITIVE_INFINITY;
   for (const [socket, connection] of connections)
     if ((client === null || connection.client === client) && connection.partial && connection.busySince < since) {
       since = connection.busySince;
