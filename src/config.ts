@@ -95,6 +95,12 @@ const DEFAULT_TEMPLATES = {
 
 type Kind = "string" | "port" | "int" | "fraction" | "bool" | "url" | "host" | "list" | "cidrs" | "nameservers" | "pairs" | "choice";
 
+/** A default worked out from other settings (the domain, the HTTP port...), and how README and --help show it. */
+interface Computed {
+  computed: (resolved: { domain: string; get: (key: string) => unknown }) => unknown;
+  shown: string;
+}
+
 interface Key {
   key: string; // dotted TOML key
   kind: Kind;
@@ -104,6 +110,10 @@ interface Key {
   max?: number;
   /** the values a "choice" takes */
   choices?: readonly string[];
+  /** the built-in value (null: unset) */
+  default: Computed | string | number | boolean | null | readonly unknown[];
+  /** one line for --help and README's settings table */
+  help: string;
 }
 
 /** http.access_log: every request on a line, or all but a gateway's routine successes (counted instead). */
@@ -115,74 +125,136 @@ const DEFAULT_TRUSTED_PROXIES = ["127.0.0.1/32", "::1/128"];
 
 /** RFC 2181 section 8: a TTL is at most 2^31 - 1 seconds. */
 const MAX_TTL = 2 ** 31 - 1;
+const COUNT_MAX = 1_000_000;
 
-// The single table of keys: flags and environment names derive from it.
+/** Serial in the YYYYMMDDnn form resolvers and secondaries expect; stable within a day. */
+function defaultSerial(now = new Date()): number {
+  return Number(now.toISOString().slice(0, 10).replace(/-/g, "")) * 100;
+}
+
+// The single table of settings: defaults, flags, environment names, --help and README's table derive from it.
 const KEYS: Key[] = [
-  { key: "domain", kind: "string", flag: "--domain" },
-  { key: "http.host", kind: "host", flag: "--host" },
-  { key: "http.port", kind: "port", flag: "--http-port" },
-  { key: "http.public_url", kind: "url", flag: "--public-url" },
-  { key: "http.trust_proxy", kind: "bool" },
-  { key: "http.trusted_proxies", kind: "cidrs" },
-  { key: "http.access_log", kind: "choice", choices: ACCESS_LOG },
-  { key: "dns.host", kind: "host", flag: "--dns-host" },
-  { key: "dns.port", kind: "port", flag: "--dns-port" },
-  { key: "dns.ttl", kind: "int", max: MAX_TTL },
-  { key: "dns.gateway_ttl", kind: "int", max: MAX_TTL },
-  { key: "dns.soa", kind: "string" },
-  { key: "dns.nameservers", kind: "nameservers" },
-  { key: "dns.tunnel_addresses", kind: "list" },
-  { key: "dns.www_addresses", kind: "list" },
-  { key: "dns.caa", kind: "list" },
-  { key: "dns.mx", kind: "pairs" },
-  { key: "dns.txt", kind: "pairs" },
-  { key: "dns.cname", kind: "pairs" },
-  { key: "dns.rrl_rate", kind: "int", max: 1_000_000 },
-  { key: "dns.rrl_slip", kind: "int", max: 100 },
-  { key: "database.path", kind: "string", flag: "--db" },
-  { key: "database.check_seconds", kind: "int", min: 1, max: 60 },
-  { key: "expiry.inactive_days", kind: "int", min: 1, max: 36_500 },
+  { key: "domain", kind: "string", flag: "--domain", default: "example.test", help: "the zone served; gateways get <name>.<domain>" },
+  { key: "http.host", kind: "host", flag: "--host", default: "0.0.0.0", help: "HTTP listen address" },
+  { key: "http.port", kind: "port", flag: "--http-port", default: 8080, help: "HTTP port" },
+  {
+    key: "http.public_url",
+    kind: "url",
+    flag: "--public-url",
+    default: { computed: ({ domain, get }) => `http://api.${domain}:${get("http.port")}`, shown: "http://api.<domain>:<http.port>" },
+    help: "base of the links in emails",
+  },
+  {
+    key: "http.trusted_proxies",
+    kind: "cidrs",
+    default: { computed: ({ get }) => (get("http.trust_proxy") ? DEFAULT_TRUSTED_PROXIES : []), shown: JSON.stringify(DEFAULT_TRUSTED_PROXIES) },
+    help: "addresses/CIDRs of reverse proxies whose X-Forwarded-For / X-Real-IP are believed; [] = none",
+  },
+  { key: "http.trust_proxy", kind: "bool", default: true, help: "superseded by http.trusted_proxies (which wins): true = its default list, false = []" },
+  {
+    key: "http.access_log",
+    kind: "choice",
+    choices: ACCESS_LOG,
+    default: "changes",
+    help: "changes: a line per request but successful /ping and /info, counted into a line a minute; all: every request",
+  },
+  { key: "dns.host", kind: "host", flag: "--dns-host", default: "0.0.0.0", help: "DNS listen address, UDP and TCP" },
+  { key: "dns.port", kind: "port", flag: "--dns-port", default: 5300, help: "DNS port, UDP and TCP (53 in production)" },
+  { key: "dns.ttl", kind: "int", max: MAX_TTL, default: 86400, help: "TTL of the static records" },
+  { key: "dns.gateway_ttl", kind: "int", max: MAX_TTL, default: 60, help: "TTL of gateway records" },
+  {
+    key: "dns.soa",
+    kind: "string",
+    default: { computed: ({ domain }) => `ns1.${domain}. hostmaster.${domain}. ${defaultSerial()} 900 900 1209600 60`, shown: "ns1.<domain>. hostmaster.<domain>. <YYYYMMDD00> 900 900 1209600 60" },
+    help: "the SOA: mname rname serial refresh retry expire minimum",
+  },
+  {
+    key: "dns.nameservers",
+    kind: "nameservers",
+    default: { computed: ({ domain }) => [[`ns1.${domain}.`]], shown: '[["ns1.<domain>."]]' },
+    help: 'NS records with optional glue: [["ns1.example.org.", "192.0.2.1"]]',
+  },
+  { key: "dns.tunnel_addresses", kind: "list", default: [], help: "A/AAAA for tunneled gateways and api.<domain>" },
+  { key: "dns.www_addresses", kind: "list", default: [], help: "A/AAAA for the apex; www.<domain> then is a CNAME to it" },
+  { key: "dns.caa", kind: "list", default: [], help: 'CAA for the apex and every gateway: ["0 issue \\"letsencrypt.org\\""]' },
+  { key: "dns.mx", kind: "pairs", default: [], help: 'MX: [["@", "10 mail.example.org."]]; owner @ = apex, * = every gateway, or a name in the zone' },
+  { key: "dns.txt", kind: "pairs", default: [], help: 'TXT: [["@", "v=spf1 -all"], ["_psl", "..."]]; owners as for dns.mx' },
+  { key: "dns.cname", kind: "pairs", default: [], help: 'CNAME: [["status.example.org.", "example.github.io."]]' },
+  { key: "dns.rrl_rate", kind: "int", max: COUNT_MAX, default: 100, help: "UDP answers a second per client /24 (IPv6 /56) and answer class; 0 = no limit" },
+  { key: "dns.rrl_slip", kind: "int", max: 100, default: 2, help: "every Nth limited answer goes out truncated (TC) so resolvers retry over TCP; 0 = drop all" },
+  { key: "database.path", kind: "string", flag: "--db", default: "./data/registration.sqlite", help: "the SQLite file (directory created; :memory: allowed)" },
+  { key: "database.check_seconds", kind: "int", min: 1, max: 60, default: 10, help: "how often the server checks that database.path is still the file it opened" },
+  { key: "expiry.inactive_days", kind: "int", min: 1, max: 36_500, default: 60, help: "a name whose gateway has not pinged for this long is freed" },
   // Timers hold at most 2^31 - 1 ms (about 24.8 days); beyond that they fire at once.
-  { key: "expiry.interval_seconds", kind: "int", min: 1, max: Math.floor((2 ** 31 - 1) / 1000) },
-  { key: "expiry.max_fraction", kind: "fraction", flag: "--expiry-max-fraction" },
-  { key: "email.from", kind: "string" },
-  { key: "email.resend_api_key", kind: "string" },
-  { key: "email.send_timeout_seconds", kind: "int", min: 1, max: 300 },
-  { key: "email.reclamation_subject", kind: "string" },
-  { key: "email.reclamation_body", kind: "string" },
-  { key: "email.confirmation_subject", kind: "string" },
-  { key: "email.confirmation_body", kind: "string" },
-  { key: "email.success_page", kind: "string" },
-  { key: "email.error_page", kind: "string" },
-  { key: "limits.subscribe_per_hour", kind: "int", max: 1_000_000 },
-  { key: "limits.email_requests_per_hour", kind: "int", max: 1_000_000 },
-  { key: "limits.emails_per_recipient_per_hour", kind: "int", max: 1_000_000 },
-  { key: "limits.emails_per_recipient_per_day", kind: "int", max: 1_000_000 },
-  { key: "limits.reclaim_emails_per_name_per_hour", kind: "int", max: 1_000_000 },
-  { key: "limits.ipv6_site_factor", kind: "int", min: 1, max: 65_536 },
+  { key: "expiry.interval_seconds", kind: "int", min: 1, max: Math.floor((2 ** 31 - 1) / 1000), default: 3600, help: "how often the expiry sweep runs (and once at start-up)" },
+  {
+    key: "expiry.max_fraction",
+    kind: "fraction",
+    flag: "--expiry-max-fraction",
+    default: 0.25,
+    help: "a sweep that would free more than this share of all names frees none and logs why; 1 for one run frees them",
+  },
+  { key: "email.from", kind: "string", default: null, help: "sender of the emails; required with email.resend_api_key" },
+  { key: "email.resend_api_key", kind: "string", default: null, help: "Resend API key (or env RESEND_API_KEY); unset: emails are written to the log" },
+  { key: "email.send_timeout_seconds", kind: "int", min: 1, max: 300, default: 10, help: "a provider slower than this answers 501" },
+  { key: "email.reclamation_subject", kind: "string", default: DEFAULT_TEMPLATES.reclamation_subject, help: "subject of the reclamation email ({domain})" },
+  { key: "email.reclamation_body", kind: "string", default: DEFAULT_TEMPLATES.reclamation_body, help: "HTML body of the reclamation email ({token}, {domain})" },
+  { key: "email.confirmation_subject", kind: "string", default: DEFAULT_TEMPLATES.confirmation_subject, help: "subject of the verification email ({domain})" },
+  { key: "email.confirmation_body", kind: "string", default: DEFAULT_TEMPLATES.confirmation_body, help: "HTML body of the verification email ({link}, {domain})" },
+  { key: "email.success_page", kind: "string", default: DEFAULT_TEMPLATES.success_page, help: "HTML page for a verified link" },
+  { key: "email.error_page", kind: "string", default: DEFAULT_TEMPLATES.error_page, help: "HTML page for a link that is not valid" },
+  { key: "limits.subscribe_per_hour", kind: "int", max: COUNT_MAX, default: 20, help: "/subscribe calls per client an hour, failures included; 0 = no limit" },
+  { key: "limits.email_requests_per_hour", kind: "int", max: COUNT_MAX, default: 60, help: "/setemail and /reclaim calls per client an hour" },
+  { key: "limits.emails_per_recipient_per_hour", kind: "int", max: COUNT_MAX, default: 5, help: "emails of each kind to one mailbox an hour, whoever asks" },
+  { key: "limits.emails_per_recipient_per_day", kind: "int", max: COUNT_MAX, default: 20, help: "emails of each kind to one mailbox a day" },
+  { key: "limits.reclaim_emails_per_name_per_hour", kind: "int", max: COUNT_MAX, default: 3, help: "reclamation emails for one name an hour" },
+  { key: "limits.ipv6_site_factor", kind: "int", min: 1, max: 65_536, default: 10, help: "an IPv6 /48 gets this many times a client's (/64's) budget" },
 ];
 const KEY_BY_NAME = new Map(KEYS.map((k) => [k.key, k]));
 
-export const HELP = `registration-server ${VERSION}: names, DNS and certificates for home gateways
+const isComputed = (value: unknown): value is Computed => typeof value === "object" && value !== null && "computed" in value;
+
+/** A default as people read it: README's table and --help. */
+function shownDefault(k: Key): string {
+  if (isComputed(k.default)) return k.default.shown;
+  if (k.default === null) return "(unset)";
+  if (k.key.startsWith("email.") && typeof k.default === "string" && k.key !== "email.from") return "(built in)";
+  return typeof k.default === "string" ? k.default : JSON.stringify(k.default);
+}
+
+/** The environment variable of a key: REGISTRATION_<SECTION>_<KEY>. */
+export const envName = (key: string): string => `REGISTRATION_${key.replace(/\./g, "_").toUpperCase()}`;
+
+/** README's settings table, made from KEYS (test/config/readme-settings.test.ts keeps README in step). */
+export function settingsTable(): string {
+  const cell = (text: string) => text.replace(/\|/g, "\\|");
+  const prose = (text: string) => cell(text).replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  const rows = KEYS.map((k) => `| ${k.flag ? `\`${k.flag}\`` : ""} | \`${k.key}\` | \`${cell(shownDefault(k))}\` | ${prose(k.help)} |`);
+  return ["| flag | TOML key | default | what it sets |", "| --- | --- | --- | --- |", ...rows].join("\n");
+}
+
+function helpText(): string {
+  const width = 26;
+  const pad = (left: string) => (left.length >= width ? `${left}\n${" ".repeat(width + 2)}` : left.padEnd(width));
+  const flags = KEYS.filter((k) => k.flag).map((k) => `  ${pad(`${k.flag} ${k.kind === "port" || k.kind === "int" ? "N" : "VALUE"}`)}${k.help} (default ${shownDefault(k)})`);
+  const keyWidth = Math.max(...KEYS.map((k) => k.key.length)) + 2;
+  const keys = KEYS.map((k) => `  ${k.key.padEnd(keyWidth)}${shownDefault(k)}`);
+  return `registration-server ${VERSION}: names, DNS and certificates for home gateways
 
 Usage: registration-server [--config FILE] [flags]
 
 Flags:
-  --config FILE        TOML settings file (new layout, or the Rust server's)
-  --domain NAME        zone served (default example.test)
-  --host ADDR          HTTP listen address (default 0.0.0.0)
-  --http-port N        HTTP port (default 8080)
-  --public-url URL     base of links in emails (default http://api.<domain>:<http-port>)
-  --dns-host ADDR      DNS listen address (default 0.0.0.0)
-  --dns-port N         DNS port, UDP and TCP (default 5300)
-  --db PATH            SQLite file (default ./data/registration.sqlite; :memory: allowed)
-  --expiry-max-fraction F  a sweep frees at most this share of all names, else none (default 0.25;
-                       1 for one run frees what a larger sweep would)
+  ${pad("--config FILE")}TOML settings file (new layout, or the Rust server's)
+${flags.join("\n")}
   --help, --version
 
-Every TOML key can also be set as REGISTRATION_<SECTION>_<KEY>, e.g. REGISTRATION_HTTP_PORT=8080,
-REGISTRATION_EXPIRY_INACTIVE_DAYS=60. RESEND_API_KEY sets email.resend_api_key.
+Settings (TOML key and default); each is also the environment variable REGISTRATION_<SECTION>_<KEY>,
+e.g. REGISTRATION_HTTP_PORT=8080. RESEND_API_KEY sets email.resend_api_key. README explains each.
+${keys.join("\n")}
 `;
+}
+
+export const HELP = helpText();
 
 type Raw = Record<string, unknown>;
 
@@ -275,7 +347,7 @@ function parseFlags(argv: string[]): { raw: Raw; config?: string; help: boolean;
 }
 
 /** REGISTRATION_<SECTION>_<KEY> -> its key, e.g. REGISTRATION_HTTP_PORT -> http.port */
-const KEY_BY_ENV = new Map(KEYS.map((k) => [`REGISTRATION_${k.key.replace(/\./g, "_").toUpperCase()}`, k]));
+const KEY_BY_ENV = new Map(KEYS.map((k) => [envName(k.key), k]));
 
 function fromEnv(env: Record<string, string | undefined>): Raw {
   const raw: Raw = {};
@@ -405,11 +477,6 @@ function checkAddresses(key: string, list: string[], source: string): string[] {
   return list;
 }
 
-/** Serial in the YYYYMMDDnn form resolvers and secondaries expect; stable within a day. */
-function defaultSerial(now = new Date()): number {
-  return Number(now.toISOString().slice(0, 10).replace(/-/g, "")) * 100;
-}
-
 export interface LoadResult {
   settings: Settings;
   help: boolean;
@@ -433,33 +500,40 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
       sources.set(key, source);
     }
   }
-  const get = <T>(key: string, fallback: T): T => (values.has(key) ? (values.get(key) as T) : fallback);
+  let domain = "";
+  // Each value was checked against its key's kind by coerce(), each default is of that kind.
+  // biome-ignore lint/suspicious/noExplicitAny: the kind, not the type system, says what a key holds
+  const get = <T = any>(key: string): T => {
+    if (values.has(key)) return values.get(key) as T;
+    const fallback = KEY_BY_NAME.get(key)!.default;
+    return (isComputed(fallback) ? fallback.computed({ domain, get }) : fallback) as T;
+  };
   const src = (key: string) => sources.get(key) ?? "default";
 
-  const domain = get("domain", "example.test").toLowerCase().replace(/\.$/, "");
+  domain = get<string>("domain").toLowerCase().replace(/\.$/, "");
   if (!/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(domain) || domain.length > 200)
     throw new SettingsError(`${src("domain")}: domain ${JSON.stringify(domain)} is not a valid DNS name`);
-  const httpPort = get("http.port", 8080);
-  const soaText = get("dns.soa", `ns1.${domain}. hostmaster.${domain}. ${defaultSerial()} 900 900 1209600 60`);
-  const nameservers = get<string[][]>("dns.nameservers", [[`ns1.${domain}.`]]).map(([name, ip]): [string, string | null] => {
+  const httpPort = get("http.port");
+  const soaText = get("dns.soa");
+  const nameservers = get<string[][]>("dns.nameservers").map(([name, ip]): [string, string | null] => {
     if (ip !== undefined) checkAddresses("dns.nameservers", [ip], src("dns.nameservers"));
     return [fqdn(name), ip ?? null];
   });
-  const caa = get<string[]>("dns.caa", []).map((text): [number, string, string] => {
+  const caa = get<string[]>("dns.caa").map((text): [number, string, string] => {
     const m = /^\s*(\d+)\s+([a-zA-Z0-9]+)\s+"?([^"]*)"?\s*$/.exec(text);
     if (!m || Number(m[1]) > 255) throw new SettingsError(`${src("dns.caa")}: dns.caa entry ${JSON.stringify(text)} is not 'flags tag "value"'`);
     return [Number(m[1]), m[2].toLowerCase(), m[3]];
   });
-  const mx = get<string[][]>("dns.mx", []).map(([label, value]): [string, number, string] => {
+  const mx = get<string[][]>("dns.mx").map(([label, value]): [string, number, string] => {
     const m = /^\s*(\d+)\s+(\S+)\s*$/.exec(value ?? "");
     if (!m || Number(m[1]) > 65535) throw new SettingsError(`${src("dns.mx")}: dns.mx entry for ${label} must be "priority host" (got ${JSON.stringify(value)})`);
     return [ownerLabel(label, domain, "dns.mx", src("dns.mx")), Number(m[1]), fqdn(m[2])];
   });
-  const txt = get<string[][]>("dns.txt", []).map(([label, text]): [string, string] => {
+  const txt = get<string[][]>("dns.txt").map(([label, text]): [string, string] => {
     if (text === undefined) throw new SettingsError(`${src("dns.txt")}: dns.txt entry for ${label} has no text`);
     return [ownerLabel(label, domain, "dns.txt", src("dns.txt")), text];
   });
-  const cname = get<string[][]>("dns.cname", []).map(([name, target]): [string, string] => {
+  const cname = get<string[][]>("dns.cname").map(([name, target]): [string, string] => {
     if (target === undefined) throw new SettingsError(`${src("dns.cname")}: dns.cname entry for ${name} has no target`);
     return [fqdn(name), fqdn(target)];
   });
@@ -471,55 +545,55 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
       name = cnameTargets.get(name);
     }
   }
-  const inactiveDays = get("expiry.inactive_days", 60);
-  const intervalSeconds = get("expiry.interval_seconds", 3600);
+  const inactiveDays = get("expiry.inactive_days");
+  const intervalSeconds = get("expiry.interval_seconds");
 
   const settings: Settings = {
     domain,
     http: {
-      host: get("http.host", "0.0.0.0"),
+      host: get("http.host"),
       port: httpPort,
-      publicUrl: get("http.public_url", `http://api.${domain}:${httpPort}`),
+      publicUrl: get("http.public_url"),
       // trust_proxy (superseded): true = the default list, false = none; trusted_proxies wins when both are set
-      trustedProxies: get("http.trusted_proxies", get("http.trust_proxy", true) ? DEFAULT_TRUSTED_PROXIES : []),
-      accessLog: get<AccessLog>("http.access_log", "changes"),
+      trustedProxies: get("http.trusted_proxies"),
+      accessLog: get<AccessLog>("http.access_log"),
     },
     dns: {
       domain,
-      host: get("dns.host", "0.0.0.0"),
-      port: get("dns.port", 5300),
-      ttl: get("dns.ttl", 86400),
-      gatewayTtl: get("dns.gateway_ttl", 60),
+      host: get("dns.host"),
+      port: get("dns.port"),
+      ttl: get("dns.ttl"),
+      gatewayTtl: get("dns.gateway_ttl"),
       soa: parseSoa(soaText, src("dns.soa")),
       nameservers,
-      tunnelAddresses: checkAddresses("dns.tunnel_addresses", get("dns.tunnel_addresses", []), src("dns.tunnel_addresses")),
-      wwwAddresses: checkAddresses("dns.www_addresses", get("dns.www_addresses", []), src("dns.www_addresses")),
+      tunnelAddresses: checkAddresses("dns.tunnel_addresses", get("dns.tunnel_addresses"), src("dns.tunnel_addresses")),
+      wwwAddresses: checkAddresses("dns.www_addresses", get("dns.www_addresses"), src("dns.www_addresses")),
       caa,
       mx,
       txt,
       cname,
-      rrl: { rate: get("dns.rrl_rate", 100), slip: get("dns.rrl_slip", 2) },
+      rrl: { rate: get("dns.rrl_rate"), slip: get("dns.rrl_slip") },
     },
-    database: { path: get("database.path", "./data/registration.sqlite"), checkSeconds: get("database.check_seconds", 10) },
-    expiry: { inactiveDays, intervalSeconds, maxFraction: get("expiry.max_fraction", 0.25) },
+    database: { path: get("database.path"), checkSeconds: get("database.check_seconds") },
+    expiry: { inactiveDays, intervalSeconds, maxFraction: get("expiry.max_fraction") },
     email: {
-      from: get<string | null>("email.from", null),
-      resendApiKey: get<string | null>("email.resend_api_key", null),
-      sendTimeoutSeconds: get("email.send_timeout_seconds", 10),
-      reclamationSubject: get("email.reclamation_subject", DEFAULT_TEMPLATES.reclamation_subject),
-      reclamationBody: get("email.reclamation_body", DEFAULT_TEMPLATES.reclamation_body),
-      confirmationSubject: get("email.confirmation_subject", DEFAULT_TEMPLATES.confirmation_subject),
-      confirmationBody: get("email.confirmation_body", DEFAULT_TEMPLATES.confirmation_body),
-      successPage: get("email.success_page", DEFAULT_TEMPLATES.success_page),
-      errorPage: get("email.error_page", DEFAULT_TEMPLATES.error_page),
+      from: get<string | null>("email.from"),
+      resendApiKey: get<string | null>("email.resend_api_key"),
+      sendTimeoutSeconds: get("email.send_timeout_seconds"),
+      reclamationSubject: get("email.reclamation_subject"),
+      reclamationBody: get("email.reclamation_body"),
+      confirmationSubject: get("email.confirmation_subject"),
+      confirmationBody: get("email.confirmation_body"),
+      successPage: get("email.success_page"),
+      errorPage: get("email.error_page"),
     },
     limits: {
-      subscribePerHour: get("limits.subscribe_per_hour", 20),
-      emailRequestsPerHour: get("limits.email_requests_per_hour", 60),
-      emailsPerRecipientPerHour: get("limits.emails_per_recipient_per_hour", 5),
-      emailsPerRecipientPerDay: get("limits.emails_per_recipient_per_day", 20),
-      reclaimEmailsPerNamePerHour: get("limits.reclaim_emails_per_name_per_hour", 3),
-      ipv6SiteFactor: get("limits.ipv6_site_factor", 10),
+      subscribePerHour: get("limits.subscribe_per_hour"),
+      emailRequestsPerHour: get("limits.email_requests_per_hour"),
+      emailsPerRecipientPerHour: get("limits.emails_per_recipient_per_hour"),
+      emailsPerRecipientPerDay: get("limits.emails_per_recipient_per_day"),
+      reclaimEmailsPerNamePerHour: get("limits.reclaim_emails_per_name_per_hour"),
+      ipv6SiteFactor: get("limits.ipv6_site_factor"),
     },
   };
   if (settings.email.resendApiKey && !settings.email.from)
