@@ -4,8 +4,7 @@ import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import { unmapIPv4 } from "../addresses.ts";
 import type { DnsSettings } from "../config.ts";
-import type { GatewayRecord } from "../store/domains.ts";
-import { MODE } from "../store/schema.ts";
+import { MODE, type GatewayRecord } from "../gateway-data.ts";
 
 export interface ZoneLookups {
   /** name: lower-case full name with its trailing dot, e.g. "demo.example.test." */

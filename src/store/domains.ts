@@ -1,6 +1,7 @@
 // One function per query the API, DNS and expiry need. Statements are prepared once:
 // drizzle's builder would rebuild and re-prepare the SQL on every call.
 import { and, asc, eq, gt, inArray, lt, lte, ne, or, Placeholder, sql, type SQL } from "drizzle-orm";
+import type { GatewayRecord } from "../gateway-data.ts";
 import type { Db } from "./db.ts";
 import { groupCommit } from "./group-commit.ts";
 import { InfoCache } from "./info-cache.ts";
@@ -10,13 +11,7 @@ const p = sql.placeholder;
 // drizzle types .set() values as plain values; a placeholder wrapped in sql`` binds the same way.
 const v = (name: string) => sql`${sql.placeholder(name)}`;
 
-/** What DNS needs of a registered gateway. */
-export interface GatewayRecord {
-  mode: number;
-  lastIp: string;
-  dnsChallenge: string;
-  token: string;
-}
+export type { GatewayRecord };
 
 export interface NewDomain {
   name: string;
