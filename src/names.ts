@@ -1,5 +1,10 @@
 // Label rules and full-name helpers, shared by the API (what may be registered)
 // and DNS (what a query name refers to). Pure: no I/O.
+//
+// Inside the program a name has one form: ASCII letters lower-cased, with the trailing dot
+// ("demo.example.test."), as domains.name stores it. It is converted at the edges only: to it
+// from settings and requests (absoluteName, fullName), from it for DNS wire records, emails
+// and people (withoutDot, displayName).
 import { domainToASCII, domainToUnicode } from "node:url";
 import type { DnsSettings } from "./config.ts";
 
@@ -11,10 +16,24 @@ export function normalizeLabel(name: string): string {
   return name.trim().toLowerCase();
 }
 
+/**
+ * A name in the program's form: with its trailing dot, ASCII letters lower-cased (DNS compares
+ * names case-insensitively in ASCII only; other octets stay as they are). "" is the root, ".".
+ */
+export function absoluteName(name: string): string {
+  const lower = name.replace(/[A-Z]+/g, (s) => s.toLowerCase());
+  return lower.endsWith(".") ? lower : `${lower}.`;
+}
+
+/** A name as written outside the program: without its trailing dot (the root is ""). */
+export function withoutDot(name: string): string {
+  return name.endsWith(".") ? name.slice(0, -1) : name;
+}
+
 /** Labels of the zone used by configured static records (ns1, mx hosts, txt/cname owners...). */
 export function staticLabels(dns: DnsSettings): Set<string> {
   const labels = new Set<string>();
-  const suffix = `.${dns.domain}.`;
+  const suffix = `.${absoluteName(dns.domain)}`;
   const firstLabel = (fqdn: string) => {
     if (fqdn.endsWith(suffix)) labels.add(fqdn.slice(0, -suffix.length).split(".").at(-1)!);
   };
@@ -33,7 +52,7 @@ export function isReservedLabel(label: string, reserved: Set<string>): boolean {
 /** Why a label cannot be registered, or null when it can. */
 export function labelProblem(label: string, domain: string, reserved: Set<string>): "invalid" | "reserved" | null {
   if (label.length === 0 || label.length > 63 || !LABEL.test(label)) return "invalid";
-  if (label.length + 1 + domain.length > 253) return "invalid";
+  if (withoutDot(fullName(label, domain)).length > 253) return "invalid";
   if (label.startsWith("xn--") && !isIdnaLabel(label)) return "invalid";
   return isReservedLabel(label, reserved) ? "reserved" : null;
 }
@@ -51,12 +70,12 @@ function isIdnaLabel(label: string): boolean {
   return !unicode.startsWith("-") && !unicode.endsWith("-") && unicode.slice(2, 4) !== "--";
 }
 
-/** "<label>.<domain>." as stored in domains.name and returned by /info. */
+/** "<label>.<domain>." as stored in domains.name and returned by /info; `domain` with or without its dot. */
 export function fullName(label: string, domain: string): string {
-  return `${label}.${domain}.`;
+  return `${label}.${absoluteName(domain)}`;
 }
 
 /** "<label>.<domain>" as people read it (emails, the gateway's UI). */
 export function displayName(fullName: string): string {
-  return fullName.replace(/\.$/, "");
+  return withoutDot(fullName);
 }

@@ -2,6 +2,7 @@
 // codes and JSON bodies.
 import { cors } from "@elysiajs/cors";
 import { Elysia } from "elysia";
+import { createGateways } from "../gateways.ts";
 import { maskedPath } from "../log.ts";
 import type { ApiDeps } from "./context.ts";
 import { domainRoutes } from "./domains.ts";
@@ -35,6 +36,7 @@ export function createApp(deps: ApiDeps) {
     deps.log(`${request.method} ${maskedPath(request.url)} ${status ?? 200} ${ms.toFixed(1)}ms`);
   };
   const routine = createRoutineCounter(deps);
+  const gateways = createGateways(deps);
 
   return new Elysia()
     .use(
@@ -102,8 +104,8 @@ export function createApp(deps: ApiDeps) {
     .onTransform(({ request }) => {
       if (hasRepeatedParameter(request.url)) throw new ApiError("InvalidParameter");
     })
-    .use(domainRoutes(deps))
-    .use(emailRoutes(deps));
+    .use(domainRoutes(deps, gateways))
+    .use(emailRoutes(deps, gateways));
 }
 
 /** Counts of routine successes by path, written as one line a minute (and at shutdown) while there are any. */

@@ -20,7 +20,3 @@ export interface ApiDeps {
    */
   peerAddress?: (request: Request, server: IpSource | null) => string | undefined;
 }
-
-export const DAY = 86_400;
-export const RECLAMATION_LIFETIME = DAY;
-export const VERIFICATION_LIFETIME = 7 * DAY;

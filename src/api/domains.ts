@@ -1,6 +1,7 @@
-// The gateway's own calls: claim a name, keep it alive, prove ownership to ACME, read it, give it up.
+// The gateway's own calls: claim a name, keep it alive, prove ownership to ACME, read it, give
+// it up. Parameters in, answers out; the rules are src/gateways.ts's.
 import { Elysia, t } from "elysia";
-import { fullName, labelProblem, normalizeLabel } from "../names.ts";
+import type { Gateways } from "../gateways.ts";
 import type { DomainInfo } from "../store/domains.ts";
 import { ApiDeps } from "./context.ts";
 import { ApiError } from "./errors.ts";
@@ -31,8 +32,8 @@ function infoJson(domain: DomainInfo): string {
   return body;
 }
 
-export function domainRoutes(deps: ApiDeps) {
-  const { store, settings, now } = deps;
+export function domainRoutes(deps: ApiDeps, gateways: Gateways) {
+  const { settings, now } = deps;
   const clientIp = createClientIp(deps);
   // Every /subscribe counts, failures included: that bounds taking names in bulk and guessing an
   // owner's address through UnavailableNameReclamationPossible.
@@ -46,24 +47,18 @@ export function domainRoutes(deps: ApiDeps) {
     .get(
       "/subscribe",
       ({ query }) => {
-        const label = normalizeLabel(query.name);
-        if (labelProblem(label, settings.domain, deps.reserved)) throw new ApiError("UnavailableName");
-        const name = fullName(label, settings.domain);
-        const token = crypto.randomUUID();
-        const description = given(query.desc) ?? `${label}'s server`;
-        const mode = Number(given(query.mode) ?? 0);
-        if (store.insertDomain({ name, token, description, mode, timestamp: now() })) return { name: label, token };
-
-        const reclamationToken = given(query.reclamationToken);
-        if (reclamationToken) {
-          if (store.reclaimDomain(name, reclamationToken, token, description, mode, now())) return { name: label, token };
-          throw new ApiError("ReclamationTokenMismatch");
-        }
-        const email = given(query.email);
-        const taken = store.findDomainByName(name);
-        const owner = taken && store.verifiedEmail(taken);
-        if (email && owner && owner.toLowerCase() === email.trim().toLowerCase()) throw new ApiError("UnavailableNameReclamationPossible");
-        throw new ApiError("UnavailableName");
+        const mode = given(query.mode);
+        const { label, token } = gateways.subscribe(
+          {
+            name: query.name,
+            description: given(query.desc),
+            mode: mode === undefined ? undefined : Number(mode),
+            email: given(query.email),
+            reclamationToken: given(query.reclamationToken),
+          },
+          now(),
+        );
+        return { name: label, token };
       },
       {
         query: t.Object({
@@ -79,13 +74,7 @@ export function domainRoutes(deps: ApiDeps) {
     .get(
       "/unsubscribe",
       ({ query }) => {
-        const token = given(query.token);
-        const reclamationToken = given(query.reclamationToken);
-        if (token) {
-          if (!store.deleteByToken(token)) throw new ApiError("UnknownToken", 400);
-        } else if (reclamationToken) {
-          if (!store.deleteByReclamationToken(reclamationToken, now())) throw new ApiError("UnknownReclamationToken");
-        } else throw new ApiError("MissingParameter");
+        gateways.unsubscribe({ token: given(query.token), reclamationToken: given(query.reclamationToken) }, now());
         return {};
       },
       { query: t.Object({ token: param.optional, reclamationToken: param.optional }) },
@@ -93,7 +82,7 @@ export function domainRoutes(deps: ApiDeps) {
     .get(
       "/ping",
       async ({ query, request, server }) => {
-        if (!(await store.recordPingGrouped(query.token, now(), clientIp(request, server)))) throw new ApiError("UnknownToken");
+        await gateways.ping(query.token, clientIp(request, server), now());
         return {};
       },
       { query: t.Object({ token: param.required }) },
@@ -101,7 +90,7 @@ export function domainRoutes(deps: ApiDeps) {
     .get(
       "/dnsconfig",
       ({ query }) => {
-        if (!store.setDnsChallenge(query.token, query.challenge)) throw new ApiError("UnknownToken");
+        gateways.setDnsChallenge(query.token, query.challenge);
         return {};
       },
       { query: t.Object({ token: param.required, challenge: param.challenge }) },
@@ -109,10 +98,9 @@ export function domainRoutes(deps: ApiDeps) {
     .get(
       "/info",
       ({ query, set }) => {
-        const domain = store.findInfoByToken(query.token);
-        if (!domain) throw new ApiError("UnknownToken");
+        const body = infoJson(gateways.info(query.token));
         set.headers["content-type"] = "application/json;charset=utf-8"; // as Response.json sets it for the other routes
-        return infoJson(domain);
+        return body;
       },
       { query: t.Object({ token: param.required }) },
     );

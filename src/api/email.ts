@@ -1,47 +1,20 @@
-// Tying an email address to a name, and getting the name back through it.
+// Tying an email address to a name, and getting the name back through it. Parameters in,
+// answers out; the rules, and the quotas that protect an inbox or an owner, are src/gateways.ts's.
 import { Elysia, t } from "elysia";
-import { displayName, fullName, normalizeLabel } from "../names.ts";
-import { confirmationEmail, reclamationEmail, type Email } from "../mail/templates.ts";
-import { ApiDeps, RECLAMATION_LIFETIME, VERIFICATION_LIFETIME } from "./context.ts";
+import type { Gateways } from "../gateways.ts";
+import type { ApiDeps } from "./context.ts";
 import { ApiError } from "./errors.ts";
 import { given, param } from "./params.ts";
 import { createClientIp, type IpSource } from "./client-ip.ts";
-import { ClientBudget, RateLimiter, takeAll } from "./rate-limit.ts";
+import { ClientBudget } from "./rate-limit.ts";
 
 const HOUR = 3600;
-
-/**
- * The mailbox an address delivers to, as the per-recipient quota counts it: lower case, without
- * a +subaddress, and without dots for Gmail (which ignores them), so spelling variants of one
- * inbox share its budget.
- */
-export function recipientKey(address: string): string {
-  const at = address.lastIndexOf("@");
-  let domain = address.slice(at + 1).toLowerCase();
-  let local = address.slice(0, at).toLowerCase().split("+")[0];
-  if (domain === "gmail.com" || domain === "googlemail.com") {
-    domain = "gmail.com"; // one inbox under either name
-    local = local.replaceAll(".", "");
-  }
-  return `${local}@${domain}`;
-}
 
 const html = (body: string, status: number) =>
   new Response(body, { status, headers: { "content-type": "text/html; charset=utf-8" } });
 
-export function emailRoutes(deps: ApiDeps) {
-  const { store, settings, mailer, now, log } = deps;
-
-  /** Sends before writing (or, for /reclaim, undoes its write), so a provider failure leaves the database as it was. */
-  const send = async (email: Email) => {
-    try {
-      await mailer.send(email);
-    } catch (e) {
-      log(`mail to ${email.to} failed: ${(e as Error).message}`);
-      throw new ApiError("InternalError");
-    }
-  };
-
+export function emailRoutes(deps: ApiDeps, gateways: Gateways) {
+  const { settings, now } = deps;
   const { limits } = settings;
   const clientIp = createClientIp(deps);
   const perClient = new ClientBudget(limits.emailRequestsPerHour, HOUR, limits.ipv6SiteFactor);
@@ -50,33 +23,13 @@ export function emailRoutes(deps: ApiDeps) {
     const wait = perClient.take(clientIp(request, server), now());
     if (wait > 0) throw new ApiError("TooManyRequests", undefined, wait);
   };
-  // Across all clients: an inbox, and a name's owner, get only so many emails whoever asks.
-  // Verification and reclamation emails are counted apart: anyone may send the first kind to
-  // any address, and must not use up the budget an owner's /reclaim needs.
-  const perRecipient = () => ({
-    hour: new RateLimiter(limits.emailsPerRecipientPerHour, HOUR),
-    day: new RateLimiter(limits.emailsPerRecipientPerDay, 24 * HOUR),
-  });
-  const verifications = perRecipient();
-  const reclamations = perRecipient();
-  const reclaimsPerName = new RateLimiter(limits.reclaimEmailsPerNamePerHour, HOUR);
-  const limitRecipient = (to: string, counters: ReturnType<typeof perRecipient>, extra: [RateLimiter, string][] = []) => {
-    const key = recipientKey(to);
-    const wait = takeAll([[counters.hour, key], [counters.day, key], ...extra], now());
-    if (wait > 0) throw new ApiError("TooManyRequests", undefined, wait);
-  };
 
   return new Elysia({ name: "email" })
     .get(
       "/setemail",
       async ({ query }) => {
-        const domain = store.findDomainByToken(query.token);
-        if (!domain) throw new ApiError("UnknownToken");
-        const link = crypto.randomUUID();
         const optout = query.optout === "1" || query.optout === "true";
-        limitRecipient(query.email, verifications);
-        await send(confirmationEmail(settings.email, query.email, `${settings.http.publicUrl}/verifyemail?s=${link}`, displayName(domain.name)));
-        store.setPendingEmail(domain.id, query.email, optout, link, now() + VERIFICATION_LIFETIME);
+        await gateways.setEmail(query.token, query.email, optout, now());
         return {};
       },
       { query: t.Object({ token: param.required, email: param.email, optout: param.optout }), transform: limitClient },
@@ -87,16 +40,14 @@ export function emailRoutes(deps: ApiDeps) {
         // A person opened this link in a browser: every answer is a page.
         const link = given(query.s);
         if (!link) return html(settings.email.errorPage, 400);
-        return store.verifyEmail(link, now()) ? html(settings.email.successPage, 200) : html(settings.email.errorPage, 404);
+        return gateways.verifyEmail(link, now()) ? html(settings.email.successPage, 200) : html(settings.email.errorPage, 404);
       },
       { query: t.Object({ s: param.optional }) },
     )
     .get(
       "/revokeemail",
       ({ query }) => {
-        const domain = store.findDomainByToken(query.token);
-        if (!domain) throw new ApiError("UnknownToken");
-        store.revokeEmail(domain.id);
+        gateways.revokeEmail(query.token);
         return {};
       },
       { query: t.Object({ token: param.required }) },
@@ -104,21 +55,7 @@ export function emailRoutes(deps: ApiDeps) {
     .get(
       "/reclaim",
       async ({ query }) => {
-        const label = normalizeLabel(query.name);
-        const domain = store.findDomainByName(fullName(label, settings.domain));
-        if (!domain) throw new ApiError("NoSuchName");
-        const owner = store.verifiedEmail(domain);
-        if (!owner) throw new ApiError("NoEmail");
-        limitRecipient(owner, reclamations, [[reclaimsPerName, domain.name]]);
-        // Stored before it is sent, so a /reclaim meanwhile re-sends this one instead of making another.
-        const live = store.issueReclamationToken(domain.id, crypto.randomUUID(), now() + RECLAMATION_LIFETIME, now());
-        if (!live) throw new ApiError("NoSuchName");
-        try {
-          await send(reclamationEmail(settings.email, owner, live.token, displayName(domain.name)));
-        } catch (e) {
-          if (live.issued) store.withdrawReclamationToken(domain.id, live.token, { token: domain.reclamationToken, expires: domain.reclamationExpires });
-          throw e;
-        }
+        await gateways.reclaim(query.name, now());
         return {};
       },
       { query: t.Object({ name: param.required }), transform: limitClient },

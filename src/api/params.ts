@@ -1,7 +1,7 @@
 // The query parameters the API accepts, declared once. A failed check becomes
 // MissingParameter (absent or empty) or InvalidParameter in app.ts, and so does a repeated one.
 import { t } from "elysia";
-import { MODE } from "../store/schema.ts";
+import { MODE } from "../gateway-data.ts";
 
 /**
  * A plain RFC 5321 mailbox, `local@domain`: a dot-atom local part (at most 64 octets) and a

@@ -3,7 +3,7 @@
 // time. Gateway rows are read on a read-only connection of this thread (WAL: a reader never
 // waits for a writer); the answer cache's counters are shared with the thread that writes.
 import { openLookupDatabase, type Db } from "../store/db.ts";
-import { createGatewayLookup } from "../store/domains.ts";
+import { createGatewayLookup } from "../store/queries.ts";
 import { AnswerCache, AnswerVersions } from "./answer-cache.ts";
 import { startDnsServer, type DnsServer, type DnsServerOptions } from "./server.ts";
 

@@ -4,8 +4,8 @@ import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import { unmapIPv4 } from "../addresses.ts";
 import type { DnsSettings } from "../config.ts";
-import type { GatewayRecord } from "../store/domains.ts";
-import { MODE } from "../store/schema.ts";
+import { MODE, type GatewayRecord } from "../gateway-data.ts";
+import { absoluteName, withoutDot } from "../names.ts";
 
 export interface ZoneLookups {
   /** name: lower-case full name with its trailing dot, e.g. "demo.example.test." */
@@ -32,7 +32,7 @@ export type RecordData =
   | { type: "HINFO"; cpu: string; os: string };
 
 export type RecordType = RecordData["type"];
-/** Owner names and target names are written without a trailing dot. */
+/** Owner names and target names are in wire presentation form: without a trailing dot (names.ts withoutDot). */
 export type ResourceRecord = { name: string; ttl: number } & RecordData;
 
 export interface ZoneAnswer {
@@ -64,7 +64,10 @@ interface Node {
 }
 
 interface StaticZone {
+  /** the zone's own name in the program's form, "example.test." */
   apex: string;
+  /** the zone's name as a name inside the zone, "example.test": the PageKite tree <domain>.<domain>. */
+  apexBelowApex: string;
   /** zone-relative lower-case name ("" = apex) -> node */
   nodes: Map<string, Node>;
   /** zone-relative names that exist only because a name below them does */
@@ -81,18 +84,17 @@ export function answerQuestion(question: Question, lookups: ZoneLookups, zone: D
   if (question.type === QTYPE.AXFR || question.type === QTYPE.IXFR) return refused();
 
   const statics = staticZone(zone);
-  const name = asciiLower(question.name.replace(/\.$/, ""));
-  const relative = relativeName(name, statics.apex);
+  const relative = relativeName(question.name, statics.apex);
   if (relative === null) return refused();
 
   // Follow in-zone CNAMEs (www -> apex); the chain is short, the bound only stops loops.
-  let owner = question.name.replace(/\.$/, "");
+  let owner = withoutDot(question.name);
   let current = relative;
   for (let hop = 0; hop < 8; hop++) {
     const node = findNode(current, lookups, zone, statics);
     if (node === undefined) {
       result.rcode = RCODE.NXDOMAIN;
-      result.authority.push(soaForAuthority(zone));
+      result.authority.push(soaForAuthority(zone, statics));
       return result;
     }
     // RFC 1034 4.3.2: CNAME and ANY questions are answered with the CNAME itself, not chased.
@@ -107,7 +109,7 @@ export function answerQuestion(question: Question, lookups: ZoneLookups, zone: D
     const records = node.cname !== undefined ? [{ type: "CNAME", target: node.cname } as RecordData] : node.records;
     const matching = question.type === QTYPE.ANY ? minimalAny(records) : records.filter((r) => TYPE[r.type] === question.type);
     for (const data of matching) result.answers.push({ name: owner, ttl: node.ttl[data.type] ?? zone.ttl, ...data });
-    if (matching.length === 0) result.authority.push(soaForAuthority(zone));
+    if (matching.length === 0) result.authority.push(soaForAuthority(zone, statics));
     else if (current === "" && matching.some((r) => r.type === "NS")) result.additional.push(...glue(zone, statics));
     return result;
   }
@@ -137,30 +139,24 @@ function refused(): ZoneAnswer {
   return { rcode: RCODE.REFUSED, aa: false, answers: [], authority: [], additional: [] };
 }
 
-/** DNS case-insensitivity is ASCII only; other octets stay as they are. */
-function asciiLower(name: string): string {
-  return name.replace(/[A-Z]+/g, (s) => s.toLowerCase());
-}
-
-/** The zone-relative part of a lower-case name, "" for the apex, null outside the zone. */
+/**
+ * The zone-relative part of a name (any case, with or without its dot), lower-cased without a
+ * trailing dot: "" for the apex, null outside the zone.
+ */
 function relativeName(name: string, apex: string): string | null {
-  const lower = asciiLower(name.replace(/\.$/, ""));
-  if (lower === apex) return "";
-  return lower.endsWith(`.${apex}`) ? lower.slice(0, -apex.length - 1) : null;
+  const absolute = absoluteName(name);
+  if (absolute === apex) return "";
+  return absolute.endsWith(`.${apex}`) ? absolute.slice(0, -apex.length - 1) : null;
 }
 
-function soaForAuthority(zone: DnsSettings): ResourceRecord {
+function soaForAuthority(zone: DnsSettings, statics: StaticZone): ResourceRecord {
   // RFC 2308: negative answers are cached for the SOA minimum.
-  return { name: zone.domain, ttl: zone.soa.minimum, ...soaData(zone) };
+  return { name: withoutDot(statics.apex), ttl: zone.soa.minimum, ...soaData(zone) };
 }
 
 function soaData(zone: DnsSettings): RecordData {
   const { mname, rname, serial, refresh, retry, expire, minimum } = zone.soa;
-  return { type: "SOA", mname: noDot(mname), rname: noDot(rname), serial, refresh, retry, expire, minimum };
-}
-
-function noDot(name: string): string {
-  return name.replace(/\.$/, "");
+  return { type: "SOA", mname: withoutDot(mname), rname: withoutDot(rname), serial, refresh, retry, expire, minimum };
 }
 
 /** An address record of the right family, or nothing for an empty or unusable address. */
@@ -182,16 +178,20 @@ function glue(zone: DnsSettings, statics: StaticZone): ResourceRecord[] {
     const relative = relativeName(host, statics.apex);
     if (relative === null) continue;
     for (const data of statics.nodes.get(relative)?.records ?? [])
-      if (data.type === "A" || data.type === "AAAA") out.push({ name: noDot(host), ttl: zone.ttl, ...data });
+      if (data.type === "A" || data.type === "AAAA") out.push({ name: withoutDot(host), ttl: zone.ttl, ...data });
   }
   return out;
 }
 
-/** Everything that does not come from the database, built once per settings object. */
+/**
+ * Everything that does not come from the database, built once per settings object. The one
+ * place the zone's name is taken from settings (config.ts hands it over without the dot).
+ */
 function staticZone(zone: DnsSettings): StaticZone {
   const cached = staticZones.get(zone);
   if (cached) return cached;
-  const apex = asciiLower(noDot(zone.domain));
+  const apex = absoluteName(zone.domain);
+  const apexBelowApex = withoutDot(apex);
   const nodes = new Map<string, Node>();
   const node = (relative: string) => {
     let n = nodes.get(relative);
@@ -201,7 +201,7 @@ function staticZone(zone: DnsSettings): StaticZone {
 
   const top = node("");
   top.records.push(soaData(zone));
-  for (const [host] of zone.nameservers) top.records.push({ type: "NS", target: noDot(host) });
+  for (const [host] of zone.nameservers) top.records.push({ type: "NS", target: withoutDot(host) });
   top.records.push(...addressRecords(zone.wwwAddresses));
   top.records.push(...mxFor("@", zone), ...txtFor("@", zone), ...caa(zone));
 
@@ -211,13 +211,13 @@ function staticZone(zone: DnsSettings): StaticZone {
     node(relative).records.push(...addressRecords(ip ? [ip] : []));
   }
   node("api").records.push(...addressRecords(zone.tunnelAddresses));
-  if (zone.wwwAddresses.length > 0) node("www").cname = apex;
+  if (zone.wwwAddresses.length > 0) node("www").cname = withoutDot(apex);
   const ownLabels = (entries: [string, ...unknown[]][]) => new Set(entries.map(([label]) => label).filter((l) => l !== "@" && l !== "*"));
   for (const label of ownLabels(zone.txt)) node(label).records.push(...txtFor(label, zone));
   for (const label of ownLabels(zone.mx)) node(label).records.push(...mxFor(label, zone));
   for (const [host, target] of zone.cname) {
     const relative = relativeName(host, apex);
-    if (relative !== null && relative !== "") node(relative).cname = noDot(target);
+    if (relative !== null && relative !== "") node(relative).cname = withoutDot(target);
   }
 
   const emptyNonTerminals = new Set<string>();
@@ -229,14 +229,14 @@ function staticZone(zone: DnsSettings): StaticZone {
     }
   }
   // The PageKite tree <...>.<domain>.<domain>. exists below <domain>.<domain>.
-  if (!nodes.has(apex)) emptyNonTerminals.add(apex);
-  const built = { apex, nodes, emptyNonTerminals };
+  if (!nodes.has(apexBelowApex)) emptyNonTerminals.add(apexBelowApex);
+  const built = { apex, apexBelowApex, nodes, emptyNonTerminals };
   staticZones.set(zone, built);
   return built;
 }
 
 function mxFor(label: string, zone: DnsSettings): RecordData[] {
-  return zone.mx.filter(([l]) => l === label).map(([, priority, exchange]) => ({ type: "MX", priority, exchange: noDot(exchange) }));
+  return zone.mx.filter(([l]) => l === label).map(([, priority, exchange]) => ({ type: "MX", priority, exchange: withoutDot(exchange) }));
 }
 
 function txtFor(label: string, zone: DnsSettings): RecordData[] {
@@ -253,21 +253,21 @@ function findNode(relative: string, lookups: ZoneLookups, zone: DnsSettings, sta
   const fixed = statics.nodes.get(relative);
 
   if (labels.length === 1 && fixed?.cname === undefined) {
-    const gateway = lookups.gateway(`${relative}.${statics.apex}.`);
+    const gateway = lookups.gateway(`${relative}.${statics.apex}`);
     if (gateway) return mergeNodes(gatewayNode(relative, gateway, zone), fixed);
   }
   if (fixed) return fixed;
 
   if (labels.length === 2 && labels[0] === "_acme-challenge") {
-    const gateway = lookups.gateway(`${labels[1]}.${statics.apex}.`);
+    const gateway = lookups.gateway(`${labels[1]}.${statics.apex}`);
     if (gateway) {
       const challenge: RecordData[] = gateway.dnsChallenge ? [{ type: "TXT", text: gateway.dnsChallenge }] : [];
       return { records: challenge, ttl: { TXT: zone.gatewayTtl } };
     }
   }
 
-  const apexLabels = statics.apex.split(".").length;
-  if (labels.length > apexLabels && relative.endsWith(`.${statics.apex}`)) {
+  const apexLabels = statics.apexBelowApex.split(".").length;
+  if (labels.length > apexLabels && relative.endsWith(`.${statics.apexBelowApex}`)) {
     const address = pageKiteAnswer(labels.slice(0, -apexLabels), lookups, statics.apex);
     return { records: [{ type: "A", address }], ttl: { A: PAGEKITE.ttl } };
   }
@@ -303,11 +303,11 @@ function gatewayNode(label: string, gateway: GatewayRecord, zone: DnsSettings): 
 function pageKiteAnswer(labels: string[], lookups: ZoneLookups, apex: string): string {
   if (labels.length !== 5) return PAGEKITE.refused;
   const [srand, qtoken, sign, proto, name] = labels;
-  const gateway = lookups.gateway(`${name}.${apex}.`);
+  const gateway = lookups.gateway(`${name}.${apex}`);
   // An empty token would let anyone compute the signature.
   if (!gateway || !gateway.token || sign.length < 36) return PAGEKITE.refused;
   const salt = sign.slice(0, 8);
-  const payload = `${proto}:${name}.${apex}:${srand}:${qtoken}`;
+  const payload = `${proto}:${name}.${withoutDot(apex)}:${srand}:${qtoken}`;
   const digest = createHash("sha1").update(gateway.token + payload + salt).digest("hex");
   return digest.slice(0, 28) === sign.slice(8, 36) ? PAGEKITE.ok : PAGEKITE.refused;
 }

@@ -3,7 +3,7 @@
 // token, every other write forgets everything. Only rows found are kept, so unknown tokens
 // cannot fill it. Ageing by two generations, as plain Maps: a full generation becomes the
 // previous one and the old previous one is dropped whole.
-import type { DomainInfo } from "./domains.ts";
+import type { DomainInfo } from "./queries.ts";
 
 /** Entries kept at most (two generations of half as many), about 400 bytes each. */
 const DEFAULT_CAPACITY = 50_000;

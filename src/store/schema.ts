@@ -3,8 +3,7 @@
 import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
-/** domains.mode: how DNS answers a gateway's name. */
-export const MODE = { tunnel: 0, dynamicDns: 1 } as const;
+import { MODE } from "../gateway-data.ts";
 
 export const accounts = sqliteTable(
   "accounts",
@@ -33,7 +32,7 @@ export const domains = sqliteTable(
     verificationToken: text("verification_token", { length: 36 }).notNull().default(""),
     verified: integer("verified", { mode: "boolean" }).notNull().default(false),
     continent: text("continent", { length: 2 }).notNull().default(""),
-    mode: integer("mode").notNull().default(0),
+    mode: integer("mode").notNull().default(MODE.tunnel),
     lastIp: text("last_ip").notNull().default(""),
     // ours, added in place on a Rust database:
     /** Unix seconds after which reclamation_token no longer matches */

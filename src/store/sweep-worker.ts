@@ -3,7 +3,7 @@
 // stalling the event loop that answers DNS and HTTP.
 import { AnswerVersions } from "../dns/answer-cache.ts";
 import { openDatabase } from "./db.ts";
-import { createStore, type StaleBatch, type StaleCensus, type Store } from "./domains.ts";
+import { createQueries, type Queries, type StaleBatch, type StaleCensus } from "./queries.ts";
 
 declare const self: Worker;
 
@@ -21,7 +21,7 @@ export type SweepReply =
   | { kind: "failed"; message: string };
 
 let db: ReturnType<typeof openDatabase> | undefined;
-let store: Store | undefined;
+let queries: Queries | undefined;
 let versions: AnswerVersions | undefined;
 
 self.onmessage = (event: MessageEvent<SweepRequest>) => {
@@ -30,16 +30,16 @@ self.onmessage = (event: MessageEvent<SweepRequest>) => {
   try {
     if (request.kind === "open") {
       db = openDatabase(request.path);
-      store = createStore(db);
+      queries = createQueries(db);
       versions = request.versions && new AnswerVersions(request.versions);
       reply = { kind: "opened" };
     } else if (request.kind === "close") {
       db?.$client.close();
       reply = { kind: "closed" };
     } else if (request.kind === "count") {
-      reply = { kind: "counted", census: store!.countStale(request.cutoff) };
+      reply = { kind: "counted", census: queries!.countStale(request.cutoff) };
     } else {
-      const removed = store!.deleteStaleNames(request.batch);
+      const removed = queries!.deleteStaleNames(request.batch);
       for (const name of removed.names) versions?.invalidate(name);
       reply = { kind: "removed", ...removed };
     }

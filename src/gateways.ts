@@ -1,0 +1,191 @@
+// The rules of a gateway's life, whoever asks: the HTTP routes today, dyndns2 and the CLI
+// later. Functions take plain values (names, tokens, a client address, the time in Unix
+// seconds), never a Request. A rule that fails throws ApiError with the code the contract
+// gives it (docs/api.md); api/app.ts alone turns codes into statuses. Quotas that protect a
+// mailbox or a name's owner are rules, counted here; per-client quotas are HTTP's (api/).
+import { unmapIPv4 } from "./addresses.ts";
+import { ApiError } from "./api/errors.ts";
+import { RateLimiter, takeAll } from "./api/rate-limit.ts";
+import type { Settings } from "./config.ts";
+import { MODE } from "./gateway-data.ts";
+import type { Log } from "./log.ts";
+import type { Mailer } from "./mail/mailer.ts";
+import { confirmationEmail, reclamationEmail, type Email } from "./mail/templates.ts";
+import { displayName, fullName, labelProblem, normalizeLabel } from "./names.ts";
+import type { DomainInfo, Store } from "./store/domains.ts";
+
+const HOUR = 3600;
+const DAY = 24 * HOUR;
+export const RECLAMATION_LIFETIME = DAY;
+export const VERIFICATION_LIFETIME = 7 * DAY;
+
+export interface GatewayDeps {
+  settings: Settings;
+  store: Store;
+  mailer: Mailer;
+  log: Log;
+  /** labels reserved by configured static records, computed once at start-up */
+  reserved: Set<string>;
+}
+
+export interface Subscription {
+  /** the requested name, as given (trimmed and lower-cased here) */
+  name: string;
+  description?: string;
+  mode?: number;
+  /** an address the caller claims to own the name with (the owner-email hint) */
+  email?: string;
+  reclamationToken?: string;
+}
+
+/**
+ * The mailbox an address delivers to, as the per-recipient quota counts it: lower case, without
+ * a +subaddress, and without dots for Gmail (which ignores them), so spelling variants of one
+ * inbox share its budget.
+ */
+export function recipientKey(address: string): string {
+  const at = address.lastIndexOf("@");
+  let domain = address.slice(at + 1).toLowerCase();
+  let local = address.slice(0, at).toLowerCase().split("+")[0];
+  if (domain === "gmail.com" || domain === "googlemail.com") {
+    domain = "gmail.com"; // one inbox under either name
+    local = local.replaceAll(".", "");
+  }
+  return `${local}@${domain}`;
+}
+
+export type Gateways = ReturnType<typeof createGateways>;
+
+export function createGateways({ settings, store, mailer, log, reserved }: GatewayDeps) {
+  const { limits } = settings;
+
+  /** Sends before writing (or, for reclaim, undoes its write), so a provider failure leaves the database as it was. */
+  const send = async (email: Email) => {
+    try {
+      await mailer.send(email);
+    } catch (e) {
+      log(`mail to ${email.to} failed: ${(e as Error).message}`);
+      throw new ApiError("InternalError");
+    }
+  };
+
+  // Across all callers: an inbox, and a name's owner, get only so many emails whoever asks.
+  // Verification and reclamation emails are counted apart: anyone may send the first kind to
+  // any address, and must not use up the budget an owner's reclaim needs.
+  const perRecipient = () => ({
+    hour: new RateLimiter(limits.emailsPerRecipientPerHour, HOUR),
+    day: new RateLimiter(limits.emailsPerRecipientPerDay, DAY),
+  });
+  const verifications = perRecipient();
+  const reclamations = perRecipient();
+  const reclaimsPerName = new RateLimiter(limits.reclaimEmailsPerNamePerHour, HOUR);
+  const limitRecipient = (to: string, counters: ReturnType<typeof perRecipient>, now: number, extra: [RateLimiter, string][] = []) => {
+    const key = recipientKey(to);
+    const wait = takeAll([[counters.hour, key], [counters.day, key], ...extra], now);
+    if (wait > 0) throw new ApiError("TooManyRequests", undefined, wait);
+  };
+
+  const domainByToken = (token: string) => {
+    const domain = store.findDomainByToken(token);
+    if (!domain) throw new ApiError("UnknownToken");
+    return domain;
+  };
+
+  return {
+    /**
+     * Registers a free valid name; else hands a taken one to the holder of its live reclamation
+     * token; else says why not (docs/api.md, "/subscribe in order"). Returns the label and the
+     * new API token.
+     */
+    subscribe(request: Subscription, now: number): { label: string; token: string } {
+      const label = normalizeLabel(request.name);
+      if (labelProblem(label, settings.domain, reserved)) throw new ApiError("UnavailableName");
+      const name = fullName(label, settings.domain);
+      const token = crypto.randomUUID();
+      const description = request.description ?? `${label}'s server`;
+      const mode = request.mode ?? MODE.tunnel;
+      if (store.insertDomain({ name, token, description, mode, timestamp: now })) return { label, token };
+
+      if (request.reclamationToken) {
+        if (store.reclaimDomain(name, request.reclamationToken, token, description, mode, now)) return { label, token };
+        throw new ApiError("ReclamationTokenMismatch");
+      }
+      const taken = store.findDomainByName(name);
+      const owner = taken && store.verifiedEmail(taken);
+      if (request.email && owner && owner.toLowerCase() === request.email.trim().toLowerCase()) throw new ApiError("UnavailableNameReclamationPossible");
+      throw new ApiError("UnavailableName");
+    },
+
+    /** Frees a name by its API token, or else by its live reclamation token (`token` wins). */
+    unsubscribe({ token, reclamationToken }: { token?: string; reclamationToken?: string }, now: number): void {
+      if (token) {
+        // 400, not UnknownToken's usual 404: the contract of /unsubscribe (docs/api.md).
+        if (!store.deleteByToken(token)) throw new ApiError("UnknownToken", 400);
+      } else if (reclamationToken) {
+        if (!store.deleteByReclamationToken(reclamationToken, now)) throw new ApiError("UnknownReclamationToken");
+      } else throw new ApiError("MissingParameter");
+    },
+
+    /**
+     * Keeps a name alive and records where its gateway is: `address` is what DNS then answers
+     * (A or AAAA by its family); an IPv4 address seen as ::ffff:a.b.c.d is stored as a.b.c.d.
+     * Resolves once committed.
+     */
+    async ping(token: string, address: string, now: number): Promise<void> {
+      if (!(await store.recordPingGrouped(token, now, unmapIPv4(address).toLowerCase()))) throw new ApiError("UnknownToken");
+    },
+
+    /** The TXT answer of _acme-challenge.<name> (ACME DNS-01). */
+    setDnsChallenge(token: string, challenge: string): void {
+      if (!store.setDnsChallenge(token, challenge)) throw new ApiError("UnknownToken");
+    },
+
+    /** What the owner may read of a name; the same object until the row changes. */
+    info(token: string): DomainInfo {
+      const info = store.findInfoByToken(token);
+      if (!info) throw new ApiError("UnknownToken");
+      return info;
+    },
+
+    /** Sends a verification link to `email`, then stores it as the name's pending address. */
+    async setEmail(token: string, email: string, optout: boolean, now: number): Promise<void> {
+      const domain = domainByToken(token);
+      const link = crypto.randomUUID();
+      limitRecipient(email, verifications, now);
+      await send(confirmationEmail(settings.email, email, `${settings.http.publicUrl}/verifyemail?s=${link}`, displayName(domain.name)));
+      store.setPendingEmail(domain.id, email, optout, link, now + VERIFICATION_LIFETIME);
+    },
+
+    /** Follows a verification link; false when it is unknown, used or expired. */
+    verifyEmail(link: string, now: number): boolean {
+      return store.verifyEmail(link, now) !== undefined;
+    },
+
+    /** Cancels a pending link and unties the name from its address. */
+    revokeEmail(token: string): void {
+      store.revokeEmail(domainByToken(token).id);
+    },
+
+    /**
+     * Emails the name's live reclamation token (a new one when none is live) to its verified
+     * owner, never to an address the caller gives.
+     */
+    async reclaim(requestedName: string, now: number): Promise<void> {
+      const label = normalizeLabel(requestedName);
+      const domain = store.findDomainByName(fullName(label, settings.domain));
+      if (!domain) throw new ApiError("NoSuchName");
+      const owner = store.verifiedEmail(domain);
+      if (!owner) throw new ApiError("NoEmail");
+      limitRecipient(owner, reclamations, now, [[reclaimsPerName, domain.name]]);
+      // Stored before it is sent, so a reclaim meanwhile re-sends this one instead of making another.
+      const live = store.issueReclamationToken(domain.id, crypto.randomUUID(), now + RECLAMATION_LIFETIME, now);
+      if (!live) throw new ApiError("NoSuchName");
+      try {
+        await send(reclamationEmail(settings.email, owner, live.token, displayName(domain.name)));
+      } catch (e) {
+        if (live.issued) store.withdrawReclamationToken(domain.id, live.token, { token: domain.reclamationToken, expires: domain.reclamationExpires });
+        throw e;
+      }
+    },
+  };
+}

@@ -1,0 +1,396 @@
+// One function per query the API, DNS and expiry need, and nothing else: no caches, no
+// listeners (store/domains.ts adds those). Statements are prepared once: drizzle's builder
+// would rebuild and re-prepare the SQL on every call.
+import { and, asc, eq, gt, inArray, lt, lte, ne, or, Placeholder, sql, type SQL } from "drizzle-orm";
+import type { GatewayRecord } from "../gateway-data.ts";
+import type { Db } from "./db.ts";
+import { accounts, domains, type Domain } from "./schema.ts";
+
+const p = sql.placeholder;
+// drizzle types .set() values as plain values; a placeholder wrapped in sql`` binds the same way.
+const v = (name: string) => sql`${sql.placeholder(name)}`;
+
+export interface NewDomain {
+  name: string;
+  token: string;
+  description: string;
+  mode: number;
+  timestamp: number;
+}
+
+/** What /info shows of a domain and its account. */
+export interface DomainInfo {
+  name: string;
+  token: string;
+  description: string;
+  timestamp: number;
+  dnsChallenge: string;
+  verified: boolean;
+  continent: string;
+  mode: number;
+  lastIp: string;
+  /** the account's address; "" for the email-less account */
+  email: string;
+  optout: boolean;
+}
+
+/**
+ * One step of the expiry's walk over the domains in id order. Nothing indexes the last-seen
+ * time (every ping would move its entry), so a sweep reads each row once, a window at a time.
+ */
+export interface StaleBatch {
+  /** rows last seen before this (Unix seconds) are removed */
+  cutoff: number;
+  /** the walk goes on after this id: 0 at the start, then the previous batch's `next` */
+  after: number;
+  /** remove at most this many rows */
+  limit: number;
+  /** read at most this many rows, so a batch stays short where few rows are stale */
+  scan: number;
+}
+
+export interface StaleRemoved {
+  /** full names of the removed domains */
+  names: string[];
+  /** `after` for the next batch; null once the walk has passed the last row */
+  next: number | null;
+}
+
+/** What a sweep would remove, counted before it removes anything (expiry.max_fraction). */
+export interface StaleCensus {
+  /** all domains */
+  total: number;
+  /** domains last seen before the cutoff */
+  stale: number;
+  /** the lowest and highest id among them (null when none): the sweep walks only this range */
+  first: number | null;
+  last: number | null;
+}
+
+export type Queries = ReturnType<typeof createQueries>;
+
+/** DNS's one read: a gateway row by full name. Also on a connection of its own (openLookupDatabase). */
+export function createGatewayLookup(db: Db): (name: string) => GatewayRecord | undefined {
+  const gatewayByName = db
+    .select({ mode: domains.mode, lastIp: domains.lastIp, dnsChallenge: domains.dnsChallenge, token: domains.token })
+    .from(domains)
+    .where(eq(domains.name, p("name")))
+    .prepare();
+  return (name) => gatewayByName.get({ name });
+}
+
+export function createQueries(db: Db) {
+  const sqlite = db.$client;
+
+  const byToken = db.select().from(domains).where(and(eq(domains.token, p("token")), ne(domains.token, ""))).prepare();
+  // /info in one statement, read as bare rows: drizzle's per-call placeholder filling and row
+  // mapping cost more than the lookup itself on the API's busiest read.
+  const accountColumn = (column: typeof accounts.email | typeof accounts.optout): SQL =>
+    sql`(select ${column} from ${accounts} where ${accounts.id} = ${domains.accountId})`;
+  const infoByToken = direct(
+    db
+      .select({
+        name: domains.name,
+        token: domains.token,
+        description: domains.description,
+        timestamp: domains.timestamp,
+        dnsChallenge: domains.dnsChallenge,
+        verified: domains.verified,
+        continent: domains.continent,
+        mode: domains.mode,
+        lastIp: domains.lastIp,
+        email: accountColumn(accounts.email),
+        optout: accountColumn(accounts.optout),
+      })
+      .from(domains)
+      .where(and(eq(domains.token, p("token")), ne(domains.token, ""))),
+  );
+  const byName = db.select().from(domains).where(eq(domains.name, p("name"))).prepare();
+  const findGatewayByName = createGatewayLookup(db);
+  const accountEmail = db.select({ email: accounts.email, optout: accounts.optout }).from(accounts).where(eq(accounts.id, p("id"))).prepare();
+  const accountByEmail = db.select({ id: accounts.id }).from(accounts).where(eq(accounts.email, p("email"))).prepare();
+  const insertAccount = db
+    .insert(accounts)
+    .values({ email: p("email"), optout: p("optout") })
+    .onConflictDoNothing()
+    .prepare();
+  const updateAccountOptout = db.update(accounts).set({ optout: v("optout") }).where(eq(accounts.id, p("id"))).prepare();
+  const insertDomain = db
+    .insert(domains)
+    .values({
+      name: p("name"),
+      accountId: p("accountId"),
+      token: p("token"),
+      description: p("description"),
+      timestamp: p("timestamp"),
+      mode: p("mode"),
+    })
+    .onConflictDoNothing({ target: domains.name })
+    .returning({ id: domains.id })
+    .prepare();
+  // The API's busiest write, also run bare (see infoByToken).
+  const ping = direct(
+    db
+      .update(domains)
+      .set({ timestamp: v("timestamp"), lastIp: v("ip") })
+      .where(and(eq(domains.token, p("token")), ne(domains.token, "")))
+      .returning({ name: domains.name }),
+  );
+  const pingedName = (values: { token: string; timestamp: number; ip: string }) => ping.values(values)[0]?.[0] as string | undefined;
+  const setChallenge = db
+    .update(domains)
+    .set({ dnsChallenge: v("challenge") })
+    .where(and(eq(domains.token, p("token")), ne(domains.token, "")))
+    .returning({ name: domains.name })
+    .prepare();
+  const deleteByToken = db
+    .delete(domains)
+    .where(and(eq(domains.token, p("token")), ne(domains.token, "")))
+    .returning({ name: domains.name })
+    .prepare();
+  const deleteByReclamation = db
+    .delete(domains)
+    .where(and(eq(domains.reclamationToken, p("token")), ne(domains.reclamationToken, ""), gt(domains.reclamationExpires, p("now"))))
+    .returning({ name: domains.name })
+    .prepare();
+  const reclaim = db
+    .update(domains)
+    .set({
+      token: v("newToken"),
+      description: v("description"),
+      mode: v("mode"),
+      timestamp: v("now"),
+      reclamationToken: "",
+      reclamationExpires: 0,
+      dnsChallenge: "",
+    })
+    .where(
+      and(
+        eq(domains.name, p("name")),
+        eq(domains.reclamationToken, p("token")),
+        ne(domains.reclamationToken, ""),
+        gt(domains.reclamationExpires, p("now")),
+      ),
+    )
+    .returning({ id: domains.id })
+    .prepare();
+  const setReclamation = db
+    .update(domains)
+    .set({ reclamationToken: v("token"), reclamationExpires: v("expires") })
+    .where(eq(domains.id, p("id")))
+    .prepare();
+  // A new reclamation token only where none is live: nobody but its use or its expiry voids one.
+  const issueReclamation = db
+    .update(domains)
+    .set({ reclamationToken: v("token"), reclamationExpires: v("expires") })
+    .where(and(eq(domains.id, p("id")), or(eq(domains.reclamationToken, ""), lte(domains.reclamationExpires, p("now")))))
+    .returning({ id: domains.id })
+    .prepare();
+  const reclamationOf = db
+    .select({ token: domains.reclamationToken, expires: domains.reclamationExpires })
+    .from(domains)
+    .where(eq(domains.id, p("id")))
+    .prepare();
+  const withdrawReclamation = db
+    .update(domains)
+    .set({ reclamationToken: v("previousToken"), reclamationExpires: v("previousExpires") })
+    .where(and(eq(domains.id, p("id")), eq(domains.reclamationToken, p("token"))))
+    .prepare();
+  const setPending = db
+    .update(domains)
+    .set({ pendingEmail: v("email"), pendingOptout: v("optout"), verificationToken: v("link"), verificationExpires: v("expires") })
+    .where(eq(domains.id, p("id")))
+    .prepare();
+  const byVerification = db
+    .select()
+    .from(domains)
+    .where(and(eq(domains.verificationToken, p("link")), ne(domains.verificationToken, ""), gt(domains.verificationExpires, p("now"))))
+    .prepare();
+  const markVerified = db
+    .update(domains)
+    .set({ accountId: v("accountId"), verified: true, verificationToken: "", verificationExpires: 0, pendingEmail: "", pendingOptout: false })
+    .where(eq(domains.id, p("id")))
+    .prepare();
+  const revoke = db
+    .update(domains)
+    .set({ accountId: v("accountId"), verified: false, verificationToken: "", verificationExpires: 0, pendingEmail: "", pendingOptout: false })
+    .where(eq(domains.id, p("id")))
+    .prepare();
+  // The expiry's window: the last id of the next `scan` rows, and how many there are.
+  const scanWindow = db
+    .select({ id: domains.id })
+    .from(domains)
+    .where(gt(domains.id, p("after")))
+    .orderBy(asc(domains.id))
+    .limit(p("scan"))
+    .as("scan_window");
+  const staleWindow = db
+    .select({ last: sql<number | null>`max(${scanWindow.id})`, rows: sql<number>`count(*)` })
+    .from(scanWindow)
+    .prepare();
+  // One read of every row: a single statement costs far less than the walk's batches, and
+  // bounds the walk to the ids where stale rows are.
+  const isStale = sql`${domains.timestamp} < ${p("cutoff")}`;
+  const staleCensus = db
+    .select({
+      total: sql<number>`count(*)`,
+      stale: sql<number>`count(*) filter (where ${isStale})`,
+      first: sql<number | null>`min(${domains.id}) filter (where ${isStale})`,
+      last: sql<number | null>`max(${domains.id}) filter (where ${isStale})`,
+    })
+    .from(domains)
+    .prepare();
+  // Fixed statements, bound per batch: building an IN list of ids per batch prepared a new
+  // 500-parameter statement each time, whose native memory waited for the GC.
+  const deleteStale = db
+    .delete(domains)
+    .where(
+      inArray(
+        domains.id,
+        db
+          .select({ id: domains.id })
+          .from(domains)
+          .where(and(gt(domains.id, p("after")), lte(domains.id, p("last")), lt(domains.timestamp, p("cutoff"))))
+          .orderBy(asc(domains.id))
+          .limit(p("limit")),
+      ),
+    )
+    .returning({ id: domains.id, name: domains.name })
+    .prepare();
+
+  /** The account a domain belongs to before any email is verified (the Rust server's convention). */
+  function noEmailAccountId(): number {
+    insertAccount.run({ email: "", optout: true });
+    return accountByEmail.get({ email: "" })!.id;
+  }
+
+  function accountIdFor(email: string, optout: boolean): number {
+    insertAccount.run({ email, optout });
+    const id = accountByEmail.get({ email })!.id;
+    updateAccountOptout.run({ id, optout });
+    return id;
+  }
+
+  /** A drizzle-built query as a bare bun:sqlite statement; values bind by placeholder name. */
+  function direct(query: { toSQL(): { sql: string; params: unknown[] } }) {
+    const { sql: text, params } = query.toSQL();
+    const statement = sqlite.prepare(text);
+    const bind = (values: Record<string, unknown>) => params.map((param) => (param instanceof Placeholder ? values[param.name] : param)) as any[];
+    return {
+      values: (values: Record<string, unknown>) => statement.values(...bind(values)),
+      run: (values: Record<string, unknown>) => statement.run(...bind(values)),
+    };
+  }
+
+  return {
+    findDomainByToken(token: string): Domain | undefined {
+      return token ? byToken.get({ token }) : undefined;
+    },
+
+    findInfoByToken(token: string): DomainInfo | undefined {
+      if (!token) return undefined;
+      const row = infoByToken.values({ token })[0];
+      if (!row) return undefined;
+      const [name, sameToken, description, timestamp, dnsChallenge, verified, continent, mode, lastIp, email, optout] = row as [
+        string, string, string, number, string, number, string, number, string, string | null, number | null,
+      ];
+      return { name, token: sameToken, description, timestamp, dnsChallenge, verified: verified === 1, continent, mode, lastIp, email: email ?? "", optout: optout !== 0 };
+    },
+
+    findDomainByName(name: string): Domain | undefined {
+      return byName.get({ name });
+    },
+
+    findGatewayByName,
+
+    /** The verified owner's email of a domain, or null. */
+    verifiedEmail(domain: Domain): string | null {
+      if (!domain.verified) return null;
+      const account = accountEmail.get({ id: domain.accountId });
+      return account && account.email !== "" ? account.email : null;
+    },
+
+    /** Inserts a new domain; false when the name is already taken. */
+    insertDomain(domain: NewDomain): boolean {
+      return sqlite.transaction(() => insertDomain.all({ ...domain, accountId: noEmailAccountId() }).length === 1)();
+    },
+
+    /** Hands a taken name to whoever holds its live reclamation token; false when none matches. */
+    reclaimDomain(name: string, reclamationToken: string, newToken: string, description: string, mode: number, now: number): boolean {
+      if (!reclamationToken) return false;
+      return reclaim.all({ name, token: reclamationToken, newToken, description, mode, now }).length === 1;
+    },
+
+    setReclamationToken(id: number, token: string, expires: number): void {
+      setReclamation.run({ id, token, expires });
+    },
+
+    /**
+     * The domain's live reclamation token: the one it holds, or else `token` (stored now with
+     * `expires`). `issued` says which; undefined when the row is gone.
+     */
+    issueReclamationToken(id: number, token: string, expires: number, now: number): { token: string; expires: number; issued: boolean } | undefined {
+      return sqlite.transaction(() => {
+        if (issueReclamation.all({ id, token, expires, now }).length === 1) return { token, expires, issued: true };
+        const live = reclamationOf.get({ id });
+        return live && { ...live, issued: false };
+      })();
+    },
+
+    /** Puts back what a domain held before `token` was issued, unless `token` is gone already. */
+    withdrawReclamationToken(id: number, token: string, previous: { token: string; expires: number }): void {
+      withdrawReclamation.run({ id, token, previousToken: previous.token, previousExpires: previous.expires });
+    },
+
+    /** One ping's UPDATE; the pinged row's full name, undefined when no row has this token. */
+    recordPing: pingedName,
+
+    setDnsChallenge(token: string, challenge: string): string | undefined {
+      return token ? setChallenge.all({ token, challenge })[0]?.name : undefined;
+    },
+
+    deleteByToken(token: string): string | undefined {
+      return token ? deleteByToken.all({ token })[0]?.name : undefined;
+    },
+
+    deleteByReclamationToken(token: string, now: number): string | undefined {
+      return token ? deleteByReclamation.all({ token, now })[0]?.name : undefined;
+    },
+
+    setPendingEmail(id: number, email: string, optout: boolean, link: string, expires: number): void {
+      setPending.run({ id, email, optout, link, expires });
+    },
+
+    /** Follows a verification link: the pending address becomes the domain's verified owner. */
+    verifyEmail(link: string, now: number): Domain | undefined {
+      if (!link) return undefined;
+      return sqlite.transaction(() => {
+        const domain = byVerification.get({ link, now });
+        if (!domain || !domain.pendingEmail) return undefined;
+        markVerified.run({ id: domain.id, accountId: accountIdFor(domain.pendingEmail, domain.pendingOptout) });
+        return domain;
+      })();
+    },
+
+    revokeEmail(id: number): void {
+      sqlite.transaction(() => revoke.run({ id, accountId: noEmailAccountId() }))();
+    },
+
+    /** How many domains there are and how many were last seen before `cutoff`, before a sweep removes any. */
+    countStale(cutoff: number): StaleCensus {
+      return staleCensus.get({ cutoff })!;
+    },
+
+    /** One step of the expiry's walk: removes stale domains among the next rows after `batch.after`. */
+    deleteStaleNames({ cutoff, after, limit, scan }: StaleBatch): StaleRemoved {
+      const window = staleWindow.get({ after, scan });
+      if (!window || window.last === null) return { names: [], next: null };
+      // The delete reads each row's timestamp itself: a row pinged since the window was read stays.
+      const rows = deleteStale.all({ cutoff, after, last: window.last, limit });
+      const names = rows.map((row) => row.name);
+      // Stopped at the limit: the rest of the window is read by the next batch.
+      if (rows.length === limit) return { names, next: Math.max(...rows.map((row) => row.id)) };
+      return { names, next: window.rows < scan ? null : window.last };
+    },
+  };
+}
