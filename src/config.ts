@@ -27,7 +27,7 @@ export interface DnsSettings {
   rrl?: RrlSettings;
 }
 
-/** dns.rrl_*: UDP response-rate limiting (SPEC section 7) */
+/** dns.rrl_*: UDP response-rate limiting (docs/operations.md, "Response-rate limiting") */
 export interface RrlSettings {
   /** answers a second per client prefix and answer class; 0 = no limiting */
   rate: number;

@@ -1,4 +1,4 @@
-// Response-rate limiting for UDP answers (SPEC section 7), in the manner of NSD's and Knot's RRL:
+// Response-rate limiting for UDP answers (docs/operations.md), in the manner of NSD's and Knot's RRL:
 // a spoofed source can borrow the server to flood a third party, so answers to one client prefix
 // (IPv4 /24, IPv6 /56) of one answer class are capped at `rate` a second; past that, every
 // `slip`-th answer goes out truncated (TC: a real resolver retries over TCP, which cannot be

@@ -21,7 +21,7 @@ export interface DnsServerOptions {
   /** the answer cache to use, e.g. over counters another thread bumps (AnswerVersions); default a fresh one */
   cache?: AnswerCache;
   log: (line: string) => void;
-  /** TCP bounds (SPEC section 7); tests set small ones */
+  /** TCP bounds (docs/operations.md, "DNS over TCP"); tests set small ones */
   tcp?: Partial<TcpLimits>;
 }
 

@@ -1,5 +1,5 @@
 // The zone's answers: a pure function of the question, the settings and the store lookups
-// (SPEC section 4). Knows nothing about sockets or wire formats.
+// (docs/dns.md). Knows nothing about sockets or wire formats.
 import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import { unmapIPv4 } from "../addresses.ts";

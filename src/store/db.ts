@@ -12,7 +12,7 @@ export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 const MIGRATIONS_TABLE = "__drizzle_migrations";
 
 /**
- * How long a write waits for a lock another connection holds (SPEC 7): then it fails with
+ * How long a write waits for a lock another connection holds (docs/operations.md): then it fails with
  * SQLITE_BUSY, its transaction rolls back, and the request answers 501. It waits on the thread
  * that serves HTTP; DNS reads on a connection of its own (openLookupDatabase) and never waits.
  */
