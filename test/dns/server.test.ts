@@ -319,6 +319,17 @@ describe("failures", () => {
     }
   });
 
+  test("port 0: UDP and TCP are bound on one port of the system's choosing, and the server names it", async () => {
+    const own = await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, log: () => {} });
+    try {
+      expect(own.port).toBeGreaterThan(0);
+      expect(decode(await udpExchange(own.port, encodeQuery("example.test", "SOA"))).rcode).toBe("NOERROR");
+      expect(decode((await tcpExchange(own.port, [encodeQuery("example.test", "SOA")]))[0]).rcode).toBe("NOERROR");
+    } finally {
+      await own.close();
+    }
+  });
+
   test("start-up rejects when the UDP port is taken", async () => {
     const port = await freePort();
     const taken = createSocket("udp4");
