@@ -10,21 +10,20 @@ import { freePort } from "../support/server.ts";
 import { decode, encodeQuery, GATEWAYS, seededStore, tcpExchange, testZone, udpExchange } from "./client.ts";
 
 const WORKER = new URL("../../src/dns/worker.ts", import.meta.url);
-const CRASHING_WORKER = new URL("../fixtures/dns-worker-crashing-once.ts", import.meta.url);
+const CRASHING_WORKER = new URL("../support/dns-worker-crashing-once.ts", import.meta.url);
 const seeded = seededStore();
 const dbPath = join(seeded.dir, "registration.sqlite");
 afterAll(() => seeded.cleanup());
 
 async function start(workerUrl = WORKER) {
-  const port = await freePort();
   const log: string[] = [];
   const versions = new AnswerVersions();
   seeded.store.onGatewayChange((name) => versions.invalidate(name));
   const dns = await startDnsThread(
-    { host: "127.0.0.1", port, zone: testZone(), dbPath, versions, lookups: { gateway: seeded.store.findGatewayByName }, log: (line) => log.push(line) },
+    { host: "127.0.0.1", port: 0, zone: testZone(), dbPath, versions, lookups: { gateway: seeded.store.findGatewayByName }, log: (line) => log.push(line) },
     workerUrl,
   );
-  return { port, log, dns };
+  return { port: dns.port, log, dns };
 }
 
 const challenge = async (port: number) =>
@@ -68,7 +67,7 @@ describe("DNS thread", () => {
     }
   });
 
-  test("a thread that dies is replaced: DNS answers again on the same port, and the death is logged in one line", async () => {
+  test("a thread that dies is replaced: DNS answers again on the same port (the one the first thread got for port 0), and the death is logged in one line", async () => {
     const { port, dns, log } = await start(CRASHING_WORKER);
     try {
       expect(await challenge(port)).not.toEqual([]);

@@ -5,7 +5,7 @@ import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, get, LIMITS_OFF_ENV } from "../support/server.ts";
-import { freshName, waitFor } from "../fixtures/helpers.ts";
+import { freshName, waitFor } from "../support/helpers.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const cleanups: (() => void | Promise<unknown>)[] = [];

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { get, startServer, type RunningServer } from "../support/server.ts";
-import { domainRow, freshName, info, openSqlite, subscribe } from "../fixtures/helpers.ts";
+import { domainRow, freshName, info, openSqlite, subscribe } from "../support/helpers.ts";
 
 const servers: RunningServer[] = [];
 afterEach(async () => {
