@@ -2,7 +2,7 @@
 // successes (/ping, /info), which by default are counted into one line a minute and at shutdown.
 import { afterEach, describe, expect, test } from "bun:test";
 import { get, startServer, type RunningServer } from "../support/server.ts";
-import { subscribe } from "../fixtures/helpers.ts";
+import { subscribe } from "../support/helpers.ts";
 
 let server: RunningServer | undefined;
 afterEach(async () => {

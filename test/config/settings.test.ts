@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { freePort, get, runCli, startServer, type RunningServer } from "../support/server.ts";
 import { startResendStandIn, type ResendStandIn } from "../support/resend.ts";
 import { loadSettings, SettingsError } from "../../src/config.ts";
-import { emailSince, expectError, freshName, info, subscribe, verificationLink, writeToml } from "../fixtures/helpers.ts";
+import { emailSince, expectError, freshName, info, subscribe, verificationLink, writeToml } from "../support/helpers.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const servers: RunningServer[] = [];
