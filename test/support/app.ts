@@ -49,6 +49,7 @@ export interface TestApp {
   clock: number;
   /** every line the app logged */
   lines: string[];
+  /** the lines as the process would print them (a time first) */
   output(): string;
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   /** emails the log transport wrote, in order */
@@ -71,9 +72,12 @@ export function startApp(options: AppOptions = {}): TestApp {
   const db = openDatabase(dbPath);
   const store = createStore(db);
   const lines: string[] = [];
+  /** as main.ts's log writes them to stdout: "<time> <line>" */
+  const stamped: string[] = [];
   const waiters = new Set<() => void>();
   const log = (line: string) => {
     lines.push(line);
+    stamped.push(`${new Date().toISOString()} ${line}\n`);
     for (const w of waiters) w();
   };
   const peers = new WeakMap<Request, string>();
@@ -94,7 +98,7 @@ export function startApp(options: AppOptions = {}): TestApp {
     peerAddress: (request) => peers.get(request),
   });
   const url = `http://api.example.test:${settings.http.port}`;
-  const output = () => lines.map((l) => `${l}\n`).join("");
+  const output = () => stamped.join("");
   const handle = async (path: string, init: RequestInit & { from?: string } = {}) => {
     const { from = options.from ?? "192.0.2.10", ...rest } = init;
     const request = new Request(/^https?:/.test(path) ? path : url + path, rest);
