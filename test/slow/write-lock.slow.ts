@@ -1,3 +1,4 @@
+// Slow (npm run test:slow): holds the lock past the 2 s an HTTP write waits for it.
 // Another connection holding the SQLite write lock (another process, a long checkpoint) must
 // delay no DNS answer, and an HTTP write that cannot get the lock within 2 s answers 501 and
 // changes nothing (SPEC 7; issue 9, finding 10: a 5 s busy wait on the loop that answered DNS).
