@@ -400,11 +400,9 @@ describe("start-up line and signals", () => {
   });
 
   test("SIGTERM sent as soon as the start-up line appears still exits 0 (handlers are in place before ready)", async () => {
-    const codes: number[] = [];
-    for (let i = 0; i < 10; i++) {
-      const server = await start({});
-      codes.push(await server.stop("SIGTERM"));
-    }
+    // Ten at once: each start from source takes about 0.5 s of CPU, which ten in a row spent
+    // one after the other (shutdown itself takes about 20 ms).
+    const codes = await Promise.all(Array.from({ length: 10 }, async () => (await start({})).stop("SIGTERM")));
     expect(codes).toEqual(codes.map(() => 0));
   });
 

@@ -1,7 +1,7 @@
 // The whole server as a child process: a change made through the HTTP API is visible in DNS
 // on the very next query.
 import { describe, expect, test } from "bun:test";
-import { get, useServer } from "../support/server.ts";
+import { get, startServer, useServer } from "../support/server.ts";
 import { decode, encodeQuery, tcpExchange, udpExchange } from "./client.ts";
 
 const running = useServer({ env: { REGISTRATION_HTTP_TRUST_PROXY: "true" } });
@@ -96,8 +96,8 @@ describe("DNS follows the API across threads (DNS answers from a worker thread)"
 });
 
 describe("--db :memory: (DNS stays on the main thread: no other connection can see that database)", () => {
-  test("the running.server answers DNS, and /dnsconfig then /unsubscribe are visible on the very next query", async () => {
-    const memory = await useServer({ args: ["--db", ":memory:"] });
+  test("the server answers DNS, and /dnsconfig then /unsubscribe are visible on the very next query", async () => {
+    const memory = await startServer({ args: ["--db", ":memory:"] });
     try {
       const res = await get(memory, "/subscribe?name=mem1&mode=0");
       expect(res.status).toBe(200);
