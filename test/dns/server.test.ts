@@ -4,7 +4,6 @@ import { createHash } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { createServer } from "node:net";
 import { startDnsServer } from "../../src/dns/server.ts";
-import { freePort } from "../support/server.ts";
 import { decode, encodeQuery, GATEWAYS, packet, seededStore, startTestDns, tcpExchange, testZone, udpExchange } from "./client.ts";
 
 const LONG_A = "a".repeat(300);
@@ -331,9 +330,9 @@ describe("failures", () => {
   });
 
   test("start-up rejects when the UDP port is taken", async () => {
-    const port = await freePort();
     const taken = createSocket("udp4");
-    await new Promise<void>((resolve) => taken.bind(port, "127.0.0.1", () => resolve()));
+    await new Promise<void>((resolve) => taken.bind(0, "127.0.0.1", () => resolve()));
+    const { port } = taken.address();
     try {
       await expect(startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, log: () => {} })).rejects.toThrow();
     } finally {
@@ -342,9 +341,9 @@ describe("failures", () => {
   });
 
   test("start-up rejects when the TCP port is taken, and frees the UDP port again", async () => {
-    const port = await freePort();
     const taken = createServer();
-    await new Promise<void>((resolve) => taken.listen(port, "127.0.0.1", () => resolve()));
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", () => resolve()));
+    const { port } = taken.address() as { port: number };
     try {
       await expect(startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, log: () => {} })).rejects.toThrow();
     } finally {

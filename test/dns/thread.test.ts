@@ -6,7 +6,6 @@ import { createSocket } from "node:dgram";
 import { join } from "node:path";
 import { AnswerVersions } from "../../src/dns/answer-cache.ts";
 import { startDnsThread } from "../../src/dns/threaded.ts";
-import { freePort } from "../support/server.ts";
 import { decode, encodeQuery, GATEWAYS, seededStore, tcpExchange, testZone, udpExchange } from "./client.ts";
 
 const WORKER = new URL("../../src/dns/worker.ts", import.meta.url);
@@ -55,9 +54,9 @@ describe("DNS thread", () => {
   });
 
   test("a port already taken: start-up rejects with the bind error", async () => {
-    const port = await freePort();
     const holder = createSocket("udp4");
-    await new Promise<void>((resolve) => holder.bind(port, "127.0.0.1", () => resolve()));
+    await new Promise<void>((resolve) => holder.bind(0, "127.0.0.1", () => resolve()));
+    const { port } = holder.address();
     try {
       const versions = new AnswerVersions();
       const started = startDnsThread({ host: "127.0.0.1", port, zone: testZone(), dbPath, versions, lookups: { gateway: () => undefined }, log: () => {} }, WORKER);
