@@ -7,12 +7,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "../../src/store/db.ts";
 import { get, startServer, type RunningServer } from "../support/server.ts";
-import { domainRow, freshName, info, nowSeconds, openSqlite, subscribe, waitFor, writeDb } from "../support/helpers.ts";
+import { startApp, type TestApp } from "../support/app.ts";
+import { domainRow, freshName, info, nowSeconds, openSqlite, subscribe, waitFor } from "../support/helpers.ts";
 
 const servers: RunningServer[] = [];
+const apps: TestApp[] = [];
 const dirs: string[] = [];
 afterEach(async () => {
   for (const s of servers.splice(0)) await s.cleanup();
+  for (const a of apps.splice(0)) await a.close();
 });
 afterAll(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -94,14 +97,18 @@ describe("expiry sweep", () => {
   }, 180_000);
 
   test("the periodic sweep frees names not seen for expiry.inactive_days and keeps the others", async () => {
-    const server = await startServer({ env: { REGISTRATION_EXPIRY_INACTIVE_DAYS: "5", REGISTRATION_EXPIRY_INTERVAL_SECONDS: "1", REGISTRATION_EXPIRY_MAX_FRACTION: "1" } });
-    servers.push(server);
+    // In process: the app and the sweep share a clock the test moves (as main.ts wires them).
+    const server = startApp({ env: { REGISTRATION_EXPIRY_INACTIVE_DAYS: "5", REGISTRATION_EXPIRY_INTERVAL_SECONDS: "1", REGISTRATION_EXPIRY_MAX_FRACTION: "1" } });
+    apps.push(server);
     const gone = await subscribe(server);
+    server.clock += 2 * DAY;
     const kept = await subscribe(server);
+    server.clock += 2 * DAY;
     const recent = await subscribe(server);
-    writeDb(server.dbPath, "UPDATE domains SET timestamp = ? WHERE name = ?", nowSeconds() - 6 * DAY, `${gone.name}.example.test.`);
-    writeDb(server.dbPath, "UPDATE domains SET timestamp = ? WHERE name = ?", nowSeconds() - 4 * DAY, `${kept.name}.example.test.`);
+    await server.startExpiry();
+    await server.waitForOutput(/expiry: removed 0 /); // the start-up sweep: nothing is 5 days old yet
     const outputBefore = server.output().length;
+    server.clock += 2 * DAY; // gone: last seen 6 days ago, kept 4, recent 2
 
     await waitFor(() => domainRow(server.dbPath, gone.name) === null, "the stale name to be removed by the periodic sweep", 15_000);
     expect((await info(server, gone.token)).status).toBe(404);

@@ -7,10 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp } from "../../src/api/app.ts";
 import { loadSettings, type LimitSettings, type Settings } from "../../src/config.ts";
+import { startExpiry, type Expiry } from "../../src/expiry.ts";
 import { createMailer } from "../../src/mail/mailer.ts";
 import { staticLabels } from "../../src/names.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { createStore } from "../../src/store/domains.ts";
+import { createSweeper } from "../../src/store/sweeper.ts";
 import { LIMITS_OFF_ENV } from "./server.ts";
 
 export interface SentMail {
@@ -57,6 +59,8 @@ export interface TestApp {
   /** the app's answer to `path` (or a full URL), as if the TCP peer were `from` */
   handle(path: string, init?: RequestInit & { from?: string }): Promise<Response>;
   get(path: string, options?: { from?: string; headers?: Record<string, string> }): Promise<Reply>;
+  /** starts the expiry sweep as main.ts does (its worker thread, settings.expiry), on this app's clock */
+  startExpiry(): Promise<void>;
   /** stops the app (its stop hooks log, e.g. the access-log summary) and closes the database */
   close(): Promise<void>;
 }
@@ -98,6 +102,7 @@ export function startApp(options: AppOptions = {}): TestApp {
     peerAddress: (request) => peers.get(request),
   });
   const url = `http://api.example.test:${settings.http.port}`;
+  let expiry: Expiry | undefined;
   const output = () => stamped.join("");
   const handle = async (path: string, init: RequestInit & { from?: string } = {}) => {
     const { from = options.from ?? "192.0.2.10", ...rest } = init;
@@ -150,7 +155,12 @@ export function startApp(options: AppOptions = {}): TestApp {
       } catch {}
       return { status: res.status, headers: res.headers, json, text };
     },
+    async startExpiry() {
+      const sweeper = await createSweeper(store, dbPath, new URL("../../src/store/sweep-worker.ts", import.meta.url));
+      expiry = startExpiry({ sweeper, ...settings.expiry, log, now: () => state.clock });
+    },
     async close() {
+      await expiry?.stop();
       await app.stop().catch(() => {});
       db.$client.close();
       if (!options.dbPath) rmSync(dir, { recursive: true, force: true });
