@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, get, runCli, startServer, type RunningServer } from "../support/server.ts";
+import { freePort, get, runCli, startServer, useServer, type RunningServer } from "../support/server.ts";
 import { startResendStandIn, type ResendStandIn } from "../support/resend.ts";
 import { loadSettings, SettingsError } from "../../src/config.ts";
 import { emailSince, expectError, freshName, info, subscribe, verificationLink, writeToml } from "../support/helpers.ts";
@@ -360,8 +360,10 @@ error_page = """<!DOCTYPE html>
 });
 
 describe("start-up line and signals", () => {
+  const shared = useServer();
+
   test("one start-up line names the HTTP and DNS addresses", async () => {
-    const server = await start({});
+    const { server } = shared;
     const lines = server.output().split("\n").filter((l) => /ready:/.test(l));
     expect(lines.length).toBe(1);
     expect(lines[0]).toContain(`127.0.0.1:${server.httpPort}`);
@@ -369,12 +371,11 @@ describe("start-up line and signals", () => {
   });
 
   test("a second server on a port the first holds exits 2 naming the address, for HTTP as for DNS", async () => {
-    const first = await start({});
+    const first = shared.server;
     const dir = tempDir();
-    const other = async () => freePort();
     for (const [httpPort, dnsPort, what] of [
-      [first.httpPort, await other(), `HTTP on 127.0.0.1:${first.httpPort}`],
-      [await other(), first.dnsPort, `DNS on 127.0.0.1:${first.dnsPort}`],
+      [first.httpPort, 0, `HTTP on 127.0.0.1:${first.httpPort}`],
+      [0, first.dnsPort, `DNS on 127.0.0.1:${first.dnsPort}`],
     ] as const) {
       const r = await runCli(["--domain", "example.test", "--host", "127.0.0.1", "--dns-host", "127.0.0.1", "--http-port", String(httpPort), "--dns-port", String(dnsPort), "--db", join(dir, `${dnsPort}.sqlite`)], { cwd: dir });
       expect({ what, code: r.code }).toEqual({ what, code: 2 });
