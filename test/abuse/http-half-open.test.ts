@@ -4,33 +4,23 @@
 // 12 s whatever idleTimeout says, bytes trickled in or not (measured), so a flood that used up
 // every descriptor lets go of them. The test sets a small limit (256). The flood that waits for
 // those 12 s is test/slow/http-half-open.slow.ts (npm run test:slow).
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { get, startServer, type RunningServer } from "../support/server.ts";
+import { get, useServer } from "../support/server.ts";
 
 const MAIN = join(import.meta.dir, "..", "..", "src", "main.ts");
 const LIMIT = 256;
 
-const servers: RunningServer[] = [];
-afterEach(async () => {
-  for (const s of servers.splice(0)) await s.cleanup();
-});
-
 /** The server under a soft and hard limit of LIMIT open files, as `ulimit -n` in a unit file would set. */
-async function startLimited(env: Record<string, string> = {}) {
-  const server = await startServer({ command: ["sh", "-c", `ulimit -n ${LIMIT} && exec "$@"`, "sh", process.execPath, MAIN], env });
-  servers.push(server);
-  return server;
-}
+const limited = useServer({ command: ["sh", "-c", `ulimit -n ${LIMIT} && exec "$@"`, "sh", process.execPath, MAIN] });
 
 describe("half-open HTTP requests", () => {
   test("the log gives the open-files limit the process runs with", async () => {
-    const server = await startLimited();
-    await server.waitForOutput(new RegExp(`process: up to ${LIMIT} open files`));
+    await limited.server.waitForOutput(new RegExp(`process: up to ${LIMIT} open files`));
   });
 
   test("a request body past 16 KB is refused, not buffered (every endpoint is a GET)", async () => {
-    const server = await startLimited();
+    const { server } = limited;
     const res = await fetch(`${server.url}/subscribe?name=big`, { method: "POST", body: "x".repeat(1024 * 1024) }).catch((e) => e as Error);
     if (res instanceof Response) expect(res.status).toBe(413);
     expect((await get(server, "/connectivity-check")).status).toBe(200);
