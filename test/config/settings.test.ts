@@ -186,13 +186,9 @@ interval_seconds = 600
 
   test("defaults: domain example.test and the database at ./data/registration.sqlite (directory created)", async () => {
     const dir = tempDir();
-    const httpPort = await freePort();
-    const dnsPort = await freePort();
     const server = await start({
       defaultFlags: false,
-      args: ["--host", "127.0.0.1", "--http-port", String(httpPort), "--dns-host", "127.0.0.1", "--dns-port", String(dnsPort)],
-      httpPort,
-      dnsPort,
+      args: ["--host", "127.0.0.1", "--http-port", "0", "--dns-host", "127.0.0.1", "--dns-port", "0"],
       cwd: dir,
     });
     const { token } = await subscribe(server, "defaultname");
@@ -217,8 +213,7 @@ describe("the Rust server's TOML layout", () => {
   beforeAll(async () => {
     standIn = startResendStandIn();
     const dir = tempDir();
-    httpPort = await freePort();
-    const dnsPort = await freePort();
+    httpPort = await freePort(); // written into the TOML file: the links in emails name it
     dbPath = join(dir, "domains.sqlite");
     const path = await writeToml(
       dir,
@@ -289,10 +284,8 @@ error_page = """<!DOCTYPE html>
     // started outside start(): shared by the tests of this block
     server = await startServer({
       defaultFlags: false,
-      args: ["--config", path, "--dns-host", "127.0.0.1", "--dns-port", String(dnsPort)],
+      args: ["--config", path, "--dns-host", "127.0.0.1", "--dns-port", "0"],
       env: { RESEND_API_KEY: "re_test_legacy", RESEND_BASE_URL: standIn.url },
-      httpPort,
-      dnsPort,
       cwd: dir,
     });
   });
