@@ -105,7 +105,7 @@ const expiry = startExpiry({ sweeper, ...settings.expiry, log, now, writesRefuse
 closers.push(() => Promise.allSettled([app.stop(), dns.close(), expiry.stop()]));
 
 log(
-  `registration-server ${VERSION} ready: http=http://${settings.http.host}:${app.server!.port} dns=${settings.dns.host}:${settings.dns.port} (udp+tcp) zone=${settings.domain} db=${settings.database.path} mail=${mailer.kind}`,
+  `registration-server ${VERSION} ready: http=http://${settings.http.host}:${app.server!.port} dns=${settings.dns.host}:${dns.port} (udp+tcp) zone=${settings.domain} db=${settings.database.path} mail=${mailer.kind}`,
 );
 log(`process: up to ${openFilesLimit() ?? "an unknown number of"} open files (RLIMIT_NOFILE): every HTTP and DNS/TCP connection takes one`);
 if (mailer.kind === "log") log("email: no email.resend_api_key set, so emails are written to this log instead of sent");

@@ -39,6 +39,8 @@ export interface TcpLimits {
 export const DEFAULT_TCP_LIMITS: TcpLimits = { maxConnections: 512, maxPerClient: 16, messageTimeoutMs: 5_000, idleTimeoutMs: 10_000 };
 
 export interface DnsServer {
+  /** the port bound on UDP and TCP (the one asked for, or the system's pick when 0 was asked) */
+  port: number;
   close(): Promise<void>;
 }
 
@@ -52,15 +54,25 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   options.watchGateways?.((name) => cache.invalidate(name));
   const respond = createResponder({ ...options, cache });
   warmUp(respond, options.zone.domain);
-  const udp = await bindUdp(options, respond);
-  let tcp: { server: Server; connections: Map<TcpSocket, unknown> };
-  try {
-    tcp = await listenTcp(options, respond, { ...DEFAULT_TCP_LIMITS, ...options.tcp });
-  } catch (e) {
-    udp.close();
-    throw e;
+  const limits = { ...DEFAULT_TCP_LIMITS, ...options.tcp };
+  // Port 0: UDP takes the system's pick and TCP binds the same number, which another process
+  // may hold on TCP only; then the pair is tried again.
+  for (let attempt = 1; ; attempt++) {
+    const udp = await bindUdp(options, respond);
+    const port = udp.port;
+    try {
+      const tcp = await listenTcp({ ...options, port }, respond, limits);
+      return dnsServer(port, udp, tcp);
+    } catch (e) {
+      udp.close();
+      if (options.port !== 0 || attempt >= 20 || (e as NodeJS.ErrnoException).code !== "EADDRINUSE") throw e;
+    }
   }
+}
+
+function dnsServer(port: number, udp: Bun.udp.Socket<"buffer">, tcp: { server: Server; connections: Map<TcpSocket, unknown> }): DnsServer {
   return {
+    port,
     async close() {
       await Promise.all([
         Promise.resolve(udp.closed || udp.close()),

@@ -34,6 +34,7 @@ export async function startDnsThread(options: DnsThreadOptions, workerUrl: URL):
   interface Running {
     worker: Worker;
     closed: Promise<void>;
+    port: number;
   }
 
   const launch = () =>
@@ -47,7 +48,7 @@ export async function startDnsThread(options: DnsThreadOptions, workerUrl: URL):
         if (message.kind === "log") log(message.line);
         else if (message.kind === "ready") {
           ready = true;
-          resolve({ worker, closed });
+          resolve({ worker, closed, port: message.port });
         } else if (message.kind === "failed") {
           worker.terminate();
           reject(new Error(message.message));
@@ -95,7 +96,10 @@ export async function startDnsThread(options: DnsThreadOptions, workerUrl: URL):
   };
 
   current = await launch();
+  // A replacement thread binds the port the first one got, also when 0 was asked.
+  plain.port = current.port;
   return {
+    port: current.port,
     async close() {
       closing = true;
       if (current) await stop(current);

@@ -15,7 +15,7 @@ export type PlainDnsOptions = Omit<DnsServerOptions, "lookups" | "watchGateways"
 export type DnsWorkerRequest =
   | { kind: "start"; options: PlainDnsOptions; dbPath: string; versions: SharedArrayBuffer }
   | { kind: "close" };
-export type DnsWorkerReply = { kind: "ready" } | { kind: "failed"; message: string } | { kind: "log"; line: string } | { kind: "closed" };
+export type DnsWorkerReply = { kind: "ready"; port: number } | { kind: "failed"; message: string } | { kind: "log"; line: string } | { kind: "closed" };
 
 const reply = (message: DnsWorkerReply) => postMessage(message);
 let db: Db | undefined;
@@ -31,7 +31,7 @@ async function start(request: Extract<DnsWorkerRequest, { kind: "start" }>): Pro
       cache: new AnswerCache(undefined, new AnswerVersions(request.versions)),
       log: (line) => reply({ kind: "log", line }),
     });
-    reply({ kind: "ready" });
+    reply({ kind: "ready", port: dns.port });
   } catch (e) {
     db?.$client.close();
     db = undefined;

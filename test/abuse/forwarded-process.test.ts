@@ -3,7 +3,7 @@
 // server's own peer lookup is what counts.
 import { afterAll, describe, expect, test } from "bun:test";
 import { get, startServer, type RunningServer } from "../support/server.ts";
-import { freshName, info, subscribe } from "../fixtures/helpers.ts";
+import { freshName, info, subscribe } from "../support/helpers.ts";
 
 const servers: RunningServer[] = [];
 afterAll(async () => {

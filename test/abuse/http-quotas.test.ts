@@ -5,12 +5,12 @@ import { Database } from "bun:sqlite";
 import { createClientIp } from "../../src/api/client-ip.ts";
 import { ClientBudget, RateLimiter } from "../../src/api/rate-limit.ts";
 import { loadSettings, SettingsError } from "../../src/config.ts";
-import { startApp, uniqueName, type InProcessApp } from "./in-process.ts";
+import { startApp, uniqueName, type TestApp } from "../support/app.ts";
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}/;
 const HOUR = 3600;
 
-let app: InProcessApp;
+let app: TestApp;
 afterEach(() => app?.close());
 
 function expectTooMany(res: { status: number; json: any; headers: Headers }) {
@@ -165,7 +165,7 @@ describe("finding 5: the client is the socket peer unless that peer is a trusted
 
 describe("finding 6: a stranger's /reclaim cannot void the owner's reclamation token", () => {
   test("a second /reclaim re-sends the same token with the same expiry; after expiry a new one is issued", async () => {
-    app = startApp();
+    app = startApp({ limits: true });
     const { name, email } = await owned();
     const reclaimFrom = async (from: string) => {
       const before = app.mails().length;
@@ -192,7 +192,7 @@ describe("finding 6: a stranger's /reclaim cannot void the owner's reclamation t
   });
 
   test("the owner's token keeps working after strangers' /reclaim calls", async () => {
-    app = startApp();
+    app = startApp({ limits: true });
     const { name } = await owned();
     expect((await app.get(`/reclaim?name=${name}`, { from: "198.51.100.1" })).status).toBe(200);
     const token = reclamationRow(name).token;
@@ -201,7 +201,7 @@ describe("finding 6: a stranger's /reclaim cannot void the owner's reclamation t
   });
 
   test("a name's owner gets at most 3 reclamation emails an hour, from any number of clients", async () => {
-    app = startApp();
+    app = startApp({ limits: true });
     const { name, email } = await owned();
     const statuses: number[] = [];
     for (let i = 1; i <= 5; i++) statuses.push((await app.get(`/reclaim?name=${name}`, { from: `203.0.113.${i}` })).status);
@@ -241,7 +241,7 @@ describe("a stranger cannot use up the owner's reclamation emails", () => {
 
 describe("finding 7: /subscribe is bounded per client", () => {
   test("the 21st /subscribe in an hour from one address is 429 with Retry-After, failures included; an hour later it works again", async () => {
-    app = startApp();
+    app = startApp({ limits: true });
     const from = "203.0.113.77";
     const statuses: number[] = [];
     for (let i = 0; i < 15; i++) statuses.push((await app.get(`/subscribe?name=${uniqueName()}`, { from })).status);
@@ -265,7 +265,7 @@ describe("finding 7: /subscribe is bounded per client", () => {
 
 describe("finding 8: guessing an owner's address through UnavailableNameReclamationPossible is bounded", () => {
   test("after 20 guesses in an hour even the right address gets 429, not the hint", async () => {
-    app = startApp();
+    app = startApp({ limits: true });
     const { name, email } = await owned();
     const from = "203.0.113.88";
     for (let i = 0; i < 20; i++) expect((await app.get(`/subscribe?name=${name}&email=guess${i}%40owner.example.org`, { from })).json.error).toBe("UnavailableName");
@@ -275,7 +275,7 @@ describe("finding 8: guessing an owner's address through UnavailableNameReclamat
 
 describe("finding 13: only plain addresses and valid IDNA names", () => {
   test("quoted local parts, display names, angle brackets, commas, spaces and control characters are 400 InvalidParameter and send nothing", async () => {
-    app = startApp();
+    app = startApp({ limits: true });
     const { token } = await subscribed();
     const bad = [
       '"x\\" body=..."@example.org',

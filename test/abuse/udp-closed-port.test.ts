@@ -1,18 +1,12 @@
 // A UDP reply that meets a closed port (ICMP port unreachable) must not end the process.
 // Bun sets IP_RECVERR and calls the socket's error handler with `undefined` for it; unbound
 // does this without any attacker when it re-asks from a new port after ~100 ms.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { createSocket } from "node:dgram";
-import { get, startServer, type RunningServer } from "../support/server.ts";
+import { get, useServer } from "../support/server.ts";
 import { decode, encodeQuery, udpExchange } from "../dns/client.ts";
 
-let server: RunningServer;
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server?.cleanup();
-});
+const running = useServer();
 
 /** Sends one query from a fresh socket and closes the socket before the reply can arrive. */
 async function askAndVanish(port: number, id: number): Promise<void> {
@@ -25,11 +19,11 @@ async function askAndVanish(port: number, id: number): Promise<void> {
 }
 
 test("replies to closed client ports leave HTTP and DNS answering", async () => {
-  for (let i = 0; i < 50; i++) await askAndVanish(server.dnsPort, i + 1);
+  for (let i = 0; i < 50; i++) await askAndVanish(running.server.dnsPort, i + 1);
   await Bun.sleep(300);
-  expect(server.proc.exitCode).toBeNull();
-  expect((await get(server, "/connectivity-check")).text).toBe("OK");
-  const reply = decode(await udpExchange(server.dnsPort, encodeQuery("nobody.example.test", "A", { id: 7 })));
+  expect(running.server.proc.exitCode).toBeNull();
+  expect((await get(running.server, "/connectivity-check")).text).toBe("OK");
+  const reply = decode(await udpExchange(running.server.dnsPort, encodeQuery("nobody.example.test", "A", { id: 7 })));
   expect(reply.rcode).toBe("NXDOMAIN");
-  expect(server.output()).not.toMatch(/TypeError/);
+  expect(running.server.output()).not.toMatch(/TypeError/);
 });

@@ -1,8 +1,10 @@
 // The access log (http.access_log): one line per request, except a gateway's routine
 // successes (/ping, /info), which by default are counted into one line a minute and at shutdown.
+// Whole-process tests: the lines are read from stdout and the summary is written at SIGTERM.
 import { afterEach, describe, expect, test } from "bun:test";
 import { get, startServer, type RunningServer } from "../support/server.ts";
-import { subscribe } from "../fixtures/helpers.ts";
+import { subscribe } from "../support/helpers.ts";
+import { loadSettings } from "../../src/config.ts";
 
 let server: RunningServer | undefined;
 afterEach(async () => {
@@ -44,8 +46,8 @@ describe("access log", () => {
     expect(lines(server.output(), /^\S+ http: /)).toEqual([]);
   });
 
-  test("an unknown http.access_log value stops start-up naming the key", async () => {
-    const failed = startServer({ env: { REGISTRATION_HTTP_ACCESS_LOG: "some" }, readyTimeoutMs: 5000 });
-    await expect(failed).rejects.toThrow(/http\.access_log must be one of changes, all/);
+  // In process: main.ts turns this SettingsError into exit 2 (test/config/settings.test.ts).
+  test("an unknown http.access_log value stops start-up naming the key", () => {
+    expect(() => loadSettings([], { REGISTRATION_HTTP_ACCESS_LOG: "some" })).toThrow(/http\.access_log must be one of changes, all/);
   });
 });

@@ -1,15 +1,16 @@
 // Many gateways asking for the same name at once: exactly one gets it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { get, startServer, type RunningServer } from "../support/server.ts";
-import { freshName, info, openSqlite } from "../fixtures/helpers.ts";
+import { get } from "../support/server.ts";
+import { startApp, type TestApp } from "../support/app.ts";
+import { freshName, info, openSqlite } from "../support/helpers.ts";
 
-let server: RunningServer;
+let server: TestApp;
 
 beforeAll(async () => {
-  server = await startServer();
+  server = startApp({ from: "127.0.0.1" });
 });
 afterAll(async () => {
-  await server?.cleanup();
+  await server?.close();
 });
 
 describe("concurrent /subscribe", () => {

@@ -1,16 +1,17 @@
 // What every API answer has in common: CORS, JSON errors, 404 for unknown paths,
 // the connectivity check, and 501 without internals when the database fails.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { get, startServer, type RunningServer } from "../support/server.ts";
-import { expectError, expectNoInternals, freshName, subscribe, writeDb } from "../fixtures/helpers.ts";
+import { get } from "../support/server.ts";
+import { startApp, type TestApp } from "../support/app.ts";
+import { expectError, expectNoInternals, freshName, subscribe, writeDb } from "../support/helpers.ts";
 
-let server: RunningServer;
+let server: TestApp;
 
 beforeAll(async () => {
-  server = await startServer();
+  server = startApp({ from: "127.0.0.1" });
 });
 afterAll(async () => {
-  await server?.cleanup();
+  await server?.close();
 });
 
 const UNKNOWN = "6f1d2c3b-4a5e-4f60-8b71-92a3b4c5d6e7";
@@ -37,7 +38,7 @@ describe("CORS", () => {
       "/no-such-endpoint",
     ];
     for (const path of paths) {
-      const res = await fetch(server.url + path, { headers: { Origin: "https://gateway.local" } });
+      const res = await server.handle(path, { headers: { Origin: "https://gateway.local" } });
       await res.text();
       expect({ path, acao: res.headers.get("access-control-allow-origin") }).toEqual({ path, acao: "*" });
       expect({ path, credentials: res.headers.get("access-control-allow-credentials") }).not.toEqual({ path, credentials: "true" });
@@ -47,7 +48,7 @@ describe("CORS", () => {
   test.each(["/subscribe", "/info", "/ping", "/dnsconfig", "/setemail", "/reclaim", "/unsubscribe", "/revokeemail"])(
     "an OPTIONS preflight to %s is answered with origin * and GET allowed",
     async (path) => {
-      const res = await fetch(`${server.url}${path}?token=x`, {
+      const res = await server.handle(`${path}?token=x`, {
         method: "OPTIONS",
         headers: { Origin: "https://gateway.local", "Access-Control-Request-Method": "GET" },
       });
@@ -84,12 +85,12 @@ describe("errors and odd requests", () => {
 });
 
 describe("internal failures", () => {
-  let broken: RunningServer;
+  let broken: TestApp;
   beforeAll(async () => {
-    broken = await startServer();
+    broken = startApp({ from: "127.0.0.1" });
   });
   afterAll(async () => {
-    await broken?.cleanup();
+    await broken?.close();
   });
 
   test("a database failure is 501 {error: InternalError} with no SQL or stack in the body, and the server keeps running", async () => {

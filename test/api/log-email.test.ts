@@ -1,15 +1,16 @@
 // Without a Resend key, emails are written to the log, so the embedded defaults work end to end.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { get, startServer, type RunningServer } from "../support/server.ts";
-import { info, subscribe, UUID_V4, UUID_V4_IN_TEXT, waitFor } from "../fixtures/helpers.ts";
+import { get } from "../support/server.ts";
+import { startApp, type TestApp } from "../support/app.ts";
+import { info, subscribe, UUID_V4, UUID_V4_IN_TEXT, waitFor } from "../support/helpers.ts";
 
-let server: RunningServer;
+let server: TestApp;
 
 beforeAll(async () => {
-  server = await startServer();
+  server = startApp({ from: "127.0.0.1" });
 });
 afterAll(async () => {
-  await server?.cleanup();
+  await server?.close();
 });
 
 describe("log transport", () => {

@@ -1,19 +1,20 @@
 // SPEC section 2 "Secrets": token form, empty secrets never match a row, tokens never logged in full.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { get, startServer, type RunningServer } from "../support/server.ts";
+import { get } from "../support/server.ts";
+import { startApp, type TestApp } from "../support/app.ts";
 import { startResendStandIn, resendEnv, type ResendStandIn } from "../support/resend.ts";
-import { domainRow, expectError, freshName, info, nowSeconds, openSqlite, subscribe, UUID_V4, verifyOwner, writeDb } from "../fixtures/helpers.ts";
+import { domainRow, expectError, freshName, info, openSqlite, subscribe, UUID_V4, verifyOwner, writeDb } from "../support/helpers.ts";
 
-let server: RunningServer;
+let server: TestApp;
 let standIn: ResendStandIn;
 
 beforeAll(async () => {
   standIn = startResendStandIn();
   // every request on a line of its own, so the masking is checked on the routine calls too
-  server = await startServer({ env: { ...resendEnv(standIn), REGISTRATION_HTTP_ACCESS_LOG: "all" } });
+  server = startApp({ from: "127.0.0.1", env: { ...resendEnv(standIn), REGISTRATION_HTTP_ACCESS_LOG: "all" } });
 });
 afterAll(async () => {
-  await server?.cleanup();
+  await server?.close();
   standIn?.stop();
 });
 
@@ -29,7 +30,7 @@ function plantEmptySecretsRow(label: string): void {
     db.query(
       `INSERT INTO domains (name, account_id, token, description, timestamp, reclamation_token, reclamation_expires, verification_token, verification_expires, pending_email, verified)
        VALUES (?, ?, '', 'planted', ?, '', ?, '', ?, ?, 1)`,
-    ).run(`${label}.example.test.`, account.id, nowSeconds(), nowSeconds() + 86400, nowSeconds() + 86400, `${label}@pending.example.org`);
+    ).run(`${label}.example.test.`, account.id, server.clock, server.clock + 86400, server.clock + 86400, `${label}@pending.example.org`);
   } finally {
     db.close();
   }
@@ -53,11 +54,11 @@ describe("tokens", () => {
     await verifyOwner(server, standIn, token, `${name}@example.org`);
     expect((await get(server, `/revokeemail?token=${token}`)).status).toBe(200);
     expect((await info(server, token)).json.token).toBe(token);
-    const restarted = await startServer({ dir: server.dir, dbPath: server.dbPath, env: resendEnv(standIn) });
+    const restarted = startApp({ from: "127.0.0.1", dbPath: server.dbPath, env: resendEnv(standIn) });
     try {
       expect((await info(restarted, token)).json.name).toBe(`${name}.example.test.`);
     } finally {
-      await restarted.cleanup();
+      await restarted.close();
     }
   });
 });
@@ -103,7 +104,7 @@ describe("an empty secret never matches a row", () => {
   test("a reclamation token is not accepted as the API token, nor the API token as a reclamation token", async () => {
     const { name, token } = await subscribe(server);
     const reclamation = "0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d";
-    writeDb(server.dbPath, "UPDATE domains SET reclamation_token = ?, reclamation_expires = ? WHERE name = ?", reclamation, nowSeconds() + 3600, `${name}.example.test.`);
+    writeDb(server.dbPath, "UPDATE domains SET reclamation_token = ?, reclamation_expires = ? WHERE name = ?", reclamation, server.clock + 3600, `${name}.example.test.`);
     expectError(await info(server, reclamation), 404, "UnknownToken");
     expectError(await get(server, `/unsubscribe?token=${reclamation}`), 400, "UnknownToken");
     expectError(await get(server, `/unsubscribe?reclamationToken=${token}`), 404, "UnknownReclamationToken");

@@ -3,11 +3,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { get, startServer, type RunningServer } from "../support/server.ts";
+import { get } from "../support/server.ts";
+import { startApp, type TestApp } from "../support/app.ts";
 import { startResendStandIn, resendEnv, type ResendStandIn } from "../support/resend.ts";
-import { domainRow, expectError, expectNoInternals, freshName, info, subscribe, UUID_V4, verifyOwner, writeToml } from "../fixtures/helpers.ts";
+import { domainRow, expectError, expectNoInternals, freshName, info, subscribe, UUID_V4, verifyOwner, writeToml } from "../support/helpers.ts";
 
-let server: RunningServer;
+let server: TestApp;
 let standIn: ResendStandIn;
 let configDir: string;
 
@@ -23,11 +24,11 @@ mx = [["@", "10 mail.example.test."]]
 txt = [["status", "all good"]]
 `,
   );
-  server = await startServer({ args: ["--config", config], env: resendEnv(standIn) });
+  server = startApp({ from: "127.0.0.1", args: ["--config", config], env: resendEnv(standIn) });
 });
 
 afterAll(async () => {
-  await server?.cleanup();
+  await server?.close();
   standIn?.stop();
   rmSync(configDir, { recursive: true, force: true });
 });
@@ -160,7 +161,7 @@ describe("/subscribe failures", () => {
 
   test("a hostile name (10,000 characters, NUL, bad escapes) gets a JSON 400 without internals", async () => {
     for (const raw of ["a".repeat(10_000), "%00abc", "abc%00", "%E0%A4%A", "%zz", "'%3B%20DROP%20TABLE%20domains%3B--"]) {
-      const res = await fetch(`${server.url}/subscribe?name=${raw}`);
+      const res = await server.handle(`/subscribe?name=${raw}`);
       const text = await res.text();
       expect(res.status, `name=${raw.slice(0, 40)}: ${text}`).toBe(400);
       expect(JSON.parse(text).error).toMatch(/^(UnavailableName|InvalidParameter|MissingParameter)$/);
@@ -172,14 +173,14 @@ describe("/subscribe failures", () => {
 });
 
 describe("/subscribe full-name length", () => {
-  let longServer: RunningServer;
+  let longServer: TestApp;
   // 4 labels of 49 characters: a 199-character zone
   const zone = ["a", "b", "c", "d"].map((c) => c.repeat(49)).join(".");
   beforeAll(async () => {
-    longServer = await startServer({ args: ["--domain", zone] });
+    longServer = startApp({ from: "127.0.0.1", args: ["--domain", zone] });
   });
   afterAll(async () => {
-    await longServer?.cleanup();
+    await longServer?.close();
   });
 
   test("a label whose full name would pass 253 characters is 400 UnavailableName; exactly 253 is accepted", async () => {

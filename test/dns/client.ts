@@ -11,7 +11,6 @@ import { startDnsServer, type DnsServerOptions } from "../../src/dns/server.ts";
 import type { ZoneLookups } from "../../src/dns/zone.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { createStore, type Store } from "../../src/store/domains.ts";
-import { freePort } from "../support/server.ts";
 
 export { packet };
 
@@ -152,9 +151,8 @@ export function seededStore(): { store: Store; dir: string; cleanup(): void } {
   };
 }
 
-/** startDnsServer in this process on a free port. */
+/** startDnsServer in this process on a port it binds itself. */
 export async function startTestDns(zone: DnsSettings, lookups: ZoneLookups, log: string[] = [], options: Pick<DnsServerOptions, "tcp"> = {}) {
-  const port = await freePort();
-  const server = await startDnsServer({ host: "127.0.0.1", port, zone, lookups, log: (line) => log.push(line), ...options });
-  return { port, close: () => server.close(), log };
+  const server = await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups, log: (line) => log.push(line), ...options });
+  return { port: server.port, close: () => server.close(), log };
 }

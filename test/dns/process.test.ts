@@ -1,22 +1,16 @@
 // The whole server as a child process: a change made through the HTTP API is visible in DNS
 // on the very next query.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { get, startServer, type RunningServer } from "../support/server.ts";
+import { describe, expect, test } from "bun:test";
+import { get, startServer, useServer } from "../support/server.ts";
 import { decode, encodeQuery, tcpExchange, udpExchange } from "./client.ts";
 
-let server: RunningServer;
-beforeAll(async () => {
-  server = await startServer({ env: { REGISTRATION_HTTP_TRUST_PROXY: "true" } });
-});
-afterAll(async () => {
-  await server?.cleanup();
-});
+const running = useServer({ env: { REGISTRATION_HTTP_TRUST_PROXY: "true" } });
 
-const udp = async (name: string, type: string) => decode(await udpExchange(server.dnsPort, encodeQuery(name, type)));
-const tcp = async (name: string, type: string) => decode((await tcpExchange(server.dnsPort, [encodeQuery(name, type)]))[0]);
+const udp = async (name: string, type: string) => decode(await udpExchange(running.server.dnsPort, encodeQuery(name, type)));
+const tcp = async (name: string, type: string) => decode((await tcpExchange(running.server.dnsPort, [encodeQuery(name, type)]))[0]);
 
 async function subscribe(name: string, mode: number): Promise<string> {
-  const res = await get(server, `/subscribe?name=${name}&mode=${mode}`);
+  const res = await get(running.server, `/subscribe?name=${name}&mode=${mode}`);
   expect(res.status).toBe(200);
   return res.json.token;
 }
@@ -25,20 +19,20 @@ describe("DNS follows the API (whole process)", () => {
   test("/dnsconfig then an immediate TXT query returns the challenge", async () => {
     const token = await subscribe("acme1", 0);
     expect((await udp("_acme-challenge.acme1.example.test", "TXT")).answers).toEqual([]);
-    expect((await get(server, `/dnsconfig?token=${token}&challenge=first-challenge-value`)).status).toBe(200);
+    expect((await get(running.server, `/dnsconfig?token=${token}&challenge=first-challenge-value`)).status).toBe(200);
     const reply = await udp("_acme-challenge.acme1.example.test", "TXT");
     expect(reply.flag_aa).toBe(true);
     expect(reply.answers?.map((a: any) => Buffer.concat(a.data).toString())).toEqual(["first-challenge-value"]);
-    expect((await get(server, `/dnsconfig?token=${token}&challenge=second-value`)).status).toBe(200);
+    expect((await get(running.server, `/dnsconfig?token=${token}&challenge=second-value`)).status).toBe(200);
     const overTcp = await tcp("_acme-challenge.acme1.example.test", "TXT");
     expect(overTcp.answers?.map((a: any) => Buffer.concat(a.data).toString())).toEqual(["second-value"]);
   });
 
   test("/unsubscribe then an immediate A query is NXDOMAIN", async () => {
     const token = await subscribe("gone1", 1);
-    expect((await get(server, `/ping?token=${token}`)).status).toBe(200);
+    expect((await get(running.server, `/ping?token=${token}`)).status).toBe(200);
     expect((await udp("gone1.example.test", "A")).answers?.map((a: any) => a.data)).toEqual(["127.0.0.1"]);
-    expect((await get(server, `/unsubscribe?token=${token}`)).status).toBe(200);
+    expect((await get(running.server, `/unsubscribe?token=${token}`)).status).toBe(200);
     const reply = await udp("gone1.example.test", "A");
     expect(reply.rcode).toBe("NXDOMAIN");
     expect(reply.authorities?.map((a: any) => a.type)).toEqual(["SOA"]);
@@ -46,15 +40,15 @@ describe("DNS follows the API (whole process)", () => {
 
   test("a dynamic-DNS gateway's A follows /ping, and AAAA after an IPv6 ping", async () => {
     const token = await subscribe("dyn1", 1);
-    expect((await get(server, `/ping?token=${token}`, { headers: { "X-Real-IP": "203.0.113.77" } })).status).toBe(200);
+    expect((await get(running.server, `/ping?token=${token}`, { headers: { "X-Real-IP": "203.0.113.77" } })).status).toBe(200);
     const a = await udp("dyn1.example.test", "A");
     expect(a.flag_aa).toBe(true);
     expect(a.answers?.map((r: any) => [r.ttl, r.data])).toEqual([[60, "203.0.113.77"]]);
 
-    expect((await get(server, `/ping?token=${token}`, { headers: { "X-Real-IP": "203.0.113.78" } })).status).toBe(200);
+    expect((await get(running.server, `/ping?token=${token}`, { headers: { "X-Real-IP": "203.0.113.78" } })).status).toBe(200);
     expect((await udp("dyn1.example.test", "A")).answers?.map((r: any) => r.data)).toEqual(["203.0.113.78"]);
 
-    expect((await get(server, `/ping?token=${token}`, { headers: { "X-Real-IP": "2001:db8:77::1" } })).status).toBe(200);
+    expect((await get(running.server, `/ping?token=${token}`, { headers: { "X-Real-IP": "2001:db8:77::1" } })).status).toBe(200);
     expect((await udp("dyn1.example.test", "AAAA")).answers?.map((r: any) => r.data)).toEqual(["2001:db8:77::1"]);
     const noA = await udp("dyn1.example.test", "A");
     expect(noA.rcode).toBe("NOERROR");
@@ -63,7 +57,7 @@ describe("DNS follows the API (whole process)", () => {
 
   test("the issue's demo: subscribe demo in mode 1, ping, A is 127.0.0.1 with aa", async () => {
     const token = await subscribe("demo", 1);
-    expect((await get(server, `/ping?token=${token}`)).status).toBe(200);
+    expect((await get(running.server, `/ping?token=${token}`)).status).toBe(200);
     const reply = await udp("demo.example.test", "A");
     expect(reply.flag_aa).toBe(true);
     expect(reply.answers?.map((r: any) => r.data)).toEqual(["127.0.0.1"]);
@@ -81,9 +75,9 @@ describe("DNS follows the API across threads (DNS answers from a worker thread)"
     const token = await subscribe("hammer1", 0);
     const seen: string[][] = [];
     for (let i = 0; i < 200; i++) {
-      expect((await get(server, `/dnsconfig?token=${token}&challenge=round-${i}`)).status).toBe(200);
-      seen.push(await challengeOver(server.dnsPort, "hammer1"));
-      seen.push(await challengeOver(server.dnsPort, "hammer1"));
+      expect((await get(running.server, `/dnsconfig?token=${token}&challenge=round-${i}`)).status).toBe(200);
+      seen.push(await challengeOver(running.server.dnsPort, "hammer1"));
+      seen.push(await challengeOver(running.server.dnsPort, "hammer1"));
     }
     expect(seen).toEqual(Array.from({ length: 400 }, (_, i) => [`round-${i >> 1}`]));
   });
@@ -93,8 +87,8 @@ describe("DNS follows the API across threads (DNS answers from a worker thread)"
     const seen: string[] = [];
     for (let i = 0; i < 100; i++) {
       const ip = `203.0.113.${i + 1}`;
-      expect((await get(server, `/ping?token=${token}`, { headers: { "X-Real-IP": ip } })).status).toBe(200);
-      const reply = decode(await udpExchange(server.dnsPort, encodeQuery("hammer2.example.test", "A")));
+      expect((await get(running.server, `/ping?token=${token}`, { headers: { "X-Real-IP": ip } })).status).toBe(200);
+      const reply = decode(await udpExchange(running.server.dnsPort, encodeQuery("hammer2.example.test", "A")));
       seen.push(reply.answers?.map((a: any) => a.data).join(",") ?? "");
     }
     expect(seen).toEqual(Array.from({ length: 100 }, (_, i) => `203.0.113.${i + 1}`));

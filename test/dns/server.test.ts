@@ -4,7 +4,6 @@ import { createHash } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { createServer } from "node:net";
 import { startDnsServer } from "../../src/dns/server.ts";
-import { freePort } from "../support/server.ts";
 import { decode, encodeQuery, GATEWAYS, packet, seededStore, startTestDns, tcpExchange, testZone, udpExchange } from "./client.ts";
 
 const LONG_A = "a".repeat(300);
@@ -319,10 +318,21 @@ describe("failures", () => {
     }
   });
 
+  test("port 0: UDP and TCP are bound on one port of the system's choosing, and the server names it", async () => {
+    const own = await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, log: () => {} });
+    try {
+      expect(own.port).toBeGreaterThan(0);
+      expect(decode(await udpExchange(own.port, encodeQuery("example.test", "SOA"))).rcode).toBe("NOERROR");
+      expect(decode((await tcpExchange(own.port, [encodeQuery("example.test", "SOA")]))[0]).rcode).toBe("NOERROR");
+    } finally {
+      await own.close();
+    }
+  });
+
   test("start-up rejects when the UDP port is taken", async () => {
-    const port = await freePort();
     const taken = createSocket("udp4");
-    await new Promise<void>((resolve) => taken.bind(port, "127.0.0.1", () => resolve()));
+    await new Promise<void>((resolve) => taken.bind(0, "127.0.0.1", () => resolve()));
+    const { port } = taken.address();
     try {
       await expect(startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, log: () => {} })).rejects.toThrow();
     } finally {
@@ -331,9 +341,9 @@ describe("failures", () => {
   });
 
   test("start-up rejects when the TCP port is taken, and frees the UDP port again", async () => {
-    const port = await freePort();
     const taken = createServer();
-    await new Promise<void>((resolve) => taken.listen(port, "127.0.0.1", () => resolve()));
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", () => resolve()));
+    const { port } = taken.address() as { port: number };
     try {
       await expect(startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, log: () => {} })).rejects.toThrow();
     } finally {

@@ -6,25 +6,23 @@ import { createSocket } from "node:dgram";
 import { join } from "node:path";
 import { AnswerVersions } from "../../src/dns/answer-cache.ts";
 import { startDnsThread } from "../../src/dns/threaded.ts";
-import { freePort } from "../support/server.ts";
 import { decode, encodeQuery, GATEWAYS, seededStore, tcpExchange, testZone, udpExchange } from "./client.ts";
 
 const WORKER = new URL("../../src/dns/worker.ts", import.meta.url);
-const CRASHING_WORKER = new URL("../fixtures/dns-worker-crashing-once.ts", import.meta.url);
+const CRASHING_WORKER = new URL("../support/dns-worker-crashing-once.ts", import.meta.url);
 const seeded = seededStore();
 const dbPath = join(seeded.dir, "registration.sqlite");
 afterAll(() => seeded.cleanup());
 
 async function start(workerUrl = WORKER) {
-  const port = await freePort();
   const log: string[] = [];
   const versions = new AnswerVersions();
   seeded.store.onGatewayChange((name) => versions.invalidate(name));
   const dns = await startDnsThread(
-    { host: "127.0.0.1", port, zone: testZone(), dbPath, versions, lookups: { gateway: seeded.store.findGatewayByName }, log: (line) => log.push(line) },
+    { host: "127.0.0.1", port: 0, zone: testZone(), dbPath, versions, lookups: { gateway: seeded.store.findGatewayByName }, log: (line) => log.push(line) },
     workerUrl,
   );
-  return { port, log, dns };
+  return { port: dns.port, log, dns };
 }
 
 const challenge = async (port: number) =>
@@ -56,9 +54,9 @@ describe("DNS thread", () => {
   });
 
   test("a port already taken: start-up rejects with the bind error", async () => {
-    const port = await freePort();
     const holder = createSocket("udp4");
-    await new Promise<void>((resolve) => holder.bind(port, "127.0.0.1", () => resolve()));
+    await new Promise<void>((resolve) => holder.bind(0, "127.0.0.1", () => resolve()));
+    const { port } = holder.address();
     try {
       const versions = new AnswerVersions();
       const started = startDnsThread({ host: "127.0.0.1", port, zone: testZone(), dbPath, versions, lookups: { gateway: () => undefined }, log: () => {} }, WORKER);
@@ -68,7 +66,7 @@ describe("DNS thread", () => {
     }
   });
 
-  test("a thread that dies is replaced: DNS answers again on the same port, and the death is logged in one line", async () => {
+  test("a thread that dies is replaced: DNS answers again on the same port (the one the first thread got for port 0), and the death is logged in one line", async () => {
     const { port, dns, log } = await start(CRASHING_WORKER);
     try {
       expect(await challenge(port)).not.toEqual([]);

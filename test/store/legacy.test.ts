@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "../../src/store/db.ts";
 import { createStore } from "../../src/store/domains.ts";
-import { LEGACY, LEGACY_DB_FILE, LEGACY_DOMAINS, LEGACY_MIGRATIONS, LEGACY_SCHEMA, makeLegacyDb } from "../fixtures/make-legacy-db.ts";
+import { LEGACY, LEGACY_DB_FILE, LEGACY_DOMAINS, LEGACY_MIGRATIONS, LEGACY_SCHEMA, makeLegacyDb } from "../support/make-legacy-db.ts";
 
 const dirs: string[] = [];
 function legacyCopy(): string {

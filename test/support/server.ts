@@ -1,13 +1,19 @@
-// Starts the real server as a child process on free loopback ports, with a real SQLite file.
+// Starts the real server as a child process on loopback ports it binds itself (port 0, read back
+// from its ready line), with a real SQLite file.
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { createSocket } from "node:dgram";
 import { tmpdir } from "node:os";
+import { afterAll, beforeAll } from "bun:test";
+import { resendEnv, startResendStandIn, type ResendStandIn } from "./resend.ts";
 import { join } from "node:path";
 
 const ROOT = join(import.meta.dir, "..", "..");
 
-/** A port free on loopback for both TCP and UDP (DNS needs both). */
+/**
+ * A port free on loopback for both TCP and UDP, for tests that must name a port before the
+ * server starts (a config file, precedence of flags). Racy: it is closed before the child binds it.
+ */
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = await new Promise<number>((resolve, reject) => {
@@ -82,7 +88,7 @@ export interface StartOptions {
   command?: string[];
   cwd?: string;
   readyTimeoutMs?: number;
-  /** ports to use instead of fresh free ones (e.g. when a config file names them) */
+  /** ports to pass instead of 0 (the server's own pick); with defaultFlags false, where a config file names them */
   httpPort?: number;
   dnsPort?: number;
   /**
@@ -111,8 +117,8 @@ export const LIMITS_OFF_ENV: Record<string, string> = {
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "regsrv-"));
   const dbPath = options.dbPath ?? join(dir, "registration.sqlite");
-  const httpPort = options.httpPort ?? (await freePort());
-  const dnsPort = options.dnsPort ?? (await freePort());
+  const httpPort = options.httpPort ?? 0;
+  const dnsPort = options.dnsPort ?? 0;
   const command = options.command ?? [process.execPath, join(ROOT, "src", "main.ts")];
   const env = cleanEnv();
   const limitsOff = options.limits ? {} : LIMITS_OFF_ENV;
@@ -164,7 +170,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     });
 
   const server: RunningServer = {
-    url: `http://127.0.0.1:${httpPort}`,
+    url: "",
     httpPort,
     dnsPort,
     dir,
@@ -184,17 +190,47 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       if (!options.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
-  await waitForOutput(/ready: http=\S+ dns=\S+/, options.readyTimeoutMs ?? 15_000);
+  const ready = await waitForOutput(/ready: http=\S+:(\d+) dns=\S+:(\d+)/, options.readyTimeoutMs ?? 15_000);
+  server.httpPort = Number(ready[1]);
+  server.dnsPort = Number(ready[2]);
+  server.url = `http://127.0.0.1:${server.httpPort}`;
   return server;
 }
 
-/** GET a path on the server and parse the body (JSON when it is JSON). */
-export async function get(server: { url: string }, path: string, init?: RequestInit) {
-  const res = await fetch(server.url + path, init);
+/** GET a path on the server (a process, or an in-process app: test/support/app.ts) and parse the body (JSON when it is JSON). */
+export async function get(server: { url: string; handle?: (path: string, init?: RequestInit) => Promise<Response> }, path: string, init?: RequestInit) {
+  const res = server.handle ? await server.handle(path, init) : await fetch(server.url + path, init);
   const text = await res.text();
   let json: any = undefined;
   try {
     json = JSON.parse(text);
   } catch {}
   return { status: res.status, headers: res.headers, text, json };
+}
+
+/**
+ * One server process for a file or describe block: started in beforeAll, stopped and removed in
+ * afterAll. With `resend: true`, a Resend stand-in is started first and the server sends through it.
+ */
+export function useServer(options: StartOptions & { resend?: boolean } = {}): { readonly server: RunningServer; readonly standIn: ResendStandIn } {
+  let server: RunningServer | undefined;
+  let standIn: ResendStandIn | undefined;
+  beforeAll(async () => {
+    if (options.resend) standIn = startResendStandIn();
+    server = await startServer({ ...options, env: { ...(standIn ? resendEnv(standIn) : {}), ...options.env } });
+  });
+  afterAll(async () => {
+    await server?.cleanup();
+    standIn?.stop();
+  });
+  return {
+    get server() {
+      if (!server) throw new Error("useServer: the server is not started yet (use it inside a test or hook)");
+      return server;
+    },
+    get standIn() {
+      if (!standIn) throw new Error("useServer: no Resend stand-in (pass resend: true)");
+      return standIn;
+    },
+  };
 }

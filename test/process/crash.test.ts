@@ -2,7 +2,7 @@
 // is still there after a restart on the same database file.
 import { afterAll, describe, expect, test } from "bun:test";
 import { get, startServer, type RunningServer } from "../support/server.ts";
-import { burstThenKill, info } from "../fixtures/helpers.ts";
+import { burstThenKill, info } from "../support/helpers.ts";
 
 const started: RunningServer[] = [];
 afterAll(async () => {

@@ -1,3 +1,4 @@
+// Slow (npm run test:slow): waits out real per-message deadlines.
 // DNS over TCP cannot be starved by one client (SPEC section 7, issue 9 finding 3): a deadline
 // for each whole message that trickled bytes do not extend, a cap per client and in total, and
 // past a cap the oldest idle connection makes room. Real sockets from several loopback

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { get, startServer, type RunningServer } from "../support/server.ts";
 import { startResendStandIn, resendEnv, type ResendStandIn } from "../support/resend.ts";
-import { emailSince, expectError, info, openSqlite, reclamationToken } from "../fixtures/helpers.ts";
-import { LEGACY, LEGACY_DB_FILE, LEGACY_DOMAINS, LEGACY_MIGRATIONS } from "../fixtures/make-legacy-db.ts";
+import { emailSince, expectError, info, openSqlite, reclamationToken } from "../support/helpers.ts";
+import { LEGACY, LEGACY_DB_FILE, LEGACY_DOMAINS, LEGACY_MIGRATIONS } from "../support/make-legacy-db.ts";
 
 let server: RunningServer;
 let standIn: ResendStandIn;

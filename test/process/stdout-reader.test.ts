@@ -4,8 +4,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, get, LIMITS_OFF_ENV } from "../support/server.ts";
-import { freshName, waitFor } from "../fixtures/helpers.ts";
+import { get, LIMITS_OFF_ENV } from "../support/server.ts";
+import { freshName, waitFor } from "../support/helpers.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const cleanups: (() => void | Promise<unknown>)[] = [];
@@ -21,10 +21,9 @@ async function startOnFifo() {
   Bun.spawnSync(["mkfifo", fifo]);
   const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
   const writer = openSync(fifo, constants.O_WRONLY);
-  const [httpPort, dnsPort] = [await freePort(), await freePort()];
   const proc = Bun.spawn(
-    [process.execPath, join(ROOT, "src", "main.ts"), "--domain", "example.test", "--host", "127.0.0.1", "--http-port", String(httpPort),
-      "--dns-host", "127.0.0.1", "--dns-port", String(dnsPort), "--db", join(dir, "registration.sqlite")],
+    [process.execPath, join(ROOT, "src", "main.ts"), "--domain", "example.test", "--host", "127.0.0.1", "--http-port", "0",
+      "--dns-host", "127.0.0.1", "--dns-port", "0", "--db", join(dir, "registration.sqlite")],
     { cwd: dir, env: { ...process.env, ...LIMITS_OFF_ENV }, stdout: writer, stderr: "pipe", stdin: "ignore" },
   );
   closeSync(writer);
@@ -58,8 +57,8 @@ async function startOnFifo() {
     readerOpen = false;
   };
   cleanups.push(closeReader);
-  await waitFor(() => /ready: http=/.test(read()), "the ready line on stdout", 15_000);
-  return { server: { url: `http://127.0.0.1:${httpPort}` }, proc, read, closeReader, stderr: () => stderr };
+  const ready = await waitFor(() => read().match(/ready: http=\S+:(\d+) /), "the ready line on stdout", 15_000);
+  return { server: { url: `http://127.0.0.1:${ready[1]}` }, proc, read, closeReader, stderr: () => stderr };
 }
 
 describe("stdout's reader", () => {

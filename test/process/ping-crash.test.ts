@@ -2,7 +2,7 @@
 // that was answered 200 is in the database file afterwards, with its time and address.
 import { afterAll, describe, expect, test } from "bun:test";
 import { get, startServer, type RunningServer } from "../support/server.ts";
-import { burstThenKill, nowSeconds, openSqlite, subscribe, writeDb } from "../fixtures/helpers.ts";
+import { burstThenKill, nowSeconds, openSqlite, subscribe, writeDb } from "../support/helpers.ts";
 
 let server: RunningServer | undefined;
 afterAll(async () => {
