@@ -43,6 +43,18 @@ for (let i = 0; !done.test(server.output()); i++) {
 const [, removed, seconds] = server.output().match(done)!;
 during.sort((a, b) => a - b);
 const p = (q: number) => (during.length ? Math.round(during[Math.min(during.length - 1, Math.floor(q * during.length))]) : null);
-console.log(JSON.stringify({ name: "sweep", stale: STALE, removed: Number(removed), sweepSeconds: Number(seconds), requestsDuring: during.length, failed, p50Ms: p(0.5), p99Ms: p(0.99), worstMs: p(1) }));
+console.log(
+  JSON.stringify({
+    name: "sweep",
+    stale: STALE,
+    removed: Number(removed),
+    sweepSeconds: Number(seconds),
+    requestsDuring: during.length,
+    failed,
+    p50Ms: p(0.5),
+    p99Ms: p(0.99),
+    worstMs: p(1),
+  }),
+);
 await server.cleanup();
 rmSync(dir, { recursive: true, force: true });

@@ -24,7 +24,10 @@ export function ipv6Groups(address: string): number[] {
 
 /** "2001:db8:1:2::/64" for bits = 64: the network of an IPv6 address as text (bits a multiple of 16). */
 export function ipv6Prefix(address: string, bits: 16 | 32 | 48 | 64 | 80 | 96 | 112): string {
-  return `${ipv6Groups(address).slice(0, bits / 16).map((g) => g.toString(16)).join(":")}::/${bits}`;
+  return `${ipv6Groups(address)
+    .slice(0, bits / 16)
+    .map((g) => g.toString(16))
+    .join(":")}::/${bits}`;
 }
 
 /** An address or network: 4 or 16 bytes and how many leading bits count. */

@@ -165,7 +165,10 @@ const KEYS: Key[] = [
   {
     key: "dns.soa",
     kind: "string",
-    default: { computed: ({ domain }) => `ns1.${domain}. hostmaster.${domain}. ${defaultSerial()} 900 900 1209600 60`, shown: "ns1.<domain>. hostmaster.<domain>. <YYYYMMDD00> 900 900 1209600 60" },
+    default: {
+      computed: ({ domain }) => `ns1.${domain}. hostmaster.${domain}. ${defaultSerial()} 900 900 1209600 60`,
+      shown: "ns1.<domain>. hostmaster.<domain>. <YYYYMMDD00> 900 900 1209600 60",
+    },
     help: "the SOA: mname rname serial refresh retry expire minimum",
   },
   {
@@ -181,12 +184,32 @@ const KEYS: Key[] = [
   { key: "dns.txt", kind: "pairs", default: [], help: 'TXT: [["@", "v=spf1 -all"], ["_psl", "..."]]; owners as for dns.mx' },
   { key: "dns.cname", kind: "pairs", default: [], help: 'CNAME: [["status.example.org.", "example.github.io."]]' },
   { key: "dns.rrl_rate", kind: "int", max: COUNT_MAX, default: 100, help: "UDP answers a second per client /24 (IPv6 /56) and answer class; 0 = no limit" },
-  { key: "dns.rrl_slip", kind: "int", max: 100, default: 2, help: "every Nth limited answer goes out truncated (TC) so resolvers retry over TCP; 0 = drop all" },
+  {
+    key: "dns.rrl_slip",
+    kind: "int",
+    max: 100,
+    default: 2,
+    help: "every Nth limited answer goes out truncated (TC) so resolvers retry over TCP; 0 = drop all",
+  },
   { key: "database.path", kind: "string", flag: "--db", default: "./data/registration.sqlite", help: "the SQLite file (directory created; :memory: allowed)" },
-  { key: "database.check_seconds", kind: "int", min: 1, max: 60, default: 10, help: "how often the server checks that database.path is still the file it opened" },
+  {
+    key: "database.check_seconds",
+    kind: "int",
+    min: 1,
+    max: 60,
+    default: 10,
+    help: "how often the server checks that database.path is still the file it opened",
+  },
   { key: "expiry.inactive_days", kind: "int", min: 1, max: 36_500, default: 60, help: "a name whose gateway has not pinged for this long is freed" },
   // Timers hold at most 2^31 - 1 ms (about 24.8 days); beyond that they fire at once.
-  { key: "expiry.interval_seconds", kind: "int", min: 1, max: Math.floor((2 ** 31 - 1) / 1000), default: 3600, help: "how often the expiry sweep runs (and once at start-up)" },
+  {
+    key: "expiry.interval_seconds",
+    kind: "int",
+    min: 1,
+    max: Math.floor((2 ** 31 - 1) / 1000),
+    default: 3600,
+    help: "how often the expiry sweep runs (and once at start-up)",
+  },
   {
     key: "expiry.max_fraction",
     kind: "fraction",
@@ -198,9 +221,19 @@ const KEYS: Key[] = [
   { key: "email.resend_api_key", kind: "string", default: null, help: "Resend API key (or env RESEND_API_KEY); unset: emails are written to the log" },
   { key: "email.send_timeout_seconds", kind: "int", min: 1, max: 300, default: 10, help: "a provider slower than this answers 501" },
   { key: "email.reclamation_subject", kind: "string", default: DEFAULT_TEMPLATES.reclamation_subject, help: "subject of the reclamation email ({domain})" },
-  { key: "email.reclamation_body", kind: "string", default: DEFAULT_TEMPLATES.reclamation_body, help: "HTML body of the reclamation email ({token}, {domain})" },
+  {
+    key: "email.reclamation_body",
+    kind: "string",
+    default: DEFAULT_TEMPLATES.reclamation_body,
+    help: "HTML body of the reclamation email ({token}, {domain})",
+  },
   { key: "email.confirmation_subject", kind: "string", default: DEFAULT_TEMPLATES.confirmation_subject, help: "subject of the verification email ({domain})" },
-  { key: "email.confirmation_body", kind: "string", default: DEFAULT_TEMPLATES.confirmation_body, help: "HTML body of the verification email ({link}, {domain})" },
+  {
+    key: "email.confirmation_body",
+    kind: "string",
+    default: DEFAULT_TEMPLATES.confirmation_body,
+    help: "HTML body of the verification email ({link}, {domain})",
+  },
   { key: "email.success_page", kind: "string", default: DEFAULT_TEMPLATES.success_page, help: "HTML page for a verified link" },
   { key: "email.error_page", kind: "string", default: DEFAULT_TEMPLATES.error_page, help: "HTML page for a link that is not valid" },
   { key: "limits.subscribe_per_hour", kind: "int", max: COUNT_MAX, default: 20, help: "/subscribe calls per client an hour, failures included; 0 = no limit" },
@@ -236,7 +269,9 @@ export function settingsTable(): string {
 function helpText(): string {
   const width = 26;
   const pad = (left: string) => (left.length >= width ? `${left}\n${" ".repeat(width + 2)}` : left.padEnd(width));
-  const flags = KEYS.filter((k) => k.flag).map((k) => `  ${pad(`${k.flag} ${k.kind === "port" || k.kind === "int" ? "N" : "VALUE"}`)}${k.help} (default ${shownDefault(k)})`);
+  const flags = KEYS.filter((k) => k.flag).map(
+    (k) => `  ${pad(`${k.flag} ${k.kind === "port" || k.kind === "int" ? "N" : "VALUE"}`)}${k.help} (default ${shownDefault(k)})`,
+  );
   const keyWidth = Math.max(...KEYS.map((k) => k.key.length)) + 2;
   const keys = KEYS.map((k) => `  ${k.key.padEnd(keyWidth)}${shownDefault(k)}`);
   return `registration-server ${VERSION}: names, DNS and certificates for home gateways
@@ -329,8 +364,14 @@ function parseFlags(argv: string[]): { raw: Raw; config?: string; help: boolean;
   const byFlag = new Map(KEYS.filter((k) => k.flag).map((k) => [k.flag!, k]));
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === "--help" || arg === "-h") { help = true; continue; }
-    if (arg === "--version" || arg === "-V") { version = true; continue; }
+    if (arg === "--help" || arg === "-h") {
+      help = true;
+      continue;
+    }
+    if (arg === "--version" || arg === "-V") {
+      version = true;
+      continue;
+    }
     const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
     const value = inline ?? argv[++i];
     if (flag === "--config") {
@@ -383,7 +424,10 @@ function coerce(k: Key, value: unknown, source: string): unknown {
     try {
       return JSON.parse(v);
     } catch {
-      return v.split(",").map((s) => s.trim()).filter(Boolean);
+      return v
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
     }
   };
   switch (k.kind) {
@@ -526,7 +570,8 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
   });
   const mx = get<string[][]>("dns.mx").map(([label, value]): [string, number, string] => {
     const m = /^\s*(\d+)\s+(\S+)\s*$/.exec(value ?? "");
-    if (!m || Number(m[1]) > 65535) throw new SettingsError(`${src("dns.mx")}: dns.mx entry for ${label} must be "priority host" (got ${JSON.stringify(value)})`);
+    if (!m || Number(m[1]) > 65535)
+      throw new SettingsError(`${src("dns.mx")}: dns.mx entry for ${label} must be "priority host" (got ${JSON.stringify(value)})`);
     return [ownerLabel(label, domain, "dns.mx", src("dns.mx")), Number(m[1]), fqdn(m[2])];
   });
   const txt = get<string[][]>("dns.txt").map(([label, text]): [string, string] => {

@@ -87,22 +87,25 @@ export function maskedPath(url: string): string {
   const path = pathStart < 0 ? "/" : url.slice(pathStart);
   const q = path.indexOf("?");
   if (q < 0) return path;
-  const parts = path.slice(q + 1).split("&").map((pair) => {
-    const eq = pair.indexOf("=");
-    if (eq < 0) return pair;
-    const key = pair.slice(0, eq);
-    const raw = pair.slice(eq + 1);
-    // The common case, nothing encoded: the same result without decoding and re-encoding.
-    if (!pair.includes("%") && !pair.includes("+")) {
-      if (SECRET_PARAMS.has(key.toLowerCase())) {
-        const shown = maskSecret(raw);
-        if (PLAIN.test(shown)) return `${key}=${shown}`;
-      } else if (raw.length < 36) return pair; // too short to hold a UUID
-    }
-    const value = decoded(raw);
-    if (SECRET_PARAMS.has(decoded(key).toLowerCase())) return `${key}=${encodeURIComponent(maskSecret(value)).replace(/%E2%80%A6/g, "…")}`;
-    const masked = value.replace(UUID, maskSecret);
-    return masked === value ? pair : `${key}=${encodeURIComponent(masked).replace(/%E2%80%A6/g, "…")}`;
-  });
+  const parts = path
+    .slice(q + 1)
+    .split("&")
+    .map((pair) => {
+      const eq = pair.indexOf("=");
+      if (eq < 0) return pair;
+      const key = pair.slice(0, eq);
+      const raw = pair.slice(eq + 1);
+      // The common case, nothing encoded: the same result without decoding and re-encoding.
+      if (!pair.includes("%") && !pair.includes("+")) {
+        if (SECRET_PARAMS.has(key.toLowerCase())) {
+          const shown = maskSecret(raw);
+          if (PLAIN.test(shown)) return `${key}=${shown}`;
+        } else if (raw.length < 36) return pair; // too short to hold a UUID
+      }
+      const value = decoded(raw);
+      if (SECRET_PARAMS.has(decoded(key).toLowerCase())) return `${key}=${encodeURIComponent(maskSecret(value)).replace(/%E2%80%A6/g, "…")}`;
+      const masked = value.replace(UUID, maskSecret);
+      return masked === value ? pair : `${key}=${encodeURIComponent(masked).replace(/%E2%80%A6/g, "…")}`;
+    });
   return `${path.slice(0, q)}?${parts.join("&")}`;
 }

@@ -59,8 +59,16 @@ async function udpOnce(port: number, message: Buffer, timeoutMs = 1000): Promise
 
 async function amplification(port: number, zone: string, gateway: string) {
   const cases: [string, string][] = [
-    [zone, "ANY"], [zone, "TXT"], [zone, "NS"], [zone, "SOA"], [zone, "MX"], [zone, "CAA"],
-    [`${gateway}.${zone}`, "ANY"], [`${gateway}.${zone}`, "A"], [`_acme-challenge.${gateway}.${zone}`, "TXT"], [`nx-${Date.now()}.${zone}`, "A"],
+    [zone, "ANY"],
+    [zone, "TXT"],
+    [zone, "NS"],
+    [zone, "SOA"],
+    [zone, "MX"],
+    [zone, "CAA"],
+    [`${gateway}.${zone}`, "ANY"],
+    [`${gateway}.${zone}`, "A"],
+    [`_acme-challenge.${gateway}.${zone}`, "TXT"],
+    [`nx-${Date.now()}.${zone}`, "A"],
   ];
   const out: Record<string, unknown>[] = [];
   let id = 1;
@@ -96,7 +104,20 @@ async function burst(port: number, name: string, count: number) {
   await Bun.sleep(1500);
   socket.close();
   const dropped = count - full - truncated;
-  console.log(JSON.stringify({ name: "burst", query: `${name} TXT`, sent: count, sendSeconds: round2(sendSeconds), full, truncated, dropped, fullShare: round2(full / count), truncatedShare: round2(truncated / count), droppedShare: round2(dropped / count) }));
+  console.log(
+    JSON.stringify({
+      name: "burst",
+      query: `${name} TXT`,
+      sent: count,
+      sendSeconds: round2(sendSeconds),
+      full,
+      truncated,
+      dropped,
+      fullShare: round2(full / count),
+      truncatedShare: round2(truncated / count),
+      droppedShare: round2(dropped / count),
+    }),
+  );
 }
 
 /** A TCP DNS exchange from 127.0.0.1; the time until the answer, or null on failure. */
@@ -164,7 +185,17 @@ async function slowloris(port: number, connections: number, seconds: number) {
   stopping = true;
   clearInterval(trickle);
   for (const s of sockets) s.destroy();
-  console.log(JSON.stringify({ name: "slowloris", connections, opened, closedByServer, freshQueries: times.length + failed, freshFailed: failed, ...latencyFigures(times) }));
+  console.log(
+    JSON.stringify({
+      name: "slowloris",
+      connections,
+      opened,
+      closedByServer,
+      freshQueries: times.length + failed,
+      freshFailed: failed,
+      ...latencyFigures(times),
+    }),
+  );
 }
 
 async function httpProbe(url: string, tokensFile: string, seconds: number) {
@@ -190,7 +221,10 @@ async function httpProbe(url: string, tokensFile: string, seconds: number) {
 }
 
 async function dnsProbe(port: number, namesFile: string, qps: number, seconds: number) {
-  const names = readFileSync(namesFile, "utf8").trim().split("\n").map((l) => l.split(" ")[0]);
+  const names = readFileSync(namesFile, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => l.split(" ")[0]);
   const sentAt = new Float64Array(65536).fill(-1);
   const times: number[] = [];
   let sent = 0;

@@ -26,7 +26,8 @@ export function latencies(text: string): Float64Array {
   return Float64Array.from(out).sort();
 }
 
-export const percentile = (sorted: Float64Array, p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] : NaN);
+export const percentile = (sorted: Float64Array, p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] : NaN;
 
 if (import.meta.main) {
   const [throughputFile, verboseFile] = process.argv.slice(2);

@@ -95,7 +95,7 @@ writeFileSync(
 const queries: string[] = [];
 const n = Number(args.queries);
 const withChallenge = rows.filter((r) => r.challenge);
-const pick = <T,>(list: T[]) => list[Math.floor(rand() * list.length)];
+const pick = <T>(list: T[]) => list[Math.floor(rand() * list.length)];
 for (let i = 0; i < n; i++) {
   const slot = i % 20;
   if (slot < 12) queries.push(`${pick(rows).label}.${DOMAIN} A`);

@@ -24,7 +24,14 @@ const query = (() => {
 let dnsAt = 0;
 const t0 = performance.now();
 // until the server binds, the kernel answers "port unreachable": ignored
-const socket = await Bun.udpSocket({ socket: { data() { dnsAt ||= performance.now(); }, error() {} } });
+const socket = await Bun.udpSocket({
+  socket: {
+    data() {
+      dnsAt ||= performance.now();
+    },
+    error() {},
+  },
+});
 const child = Bun.spawn(command, { stdout: "ignore", stderr: "inherit" });
 let httpAt = 0;
 const deadline = t0 + 30_000;

@@ -5,7 +5,10 @@ import { readFileSync } from "node:fs";
 
 type Row = { round: number; name: string } & Record<string, number>;
 const [file, ...baselines] = process.argv.slice(2);
-const rows: Row[] = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+const rows: Row[] = readFileSync(file, "utf8")
+  .trim()
+  .split("\n")
+  .map((l) => JSON.parse(l));
 const names = [...new Set(rows.map((r) => r.name))];
 const rounds = [...new Set(rows.map((r) => r.round))];
 const median = (xs: number[]) => {
@@ -15,9 +18,20 @@ const median = (xs: number[]) => {
 };
 const rate = (r: Row) => r.qps ?? r.rps;
 const fields = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((k) => k !== "round" && k !== "name");
-const fmt = (k: string, x: number) => (!Number.isFinite(x) ? "–" : k.endsWith("Ms") ? x.toFixed(2) : k === "qps" || k === "rps" ? Math.round(x).toLocaleString("en-US") : String(Math.round(x * 100) / 100));
+const fmt = (k: string, x: number) =>
+  !Number.isFinite(x)
+    ? "–"
+    : k.endsWith("Ms")
+      ? x.toFixed(2)
+      : k === "qps" || k === "rps"
+        ? Math.round(x).toLocaleString("en-US")
+        : String(Math.round(x * 100) / 100);
 
-const header = ["server", ...fields.map((f) => (f === "lost" ? "lost (sum)" : `${f} (median)`)), ...baselines.map((b) => `vs ${b} (median of per-round ratios)`)];
+const header = [
+  "server",
+  ...fields.map((f) => (f === "lost" ? "lost (sum)" : `${f} (median)`)),
+  ...baselines.map((b) => `vs ${b} (median of per-round ratios)`),
+];
 console.log(`${rounds.length} round(s)\n`);
 console.log(`| ${header.join(" | ")} |`);
 console.log(`| ${header.map(() => "---").join(" | ")} |`);

@@ -16,6 +16,13 @@ if (sweep) {
   const end = Date.parse(sweep[1]);
   const start = end - Number(sweep[3]) * 1000;
   const during = load.samples.filter(([t]) => t >= start && t <= end).map(([, ms]) => ms);
-  Object.assign(out, { removed: Number(sweep[2]), sweepSeconds: Number(sweep[3]), queriesDuringSweep: during.length, p50SweepMs: percentile(during, 50), p99SweepMs: percentile(during, 99), maxSweepMs: Math.max(...during) });
+  Object.assign(out, {
+    removed: Number(sweep[2]),
+    sweepSeconds: Number(sweep[3]),
+    queriesDuringSweep: during.length,
+    p50SweepMs: percentile(during, 50),
+    p99SweepMs: percentile(during, 99),
+    maxSweepMs: Math.max(...during),
+  });
 }
 console.log(JSON.stringify(out));

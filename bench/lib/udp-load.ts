@@ -24,10 +24,13 @@ function encode(id: number, name: string, type: number): Buffer {
   return buf;
 }
 
-const questions = readFileSync(queryFile, "utf8").trim().split("\n").map((line) => {
-  const [name, type] = line.split(" ");
-  return { name, type: TYPES[type] ?? 1 };
-});
+const questions = readFileSync(queryFile, "utf8")
+  .trim()
+  .split("\n")
+  .map((line) => {
+    const [name, type] = line.split(" ");
+    return { name, type: TYPES[type] ?? 1 };
+  });
 const sentAt = new Float64Array(65536).fill(-1);
 const samples: [number, number][] = [];
 let sent = 0;

@@ -83,7 +83,9 @@ export function createApp(deps: ApiDeps) {
       else if (String((error as { code?: unknown })?.code).startsWith("SQLITE_BUSY")) {
         // Another connection held the write lock past the busy timeout (2 s): the transaction
         // rolled back. Expected under load from outside, so one line, no stack.
-        deps.log(`error ${request.method} ${maskedPath(request.url)}: the database stayed locked by another connection (${(error as { code: string }).code}), answering 501`);
+        deps.log(
+          `error ${request.method} ${maskedPath(request.url)}: the database stayed locked by another connection (${(error as { code: string }).code}), answering 501`,
+        );
         failure = new ApiError("InternalError");
       } else {
         // Anything else is ours: log it whole, tell the client nothing about it.

@@ -10,8 +10,7 @@ import { ClientBudget } from "./rate-limit.ts";
 
 const HOUR = 3600;
 
-const html = (body: string, status: number) =>
-  new Response(body, { status, headers: { "content-type": "text/html; charset=utf-8" } });
+const html = (body: string, status: number) => new Response(body, { status, headers: { "content-type": "text/html; charset=utf-8" } });
 
 export function emailRoutes(deps: ApiDeps, gateways: Gateways) {
   const { settings, now } = deps;

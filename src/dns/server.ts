@@ -132,7 +132,10 @@ const CACHEABLE_MESSAGE_BYTES = 512;
  * answer was built from changes.
  */
 export function createResponder(
-  options: Pick<DnsServerOptions, "zone" | "lookups" | "log"> & { cache?: AnswerCache; /** tests: encode with another writer */ newWriter?: () => PacketWriter },
+  options: Pick<DnsServerOptions, "zone" | "lookups" | "log"> & {
+    cache?: AnswerCache /** tests: encode with another writer */;
+    newWriter?: () => PacketWriter;
+  },
 ): Responder {
   const { cache } = options;
   const answer = createUncachedResponder(options);
@@ -197,7 +200,10 @@ function safeEncodeWith(reply: Response, limit: number, report: (line: string) =
     report(`dns: cannot encode the answer, answering SERVFAIL: ${(e as Error).message}`);
   }
   try {
-    return { reply: encodeResponse({ ...reply, rcode: RCODE.SERVFAIL, aa: false, answers: [], authority: [], additional: [] }, limit, newWriter), cacheable: false };
+    return {
+      reply: encodeResponse({ ...reply, rcode: RCODE.SERVFAIL, aa: false, answers: [], authority: [], additional: [] }, limit, newWriter),
+      cacheable: false,
+    };
   } catch {
     return null; // the question itself cannot be written back: nothing sensible to send
   }
@@ -269,7 +275,9 @@ async function bindUdp(options: DnsServerOptions, respond: Responder): Promise<B
           if (verdict !== VERDICT.send) {
             limited++;
             if (now - limitedReportedAt >= 60_000) {
-              options.log(`dns: response-rate limit (dns.rrl_rate = ${rrlSettings!.rate}/s) truncated or dropped ${limited} UDP answers since the last report, the latest to ${address}`);
+              options.log(
+                `dns: response-rate limit (dns.rrl_rate = ${rrlSettings!.rate}/s) truncated or dropped ${limited} UDP answers since the last report, the latest to ${address}`,
+              );
               limited = 0;
               limitedReportedAt = now;
             }

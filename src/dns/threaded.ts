@@ -56,7 +56,9 @@ export async function startDnsThread(options: DnsThreadOptions, workerUrl: URL):
       };
       worker.addEventListener("error", (event) => {
         // Bun's message is the source excerpt, the error and its stack: keep the error line.
-        const lines = String((event as ErrorEvent).message).split("\n").map((line) => line.trim());
+        const lines = String((event as ErrorEvent).message)
+          .split("\n")
+          .map((line) => line.trim());
         log(`dns: DNS thread error: ${lines.find((line) => /^\w*error\b/i.test(line)) ?? lines[0]}`);
       });
       worker.addEventListener("close", () => {

@@ -48,8 +48,16 @@ export function parseQuery(message: Uint8Array): Parsed {
   const cd = (flags & 0x0010) !== 0;
   const [qdcount, ancount, nscount, arcount] = [4, 6, 8, 10].map((o) => buf.readUInt16BE(o));
   // RFC 6891 7: an error reply carries an OPT too when the query's OPT can be read.
-  const fail = (rcode: number, question?: Question, edns = ednsOfRejectedQuery(buf, qdcount, ancount + nscount, arcount)): Parsed =>
-    ({ kind: "error", rcode, id, opcode, rd, cd, question, edns });
+  const fail = (rcode: number, question?: Question, edns = ednsOfRejectedQuery(buf, qdcount, ancount + nscount, arcount)): Parsed => ({
+    kind: "error",
+    rcode,
+    id,
+    opcode,
+    rd,
+    cd,
+    question,
+    edns,
+  });
   if (opcode !== OPCODE_QUERY) {
     // RFC 6891 6.1.3: an EDNS version we do not speak is BADVERS, whatever else the message asks (as in BIND).
     const edns = ednsOfRejectedQuery(buf, qdcount, ancount + nscount, arcount);
@@ -249,13 +257,27 @@ function toDns2(rr: ResourceRecord): Record<string, unknown> {
       if (isIP(rr.address) !== 4) throw new Error(`not an IPv4 address: ${rr.address}`);
       return { ...base, address: rr.address };
     case "AAAA":
-      return { ...base, address: ipv6Groups(rr.address).map((g) => g.toString(16)).join(":") };
+      return {
+        ...base,
+        address: ipv6Groups(rr.address)
+          .map((g) => g.toString(16))
+          .join(":"),
+      };
     case "NS":
       return { ...base, ns: rr.target };
     case "CNAME":
       return { ...base, domain: rr.target };
     case "SOA":
-      return { ...base, primary: rr.mname, admin: rr.rname, serial: rr.serial, refresh: rr.refresh, retry: rr.retry, expiration: rr.expire, minimum: rr.minimum };
+      return {
+        ...base,
+        primary: rr.mname,
+        admin: rr.rname,
+        serial: rr.serial,
+        refresh: rr.refresh,
+        retry: rr.retry,
+        expiration: rr.expire,
+        minimum: rr.minimum,
+      };
     case "MX":
       return { ...base, priority: rr.priority, exchange: rr.exchange };
     case "TXT":
@@ -276,4 +298,3 @@ export function characterStrings(text: string): Buffer[] {
   for (let i = 0; i < bytes.length; i += 255) out.push(bytes.subarray(i, i + 255));
   return out;
 }
-

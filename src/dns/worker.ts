@@ -12,9 +12,7 @@ declare const self: Worker;
 /** What startDnsServer takes that is plain data (functions cannot cross to a thread). */
 export type PlainDnsOptions = Omit<DnsServerOptions, "lookups" | "watchGateways" | "cache" | "log">;
 
-export type DnsWorkerRequest =
-  | { kind: "start"; options: PlainDnsOptions; dbPath: string; versions: SharedArrayBuffer }
-  | { kind: "close" };
+export type DnsWorkerRequest = { kind: "start"; options: PlainDnsOptions; dbPath: string; versions: SharedArrayBuffer } | { kind: "close" };
 export type DnsWorkerReply = { kind: "ready"; port: number } | { kind: "failed"; message: string } | { kind: "log"; line: string } | { kind: "closed" };
 
 const reply = (message: DnsWorkerReply) => postMessage(message);

@@ -308,6 +308,8 @@ function pageKiteAnswer(labels: string[], lookups: ZoneLookups, apex: string): s
   if (!gateway || !gateway.token || sign.length < 36) return PAGEKITE.refused;
   const salt = sign.slice(0, 8);
   const payload = `${proto}:${name}.${withoutDot(apex)}:${srand}:${qtoken}`;
-  const digest = createHash("sha1").update(gateway.token + payload + salt).digest("hex");
+  const digest = createHash("sha1")
+    .update(gateway.token + payload + salt)
+    .digest("hex");
   return digest.slice(0, 28) === sign.slice(8, 36) ? PAGEKITE.ok : PAGEKITE.refused;
 }

@@ -17,9 +17,7 @@ export function escapeHtml(text: string): string {
 }
 
 function unescapeHtml(text: string): string {
-  return text
-    .replace(/&nbsp;/g, " ")
-    .replace(/&(lt|gt|quot|#39|amp);/g, (entity) => Object.entries(ENTITIES).find(([, e]) => e === entity)![0]);
+  return text.replace(/&nbsp;/g, " ").replace(/&(lt|gt|quot|#39|amp);/g, (entity) => Object.entries(ENTITIES).find(([, e]) => e === entity)![0]);
 }
 
 function fill(template: string, values: Record<string, string>): string {

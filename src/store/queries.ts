@@ -82,7 +82,11 @@ export function createGatewayLookup(db: Db): (name: string) => GatewayRecord | u
 export function createQueries(db: Db) {
   const sqlite = db.$client;
 
-  const byToken = db.select().from(domains).where(and(eq(domains.token, p("token")), ne(domains.token, ""))).prepare();
+  const byToken = db
+    .select()
+    .from(domains)
+    .where(and(eq(domains.token, p("token")), ne(domains.token, "")))
+    .prepare();
   // /info in one statement, read as bare rows: drizzle's per-call placeholder filling and row
   // mapping cost more than the lookup itself on the API's busiest read.
   const accountColumn = (column: typeof accounts.email | typeof accounts.optout): SQL =>
@@ -105,16 +109,32 @@ export function createQueries(db: Db) {
       .from(domains)
       .where(and(eq(domains.token, p("token")), ne(domains.token, ""))),
   );
-  const byName = db.select().from(domains).where(eq(domains.name, p("name"))).prepare();
+  const byName = db
+    .select()
+    .from(domains)
+    .where(eq(domains.name, p("name")))
+    .prepare();
   const findGatewayByName = createGatewayLookup(db);
-  const accountEmail = db.select({ email: accounts.email, optout: accounts.optout }).from(accounts).where(eq(accounts.id, p("id"))).prepare();
-  const accountByEmail = db.select({ id: accounts.id }).from(accounts).where(eq(accounts.email, p("email"))).prepare();
+  const accountEmail = db
+    .select({ email: accounts.email, optout: accounts.optout })
+    .from(accounts)
+    .where(eq(accounts.id, p("id")))
+    .prepare();
+  const accountByEmail = db
+    .select({ id: accounts.id })
+    .from(accounts)
+    .where(eq(accounts.email, p("email")))
+    .prepare();
   const insertAccount = db
     .insert(accounts)
     .values({ email: p("email"), optout: p("optout") })
     .onConflictDoNothing()
     .prepare();
-  const updateAccountOptout = db.update(accounts).set({ optout: v("optout") }).where(eq(accounts.id, p("id"))).prepare();
+  const updateAccountOptout = db
+    .update(accounts)
+    .set({ optout: v("optout") })
+    .where(eq(accounts.id, p("id")))
+    .prepare();
   const insertDomain = db
     .insert(domains)
     .values({
@@ -165,12 +185,7 @@ export function createQueries(db: Db) {
       dnsChallenge: "",
     })
     .where(
-      and(
-        eq(domains.name, p("name")),
-        eq(domains.reclamationToken, p("token")),
-        ne(domains.reclamationToken, ""),
-        gt(domains.reclamationExpires, p("now")),
-      ),
+      and(eq(domains.name, p("name")), eq(domains.reclamationToken, p("token")), ne(domains.reclamationToken, ""), gt(domains.reclamationExpires, p("now"))),
     )
     .returning({ id: domains.id })
     .prepare();
@@ -292,9 +307,31 @@ export function createQueries(db: Db) {
       const row = infoByToken.values({ token })[0];
       if (!row) return undefined;
       const [name, sameToken, description, timestamp, dnsChallenge, verified, continent, mode, lastIp, email, optout] = row as [
-        string, string, string, number, string, number, string, number, string, string | null, number | null,
+        string,
+        string,
+        string,
+        number,
+        string,
+        number,
+        string,
+        number,
+        string,
+        string | null,
+        number | null,
       ];
-      return { name, token: sameToken, description, timestamp, dnsChallenge, verified: verified === 1, continent, mode, lastIp, email: email ?? "", optout: optout !== 0 };
+      return {
+        name,
+        token: sameToken,
+        description,
+        timestamp,
+        dnsChallenge,
+        verified: verified === 1,
+        continent,
+        mode,
+        lastIp,
+        email: email ?? "",
+        optout: optout !== 0,
+      };
     },
 
     findDomainByName(name: string): Domain | undefined {

@@ -5,14 +5,11 @@ import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqli
 
 import { MODE } from "../gateway-data.ts";
 
-export const accounts = sqliteTable(
-  "accounts",
-  {
-    id: integer("id").primaryKey({ autoIncrement: true }),
-    email: text("email", { length: 254 }).notNull().unique(),
-    optout: integer("optout", { mode: "boolean" }).notNull().default(false),
-  },
-);
+export const accounts = sqliteTable("accounts", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  email: text("email", { length: 254 }).notNull().unique(),
+  optout: integer("optout", { mode: "boolean" }).notNull().default(false),
+});
 
 export const domains = sqliteTable(
   "domains",

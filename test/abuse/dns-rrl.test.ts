@@ -71,7 +71,12 @@ describe("response-rate limiting in the running server (dns.rrl_rate = 10)", () 
   });
 
   test("TCP is never limited: 300 pipelined copies of the limited query are all answered in full", async () => {
-    const replies = await tcpExchange(server.dnsPort, Array.from({ length: 300 }, (_, i) => encodeQuery("example.test", "SOA", { id: i + 1 })), 300, 10_000);
+    const replies = await tcpExchange(
+      server.dnsPort,
+      Array.from({ length: 300 }, (_, i) => encodeQuery("example.test", "SOA", { id: i + 1 })),
+      300,
+      10_000,
+    );
     expect(replies.map(decode).filter((r) => r.answers!.length === 1 && !r.flag_tc).length).toBe(300);
   });
 });
@@ -83,7 +88,9 @@ describe("response-rate limiting settings", () => {
   });
 
   test("a slip above 100 or a negative rate is refused with the key's name", () => {
-    expect(() => loadSettings([], { REGISTRATION_DNS_RRL_SLIP: "101" })).toThrow(new SettingsError("environment: dns.rrl_slip must be at most 100 (got \"101\")"));
+    expect(() => loadSettings([], { REGISTRATION_DNS_RRL_SLIP: "101" })).toThrow(
+      new SettingsError('environment: dns.rrl_slip must be at most 100 (got "101")'),
+    );
     expect(() => loadSettings([], { REGISTRATION_DNS_RRL_RATE: "-1" })).toThrow(SettingsError);
   });
 });
@@ -120,7 +127,16 @@ describe("limits in startDnsServer", () => {
     let dns: Awaited<ReturnType<typeof startTestDns>>;
     beforeAll(async () => {
       // The test zone holds every kind of record at the apex, TXT included.
-      dns = await startTestDns(testZone({ txt: [["@", "v=spf1 -all"], ["@", "x".repeat(400)], ["*", "gateway"]] }), lookups);
+      dns = await startTestDns(
+        testZone({
+          txt: [
+            ["@", "v=spf1 -all"],
+            ["@", "x".repeat(400)],
+            ["*", "gateway"],
+          ],
+        }),
+        lookups,
+      );
     });
     afterAll(() => dns.close());
 

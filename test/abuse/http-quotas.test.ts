@@ -128,7 +128,8 @@ describe("finding 5: the client is the socket peer unless that peer is a trusted
     app = startApp({ limits: { subscribePerHour: 2 } });
     const statuses: number[] = [];
     for (let net = 0; net < 12; net++)
-      for (let i = 0; i < 2; i++) statuses.push((await app.get(`/subscribe?name=${uniqueName()}`, { from: `2001:db8:1:${net.toString(16)}::${i + 1}` })).status);
+      for (let i = 0; i < 2; i++)
+        statuses.push((await app.get(`/subscribe?name=${uniqueName()}`, { from: `2001:db8:1:${net.toString(16)}::${i + 1}` })).status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(20);
     expect(statuses.slice(20)).toEqual([429, 429, 429, 429]);
     // one /64 has its own, smaller budget
@@ -141,8 +142,13 @@ describe("finding 5: the client is the socket peer unless that peer is a trusted
     expect(loadSettings([], {}).settings.http.trustedProxies).toEqual(["127.0.0.1/32", "::1/128"]);
     expect(loadSettings([], { REGISTRATION_HTTP_TRUST_PROXY: "true" }).settings.http.trustedProxies).toEqual(["127.0.0.1/32", "::1/128"]);
     expect(loadSettings([], { REGISTRATION_HTTP_TRUST_PROXY: "false" }).settings.http.trustedProxies).toEqual([]);
-    expect(loadSettings([], { REGISTRATION_HTTP_TRUSTED_PROXIES: "10.0.0.0/8, 2001:db8::/32" }).settings.http.trustedProxies).toEqual(["10.0.0.0/8", "2001:db8::/32"]);
-    expect(loadSettings([], { REGISTRATION_HTTP_TRUST_PROXY: "false", REGISTRATION_HTTP_TRUSTED_PROXIES: '["10.0.0.1"]' }).settings.http.trustedProxies).toEqual(["10.0.0.1"]);
+    expect(loadSettings([], { REGISTRATION_HTTP_TRUSTED_PROXIES: "10.0.0.0/8, 2001:db8::/32" }).settings.http.trustedProxies).toEqual([
+      "10.0.0.0/8",
+      "2001:db8::/32",
+    ]);
+    expect(
+      loadSettings([], { REGISTRATION_HTTP_TRUST_PROXY: "false", REGISTRATION_HTTP_TRUSTED_PROXIES: '["10.0.0.1"]' }).settings.http.trustedProxies,
+    ).toEqual(["10.0.0.1"]);
     for (const bad of ['["10.0.0.0/33"]', '["proxy.example.org"]', '["::1/129"]', '["10.0.0.0/8/8"]'])
       expect(() => loadSettings([], { REGISTRATION_HTTP_TRUSTED_PROXIES: bad })).toThrow(SettingsError);
     expect(() => loadSettings([], { REGISTRATION_LIMITS_SUBSCRIBE_PER_HOUR: "-1" })).toThrow(/limits\.subscribe_per_hour/);
@@ -218,7 +224,8 @@ describe("Gmail's two domains are one mailbox", () => {
     const { token } = await subscribed();
     const spellings = ["victim@gmail.com", "Vic.Tim+x@googlemail.com"];
     const statuses: number[] = [];
-    for (let i = 0; i < 8; i++) statuses.push((await app.get(`/setemail?token=${token}&email=${encodeURIComponent(spellings[i % 2])}`, { from: `203.0.113.${i + 1}` })).status);
+    for (let i = 0; i < 8; i++)
+      statuses.push((await app.get(`/setemail?token=${token}&email=${encodeURIComponent(spellings[i % 2])}`, { from: `203.0.113.${i + 1}` })).status);
     expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
   });
 });
@@ -235,7 +242,12 @@ describe("a stranger cannot use up the owner's reclamation emails", () => {
     const before = app.mails().length;
     const res = await app.get(`/reclaim?name=${name}`, { from: "198.51.100.1" });
     expect(res.status, res.text).toBe(200);
-    expect(app.mails().slice(before).map((m) => [m.to, m.subject.startsWith("Reclaim")])).toEqual([[email, true]]);
+    expect(
+      app
+        .mails()
+        .slice(before)
+        .map((m) => [m.to, m.subject.startsWith("Reclaim")]),
+    ).toEqual([[email, true]]);
   });
 });
 
@@ -268,7 +280,8 @@ describe("finding 8: guessing an owner's address through UnavailableNameReclamat
     app = startApp({ limits: true });
     const { name, email } = await owned();
     const from = "203.0.113.88";
-    for (let i = 0; i < 20; i++) expect((await app.get(`/subscribe?name=${name}&email=guess${i}%40owner.example.org`, { from })).json.error).toBe("UnavailableName");
+    for (let i = 0; i < 20; i++)
+      expect((await app.get(`/subscribe?name=${name}&email=guess${i}%40owner.example.org`, { from })).json.error).toBe("UnavailableName");
     expectTooMany(await app.get(`/subscribe?name=${name}&email=${encodeURIComponent(email)}`, { from }));
   });
 });

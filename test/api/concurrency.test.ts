@@ -20,7 +20,8 @@ describe("concurrent /subscribe", () => {
       const results = await Promise.all(Array.from({ length: 50 }, () => get(server, `/subscribe?name=${name}`)));
       const ok = results.filter((r) => r.status === 200);
       expect(ok.length).toBe(1);
-      for (const r of results.filter((r) => r.status !== 200)) expect({ status: r.status, body: r.json }).toEqual({ status: 400, body: { error: "UnavailableName" } });
+      for (const r of results.filter((r) => r.status !== 200))
+        expect({ status: r.status, body: r.json }).toEqual({ status: 400, body: { error: "UnavailableName" } });
       const db = openSqlite(server.dbPath);
       const rows = db.query("SELECT token FROM domains WHERE name = ?").all(`${name}.example.test.`) as { token: string }[];
       db.close();

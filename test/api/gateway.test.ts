@@ -49,7 +49,11 @@ describe("/info", () => {
     writeDb(
       server.dbPath,
       "UPDATE domains SET reclamation_token = ?, reclamation_expires = ?, verification_token = ?, verification_expires = ? WHERE name = ?",
-      reclamation, server.clock + 3600, verification, server.clock + 3600, `${name}.example.test.`,
+      reclamation,
+      server.clock + 3600,
+      verification,
+      server.clock + 3600,
+      `${name}.example.test.`,
     );
     const res = await info(server, token);
     expect(res.status).toBe(200);

@@ -24,7 +24,10 @@ describe("log transport", () => {
     const mailLine = (await server.waitForOutput(linkRe))[0];
     // recipient, subject and link, on the log
     expect(server.output()).toContain("Confirm your email address");
-    const link = server.output().slice(server.output().indexOf(mailLine)).match(new RegExp(`${base.replace(/[.]/g, "\\.")}/verifyemail\\?s=([0-9a-f-]{36})`));
+    const link = server
+      .output()
+      .slice(server.output().indexOf(mailLine))
+      .match(new RegExp(`${base.replace(/[.]/g, "\\.")}/verifyemail\\?s=([0-9a-f-]{36})`));
     expect(link, server.output()).not.toBeNull();
     expect(link![1]).toMatch(UUID_V4);
     expect((await get(server, `/verifyemail?s=${link![1]}`)).status).toBe(200);

@@ -69,7 +69,14 @@ describe("an empty secret never matches a row", () => {
     plantEmptySecretsRow(label);
     const before = domainRow(server.dbPath, label);
     expect(before).not.toBeNull();
-    for (const path of ["/info?token=", "/ping?token=", "/dnsconfig?token=&challenge=x", "/revokeemail?token=", "/unsubscribe?token=", "/setemail?token=&email=a%40example.org"])
+    for (const path of [
+      "/info?token=",
+      "/ping?token=",
+      "/dnsconfig?token=&challenge=x",
+      "/revokeemail?token=",
+      "/unsubscribe?token=",
+      "/setemail?token=&email=a%40example.org",
+    ])
       expectError(await get(server, path), 400, "MissingParameter");
     // whitespace is not empty, but must not match the empty token either
     for (const path of ["/info?token=%20", "/ping?token=%20"]) expect((await get(server, path)).status).not.toBe(200);
@@ -104,7 +111,13 @@ describe("an empty secret never matches a row", () => {
   test("a reclamation token is not accepted as the API token, nor the API token as a reclamation token", async () => {
     const { name, token } = await subscribe(server);
     const reclamation = "0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d";
-    writeDb(server.dbPath, "UPDATE domains SET reclamation_token = ?, reclamation_expires = ? WHERE name = ?", reclamation, server.clock + 3600, `${name}.example.test.`);
+    writeDb(
+      server.dbPath,
+      "UPDATE domains SET reclamation_token = ?, reclamation_expires = ? WHERE name = ?",
+      reclamation,
+      server.clock + 3600,
+      `${name}.example.test.`,
+    );
     expectError(await info(server, reclamation), 404, "UnknownToken");
     expectError(await get(server, `/unsubscribe?token=${reclamation}`), 400, "UnknownToken");
     expectError(await get(server, `/unsubscribe?reclamationToken=${token}`), 404, "UnknownReclamationToken");
@@ -123,7 +136,10 @@ describe("logs", () => {
     expect(sub[0]).toMatch(/\d+(\.\d+)?\s?(ms|µs|s)\b/);
     const rec = await server.waitForOutput(new RegExp(`^.*GET /reclaim\\?name=${marker}\\b.*$`, "m"));
     expect(rec[0]).toMatch(/\b400\b/);
-    const lines = server.output().split("\n").filter((l) => l.includes(`/subscribe?name=${marker}`));
+    const lines = server
+      .output()
+      .split("\n")
+      .filter((l) => l.includes(`/subscribe?name=${marker}`));
     expect(lines.length).toBe(1);
   });
 
@@ -147,7 +163,10 @@ describe("logs", () => {
       const shown = path.replace(/\?.*/, "");
       const line = await server.waitForOutput(new RegExp(`^.*${method} ${shown.replace(/[/]/g, "\\/")}\\?\\S*${marker}-${i} (\\d+) .*$`, "m"));
       expect(line[1], path).toBe(String(status));
-      const count = server.output().split("\n").filter((l) => l.includes(` ${method} ${shown}?`) && l.includes(`${marker}-${i} `)).length;
+      const count = server
+        .output()
+        .split("\n")
+        .filter((l) => l.includes(` ${method} ${shown}?`) && l.includes(`${marker}-${i} `)).length;
       expect(count, path).toBe(1);
     }
   });

@@ -46,7 +46,7 @@ describe("/subscribe success", () => {
     expect(row?.token).toBe(res.json.token);
   });
 
-  test("without desc the description is \"<name>'s server\" and the mode is 0 (tunnel)", async () => {
+  test('without desc the description is "<name>\'s server" and the mode is 0 (tunnel)', async () => {
     const { name, token } = await subscribe(server);
     const res = await info(server, token);
     expect(res.status).toBe(200);

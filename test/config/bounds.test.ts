@@ -29,7 +29,8 @@ describe("setting bounds", () => {
   });
 
   test("expiry.max_fraction is a number above 0 and at most 1, from the environment or --expiry-max-fraction", () => {
-    for (const bad of ["0", "1.5", "-0.1", "most", "NaN"]) expect(refusal({ REGISTRATION_EXPIRY_MAX_FRACTION: bad })).toMatch(/expiry\.max_fraction must be a number above 0 and at most 1/);
+    for (const bad of ["0", "1.5", "-0.1", "most", "NaN"])
+      expect(refusal({ REGISTRATION_EXPIRY_MAX_FRACTION: bad })).toMatch(/expiry\.max_fraction must be a number above 0 and at most 1/);
     expect(loadSettings([], {}).settings.expiry.maxFraction).toBe(0.25);
     expect(loadSettings(["--expiry-max-fraction", "1"], {}).settings.expiry.maxFraction).toBe(1);
     expect(loadSettings([], { REGISTRATION_EXPIRY_MAX_FRACTION: "0.5" }).settings.expiry.maxFraction).toBe(0.5);

@@ -110,7 +110,8 @@ mx_records = [["example.test.", "10 mx.example.net."], ["mail.example.test", "20
       ["mail", 20, "mx.example.net."],
     ]);
     // ...so DNS answers them where they belong, and no stray label ("test") is reserved.
-    const txt = (name: string) => answerQuestion({ name, type: 16, class: 1 }, { gateway: () => undefined }, s.dns).answers.map((a) => (a as { text: string }).text);
+    const txt = (name: string) =>
+      answerQuestion({ name, type: 16, class: 1 }, { gateway: () => undefined }, s.dns).answers.map((a) => (a as { text: string }).text);
     expect(txt("_dmarc.example.test")).toEqual(["v=DMARC1; p=reject"]);
     expect(txt("example.test")).toEqual(["at the apex", "also at the apex", "v=spf1 -all"]);
     expect([...staticLabels(s.dns)].sort()).toEqual(["_dmarc", "_psl", "mail", "ns1", "status"]);
@@ -126,7 +127,9 @@ mx_records = [["example.test.", "10 mx.example.net."], ["mail.example.test", "20
       }
       throw new Error("accepted");
     };
-    expect(refusal(`txt_records = [["_dmarc.example.org.", "v=DMARC1; p=reject"]]`)).toMatch(/dns\.txt owner "_dmarc\.example\.org\." is outside the zone example\.test/);
+    expect(refusal(`txt_records = [["_dmarc.example.org.", "v=DMARC1; p=reject"]]`)).toMatch(
+      /dns\.txt owner "_dmarc\.example\.org\." is outside the zone example\.test/,
+    );
     expect(refusal(`mx_records = [["example.org.", "10 mx.example.net."]]`)).toMatch(/dns\.mx owner "example\.org\." is outside the zone example\.test/);
   });
 });

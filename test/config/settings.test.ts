@@ -67,7 +67,13 @@ describe("bad settings stop start-up: exit 2 and one line naming the key", () =>
     ["a TOML tunnel address that is not an IP", [], {}, `[dns]\ntunnel_addresses = ["tunnel.example.org"]\n`, /tunnel_addresses/],
     ["a Resend key without a sender", [], { RESEND_API_KEY: "re_x" }, null, /email\.from|from/i],
     ["a legacy TOML with a bad http_port", [], {}, `[general]\nhttp_port = "x"\ndomain = "legacy.test"\n`, /http_port|http\.port/],
-    ["a legacy TOML record owner outside the zone", [], {}, `[general]\ndomain = "legacy.test"\n[pdns]\ntxt_records = [["_dmarc.other.test.", "v=DMARC1"]]\n`, /dns\.txt/],
+    [
+      "a legacy TOML record owner outside the zone",
+      [],
+      {},
+      `[general]\ndomain = "legacy.test"\n[pdns]\ntxt_records = [["_dmarc.other.test.", "v=DMARC1"]]\n`,
+      /dns\.txt/,
+    ],
   ];
 
   // In process: loadSettings is what main calls; main turns a SettingsError into one line and exit 2.
@@ -346,7 +352,7 @@ error_page = """<!DOCTYPE html>
     expect(mail.html).not.toContain("&lt;a href");
   });
 
-  test("{domain} in the Rust confirmation body is the gateway's own name (\"Your gateway can be accessed at https://{domain}\")", async () => {
+  test('{domain} in the Rust confirmation body is the gateway\'s own name ("Your gateway can be accessed at https://{domain}")', async () => {
     const { name, mail } = await confirmation();
     expect(`${mail.text ?? ""}${mail.html ?? ""}`).toContain(`https://${name}.legacy.test`);
   });
@@ -357,7 +363,10 @@ describe("start-up line and signals", () => {
 
   test("one start-up line names the HTTP and DNS addresses", async () => {
     const { server } = shared;
-    const lines = server.output().split("\n").filter((l) => /ready:/.test(l));
+    const lines = server
+      .output()
+      .split("\n")
+      .filter((l) => /ready:/.test(l));
     expect(lines.length).toBe(1);
     expect(lines[0]).toContain(`127.0.0.1:${server.httpPort}`);
     expect(lines[0]).toContain(`127.0.0.1:${server.dnsPort}`);
@@ -370,7 +379,23 @@ describe("start-up line and signals", () => {
       [first.httpPort, 0, `HTTP on 127.0.0.1:${first.httpPort}`],
       [0, first.dnsPort, `DNS on 127.0.0.1:${first.dnsPort}`],
     ] as const) {
-      const r = await runCli(["--domain", "example.test", "--host", "127.0.0.1", "--dns-host", "127.0.0.1", "--http-port", String(httpPort), "--dns-port", String(dnsPort), "--db", join(dir, `${dnsPort}.sqlite`)], { cwd: dir });
+      const r = await runCli(
+        [
+          "--domain",
+          "example.test",
+          "--host",
+          "127.0.0.1",
+          "--dns-host",
+          "127.0.0.1",
+          "--http-port",
+          String(httpPort),
+          "--dns-port",
+          String(dnsPort),
+          "--db",
+          join(dir, `${dnsPort}.sqlite`),
+        ],
+        { cwd: dir },
+      );
       expect({ what, code: r.code }).toEqual({ what, code: 2 });
       expect(r.stderr).toContain(`cannot listen for ${what}`);
       expect(r.stdout).not.toContain("ready:");
@@ -388,7 +413,12 @@ describe("start-up line and signals", () => {
     const code = await server.stop(signal);
     expect(code).toBe(0);
     expect(performance.now() - t0).toBeLessThan(5000);
-    expect((await fetch(`${server.url}/connectivity-check`).then(() => "up", () => "down"))).toBe("down");
+    expect(
+      await fetch(`${server.url}/connectivity-check`).then(
+        () => "up",
+        () => "down",
+      ),
+    ).toBe("down");
     const again = await start({ dir, dbPath });
     expect((await info(again, token)).status).toBe(200);
   });
@@ -402,7 +432,12 @@ describe("start-up line and signals", () => {
 
   test("SIGTERM while requests are in flight: those requests are answered and the process exits 0", async () => {
     const server = await start({});
-    const inflight = Array.from({ length: 20 }, () => get(server, `/subscribe?name=${freshName("bye")}`).then((r) => r.status, () => "refused"));
+    const inflight = Array.from({ length: 20 }, () =>
+      get(server, `/subscribe?name=${freshName("bye")}`).then(
+        (r) => r.status,
+        () => "refused",
+      ),
+    );
     const code = await server.stop("SIGTERM");
     const statuses = await Promise.all(inflight);
     expect(code).toBe(0);

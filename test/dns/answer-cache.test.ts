@@ -36,13 +36,26 @@ function cachedResponder() {
 
 /** Deterministic mixed case: DNS names are matched case-insensitively but echoed as asked. */
 let seed = 7;
-const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
 const mixCase = (name: string) => [...name].map((c) => (rand() < 0.2 ? c.toUpperCase() : c)).join("");
 
 const TYPES = ["A", "AAAA", "TXT", "MX", "CAA", "NS", "SOA", "CNAME", "ANY"];
 const labels = [...GATEWAYS.map((g) => g.label), ...extra.map((g) => g.label)];
 function names(): string[] {
-  const out = ["example.test", "ns1.example.test", "ns2.example.test", "api.example.test", "www.example.test", "_psl.example.test", "docs.example.test", "_dmarc.example.test", "nope.example.test", "a.b.example.test", "example.org", "."];
+  const out = [
+    "example.test",
+    "ns1.example.test",
+    "ns2.example.test",
+    "api.example.test",
+    "www.example.test",
+    "_psl.example.test",
+    "docs.example.test",
+    "_dmarc.example.test",
+    "nope.example.test",
+    "a.b.example.test",
+    "example.org",
+    ".",
+  ];
   for (const label of labels) out.push(`${label}.example.test`, `_acme-challenge.${label}.example.test`);
   // PageKite: a good signature for "home", a bad one, and malformed ones
   out.push("r1.q1.0123456789abcdef0123456789abcdef0123.http-80.home.example.test.example.test", "x.y.z.example.test.example.test");
@@ -62,7 +75,9 @@ function queries(): { message: Buffer; transport: "udp" | "tcp" }[] {
 /** A PageKite query name signed with `token` (SPEC section 4). */
 function pageKiteName(label: string, token: string | undefined): string {
   const salt = "0a1b2c3d";
-  const digest = createHash("sha1").update(`${token ?? ""}http-80:${label}.example.test:r1:q1${salt}`).digest("hex");
+  const digest = createHash("sha1")
+    .update(`${token ?? ""}http-80:${label}.example.test:r1:q1${salt}`)
+    .digest("hex");
   return `r1.q1.${salt}${digest.slice(0, 28)}.http-80.${label}.example.test.example.test`;
 }
 const currentToken = (label: string) => store.findDomainByName(`${label}.example.test.`)?.token;
@@ -268,7 +283,19 @@ describe("DNS encoding", () => {
   test("the byte writer's bit fields, patches and partial bytes match dns2's writer", () => {
     const ours = new ByteWriter();
     const theirs = dns2Writer();
-    const ops: [number, number][] = [[1, 1], [5, 4], [0, 3], [0xabcd, 16], [0x12345678, 32], [-1, 32], [300, 8], [7, 3], [0x1ff, 9], [2 ** 33 + 5, 32], [1.7, 8]];
+    const ops: [number, number][] = [
+      [1, 1],
+      [5, 4],
+      [0, 3],
+      [0xabcd, 16],
+      [0x12345678, 32],
+      [-1, 32],
+      [300, 8],
+      [7, 3],
+      [0x1ff, 9],
+      [2 ** 33 + 5, 32],
+      [1.7, 8],
+    ];
     for (const [value, size] of ops) {
       ours.write(value, size);
       theirs.write(value, size);

@@ -28,7 +28,9 @@ export function encodeQuery(name: string, type: string, options: QueryOptions = 
     id: options.id ?? Math.floor(Math.random() * 65536),
     flags: options.flags ?? 0,
     questions: [{ name, type: type as any, class: "IN" }],
-    additionals: edns ? [{ type: "OPT", name: ".", udpPayloadSize: edns.udpPayloadSize ?? 4096, ednsVersion: edns.ednsVersion ?? 0, flags: edns.flags ?? 0 } as any] : [],
+    additionals: edns
+      ? [{ type: "OPT", name: ".", udpPayloadSize: edns.udpPayloadSize ?? 4096, ednsVersion: edns.ednsVersion ?? 0, flags: edns.flags ?? 0 } as any]
+      : [],
   });
 }
 
@@ -137,7 +139,8 @@ export function seededStore(): { store: Store; dir: string; cleanup(): void } {
   const store = createStore(db);
   const now = Math.floor(Date.now() / 1000);
   for (const g of GATEWAYS) {
-    if (!store.insertDomain({ name: `${g.label}.example.test.`, token: g.token, description: "", mode: g.mode, timestamp: now })) throw new Error("seed failed");
+    if (!store.insertDomain({ name: `${g.label}.example.test.`, token: g.token, description: "", mode: g.mode, timestamp: now }))
+      throw new Error("seed failed");
     if (g.ip) store.recordPing(g.token, now, g.ip);
     if (g.challenge) store.setDnsChallenge(g.token, g.challenge);
   }

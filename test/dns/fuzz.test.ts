@@ -24,7 +24,13 @@ function generator(seed: number) {
   return { next, int, bytes };
 }
 
-const zone = testZone({ txt: [["@", "v=spf1 -all"], ["*", "gateway"], ["big", "b".repeat(700)]] });
+const zone = testZone({
+  txt: [
+    ["@", "v=spf1 -all"],
+    ["*", "gateway"],
+    ["big", "b".repeat(700)],
+  ],
+});
 const CORPUS = [
   encodeQuery("home.example.test", "A"),
   encodeQuery("HOME.example.test", "AAAA", { edns: { udpPayloadSize: 1232 } }),
@@ -144,7 +150,8 @@ describe(`fuzz (seed ${SEED})`, () => {
           socket.on("data", () => {});
           const kind = i % 4;
           if (kind === 0) socket.end(garbageRng.bytes(garbageRng.int(2000) + 1));
-          else if (kind === 1) socket.end(Buffer.concat([Buffer.from([0xff, 0xff]), garbageRng.bytes(100)])); // promises 65535 octets, sends 100
+          else if (kind === 1)
+            socket.end(Buffer.concat([Buffer.from([0xff, 0xff]), garbageRng.bytes(100)])); // promises 65535 octets, sends 100
           else if (kind === 2) {
             const body = mutate(garbageRng);
             socket.end(Buffer.concat([Buffer.from([body.length >> 8, body.length & 0xff]), body]));

@@ -29,8 +29,10 @@ afterAll(async () => {
   seeded.cleanup();
 });
 
-const udp = async (name: string, type: string, options: Parameters<typeof encodeQuery>[2] = {}) => decode(await udpExchange(dns.port, encodeQuery(name, type, options)));
-const tcp = async (name: string, type: string, options: Parameters<typeof encodeQuery>[2] = {}) => decode((await tcpExchange(dns.port, [encodeQuery(name, type, options)]))[0]);
+const udp = async (name: string, type: string, options: Parameters<typeof encodeQuery>[2] = {}) =>
+  decode(await udpExchange(dns.port, encodeQuery(name, type, options)));
+const tcp = async (name: string, type: string, options: Parameters<typeof encodeQuery>[2] = {}) =>
+  decode((await tcpExchange(dns.port, [encodeQuery(name, type, options)]))[0]);
 const opt = (reply: ReturnType<typeof decode>) => reply.additionals?.find((r) => r.type === "OPT") as any;
 
 /** A header and a question written by hand, for messages dns-packet will not produce. */
@@ -49,7 +51,10 @@ const QUESTION = encodeQuery("home.example.test", "A", { id: 1 }).subarray(12);
 const optRecord = (rdata: Buffer = Buffer.alloc(0)) =>
   Buffer.concat([Buffer.from([0, 0, 41, 0x10, 0x00, 0, 0, 0x80, 0, rdata.length >> 8, rdata.length & 0xff]), rdata]);
 
-for (const [transport, ask] of [["UDP", udp], ["TCP", tcp]] as const) {
+for (const [transport, ask] of [
+  ["UDP", udp],
+  ["TCP", tcp],
+] as const) {
   describe(`answers over ${transport}`, () => {
     test("a dynamic-DNS gateway's A is its ping IP, with AA and the question echoed as asked", async () => {
       const reply = await ask("HoMe.Example.TEST", "A", { id: 4242 });
@@ -118,7 +123,12 @@ for (const [transport, ask] of [["UDP", udp], ["TCP", tcp]] as const) {
       const token = GATEWAYS.find((g) => g.label === "home")!.token;
       const salt = "0badc0de";
       const payload = "https-443:home.example.test:5eed:c0ffee";
-      const sign = salt + createHash("sha1").update(token + payload + salt).digest("hex").slice(0, 28);
+      const sign =
+        salt +
+        createHash("sha1")
+          .update(token + payload + salt)
+          .digest("hex")
+          .slice(0, 28);
       const good = await ask(`5eed.c0ffee.${sign}.https-443.home.example.test.example.test`, "A");
       expect(good.answers?.map((a: any) => [a.ttl, a.data])).toEqual([[60, "255.255.254.255"]]);
       expect(good.flag_aa).toBe(true);
@@ -288,12 +298,16 @@ describe("failures", () => {
   test("a failing lookup answers SERVFAIL and the server keeps answering", async () => {
     let broken = true;
     const log: string[] = [];
-    const flaky = await startTestDns(zone, {
-      gateway: (name) => {
-        if (broken) throw new Error("SQLITE_BUSY: database is locked");
-        return seeded.store.findGatewayByName(name);
+    const flaky = await startTestDns(
+      zone,
+      {
+        gateway: (name) => {
+          if (broken) throw new Error("SQLITE_BUSY: database is locked");
+          return seeded.store.findGatewayByName(name);
+        },
       },
-    }, log);
+      log,
+    );
     try {
       const failed = decode(await udpExchange(flaky.port, encodeQuery("home.example.test", "A")));
       expect(failed.rcode).toBe("SERVFAIL");

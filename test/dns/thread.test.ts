@@ -59,7 +59,10 @@ describe("DNS thread", () => {
     const { port } = holder.address();
     try {
       const versions = new AnswerVersions();
-      const started = startDnsThread({ host: "127.0.0.1", port, zone: testZone(), dbPath, versions, lookups: { gateway: () => undefined }, log: () => {} }, WORKER);
+      const started = startDnsThread(
+        { host: "127.0.0.1", port, zone: testZone(), dbPath, versions, lookups: { gateway: () => undefined }, log: () => {} },
+        WORKER,
+      );
       await expect(started).rejects.toThrow();
     } finally {
       holder.close();

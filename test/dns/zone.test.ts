@@ -37,7 +37,12 @@ function show(rr: ResourceRecord): string {
   return `${rr.name} ${rr.ttl} ${rr.type} ${rdata}`;
 }
 
-function ask(name: string, type: string, settings = zone, cls = 1): { rcode: string; aa: boolean; answers: string[]; authority: string[]; additional: string[] } {
+function ask(
+  name: string,
+  type: string,
+  settings = zone,
+  cls = 1,
+): { rcode: string; aa: boolean; answers: string[]; authority: string[]; additional: string[] } {
   const a: ZoneAnswer = answerQuestion({ name, type: TYPES[type], class: cls }, lookups, settings);
   return { rcode: RCODES[a.rcode], aa: a.aa, answers: a.answers.map(show), authority: a.authority.map(show), additional: a.additional.map(show) };
 }
@@ -63,7 +68,15 @@ type Row = [string, string, string, ReturnType<typeof ask> | { rcode: string; aa
 const rows: Row[] = [
   // <domain>.
   ["apex SOA", "example.test", "SOA", yes(SOA)],
-  ["apex NS with glue", "example.test", "NS", { ...yes("example.test 86400 NS ns1.example.test", "example.test 86400 NS ns2.example.test"), additional: ["ns1.example.test 86400 A 192.0.2.53", "ns2.example.test 86400 A 192.0.2.54"] }],
+  [
+    "apex NS with glue",
+    "example.test",
+    "NS",
+    {
+      ...yes("example.test 86400 NS ns1.example.test", "example.test 86400 NS ns2.example.test"),
+      additional: ["ns1.example.test 86400 A 192.0.2.53", "ns2.example.test 86400 A 192.0.2.54"],
+    },
+  ],
   ["apex A = www_addresses", "example.test", "A", yes("example.test 86400 A 192.0.2.80")],
   ["apex AAAA = www_addresses", "example.test", "AAAA", yes("example.test 86400 AAAA 2001:db8::80")],
   ["apex MX for @", "example.test", "MX", yes("example.test 86400 MX 10 mail.example.net")],
@@ -114,13 +127,33 @@ const rows: Row[] = [
   // PageKite
   ["PageKite good signature", kiteName(goodSign), "A", yes(`${kiteName(goodSign)} 60 A 255.255.254.255`)],
   ["PageKite good signature asked in upper case", kiteName(goodSign).toUpperCase(), "A", yes(`${kiteName(goodSign).toUpperCase()} 60 A 255.255.254.255`)],
-  ["PageKite bad signature", kiteName(kiteSign("not-the-token", "https-443", "home.example.test", "a1b2c3", "f00dfeed")), "A", yes(`${kiteName(kiteSign("not-the-token", "https-443", "home.example.test", "a1b2c3", "f00dfeed"))} 60 A 255.255.255.1`)],
+  [
+    "PageKite bad signature",
+    kiteName(kiteSign("not-the-token", "https-443", "home.example.test", "a1b2c3", "f00dfeed")),
+    "A",
+    yes(`${kiteName(kiteSign("not-the-token", "https-443", "home.example.test", "a1b2c3", "f00dfeed"))} 60 A 255.255.255.1`),
+  ],
   ["PageKite signature for another proto", kiteName(goodSign, "home", "http-80"), "A", yes(`${kiteName(goodSign, "home", "http-80")} 60 A 255.255.255.1`)],
   // Every refusal is .1, never .0: pagekite's front end reads .0 as "unknown user" and lets the kite in.
   ["PageKite unknown name", kiteName(goodSign, "nobody"), "A", yes(`${kiteName(goodSign, "nobody")} 60 A 255.255.255.1`)],
-  ["PageKite unknown name signed with its own secret", kiteName(kiteSign("mine", "https-443", "nobody.example.test", "a1b2c3", "f00dfeed"), "nobody"), "A", yes(`${kiteName(kiteSign("mine", "https-443", "nobody.example.test", "a1b2c3", "f00dfeed"), "nobody")} 60 A 255.255.255.1`)],
-  ["PageKite nested kite name under a gateway, signed with its token", kiteName(kiteSign(homeToken, "https-443", "sub.home.example.test", "a1b2c3", "f00dfeed"), "sub.home"), "A", yes(`${kiteName(kiteSign(homeToken, "https-443", "sub.home.example.test", "a1b2c3", "f00dfeed"), "sub.home")} 60 A 255.255.255.1`)],
-  ["PageKite wildcard kite (*.<zone>, asked as _any_)", kiteName(kiteSign("mine", "https-443", "_any_.example.test", "a1b2c3", "f00dfeed"), "_any_"), "A", yes(`${kiteName(kiteSign("mine", "https-443", "_any_.example.test", "a1b2c3", "f00dfeed"), "_any_")} 60 A 255.255.255.1`)],
+  [
+    "PageKite unknown name signed with its own secret",
+    kiteName(kiteSign("mine", "https-443", "nobody.example.test", "a1b2c3", "f00dfeed"), "nobody"),
+    "A",
+    yes(`${kiteName(kiteSign("mine", "https-443", "nobody.example.test", "a1b2c3", "f00dfeed"), "nobody")} 60 A 255.255.255.1`),
+  ],
+  [
+    "PageKite nested kite name under a gateway, signed with its token",
+    kiteName(kiteSign(homeToken, "https-443", "sub.home.example.test", "a1b2c3", "f00dfeed"), "sub.home"),
+    "A",
+    yes(`${kiteName(kiteSign(homeToken, "https-443", "sub.home.example.test", "a1b2c3", "f00dfeed"), "sub.home")} 60 A 255.255.255.1`),
+  ],
+  [
+    "PageKite wildcard kite (*.<zone>, asked as _any_)",
+    kiteName(kiteSign("mine", "https-443", "_any_.example.test", "a1b2c3", "f00dfeed"), "_any_"),
+    "A",
+    yes(`${kiteName(kiteSign("mine", "https-443", "_any_.example.test", "a1b2c3", "f00dfeed"), "_any_")} 60 A 255.255.255.1`),
+  ],
   ["PageKite short signature", kiteName("1a2b3c4d0123"), "A", yes(`${kiteName("1a2b3c4d0123")} 60 A 255.255.255.1`)],
   ["PageKite too few labels", "https-443.home.example.test.example.test", "A", yes("https-443.home.example.test.example.test 60 A 255.255.255.1")],
   ["PageKite too many labels", `x.${kiteName(goodSign)}`, "A", yes(`x.${kiteName(goodSign)} 60 A 255.255.255.1`)],
@@ -168,7 +201,7 @@ describe("zone answers (SPEC section 4)", () => {
     expect(ask("_dmarc.example.test", "ANY")).toEqual(yes('_dmarc.example.test 86400 TXT "v=DMARC1; p=reject"'));
   });
 
-  test("ANY at a name that owns nothing is the synthesized HINFO \"RFC8482\" \"\"", () => {
+  test('ANY at a name that owns nothing is the synthesized HINFO "RFC8482" ""', () => {
     expect(ask("_acme-challenge.fresh.example.test", "ANY")).toEqual(yes('_acme-challenge.fresh.example.test 86400 HINFO "RFC8482" ""'));
     expect(ask("example.test.example.test", "ANY")).toEqual(yes('example.test.example.test 86400 HINFO "RFC8482" ""'));
   });
@@ -206,7 +239,13 @@ describe("zone answers (SPEC section 4)", () => {
   });
 
   test("gateway-specific TXT and MX entries are served at that name", () => {
-    const own = testZone({ txt: [["*", "everyone"], ["home", "only home"]], mx: [["home", 5, "mx.home.example."]] });
+    const own = testZone({
+      txt: [
+        ["*", "everyone"],
+        ["home", "only home"],
+      ],
+      mx: [["home", 5, "mx.home.example."]],
+    });
     expect(ask("home.example.test", "TXT", own).answers.sort()).toEqual(['home.example.test 86400 TXT "everyone"', 'home.example.test 86400 TXT "only home"']);
     expect(ask("home.example.test", "MX", own)).toEqual(yes("home.example.test 86400 MX 5 mx.home.example"));
     expect(ask("six.example.test", "TXT", own)).toEqual(yes('six.example.test 86400 TXT "everyone"'));
@@ -227,7 +266,11 @@ describe("zone answers (SPEC section 4)", () => {
   });
 
   test("a failing lookup throws (the server turns it into SERVFAIL)", () => {
-    const broken = { gateway: (): never => { throw new Error("database is locked"); } };
+    const broken = {
+      gateway: (): never => {
+        throw new Error("database is locked");
+      },
+    };
     expect(() => answerQuestion({ name: "home.example.test", type: 1, class: 1 }, broken, zone)).toThrow("database is locked");
   });
 });

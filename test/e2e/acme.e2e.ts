@@ -48,7 +48,10 @@ afterAll(async () => {
 async function obtainAndCheck(what: string, token: string): Promise<LegoResult> {
   const lego = await steps.step(`${what}: lego run (exec provider -> /dnsconfig, pebble validates against our DNS)`, 120_000, async () => {
     const result = await legoObtain({ dir: join(work, what.replace(/\W+/g, "-")), pebble, dnsServer, apiUrl: server.url, token, fqdn });
-    check(result.code === 0, `lego exited ${result.timedOut ? "after its time limit" : result.code}; expected 0.\nhook calls: ${JSON.stringify(result.hookCalls)}\n--- lego output ---\n${tail(result.output, 30)}`);
+    check(
+      result.code === 0,
+      `lego exited ${result.timedOut ? "after its time limit" : result.code}; expected 0.\nhook calls: ${JSON.stringify(result.hookCalls)}\n--- lego output ---\n${tail(result.output, 30)}`,
+    );
     return result;
   });
   await steps.step(`${what}: the exec hook published the challenge through /dnsconfig`, 5_000, () => {
@@ -131,7 +134,10 @@ test("after reclaiming the name, the new token gets a certificate and the old to
   });
   await steps.step("lego holding the old token gets no certificate: /dnsconfig refuses it", 60_000, async () => {
     const stale = await legoObtain({ dir: join(work, "stale-token"), pebble, dnsServer, apiUrl: server.url, token: firstToken, fqdn });
-    check(stale.code !== 0 && !stale.timedOut, `lego with the old token exited ${stale.timedOut ? "after its time limit" : stale.code}, expected a failure\n${tail(stale.output, 20)}`);
+    check(
+      stale.code !== 0 && !stale.timedOut,
+      `lego with the old token exited ${stale.timedOut ? "after its time limit" : stale.code}, expected a failure\n${tail(stale.output, 20)}`,
+    );
     const present = stale.hookCalls.find((c) => c.action === "present");
     check(present?.status === 404, `expected the hook's /dnsconfig call to get 404, got ${JSON.stringify(stale.hookCalls)}`);
     check(!existsSync(stale.certFile), `a certificate was issued to the old token: ${stale.certFile}`);

@@ -60,7 +60,10 @@ afterAll(async () => {
 });
 
 const flow = (extra: string[]) =>
-  run([process.execPath, join(ROOT, "test", "e2e", "gateway-flow.ts"), server.url, DOMAIN, `127.0.0.1:${server.dnsPort}`, ...extra], { cwd: ROOT, timeoutMs: 120_000 });
+  run([process.execPath, join(ROOT, "test", "e2e", "gateway-flow.ts"), server.url, DOMAIN, `127.0.0.1:${server.dnsPort}`, ...extra], {
+    cwd: ROOT,
+    timeoutMs: 120_000,
+  });
 
 /** The name is gone: NXDOMAIN in DNS and unknown to /reclaim. */
 async function expectGone(label: string) {
@@ -74,13 +77,30 @@ test("gateway-flow.ts passes every step against the compiled binary and leaves n
   const label = `gwflow-${crypto.randomUUID().slice(0, 8)}`;
   const result = await steps.step("run bun test/e2e/gateway-flow.ts", 130_000, async () => {
     const r = await flow(["--name", label, "--real-ip", "127.0.0.55", "--verify-link-cmd", linkCmd]);
-    check(r.code === 0, `gateway-flow.ts exited ${r.timedOut ? "(timed out)" : r.code}, expected 0\n--- gateway-flow output ---\n${tail(r.stdout + r.stderr, 40)}`);
+    check(
+      r.code === 0,
+      `gateway-flow.ts exited ${r.timedOut ? "(timed out)" : r.code}, expected 0\n--- gateway-flow output ---\n${tail(r.stdout + r.stderr, 40)}`,
+    );
     return r;
   });
   console.log(result.stdout);
   await steps.step("it ran every step of the sequence", 5_000, () => {
-    for (const s of ["/subscribe", "/dnsconfig", "/setemail", "follow the emailed verifyemail link", "/ping", "/info shows", "answers the ping address", "answers the challenge", "/unsubscribe", "NXDOMAIN"])
-      check(result.stdout.split("\n").some((l) => l.startsWith("ok   ") && l.includes(s)), `no passed step mentioning "${s}" in:\n${result.stdout}`);
+    for (const s of [
+      "/subscribe",
+      "/dnsconfig",
+      "/setemail",
+      "follow the emailed verifyemail link",
+      "/ping",
+      "/info shows",
+      "answers the ping address",
+      "answers the challenge",
+      "/unsubscribe",
+      "NXDOMAIN",
+    ])
+      check(
+        result.stdout.split("\n").some((l) => l.startsWith("ok   ") && l.includes(s)),
+        `no passed step mentioning "${s}" in:\n${result.stdout}`,
+      );
     expect(result.stdout).toContain("gateway-flow: every step passed");
   });
   await steps.step("the name it created is gone", 10_000, () => expectGone(label));

@@ -168,7 +168,8 @@ export async function runGatewayFlow(options: FlowOptions, say: (line: string) =
     await step(`/subscribe name=${label} with email (dynamic DNS mode)`, async () => {
       const r = await get("/subscribe", { name: label, email, mode: "1" });
       expectOk("/subscribe", r);
-      if (r.json?.name !== label || !UUID.test(r.json?.token ?? "")) fail(`/subscribe answered ${r.text.slice(0, 200)}, expected {"name":"${label}","token":<uuid>}`);
+      if (r.json?.name !== label || !UUID.test(r.json?.token ?? ""))
+        fail(`/subscribe answered ${r.text.slice(0, 200)}, expected {"name":"${label}","token":<uuid>}`);
       token = r.json.token as string;
       say(`     token ${masked(token)}`);
     });
@@ -178,7 +179,12 @@ export async function runGatewayFlow(options: FlowOptions, say: (line: string) =
     else
       await step("follow the emailed verifyemail link", async () => {
         if (!options.verifyLinkCmd) fail("no --verify-link-cmd (GATEWAY_FLOW_VERIFY_LINK_CMD) to read the emailed link; pass one or --skip-verify");
-        const proc = Bun.spawn(["sh", "-c", options.verifyLinkCmd!], { env: { ...process.env, GATEWAY_FLOW_EMAIL: email }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+        const proc = Bun.spawn(["sh", "-c", options.verifyLinkCmd!], {
+          env: { ...process.env, GATEWAY_FLOW_EMAIL: email },
+          stdout: "pipe",
+          stderr: "pipe",
+          stdin: "ignore",
+        });
         const timer = setTimeout(() => proc.kill("SIGKILL"), stepTimeoutMs - 1000);
         const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
         clearTimeout(timer);
@@ -217,7 +223,8 @@ export async function runGatewayFlow(options: FlowOptions, say: (line: string) =
     await step(`DNS: _acme-challenge.${fqdn} answers the challenge`, async () => {
       const r = await dns(`_acme-challenge.${fqdn}`, "TXT");
       const got = r.answers.filter((a) => a.type === "TXT").map(txtOf);
-      if (r.rcode !== "NOERROR" || !r.aa || got.length !== 1 || got[0] !== challenge) fail(`TXT: ${r.rcode}${r.aa ? " aa" : ""} ${JSON.stringify(got)}, expected NOERROR aa ["${challenge}"]`);
+      if (r.rcode !== "NOERROR" || !r.aa || got.length !== 1 || got[0] !== challenge)
+        fail(`TXT: ${r.rcode}${r.aa ? " aa" : ""} ${JSON.stringify(got)}, expected NOERROR aa ["${challenge}"]`);
     });
     await step("/unsubscribe", async () => {
       expectOk("/unsubscribe", await get("/unsubscribe", { token: token! }));
@@ -256,7 +263,8 @@ function parseArgs(argv: string[], env: Record<string, string | undefined>): Flo
       flags[k] = v;
     } else positional.push(a);
   }
-  if (flags.help || positional.length < 2 || positional.length > 3) return "usage: bun test/e2e/gateway-flow.ts <base-url> <domain> [dns-server[:port]] [--email ADDR] [--verify-link-cmd CMD | --skip-verify] [--name LABEL] [--real-ip IP] [--step-timeout-ms N] [--clock-skew-s N]";
+  if (flags.help || positional.length < 2 || positional.length > 3)
+    return "usage: bun test/e2e/gateway-flow.ts <base-url> <domain> [dns-server[:port]] [--email ADDR] [--verify-link-cmd CMD | --skip-verify] [--name LABEL] [--real-ip IP] [--step-timeout-ms N] [--clock-skew-s N]";
   const str = (flag: string, name: string) => (typeof flags[flag] === "string" ? (flags[flag] as string) : env[name] || undefined);
   const num = (flag: string, name: string) => {
     const v = str(flag, name);

@@ -55,7 +55,9 @@ beforeAll(async () => {
   });
   [frontEndPort, pagePort] = [await freePort(), await freePort()];
   page = await steps.step("start the page the kites forward to", 15_000, () => startKitePage(ns, pagePort, nonce));
-  frontEnd = await steps.step(`start the pagekite front end with --authdomain=${DOMAIN} --authfail_closed`, 30_000, () => startFrontEnd(ns, frontEndPort, DOMAIN));
+  frontEnd = await steps.step(`start the pagekite front end with --authdomain=${DOMAIN} --authfail_closed`, 30_000, () =>
+    startFrontEnd(ns, frontEndPort, DOMAIN),
+  );
   steps.watch("pagekite front end", () => frontEnd.output());
 });
 
@@ -75,7 +77,10 @@ async function fly<T>(label: string, kites: Kite[], body: (verdicts: Verdict[]) 
   steps.watch(backEnd.name, () => backEnd.output());
   try {
     const verdicts: Verdict[] = [];
-    for (const kite of kites) verdicts.push(await steps.step(`${label}: the front end's verdict on ${kite.name}`, VERDICT_MS + 5000, () => waitForVerdict(backEnd, kite.name, VERDICT_MS)));
+    for (const kite of kites)
+      verdicts.push(
+        await steps.step(`${label}: the front end's verdict on ${kite.name}`, VERDICT_MS + 5000, () => waitForVerdict(backEnd, kite.name, VERDICT_MS)),
+      );
     return await body(verdicts);
   } finally {
     await backEnd.stop();
@@ -97,10 +102,15 @@ test("the gateway's own token: the front end accepts its kite and serves the pag
   await fly("right token", [{ name: kite, secret: tokens.get(gw)! }], async ([verdict]) => {
     check(verdict.accepted, `expected the kite accepted: ${verdict.line}`);
     const r = await steps.step("GET through the front end with the kite's Host", 20_000, () =>
-      waitFor("the page through the tunnel", 15_000, async () => {
-        const reply = await throughFrontEnd(kite);
-        return reply.body.includes(nonce) ? reply : undefined;
-      }, 250),
+      waitFor(
+        "the page through the tunnel",
+        15_000,
+        async () => {
+          const reply = await throughFrontEnd(kite);
+          return reply.body.includes(nonce) ? reply : undefined;
+        },
+        250,
+      ),
     );
     expect(r.status).toBe(200);
     expect(r.body).toBe(`kite-page ${nonce} host=${kite}`);
@@ -136,12 +146,19 @@ test("a wildcard kite (*.<zone>, looked up as _any_) is refused while the same b
   const ownKite = `${own}.${DOMAIN}`;
   const wildcard = `*.${DOMAIN}`;
   const secret = tokens.get(own)!;
-  await fly("wildcard", [{ name: ownKite, secret }, { name: wildcard, secret }], async ([ownVerdict, wildVerdict]) => {
-    check(ownVerdict.accepted, `expected the back end's own kite accepted: ${ownVerdict.line}`);
-    check(!wildVerdict.accepted, `expected the wildcard kite refused: ${wildVerdict.line}`);
-    await steps.step("the own kite is served (the tunnel is up)", 20_000, () =>
-      waitFor("the own kite's page", 15_000, async () => ((await throughFrontEnd(ownKite)).body.includes(nonce) ? true : undefined), 250),
-    );
-    await steps.step("a name nobody flies is not caught by the wildcard", 20_000, () => notServed(`offline-${run}.${DOMAIN}`));
-  });
+  await fly(
+    "wildcard",
+    [
+      { name: ownKite, secret },
+      { name: wildcard, secret },
+    ],
+    async ([ownVerdict, wildVerdict]) => {
+      check(ownVerdict.accepted, `expected the back end's own kite accepted: ${ownVerdict.line}`);
+      check(!wildVerdict.accepted, `expected the wildcard kite refused: ${wildVerdict.line}`);
+      await steps.step("the own kite is served (the tunnel is up)", 20_000, () =>
+        waitFor("the own kite's page", 15_000, async () => ((await throughFrontEnd(ownKite)).body.includes(nonce) ? true : undefined), 250),
+      );
+      await steps.step("a name nobody flies is not caught by the wildcard", 20_000, () => notServed(`offline-${run}.${DOMAIN}`));
+    },
+  );
 });

@@ -96,7 +96,10 @@ test("unbound resolves a gateway's A, its _acme-challenge TXT, CAA, NXDOMAIN and
     check(r.status === "NOERROR" && r.answer.length === 0 && soaInAuthority(r), `expected NOERROR, no answer, SOA in authority${show(r)}`);
   });
   await steps.step("unbound logged no error about the zone", 5_000, () => {
-    const errors = unbound.daemon.output().split("\n").filter((l) => /error|fail/i.test(l) && l.includes(DOMAIN));
+    const errors = unbound.daemon
+      .output()
+      .split("\n")
+      .filter((l) => /error|fail/i.test(l) && l.includes(DOMAIN));
     check(errors.length === 0, `unbound errors:\n${errors.join("\n")}`);
   });
 });
@@ -139,7 +142,10 @@ test("dig at the DNS port: aa, rcodes and authority SOA over UDP and TCP, with a
     await steps.step(`${how}: the apex SOA`, 10_000, async () => {
       const r = await ask(`${DOMAIN}.`, "SOA");
       check(r.status === "NOERROR" && r.flags.includes("aa"), `expected NOERROR with aa${show(r)}`);
-      check(r.answer.length === 1 && r.answer[0].type === "SOA" && r.answer[0].data.startsWith(`ns1.${DOMAIN}. hostmaster.${DOMAIN}.`), `expected the SOA${show(r)}`);
+      check(
+        r.answer.length === 1 && r.answer[0].type === "SOA" && r.answer[0].data.startsWith(`ns1.${DOMAIN}. hostmaster.${DOMAIN}.`),
+        `expected the SOA${show(r)}`,
+      );
     });
     await steps.step(`${how}: a name outside the zone is REFUSED without aa`, 10_000, async () => {
       const r = await ask("example.com.", "A");
@@ -150,7 +156,11 @@ test("dig at the DNS port: aa, rcodes and authority SOA over UDP and TCP, with a
 
 test("an answer over 512 bytes is truncated over UDP without EDNS, whole over TCP and with EDNS", async () => {
   const name = `${gw}.${DOMAIN}`;
-  const texts = (r: DigResult) => r.answer.filter((rr) => rr.type === "TXT").map(txtText).sort();
+  const texts = (r: DigResult) =>
+    r.answer
+      .filter((rr) => rr.type === "TXT")
+      .map(txtText)
+      .sort();
   await steps.step("UDP without EDNS: TC set", 10_000, async () => {
     const r = await dig(direct, name, "TXT", { edns: false, ignoreTruncation: true, recurse: false });
     check(r.status === "NOERROR" && r.flags.includes("tc"), `expected NOERROR with tc${show(r)}`);

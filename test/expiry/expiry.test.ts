@@ -98,7 +98,9 @@ describe("expiry sweep", () => {
 
   test("the periodic sweep frees names not seen for expiry.inactive_days and keeps the others", async () => {
     // In process: the app and the sweep share a clock the test moves (as main.ts wires them).
-    const server = startApp({ env: { REGISTRATION_EXPIRY_INACTIVE_DAYS: "5", REGISTRATION_EXPIRY_INTERVAL_SECONDS: "1", REGISTRATION_EXPIRY_MAX_FRACTION: "1" } });
+    const server = startApp({
+      env: { REGISTRATION_EXPIRY_INACTIVE_DAYS: "5", REGISTRATION_EXPIRY_INTERVAL_SECONDS: "1", REGISTRATION_EXPIRY_MAX_FRACTION: "1" },
+    });
     apps.push(server);
     const gone = await subscribe(server);
     server.clock += 2 * DAY;

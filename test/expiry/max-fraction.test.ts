@@ -24,7 +24,13 @@ function seed(n: number, stale: number) {
   const store = createStore(db);
   db.$client.transaction(() => {
     for (let i = 0; i < n; i++)
-      store.insertDomain({ name: `gw${i}.example.test.`, token: crypto.randomUUID(), description: "", mode: 0, timestamp: i < stale ? NOW - 100 * DAY : NOW - DAY });
+      store.insertDomain({
+        name: `gw${i}.example.test.`,
+        token: crypto.randomUUID(),
+        description: "",
+        mode: 0,
+        timestamp: i < stale ? NOW - 100 * DAY : NOW - DAY,
+      });
   })();
   return { path, db, store, count: () => (db.$client.query("SELECT count(*) AS n FROM domains").get() as { n: number }).n };
 }

@@ -22,8 +22,22 @@ async function startOnFifo() {
   const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
   const writer = openSync(fifo, constants.O_WRONLY);
   const proc = Bun.spawn(
-    [process.execPath, join(ROOT, "src", "main.ts"), "--domain", "example.test", "--host", "127.0.0.1", "--http-port", "0",
-      "--dns-host", "127.0.0.1", "--dns-port", "0", "--db", join(dir, "registration.sqlite")],
+    [
+      process.execPath,
+      join(ROOT, "src", "main.ts"),
+      "--domain",
+      "example.test",
+      "--host",
+      "127.0.0.1",
+      "--http-port",
+      "0",
+      "--dns-host",
+      "127.0.0.1",
+      "--dns-port",
+      "0",
+      "--db",
+      join(dir, "registration.sqlite"),
+    ],
     { cwd: dir, env: { ...process.env, ...LIMITS_OFF_ENV }, stdout: writer, stderr: "pipe", stdin: "ignore" },
   );
   closeSync(writer);
@@ -89,12 +103,16 @@ describe("stdout's reader", () => {
     // the reader comes back: what was kept arrives, then a line saying how many were dropped
     await waitFor(() => (read(), /ready/.test(read())), "earlier output");
     let after = 0;
-    await waitFor(async () => {
-      after++;
-      await get(server, "/after-the-flood");
-      const out = read();
-      return /log: \d+ line\(s\) dropped/.test(out) ? out : null;
-    }, "the dropped-lines count", 15_000);
+    await waitFor(
+      async () => {
+        after++;
+        await get(server, "/after-the-flood");
+        const out = read();
+        return /log: \d+ line\(s\) dropped/.test(out) ? out : null;
+      },
+      "the dropped-lines count",
+      15_000,
+    );
     await Bun.sleep(300); // the last request's line too
     const text = read();
     const droppedCount = Number(/log: (\d+) line\(s\) dropped/.exec(text)![1]);

@@ -23,7 +23,12 @@ async function start() {
 /** Every kind of write the API makes answers 501 InternalError; the read still answers. */
 async function expectWritesRefused(server: RunningServer, token: string) {
   const before = (await info(server, token)).json;
-  for (const path of [`/subscribe?name=${freshName("after")}`, `/ping?token=${token}`, `/dnsconfig?token=${token}&challenge=abc`, `/unsubscribe?token=${token}`]) {
+  for (const path of [
+    `/subscribe?name=${freshName("after")}`,
+    `/ping?token=${token}`,
+    `/dnsconfig?token=${token}&challenge=abc`,
+    `/unsubscribe?token=${token}`,
+  ]) {
     const res = await get(server, path);
     expect({ path, status: res.status, json: res.json }).toEqual({ path, status: 501, json: { error: "InternalError" } });
   }

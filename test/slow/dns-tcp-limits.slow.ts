@@ -93,7 +93,9 @@ async function ask(port: number, from: string): Promise<string | null> {
   } finally {
     client.socket.destroy();
   }
-  return decode(client.replies[0]).answers!.map((a: any) => a.data).join(",");
+  return decode(client.replies[0])
+    .answers!.map((a: any) => a.data)
+    .join(",");
 }
 
 describe("TCP slowloris", () => {

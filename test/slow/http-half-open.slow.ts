@@ -32,14 +32,18 @@ async function startLimited(env: Record<string, string> = {}) {
 /** Resolves once `n` connections are open, each having sent an unfinished request (no blank line). */
 async function holdHalfOpen(port: number, n: number): Promise<void> {
   await Promise.all(
-    Array.from({ length: n }, () => new Promise<void>((resolve) => {
-      const socket = connect(port, "127.0.0.1", () => {
-        socket.write("GET /info?token=x HTTP/1.1\r\nHost: flood\r\n");
-        resolve();
-      });
-      socket.on("error", () => resolve());
-      sockets.push(socket);
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<void>((resolve) => {
+          const socket = connect(port, "127.0.0.1", () => {
+            socket.write("GET /info?token=x HTTP/1.1\r\nHost: flood\r\n");
+            resolve();
+          });
+          socket.on("error", () => resolve());
+          sockets.push(socket);
+        }),
+    ),
   );
 }
 
@@ -48,13 +52,18 @@ describe("half-open HTTP requests", () => {
     const server = await startLimited();
     await holdHalfOpen(server.httpPort, FLOOD); // held, never finished: more than the process may hold
     const flooded = performance.now();
-    await waitFor(async () => {
-      try {
-        return (await get(server, "/connectivity-check", { signal: AbortSignal.timeout(1000) })).status === 200;
-      } catch {
-        return false;
-      }
-    }, "a fresh HTTP request answered", 25_000, 250);
+    await waitFor(
+      async () => {
+        try {
+          return (await get(server, "/connectivity-check", { signal: AbortSignal.timeout(1000) })).status === 200;
+        } catch {
+          return false;
+        }
+      },
+      "a fresh HTTP request answered",
+      25_000,
+      250,
+    );
     console.log(`fresh HTTP request answered ${((performance.now() - flooded) / 1000).toFixed(1)} s after the flood`);
     const reply = decode((await tcpExchange(server.dnsPort, [encodeQuery("example.test", "SOA")]))[0]);
     expect(reply.rcode).toBe("NOERROR");

@@ -12,7 +12,10 @@ const running = useServer({ env: { REGISTRATION_HTTP_TRUST_PROXY: "true" } });
 /** "steady" in the case pattern of i's bits: each a distinct message, so a cache miss that reads the database. */
 const variant = (i: number) => [..."steady"].map((c, bit) => ((i >> bit) & 1 ? c.toUpperCase() : c)).join("");
 
-const addresses = (reply: Buffer) => decode(reply).answers?.map((a: any) => a.data).join(",") ?? "";
+const addresses = (reply: Buffer) =>
+  decode(reply)
+    .answers?.map((a: any) => a.data)
+    .join(",") ?? "";
 
 test("while another connection holds the write lock for 4 s: every DNS query is answered, reads answer, a /subscribe answers 501 and leaves no row; writes work after", async () => {
   const subscribed = await get(running.server, "/subscribe?name=steady&mode=1");
@@ -39,14 +42,21 @@ test("while another connection holds the write lock for 4 s: every DNS query is 
       udp.push(udpExchange(running.server.dnsPort, encodeQuery(`${variant(i)}.example.test`, "A"), 3000).then(addresses, () => "no answer"));
       await Bun.sleep(100);
     }
-    const tcp = tcpExchange(running.server.dnsPort, [encodeQuery(`${variant(31)}.example.test`, "A")], 1, 3000).then(([r]) => addresses(r), () => "no answer");
+    const tcp = tcpExchange(running.server.dnsPort, [encodeQuery(`${variant(31)}.example.test`, "A")], 1, 3000).then(
+      ([r]) => addresses(r),
+      () => "no answer",
+    );
     expect(await Promise.all(udp)).toEqual(udp.map(() => "203.0.113.40"));
     expect(await tcp).toBe("203.0.113.40");
     expect((await read).status).toBe(200);
     expect((await info).status).toBe(200);
 
     const refused = await write;
-    expect({ status: refused.status, body: refused.json, whileHeld: refused.whileHeld }).toEqual({ status: 501, body: { error: "InternalError" }, whileHeld: true });
+    expect({ status: refused.status, body: refused.json, whileHeld: refused.whileHeld }).toEqual({
+      status: 501,
+      body: { error: "InternalError" },
+      whileHeld: true,
+    });
   } finally {
     await released;
     holder.close();

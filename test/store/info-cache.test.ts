@@ -96,7 +96,19 @@ describe("/info read cache", () => {
 
   test("an unknown token is not kept, and a full cache drops its oldest unread rows first", () => {
     const cache = new InfoCache(4);
-    const info = (n: number) => ({ name: name(n), token: `t${n}`, description: "", timestamp: n, dnsChallenge: "", verified: false, continent: "", mode: 0, lastIp: "", email: "", optout: false });
+    const info = (n: number) => ({
+      name: name(n),
+      token: `t${n}`,
+      description: "",
+      timestamp: n,
+      dnsChallenge: "",
+      verified: false,
+      continent: "",
+      mode: 0,
+      lastIp: "",
+      email: "",
+      optout: false,
+    });
     cache.set("t1", info(1));
     cache.set("t2", info(2));
     cache.set("t3", info(3)); // t1, t2 become the previous generation

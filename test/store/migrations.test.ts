@@ -22,7 +22,9 @@ describe("embedded migrations", () => {
   });
 
   test("every .sql file in drizzle/ is in the journal (none generated and forgotten)", () => {
-    const files = readdirSync(DRIZZLE).filter((f) => f.endsWith(".sql")).map((f) => f.replace(/\.sql$/, ""));
+    const files = readdirSync(DRIZZLE)
+      .filter((f) => f.endsWith(".sql"))
+      .map((f) => f.replace(/\.sql$/, ""));
     expect(files.sort()).toEqual([...journalTags()].sort());
   });
 
@@ -35,7 +37,21 @@ describe("embedded migrations", () => {
       expect(tables).toEqual(expect.arrayContaining(["accounts", "domains"]));
       const columns = (sqlite.query("PRAGMA table_info(domains)").all() as { name: string }[]).map((c) => c.name);
       expect(columns).toEqual(
-        expect.arrayContaining(["id", "name", "account_id", "token", "description", "timestamp", "dns_challenge", "reclamation_token", "verification_token", "verified", "continent", "mode", "last_ip"]),
+        expect.arrayContaining([
+          "id",
+          "name",
+          "account_id",
+          "token",
+          "description",
+          "timestamp",
+          "dns_challenge",
+          "reclamation_token",
+          "verification_token",
+          "verified",
+          "continent",
+          "mode",
+          "last_ip",
+        ]),
       );
       expect((sqlite.query("PRAGMA journal_mode").get() as any).journal_mode).toBe("wal");
       expect((sqlite.query("PRAGMA foreign_keys").get() as any).foreign_keys).toBe(1);

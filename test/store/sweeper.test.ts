@@ -37,7 +37,10 @@ function seed(path: string, n: number, stale: (i: number) => boolean) {
 
 const leftNames = (db: ReturnType<typeof openDatabase>) =>
   (db.$client.query("SELECT name FROM domains ORDER BY id").all() as { name: string }[]).map((r) => r.name);
-const namesWhere = (n: number, keep: (i: number) => boolean) => Array.from({ length: n }, (_, i) => i).filter(keep).map(name);
+const namesWhere = (n: number, keep: (i: number) => boolean) =>
+  Array.from({ length: n }, (_, i) => i)
+    .filter(keep)
+    .map(name);
 
 /** One sweep as the expiry timer runs it (60 days), with `around` wrapped round each batch. */
 async function sweepOnce(sweeper: Sweeper, around: (batch: number) => void = () => {}): Promise<string> {

@@ -106,10 +106,9 @@ export interface StartOptions {
  */
 export const LIMITS_OFF_ENV: Record<string, string> = {
   ...Object.fromEntries(
-    ["SUBSCRIBE_PER_HOUR", "EMAIL_REQUESTS_PER_HOUR", "EMAILS_PER_RECIPIENT_PER_HOUR", "EMAILS_PER_RECIPIENT_PER_DAY", "RECLAIM_EMAILS_PER_NAME_PER_HOUR"].map((k) => [
-      `REGISTRATION_LIMITS_${k}`,
-      "0",
-    ]),
+    ["SUBSCRIBE_PER_HOUR", "EMAIL_REQUESTS_PER_HOUR", "EMAILS_PER_RECIPIENT_PER_HOUR", "EMAILS_PER_RECIPIENT_PER_DAY", "RECLAIM_EMAILS_PER_NAME_PER_HOUR"].map(
+      (k) => [`REGISTRATION_LIMITS_${k}`, "0"],
+    ),
   ),
   REGISTRATION_DNS_RRL_RATE: "0",
 };
@@ -125,11 +124,27 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const defaults =
     options.defaultFlags === false
       ? []
-      : ["--domain", "example.test", "--host", "127.0.0.1", "--http-port", String(httpPort), "--dns-host", "127.0.0.1", "--dns-port", String(dnsPort), "--db", dbPath];
-  const proc = Bun.spawn(
-    [...command, ...defaults, ...(options.args ?? [])],
-    { cwd: options.cwd ?? dir, env: { ...env, ...limitsOff, ...options.env }, stdout: "pipe", stderr: "pipe", stdin: "ignore" },
-  );
+      : [
+          "--domain",
+          "example.test",
+          "--host",
+          "127.0.0.1",
+          "--http-port",
+          String(httpPort),
+          "--dns-host",
+          "127.0.0.1",
+          "--dns-port",
+          String(dnsPort),
+          "--db",
+          dbPath,
+        ];
+  const proc = Bun.spawn([...command, ...defaults, ...(options.args ?? [])], {
+    cwd: options.cwd ?? dir,
+    env: { ...env, ...limitsOff, ...options.env },
+    stdout: "pipe",
+    stderr: "pipe",
+    stdin: "ignore",
+  });
   let text = "";
   const waiters = new Set<() => void>();
   const pump = async (stream: ReadableStream<Uint8Array>) => {

@@ -13,10 +13,38 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 /** A throwaway CA and a server certificate for 127.0.0.1 (the pebble package ships none). */
 export async function makeTlsFiles(dir: string): Promise<{ ca: string; cert: string; key: string }> {
   mkdirSync(dir, { recursive: true });
-  await openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=registration-server e2e throwaway CA"], dir);
-  await openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "key.pem", "-out", "server.csr", "-subj", "/CN=127.0.0.1"], dir);
-  writeFileSync(join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n");
-  await openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "cert.pem", "-days", "2", "-extfile", "ext.cnf"], dir);
+  await openssl(
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.pem",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=registration-server e2e throwaway CA",
+    ],
+    dir,
+  );
+  await openssl(
+    ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "key.pem", "-out", "server.csr", "-subj", "/CN=127.0.0.1"],
+    dir,
+  );
+  writeFileSync(
+    join(dir, "ext.cnf"),
+    "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+  );
+  await openssl(
+    ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "cert.pem", "-days", "2", "-extfile", "ext.cnf"],
+    dir,
+  );
   return { ca: join(dir, "ca.pem"), cert: join(dir, "cert.pem"), key: join(dir, "key.pem") };
 }
 
@@ -112,17 +140,26 @@ export async function legoObtain(options: {
   const legoPath = join(options.dir, "lego");
   const args = [
     "lego",
-    "--server", options.pebble.directoryUrl,
+    "--server",
+    options.pebble.directoryUrl,
     "--accept-tos",
-    "--email", "e2e-acme@example.com",
-    "--path", legoPath,
-    "--domains", options.fqdn,
-    "--dns", "exec",
-    "--dns.resolvers", options.dnsServer,
+    "--email",
+    "e2e-acme@example.com",
+    "--path",
+    legoPath,
+    "--domains",
+    options.fqdn,
+    "--dns",
+    "exec",
+    "--dns.resolvers",
+    options.dnsServer,
     "--dns.disable-cp",
-    "--dns-timeout", "5",
-    "--http-timeout", "10",
-    "--cert.timeout", "30",
+    "--dns-timeout",
+    "5",
+    "--http-timeout",
+    "10",
+    "--cert.timeout",
+    "30",
     "run",
   ];
   const result = await run(args, {
@@ -139,7 +176,13 @@ export async function legoObtain(options: {
       HOOK_LOG: hookLog,
     },
   });
-  const hookCalls = existsSync(hookLog) ? readFileSync(hookLog, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
+  const hookCalls = existsSync(hookLog)
+    ? readFileSync(hookLog, "utf8")
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
   return {
     code: result.code,
     timedOut: result.timedOut,
@@ -160,7 +203,13 @@ export function pemBlocks(pem: string): string[] {
 export async function subjectAltNames(certFile: string): Promise<string[]> {
   const result = await run(["openssl", "x509", "-in", certFile, "-noout", "-ext", "subjectAltName"], { timeoutMs: 10_000 });
   if (result.code !== 0) throw new Error(`openssl x509 -ext subjectAltName: ${result.stderr}`);
-  return result.stdout.split("\n").slice(1).join(",").split(",").map((s) => s.trim()).filter(Boolean);
+  return result.stdout
+    .split("\n")
+    .slice(1)
+    .join(",")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 export async function serialOf(certFile: string): Promise<string> {

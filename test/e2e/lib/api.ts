@@ -8,7 +8,12 @@ export interface ApiReply {
   json: any;
 }
 
-export async function apiGet(baseUrl: string, path: string, params: Record<string, string> = {}, options: { realIp?: string; timeoutMs?: number } = {}): Promise<ApiReply> {
+export async function apiGet(
+  baseUrl: string,
+  path: string,
+  params: Record<string, string> = {},
+  options: { realIp?: string; timeoutMs?: number } = {},
+): Promise<ApiReply> {
   const url = new URL(path, baseUrl);
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
   const res = await fetch(url, {

@@ -33,7 +33,8 @@ export function ensureBuilt(): Promise<void> {
     const fresh = existsSync(BUILT) && statSync(BUILT).mtimeMs >= Math.max(newestSourceMtime(join(ROOT, "src")), newestSourceMtime(join(ROOT, "drizzle")));
     if (fresh) return;
     const result = await run(["npm", "run", "build"], { cwd: ROOT, timeoutMs: 120_000 });
-    if (result.code !== 0) throw new Error(`npm run build failed (${result.timedOut ? "timed out" : `exit ${result.code}`}):\n${result.stdout}\n${result.stderr}`);
+    if (result.code !== 0)
+      throw new Error(`npm run build failed (${result.timedOut ? "timed out" : `exit ${result.code}`}):\n${result.stdout}\n${result.stderr}`);
   })();
   return built;
 }

@@ -20,10 +20,15 @@ export async function startNetNs(dir: string, lifetimeSeconds: number): Promise<
   const script = `ip link set lo up && mount --bind '${resolvConf}' /etc/resolv.conf && echo netns-ready && exec sleep ${lifetimeSeconds}`;
   // Without --fork, unshare execs sh, which execs sleep: the holder's PID stays the same.
   const holder = spawnDaemon("netns", ["unshare", "--net", "--mount", "--", "sh", "-c", script]);
-  await waitFor("the network namespace", 10_000, () => {
-    if (holder.output().includes("netns-ready")) return true;
-    if (holder.exited()) throw new Error(`unshare failed (root is needed): ${holder.output()}`);
-  }, 50);
+  await waitFor(
+    "the network namespace",
+    10_000,
+    () => {
+      if (holder.output().includes("netns-ready")) return true;
+      if (holder.exited()) throw new Error(`unshare failed (root is needed): ${holder.output()}`);
+    },
+    50,
+  );
   return {
     holder,
     exec: (cwd = dir) => ["nsenter", "--no-fork", `--target=${holder.pid}`, "--net", "--mount", `--wd=${cwd}`, "--"],
@@ -61,6 +66,7 @@ export async function nsGet(ns: NetNs, url: string, host?: string): Promise<NsRe
   try {
     parsed = JSON.parse(line);
   } catch {}
-  if (parsed.status === undefined) throw new Error(`GET ${url} (Host: ${host ?? "-"}) failed: ${parsed.error ?? `exit ${result.code}`} ${result.stdout}${result.stderr}`);
+  if (parsed.status === undefined)
+    throw new Error(`GET ${url} (Host: ${host ?? "-"}) failed: ${parsed.error ?? `exit ${result.code}`} ${result.stdout}${result.stderr}`);
   return { status: parsed.status, body: parsed.body ?? "" };
 }

@@ -19,10 +19,15 @@ export async function startFrontEnd(ns: NetNs, port: number, authDomain: string)
     "--nullui",
     "--logfile=stdio",
   ]);
-  await waitFor("the pagekite front end to listen", 20_000, () => {
-    if (fe.output().includes(`listen=127.0.0.1:${port}`)) return true;
-    if (fe.exited()) throw new Error(`pagekite front end exited: ${fe.output()}`);
-  }, 100);
+  await waitFor(
+    "the pagekite front end to listen",
+    20_000,
+    () => {
+      if (fe.output().includes(`listen=127.0.0.1:${port}`)) return true;
+      if (fe.exited()) throw new Error(`pagekite front end exited: ${fe.output()}`);
+    },
+    100,
+  );
   return fe;
 }
 
@@ -69,20 +74,30 @@ export function kiteVerdict(log: string, kite: string): Verdict | undefined {
 
 /** Waits until the back end's log has the front end's verdict on the kite. */
 export function waitForVerdict(backEnd: Daemon, kite: string, timeoutMs: number): Promise<Verdict> {
-  return waitFor(`the front end's verdict on ${kite}`, timeoutMs, () => {
-    const verdict = kiteVerdict(backEnd.output(), kite);
-    if (verdict) return verdict;
-    if (backEnd.exited()) throw new Error(`${backEnd.name} exited: ${backEnd.output()}`);
-  }, 100);
+  return waitFor(
+    `the front end's verdict on ${kite}`,
+    timeoutMs,
+    () => {
+      const verdict = kiteVerdict(backEnd.output(), kite);
+      if (verdict) return verdict;
+      if (backEnd.exited()) throw new Error(`${backEnd.name} exited: ${backEnd.output()}`);
+    },
+    100,
+  );
 }
 
 /** A tiny HTTP server behind the back ends: its page names a nonce and the Host it was asked for. */
 export async function startKitePage(ns: NetNs, port: number, nonce: string): Promise<Daemon> {
   const script = `const s = Bun.serve({ hostname: "127.0.0.1", port: ${port}, fetch: (req) => new Response("kite-page ${nonce} host=" + req.headers.get("host")) }); console.log("listening " + s.port);`;
   const page = spawnDaemon("kite-page", [...ns.exec(), process.execPath, "-e", script]);
-  await waitFor("the kite page server", 10_000, () => {
-    if (page.output().includes(`listening ${port}`)) return true;
-    if (page.exited()) throw new Error(`kite page server exited: ${page.output()}`);
-  }, 50);
+  await waitFor(
+    "the kite page server",
+    10_000,
+    () => {
+      if (page.output().includes(`listening ${port}`)) return true;
+      if (page.exited()) throw new Error(`kite page server exited: ${page.output()}`);
+    },
+    50,
+  );
   return page;
 }

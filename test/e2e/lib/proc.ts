@@ -101,10 +101,7 @@ export interface RunResult {
 }
 
 /** Runs a command to completion; after timeoutMs it is killed (by PID) and reported as timed out. */
-export async function run(
-  cmd: string[],
-  options: { env?: Env; cwd?: string; timeoutMs: number },
-): Promise<RunResult> {
+export async function run(cmd: string[], options: { env?: Env; cwd?: string; timeoutMs: number }): Promise<RunResult> {
   const started = performance.now();
   const proc = Bun.spawn(cmd, {
     cwd: options.cwd,
@@ -146,7 +143,8 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => P
     } catch (e) {
       lastError = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ""}`);
     await Bun.sleep(intervalMs);
   }
 }

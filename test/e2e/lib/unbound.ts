@@ -54,10 +54,15 @@ stub-zone:
   const daemon = spawnDaemon("unbound", [...(options.exec ?? []), "unbound", "-d", "-c", config], { cwd: dir });
   const address = `127.0.0.1:${port}`;
   // localhost is answered by unbound itself, so this waits for unbound only, not for our server
-  await waitFor("unbound to answer", 15_000, async () => {
-    if (daemon.exited()) throw new Error(`unbound exited: ${daemon.output()}`);
-    const r = await dig(address, "localhost", "A", { exec: options.exec });
-    return r.status === "NOERROR" ? true : undefined;
-  }, 200);
+  await waitFor(
+    "unbound to answer",
+    15_000,
+    async () => {
+      if (daemon.exited()) throw new Error(`unbound exited: ${daemon.output()}`);
+      const r = await dig(address, "localhost", "A", { exec: options.exec });
+      return r.status === "NOERROR" ? true : undefined;
+    },
+    200,
+  );
   return { daemon, address };
 }
