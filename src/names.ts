@@ -65,7 +65,7 @@ export function labelProblem(label: string, domain: string, reserved: Set<string
  */
 function isIdnaLabel(label: string): boolean {
   const unicode = domainToUnicode(label);
-  if (unicode === "" || /^[\x00-\x7f]*$/.test(unicode)) return false;
+  if (unicode === "" || /^\p{ASCII}*$/u.test(unicode)) return false;
   if (domainToASCII(unicode) !== label) return false;
   return !unicode.startsWith("-") && !unicode.endsWith("-") && unicode.slice(2, 4) !== "--";
 }

@@ -83,7 +83,7 @@ sqlite.transaction(() => {
 sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");
 sqlite.close();
 
-writeFileSync(join(out, "tokens.txt"), rows.map((r) => r.token).join("\n") + "\n");
+writeFileSync(join(out, "tokens.txt"), `${rows.map((r) => r.token).join("\n")}\n`);
 writeFileSync(
   join(out, "ours.toml"),
   `domain = "${DOMAIN}"\n[dns]\nttl = ${TTL}\ngateway_ttl = ${GATEWAY_TTL}\n` +
@@ -108,7 +108,7 @@ for (let i = queries.length - 1; i > 0; i--) {
   const j = Math.floor(rand() * (i + 1));
   [queries[i], queries[j]] = [queries[j], queries[i]];
 }
-writeFileSync(join(out, "queries.txt"), queries.join("\n") + "\n");
+writeFileSync(join(out, "queries.txt"), `${queries.join("\n")}\n`);
 
 if (!args["no-zones"]) {
   // NSD: the same records as a zone file.
@@ -118,7 +118,7 @@ if (!args["no-zones"]) {
     lines.push(`${r.label} ${GATEWAY_TTL} IN A ${r.ip}`);
     if (r.challenge) lines.push(`_acme-challenge.${r.label} ${GATEWAY_TTL} IN TXT "${r.challenge}"`);
   }
-  writeFileSync(join(out, `${DOMAIN}.zone`), lines.join("\n") + "\n");
+  writeFileSync(join(out, `${DOMAIN}.zone`), `${lines.join("\n")}\n`);
 
   // PowerDNS: the Debian package's gsqlite3 schema, one domain, the same records.
   const pdnsPath = join(out, "pdns.sqlite");

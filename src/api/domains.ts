@@ -3,7 +3,7 @@
 import { Elysia, t } from "elysia";
 import type { Gateways } from "../gateways.ts";
 import type { DomainInfo } from "../store/domains.ts";
-import { ApiDeps } from "./context.ts";
+import type { ApiDeps } from "./context.ts";
 import { ApiError } from "./errors.ts";
 import { given, param } from "./params.ts";
 import { createClientIp, type IpSource } from "./client-ip.ts";

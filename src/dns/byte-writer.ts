@@ -49,7 +49,7 @@ export class ByteWriter {
       return;
     }
     for (let i = 0; i < size; i++) {
-      const bit = value & Math.pow(2, size - i - 1) ? 1 : 0;
+      const bit = value & (2 ** (size - i - 1)) ? 1 : 0;
       const at = (bitOffset + i) >> 3;
       const mask = 0x80 >> ((bitOffset + i) & 7);
       this.bytes[at] = bit ? this.bytes[at] | mask : this.bytes[at] & ~mask;

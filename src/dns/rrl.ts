@@ -68,7 +68,8 @@ export class ResponseRateLimiter {
       return VERDICT.send;
     }
     this.tokens[b] = tokens;
-    const n = (this.limited[b] = (this.limited[b] + 1) >>> 0);
+    this.limited[b] = (this.limited[b] + 1) >>> 0;
+    const n = this.limited[b];
     return slip > 0 && n % slip === 0 ? VERDICT.truncate : VERDICT.drop;
   }
 

@@ -156,7 +156,7 @@ export function createResponder(
       },
     };
     const result = answer(message, transport, recording);
-    if (result && result.cacheable && cacheable) cache.set(message, transport, result.reply, dependsOn, versionsSeen);
+    if (result?.cacheable && cacheable) cache.set(message, transport, result.reply, dependsOn, versionsSeen);
     return result?.reply ?? null;
   };
 }

@@ -234,15 +234,15 @@ function encodePacket(
     ad: 0,
     cd: r.cd ? 1 : 0,
     rcode: r.rcode & 0xf,
-  } as any);
-  packet.questions = r.question ? [{ name: r.question.name, type: r.question.type, class: r.question.class } as any] : [];
-  packet.answers = answers.map(toDns2) as any;
-  packet.authorities = authority.map(toDns2) as any;
-  packet.additionals = additional.map(toDns2) as any;
+  } as never);
+  packet.questions = r.question ? [{ name: r.question.name, type: r.question.type, class: r.question.class } as never] : [];
+  packet.answers = answers.map(toDns2) as never;
+  packet.authorities = authority.map(toDns2) as never;
+  packet.additionals = additional.map(toDns2) as never;
   if (r.edns) {
     // RFC 6891: the high 8 bits of a 12-bit rcode travel in the OPT TTL; the DO bit is echoed.
     const ttl = (((r.rcode >> 4) & 0xff) << 24) | (r.edns.dnssecOk ? 0x8000 : 0);
-    packet.additionals.push({ name: "", type: TYPE_OPT, class: EDNS_PAYLOAD, ttl: ttl >>> 0, rdata: [] } as any);
+    packet.additionals.push({ name: "", type: TYPE_OPT, class: EDNS_PAYLOAD, ttl: ttl >>> 0, rdata: [] } as never);
   }
   return (packet as unknown as { toBuffer(writer: PacketWriter): Buffer }).toBuffer(writer);
 }

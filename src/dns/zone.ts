@@ -195,7 +195,10 @@ function staticZone(zone: DnsSettings): StaticZone {
   const nodes = new Map<string, Node>();
   const node = (relative: string) => {
     let n = nodes.get(relative);
-    if (!n) nodes.set(relative, (n = { records: [], ttl: {} }));
+    if (!n) {
+      n = { records: [], ttl: {} };
+      nodes.set(relative, n);
+    }
     return n;
   };
 
@@ -305,7 +308,7 @@ function pageKiteAnswer(labels: string[], lookups: ZoneLookups, apex: string): s
   const [srand, qtoken, sign, proto, name] = labels;
   const gateway = lookups.gateway(`${name}.${apex}`);
   // An empty token would let anyone compute the signature.
-  if (!gateway || !gateway.token || sign.length < 36) return PAGEKITE.refused;
+  if (!gateway?.token || sign.length < 36) return PAGEKITE.refused;
   const salt = sign.slice(0, 8);
   const payload = `${proto}:${name}.${withoutDot(apex)}:${srand}:${qtoken}`;
   const digest = createHash("sha1")

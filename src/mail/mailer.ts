@@ -26,7 +26,7 @@ export function createMailer(settings: EmailSettings, log: Log): Mailer {
         const timeout = new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new MailError(`resend: no answer within ${settings.sendTimeoutSeconds}s`)), timeoutMs);
         });
-        let result;
+        let result: Awaited<ReturnType<typeof resend.emails.send>>;
         try {
           result = await Promise.race([resend.emails.send({ from, to: [email.to], subject: email.subject, text: email.text, html: email.html }), timeout]);
         } catch (e) {

@@ -52,7 +52,9 @@ function migrate(db: Db): void {
   const sqlite = db.$client;
   const migrations = embeddedMigrations();
   if (!tableExists(sqlite, MIGRATIONS_TABLE) && tableExists(sqlite, "domains")) adoptLegacy(sqlite, migrations[0]);
-  // drizzle's own runner, fed from the embedded files instead of a folder.
+  // drizzle's own runner, fed from the embedded files instead of a folder; dialect and session
+  // are not in its public types.
+  // biome-ignore lint/suspicious/noExplicitAny: drizzle internals, see above
   (db as any).dialect.migrate(migrations, (db as any).session, { migrationsFolder: "(embedded)" });
 }
 

@@ -2,6 +2,7 @@
 // listeners (store/domains.ts adds those). Statements are prepared once: drizzle's builder
 // would rebuild and re-prepare the SQL on every call.
 import { and, asc, eq, gt, inArray, lt, lte, ne, or, Placeholder, sql, type SQL } from "drizzle-orm";
+import type { SQLQueryBindings } from "bun:sqlite";
 import type { GatewayRecord } from "../gateway-data.ts";
 import type { Db } from "./db.ts";
 import { accounts, domains, type Domain } from "./schema.ts";
@@ -290,7 +291,7 @@ export function createQueries(db: Db) {
   function direct(query: { toSQL(): { sql: string; params: unknown[] } }) {
     const { sql: text, params } = query.toSQL();
     const statement = sqlite.prepare(text);
-    const bind = (values: Record<string, unknown>) => params.map((param) => (param instanceof Placeholder ? values[param.name] : param)) as any[];
+    const bind = (values: Record<string, unknown>) => params.map((param) => (param instanceof Placeholder ? values[param.name] : param)) as SQLQueryBindings[];
     return {
       values: (values: Record<string, unknown>) => statement.values(...bind(values)),
       run: (values: Record<string, unknown>) => statement.run(...bind(values)),
@@ -403,7 +404,7 @@ export function createQueries(db: Db) {
       if (!link) return undefined;
       return sqlite.transaction(() => {
         const domain = byVerification.get({ link, now });
-        if (!domain || !domain.pendingEmail) return undefined;
+        if (!domain?.pendingEmail) return undefined;
         markVerified.run({ id: domain.id, accountId: accountIdFor(domain.pendingEmail, domain.pendingOptout) });
         return domain;
       })();

@@ -1,7 +1,7 @@
 // The only place a table or column name is written. The first columns of each table are
 // the Rust server's layout, so its SQLite file opens as is; the rest are ours.
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 import { MODE } from "../gateway-data.ts";
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { get } from "../support/server.ts";
 import { startApp, type TestApp } from "../support/app.ts";
 import { startResendStandIn, resendEnv, type ResendStandIn } from "../support/resend.ts";
-import { domainRow, emailSince, expectError, freshName, info, subscribe, verificationLink } from "../support/helpers.ts";
+import { domainRow, emailSince, expectError, info, subscribe, verificationLink } from "../support/helpers.ts";
 
 let server: TestApp;
 let standIn: ResendStandIn;

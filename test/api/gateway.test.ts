@@ -158,7 +158,7 @@ describe("/dnsconfig", () => {
 
   test("a challenge of exactly 255 printable bytes (spaces included) is accepted", async () => {
     const { token } = await subscribe(server);
-    const challenge = ("a b~!" + "x".repeat(255)).slice(0, 255);
+    const challenge = `a b~!${"x".repeat(255)}`.slice(0, 255);
     expect((await get(server, `/dnsconfig?token=${token}&challenge=${encodeURIComponent(challenge)}`)).status).toBe(200);
     expect((await info(server, token)).json.dns_challenge).toBe(challenge);
   });

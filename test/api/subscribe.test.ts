@@ -74,7 +74,7 @@ describe("/subscribe success", () => {
   });
 
   test("a 63-character label is accepted", async () => {
-    const label = ("x" + freshName().replace(/-/g, "") + "z".repeat(63)).slice(0, 63);
+    const label = `x${freshName().replace(/-/g, "")}${"z".repeat(63)}`.slice(0, 63);
     const res = await get(server, `/subscribe?name=${label}`);
     expect(res.status, res.text).toBe(200);
     expect(res.json.name).toBe(label);

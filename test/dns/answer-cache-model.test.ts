@@ -57,7 +57,7 @@ function run(seed: number, operations: number, capacityBytes: number) {
       const got = cache.get(message(body, id), transport);
       checks++;
       const entry = model.get(key(body, transport));
-      const live = entry && entry.deps.every(([name, gen]) => (generation.get(name) ?? 0) === gen);
+      const live = entry?.deps.every(([name, gen]) => (generation.get(name) ?? 0) === gen);
       if (got) {
         hits++;
         expect(live).toBe(true);

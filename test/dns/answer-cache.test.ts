@@ -36,7 +36,10 @@ function cachedResponder() {
 
 /** Deterministic mixed case: DNS names are matched case-insensitively but echoed as asked. */
 let seed = 7;
-const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+const rand = () => {
+  seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+  return seed / 0x7fffffff;
+};
 const mixCase = (name: string) => [...name].map((c) => (rand() < 0.2 ? c.toUpperCase() : c)).join("");
 
 const TYPES = ["A", "AAAA", "TXT", "MX", "CAA", "NS", "SOA", "CNAME", "ANY"];

@@ -94,7 +94,10 @@ describe("response-rate limiting", () => {
 
   test("IPv6 text forms are read into their eight groups", () => {
     const groups = new Uint16Array(8);
-    const read = (a: string) => (ipv6GroupsInto(a, groups), Array.from(groups, (g) => g.toString(16)).join(":"));
+    const read = (a: string) => {
+      ipv6GroupsInto(a, groups);
+      return Array.from(groups, (g) => g.toString(16)).join(":");
+    };
     expect(read("::1")).toBe("0:0:0:0:0:0:0:1");
     expect(read("::")).toBe("0:0:0:0:0:0:0:0");
     expect(read("2001:db8::1")).toBe("2001:db8:0:0:0:0:0:1");

@@ -15,7 +15,7 @@ function header(flags: number, counts: [number, number, number, number], body: B
   const h = Buffer.alloc(12);
   h.writeUInt16BE(0x0102, 0);
   h.writeUInt16BE(flags, 2);
-  counts.forEach((n, i) => h.writeUInt16BE(n, 4 + 2 * i));
+  for (const [i, n] of counts.entries()) h.writeUInt16BE(n, 4 + 2 * i);
   return Buffer.concat([h, body]);
 }
 const QUESTION = query("gw.example.test", "A").subarray(12);

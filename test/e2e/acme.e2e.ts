@@ -1,7 +1,7 @@
 // ACME DNS-01 as a gateway gets its certificate: pebble validates against our DNS port, lego
 // publishes the challenge through /dnsconfig; then the name is reclaimed and certified again.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startResendStandIn, type ResendStandIn } from "../support/resend.ts";

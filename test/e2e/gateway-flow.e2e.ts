@@ -31,7 +31,7 @@ beforeAll(async () => {
       try {
         const email = await waitFor(`an email to ${to}`, 8000, () => resend.emails.findLast((e) => e.to.includes(to)), 50);
         const link = /https?:\/\/\S+?\/verifyemail\?s=[0-9a-f-]{36}/.exec(`${email.text ?? ""} ${email.html ?? ""}`)?.[0];
-        return link ? new Response(link + "\n") : new Response("no link in the email\n", { status: 404 });
+        return link ? new Response(`${link}\n`) : new Response("no link in the email\n", { status: 404 });
       } catch (e) {
         return new Response(`${(e as Error).message}\n`, { status: 404 });
       }

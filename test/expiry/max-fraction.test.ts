@@ -41,7 +41,10 @@ async function sweepOnce(seeded: ReturnType<typeof seed>, options: { maxFraction
   let batches = 0;
   const counting: Sweeper = {
     countStale: (cutoff) => sweeper.countStale(cutoff),
-    deleteBatch: (batch) => (batches++, sweeper.deleteBatch(batch)),
+    deleteBatch: (batch) => {
+      batches++;
+      return sweeper.deleteBatch(batch);
+    },
     close: () => sweeper.close(),
   };
   const lines: string[] = [];

@@ -8,7 +8,7 @@ import { get, LIMITS_OFF_ENV } from "../support/server.ts";
 import { freshName, waitFor } from "../support/helpers.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
-const cleanups: (() => void | Promise<unknown>)[] = [];
+const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
@@ -101,7 +101,7 @@ describe("stdout's reader", () => {
     }
     expect(proc.exitCode).toBeNull();
     // the reader comes back: what was kept arrives, then a line saying how many were dropped
-    await waitFor(() => (read(), /ready/.test(read())), "earlier output");
+    await waitFor(() => /ready/.test(read()), "earlier output");
     let after = 0;
     await waitFor(
       async () => {

@@ -44,7 +44,9 @@ function open(port: number, from: string): Promise<Client> {
         });
       },
     };
-    const wake = () => waiters.splice(0).forEach((w) => w());
+    const wake = () => {
+      for (const w of waiters.splice(0)) w();
+    };
     socket.on("data", (chunk: Buffer) => {
       pending = Buffer.concat([pending, chunk]);
       while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {

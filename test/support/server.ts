@@ -216,7 +216,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
 export async function get(server: { url: string; handle?: (path: string, init?: RequestInit) => Promise<Response> }, path: string, init?: RequestInit) {
   const res = server.handle ? await server.handle(path, init) : await fetch(server.url + path, init);
   const text = await res.text();
-  let json: any = undefined;
+  let json: any;
   try {
     json = JSON.parse(text);
   } catch {}

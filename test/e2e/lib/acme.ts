@@ -223,7 +223,7 @@ export async function verifyChain(dir: string, certFile: string, issuerFile: str
   if (!leaf) return { ok: false, output: `no certificate in ${certFile}` };
   const leafFile = join(dir, "leaf.pem");
   const rootFile = join(dir, "pebble-root.pem");
-  writeFileSync(leafFile, leaf + "\n");
+  writeFileSync(leafFile, `${leaf}\n`);
   writeFileSync(rootFile, rootPem);
   const result = await run(["openssl", "verify", "-CAfile", rootFile, "-untrusted", issuerFile, leafFile], { timeoutMs: 10_000 });
   const output = result.stdout + result.stderr;

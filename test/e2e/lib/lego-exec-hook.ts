@@ -7,7 +7,7 @@ const [action, fqdn, value] = process.argv.slice(2);
 const base = process.env.REGSRV_URL;
 const token = process.env.REGSRV_TOKEN;
 const log = (entry: object) => {
-  if (process.env.HOOK_LOG) appendFileSync(process.env.HOOK_LOG, JSON.stringify({ ...entry, at: Date.now() }) + "\n");
+  if (process.env.HOOK_LOG) appendFileSync(process.env.HOOK_LOG, `${JSON.stringify({ ...entry, at: Date.now() })}\n`);
 };
 
 if (!base || !token || !action || !fqdn) {
