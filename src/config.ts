@@ -53,6 +53,7 @@ export interface Settings {
   /** trustedProxies: addresses/CIDRs whose forwarded headers are believed */
   http: { host: string; port: number; publicUrl: string; trustedProxies: string[]; accessLog: AccessLog };
   dns: DnsSettings & { host: string; port: number };
+  admin: { host: string; port: number };
   database: { path: string; checkSeconds: number };
   expiry: { inactiveDays: number; intervalSeconds: number; maxFraction: number };
   email: EmailSettings;
@@ -191,6 +192,14 @@ const KEYS: Key[] = [
     default: 2,
     help: "every Nth limited answer goes out truncated (TC) so resolvers retry over TCP; 0 = drop all",
   },
+  {
+    key: "admin.host",
+    kind: "host",
+    flag: "--admin-host",
+    default: "127.0.0.1",
+    help: "admin listener address (/healthz, /metrics, the command line's endpoints): keep it private",
+  },
+  { key: "admin.port", kind: "port", flag: "--admin-port", default: 9153, help: "admin listener port; 0 = no admin listener" },
   { key: "database.path", kind: "string", flag: "--db", default: "./data/registration.sqlite", help: "the SQLite file (directory created; :memory: allowed)" },
   {
     key: "database.check_seconds",
@@ -619,6 +628,7 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
       cname,
       rrl: { rate: get("dns.rrl_rate"), slip: get("dns.rrl_slip") },
     },
+    admin: { host: get("admin.host"), port: get("admin.port") },
     database: { path: get("database.path"), checkSeconds: get("database.check_seconds") },
     expiry: { inactiveDays, intervalSeconds, maxFraction: get("expiry.max_fraction") },
     email: {

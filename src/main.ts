@@ -1,5 +1,6 @@
 // Wiring only: settings -> store -> http + dns + expiry -> shutdown.
 import { createApp } from "./api/app.ts";
+import { createAdmin } from "./ops/admin.ts";
 import { HELP, loadSettings, SettingsError, VERSION } from "./config.ts";
 import { AnswerVersions } from "./dns/answer-cache.ts";
 import { startDnsThread } from "./dns/threaded.ts";
@@ -80,6 +81,13 @@ await orFail(`cannot listen for HTTP on ${settings.http.host}:${settings.http.po
   // Every endpoint is a GET, so a body is never needed: 413 past 16 KB instead of buffering 128 MB.
   app.listen({ hostname: settings.http.host, port: settings.http.port, reusePort: false, maxRequestBodySize: 16 * 1024 }),
 );
+// The admin listener (loopback by default): /healthz; never the public HTTP port.
+const admin = settings.admin.port === 0 ? null : createAdmin({ sqlite: db.$client });
+if (admin) {
+  await orFail(`cannot listen for the admin listener on ${settings.admin.host}:${settings.admin.port}`, () =>
+    admin.listen({ hostname: settings.admin.host, port: settings.admin.port, reusePort: false, maxRequestBodySize: 16 * 1024 }),
+  );
+}
 // DNS answers from its own thread and connection; a committed write bumps the answer cache's
 // shared counters here, before its HTTP reply, so the very next query sees it.
 const versions = new AnswerVersions();
@@ -102,10 +110,10 @@ const sweeper = await orFail("cannot start the expiry sweep", () =>
   createSweeper(store, settings.database.path, new URL("./store/sweep-worker.ts", import.meta.url), versions),
 );
 const expiry = startExpiry({ sweeper, ...settings.expiry, log, now, writesRefused: fileWatch.refused });
-closers.push(() => Promise.allSettled([app.stop(), dns.close(), expiry.stop()]));
+closers.push(() => Promise.allSettled([app.stop(), admin?.stop(), dns.close(), expiry.stop()]));
 
 log(
-  `registration-server ${VERSION} ready: http=http://${settings.http.host}:${app.server!.port} dns=${settings.dns.host}:${dns.port} (udp+tcp) zone=${settings.domain} db=${settings.database.path} mail=${mailer.kind}`,
+  `registration-server ${VERSION} ready: http=http://${settings.http.host}:${app.server!.port} dns=${settings.dns.host}:${dns.port} (udp+tcp) admin=${admin ? `http://${settings.admin.host}:${admin.server!.port}` : "off"} zone=${settings.domain} db=${settings.database.path} mail=${mailer.kind}`,
 );
 log(`process: up to ${openFilesLimit() ?? "an unknown number of"} open files (RLIMIT_NOFILE): every HTTP and DNS/TCP connection takes one`);
 if (mailer.kind === "log") log("email: no email.resend_api_key set, so emails are written to this log instead of sent");

@@ -120,7 +120,8 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const dnsPort = options.dnsPort ?? 0;
   const command = options.command ?? [process.execPath, join(ROOT, "src", "main.ts")];
   const env = cleanEnv();
-  const limitsOff = options.limits ? {} : LIMITS_OFF_ENV;
+  // No admin listener unless a test asks for one: its default port is one for the whole host.
+  const limitsOff = { REGISTRATION_ADMIN_PORT: "0", ...(options.limits ? {} : LIMITS_OFF_ENV) };
   const defaults =
     options.defaultFlags === false
       ? []
