@@ -38,7 +38,7 @@ async function startOnFifo() {
       "--db",
       join(dir, "registration.sqlite"),
     ],
-    { cwd: dir, env: { ...process.env, ...LIMITS_OFF_ENV }, stdout: writer, stderr: "pipe", stdin: "ignore" },
+    { cwd: dir, env: { ...process.env, ...LIMITS_OFF_ENV, REGISTRATION_ADMIN_PORT: "0" }, stdout: writer, stderr: "pipe", stdin: "ignore" },
   );
   closeSync(writer);
   let stderr = "";

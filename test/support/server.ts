@@ -49,7 +49,8 @@ export async function runCli(
   const command = options.command ?? [process.execPath, join(ROOT, "src", "main.ts")];
   const proc = Bun.spawn([...command, ...args], {
     cwd: options.cwd ?? tmpdir(),
-    env: { ...cleanEnv(), ...options.env },
+    // No admin listener unless asked for: its default port is one for the whole host.
+    env: { ...cleanEnv(), REGISTRATION_ADMIN_PORT: "0", ...options.env },
     stdout: "pipe",
     stderr: "pipe",
     stdin: "ignore",
