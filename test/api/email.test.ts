@@ -194,6 +194,26 @@ describe("/setemail failures", () => {
   });
 });
 
+describe("email parts", () => {
+  test("both emails reach Resend with an HTML part and a text part; the link and the token each on a line of their own", async () => {
+    const { name, token } = await subscribe(server);
+    const email = `${name}@example.org`;
+    const confirmation = await setEmail(token, email);
+    const { link, s } = verificationLink(confirmation, base());
+    expect(confirmation.html).toContain('<meta name="viewport" content="width=device-width, initial-scale=1">');
+    expect(confirmation.text?.split("\n")).toContain(link);
+    expect(confirmation.text).not.toContain("<");
+    expect((await get(server, `/verifyemail?s=${s}`)).status).toBe(200);
+
+    const since = standIn.emails.length;
+    expect((await get(server, `/reclaim?name=${name}`)).status).toBe(200);
+    const reclamation = await emailSince(standIn, since, email);
+    const reclamationToken = domainRow(server.dbPath, name)!.reclamation_token;
+    expect(reclamation.text?.split("\n")).toContain(reclamationToken);
+    expect(reclamation.html).toMatch(new RegExp(`<code[^>]*>${reclamationToken}</code>`));
+  });
+});
+
 describe("/revokeemail failures", () => {
   test("no token or an empty one is 400 MissingParameter", async () => {
     expectError(await get(server, "/revokeemail"), 400, "MissingParameter");
