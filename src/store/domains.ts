@@ -143,8 +143,10 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
     /** Follows a verification link: the pending address becomes the domain's verified owner. */
     verifyEmail(link: string, now: number): VerificationOutcome {
       if (!link) return { outcome: "unknown" };
-      wrote();
-      return queries.verifyEmail(link, now);
+      const result = queries.verifyEmail(link, now);
+      // Only a first click writes: anyone may send links that are not valid, and must not empty the cache.
+      if (result.outcome === "verified") wrote();
+      return result;
     },
 
     revokeEmail(id: number): void {
