@@ -44,8 +44,9 @@ export interface EmailSettings {
   reclamationBody: string;
   confirmationSubject: string;
   confirmationBody: string;
-  successPage: string;
-  errorPage: string;
+  /** the operator's own /verifyemail pages; null: the built-in ones (src/api/pages.ts) */
+  successPage: string | null;
+  errorPage: string | null;
 }
 
 export interface Settings {
@@ -81,17 +82,14 @@ const DEFAULT_TEMPLATES = {
   reclamation_subject: "Reclaim {domain}",
   reclamation_body:
     "<p>Someone, hopefully you, asked to reclaim the gateway name <b>{domain}</b>.</p>" +
-    "<p>Your reclamation token is: <b>{token}</b></p>" +
+    "<p>Your reclamation token:</p>" +
+    '<p><code style="font-size:18px;user-select:all">{token}</code></p>' +
     "<p>Enter it in your gateway's setup page within 24 hours. If you did not ask for it, ignore this email.</p>",
   confirmation_subject: "Confirm your email address for {domain}",
   confirmation_body:
     "<p>Please confirm the email address for your gateway <b>{domain}</b> by opening this link within 7 days:</p>" +
     '<p><a href="{link}">{link}</a></p>' +
     "<p>If you did not ask for this, ignore this email.</p>",
-  success_page:
-    '<!doctype html><html><head><meta charset="utf-8"><title>Email confirmed</title></head><body><h1>Thank you</h1><p>Your email address is confirmed. You can close this page.</p></body></html>',
-  error_page:
-    '<!doctype html><html><head><meta charset="utf-8"><title>Link not valid</title></head><body><h1>This link is not valid</h1><p>It may have expired or been used already. Ask your gateway to send a new one.</p></body></html>',
 };
 
 type Kind = "string" | "port" | "int" | "fraction" | "bool" | "url" | "host" | "list" | "cidrs" | "nameservers" | "pairs" | "choice";
@@ -243,8 +241,8 @@ const KEYS: Key[] = [
     default: DEFAULT_TEMPLATES.confirmation_body,
     help: "HTML body of the verification email ({link}, {domain})",
   },
-  { key: "email.success_page", kind: "string", default: DEFAULT_TEMPLATES.success_page, help: "HTML page for a verified link" },
-  { key: "email.error_page", kind: "string", default: DEFAULT_TEMPLATES.error_page, help: "HTML page for a link that is not valid" },
+  { key: "email.success_page", kind: "string", default: null, help: "HTML page for a followed link; unset: built-in pages naming the name and address" },
+  { key: "email.error_page", kind: "string", default: null, help: "HTML page for a missing, unknown or expired link; unset: built-in pages saying which" },
   { key: "limits.subscribe_per_hour", kind: "int", max: COUNT_MAX, default: 20, help: "/subscribe calls per client an hour, failures included; 0 = no limit" },
   { key: "limits.email_requests_per_hour", kind: "int", max: COUNT_MAX, default: 60, help: "/setemail and /reclaim calls per client an hour" },
   { key: "limits.emails_per_recipient_per_hour", kind: "int", max: COUNT_MAX, default: 5, help: "emails of each kind to one mailbox an hour, whoever asks" },
@@ -639,8 +637,8 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
       reclamationBody: get("email.reclamation_body"),
       confirmationSubject: get("email.confirmation_subject"),
       confirmationBody: get("email.confirmation_body"),
-      successPage: get("email.success_page"),
-      errorPage: get("email.error_page"),
+      successPage: get<string | null>("email.success_page"),
+      errorPage: get<string | null>("email.error_page"),
     },
     limits: {
       subscribePerHour: get("limits.subscribe_per_hour"),

@@ -12,7 +12,7 @@ import type { Log } from "./log.ts";
 import type { Mailer } from "./mail/mailer.ts";
 import { confirmationEmail, reclamationEmail, type Email } from "./mail/templates.ts";
 import { displayName, fullName, labelProblem, normalizeLabel } from "./names.ts";
-import type { DomainInfo, Store } from "./store/domains.ts";
+import type { DomainInfo, Store, VerificationOutcome } from "./store/domains.ts";
 
 const HOUR = 3600;
 const DAY = 24 * HOUR;
@@ -156,9 +156,13 @@ export function createGateways({ settings, store, mailer, log, reserved }: Gatew
       store.setPendingEmail(domain.id, email, optout, link, now + VERIFICATION_LIFETIME);
     },
 
-    /** Follows a verification link; false when it is unknown, used or expired. */
-    verifyEmail(link: string, now: number): boolean {
-      return store.verifyEmail(link, now) !== undefined;
+    /**
+     * Follows a verification link: "verified", "already" (followed before, within its lifetime:
+     * a mail scanner may have opened it first), "expired" or "unknown"; `name` as people read it.
+     */
+    verifyEmail(link: string, now: number): VerificationOutcome {
+      const result = store.verifyEmail(link, now);
+      return "name" in result ? { ...result, name: displayName(result.name) } : result;
     },
 
     /** Cancels a pending link and unties the name from its address. */

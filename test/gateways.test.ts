@@ -62,7 +62,8 @@ describe("gateway rules without HTTP", () => {
     const { token } = gateways.subscribe({ name: "home" }, NOW);
     await gateways.setEmail(token, "owner@example.org", false, NOW);
     const link = /verifyemail\?s=([0-9a-f-]{36})/.exec(lines.join("\n"))![1];
-    expect(gateways.verifyEmail(link, NOW)).toBe(true);
+    expect(gateways.verifyEmail(link, NOW)).toEqual({ outcome: "verified", name: "home.example.test", email: "owner@example.org" });
+    expect(gateways.verifyEmail(link, NOW + 60)).toEqual({ outcome: "already", name: "home.example.test", email: "owner@example.org" });
     expect(await failure(() => gateways.subscribe({ name: "home", email: "stranger@example.org" }, NOW))).toBe("UnavailableName");
     expect(await failure(() => gateways.subscribe({ name: "home", email: " Owner@Example.org" }, NOW))).toBe("UnavailableNameReclamationPossible");
     expect(await failure(() => gateways.subscribe({ name: "home", reclamationToken: crypto.randomUUID() }, NOW))).toBe("ReclamationTokenMismatch");

@@ -4,13 +4,12 @@ import { Elysia, t } from "elysia";
 import type { Gateways } from "../gateways.ts";
 import type { ApiDeps } from "./context.ts";
 import { ApiError } from "./errors.ts";
+import { faviconResponse, verificationPage } from "./pages.ts";
 import { given, param } from "./params.ts";
 import { createClientIp, type IpSource } from "./client-ip.ts";
 import { ClientBudget } from "./rate-limit.ts";
 
 const HOUR = 3600;
-
-const html = (body: string, status: number) => new Response(body, { status, headers: { "content-type": "text/html; charset=utf-8" } });
 
 export function emailRoutes(deps: ApiDeps, gateways: Gateways) {
   const { settings, now } = deps;
@@ -36,10 +35,11 @@ export function emailRoutes(deps: ApiDeps, gateways: Gateways) {
     .get(
       "/verifyemail",
       ({ query }) => {
-        // A person opened this link in a browser: every answer is a page.
+        // A person opened this link in a browser: every answer is a page (src/api/pages.ts).
         const link = given(query.s);
-        if (!link) return html(settings.email.errorPage, 400);
-        return gateways.verifyEmail(link, now()) ? html(settings.email.successPage, 200) : html(settings.email.errorPage, 404);
+        if (!link) return verificationPage("missing", settings.email, settings.domain);
+        const result = gateways.verifyEmail(link, now());
+        return verificationPage(result.outcome, settings.email, settings.domain, "name" in result ? result : undefined);
       },
       { query: t.Object({ s: param.optional }) },
     )
@@ -58,5 +58,6 @@ export function emailRoutes(deps: ApiDeps, gateways: Gateways) {
         return {};
       },
       { query: t.Object({ name: param.required }), transform: limitClient },
-    );
+    )
+    .get("/favicon.ico", faviconResponse);
 }

@@ -43,10 +43,25 @@ export function htmlToText(html: string): string {
     .trim();
 }
 
+/**
+ * A body that is not a whole document is put in one, so phones show it at a readable size
+ * (a viewport, 16px text) and long links wrap instead of widening the message.
+ */
+function asDocument(body: string, subject: string): string {
+  if (/<html[\s>]/i.test(body)) return body;
+  return (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">' +
+    `<title>${escapeHtml(subject)}</title></head>` +
+    "<body style=\"margin:0;padding:16px;font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;font-size:16px;line-height:1.5;overflow-wrap:anywhere;word-break:break-word\">" +
+    `${body}</body></html>`
+  );
+}
+
 function render(to: string, subject: string, body: string, values: Record<string, string>): Email {
   const escaped = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, escapeHtml(v)]));
-  const html = fill(body, escaped);
-  return { to, subject: fill(subject, values).replace(/[\r\n]+/g, " "), html, text: htmlToText(html) };
+  const filled = fill(body, escaped);
+  const line = fill(subject, values).replace(/[\r\n]+/g, " ");
+  return { to, subject: line, html: asDocument(filled, line), text: htmlToText(filled) };
 }
 
 /** `domain` is the gateway's own name (e.g. demo.example.org), as in the Rust server's templates. */

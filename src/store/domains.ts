@@ -1,15 +1,15 @@
 // The store the rest of the program uses: the queries (queries.ts), each write followed by what
 // it invalidates: /info's rows (info-cache.ts) and the DNS change feed (change-feed.ts). Pings
 // are group-committed here; the expiry's entry points are at the end.
-import type { Domain } from "./schema.ts";
 import { ChangeFeed } from "./change-feed.ts";
 import type { Db } from "./db.ts";
 import { groupCommit } from "./group-commit.ts";
 import { InfoCache } from "./info-cache.ts";
 import { createGatewayLookup, createQueries, type DomainInfo, type NewDomain, type StaleBatch, type StaleCensus, type StaleRemoved } from "./queries.ts";
+import type { VerificationOutcome } from "./queries.ts";
 
 export type { GatewayRecord } from "../gateway-data.ts";
-export type { DomainInfo, NewDomain, StaleBatch, StaleCensus, StaleRemoved } from "./queries.ts";
+export type { DomainInfo, NewDomain, StaleBatch, StaleCensus, StaleRemoved, VerificationOutcome } from "./queries.ts";
 export { createGatewayLookup };
 
 export type Store = ReturnType<typeof createStore>;
@@ -141,10 +141,12 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
     },
 
     /** Follows a verification link: the pending address becomes the domain's verified owner. */
-    verifyEmail(link: string, now: number): Domain | undefined {
-      if (!link) return undefined;
-      wrote();
-      return queries.verifyEmail(link, now);
+    verifyEmail(link: string, now: number): VerificationOutcome {
+      if (!link) return { outcome: "unknown" };
+      const result = queries.verifyEmail(link, now);
+      // Only a first click writes: anyone may send links that are not valid, and must not empty the cache.
+      if (result.outcome === "verified") wrote();
+      return result;
     },
 
     revokeEmail(id: number): void {

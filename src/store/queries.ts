@@ -68,6 +68,9 @@ export interface StaleCensus {
   last: number | null;
 }
 
+/** What following a verification link did; `name` is the full name with its trailing dot. */
+export type VerificationOutcome = { outcome: "verified" | "already"; name: string; email: string } | { outcome: "unknown" | "expired" };
+
 export type Queries = ReturnType<typeof createQueries>;
 
 /** DNS's one read: a gateway row by full name. Also on a connection of its own (openLookupDatabase). */
@@ -217,14 +220,17 @@ export function createQueries(db: Db) {
     .set({ pendingEmail: v("email"), pendingOptout: v("optout"), verificationToken: v("link"), verificationExpires: v("expires") })
     .where(eq(domains.id, p("id")))
     .prepare();
+  // Live or expired: the page tells the two apart.
   const byVerification = db
     .select()
     .from(domains)
-    .where(and(eq(domains.verificationToken, p("link")), ne(domains.verificationToken, ""), gt(domains.verificationExpires, p("now"))))
+    .where(and(eq(domains.verificationToken, p("link")), ne(domains.verificationToken, "")))
     .prepare();
+  // The used link stays on the row until it expires or a new /setemail replaces it, so a second
+  // click (a mail scanner often opens links first) can say "already confirmed".
   const markVerified = db
     .update(domains)
-    .set({ accountId: v("accountId"), verified: true, verificationToken: "", verificationExpires: 0, pendingEmail: "", pendingOptout: false })
+    .set({ accountId: v("accountId"), verified: true, pendingEmail: "", pendingOptout: false })
     .where(eq(domains.id, p("id")))
     .prepare();
   const revoke = db
@@ -399,14 +405,22 @@ export function createQueries(db: Db) {
       setPending.run({ id, email, optout, link, expires });
     },
 
-    /** Follows a verification link: the pending address becomes the domain's verified owner. */
-    verifyEmail(link: string, now: number): Domain | undefined {
-      if (!link) return undefined;
-      return sqlite.transaction(() => {
-        const domain = byVerification.get({ link, now });
-        if (!domain?.pendingEmail) return undefined;
-        markVerified.run({ id: domain.id, accountId: accountIdFor(domain.pendingEmail, domain.pendingOptout) });
-        return domain;
+    /**
+     * Follows a verification link: the pending address becomes the domain's verified owner. A
+     * link already followed, within its lifetime, reports the address it confirmed.
+     */
+    verifyEmail(link: string, now: number): VerificationOutcome {
+      if (!link) return { outcome: "unknown" };
+      return sqlite.transaction((): VerificationOutcome => {
+        const domain = byVerification.get({ link });
+        if (!domain) return { outcome: "unknown" };
+        if (domain.verificationExpires <= now) return { outcome: "expired" };
+        if (domain.pendingEmail) {
+          markVerified.run({ id: domain.id, accountId: accountIdFor(domain.pendingEmail, domain.pendingOptout) });
+          return { outcome: "verified", name: domain.name, email: domain.pendingEmail };
+        }
+        const account = domain.verified ? accountEmail.get({ id: domain.accountId }) : undefined;
+        return account?.email ? { outcome: "already", name: domain.name, email: account.email } : { outcome: "unknown" };
       })();
     },
 

@@ -54,14 +54,16 @@ describe("verification flow", () => {
     expect((await info(server, token)).json).toMatchObject({ verified: true, email, optout: true });
   });
 
-  test("a verification link works once: the same link again is a 404 HTML error page", async () => {
+  test("a verification link verifies once: the same link again says already confirmed and changes nothing", async () => {
     const { name, token } = await subscribe(server);
     const { s } = verificationLink(await setEmail(token, `${name}@example.org`), base());
     expect((await get(server, `/verifyemail?s=${s}`)).status).toBe(200);
+    const before = domainRow(server.dbPath, name);
     const again = await get(server, `/verifyemail?s=${s}`);
-    expect(again.status).toBe(404);
+    expect(again.status).toBe(200);
     expect(again.headers.get("content-type")).toContain("text/html");
-    expect(again.text).toMatch(/<html/i);
+    expect(again.text).toContain("Already confirmed");
+    expect(domainRow(server.dbPath, name)).toEqual(before);
   });
 
   test("a second setemail replaces the first: only the newest link verifies, with the newest address", async () => {
@@ -189,6 +191,26 @@ describe("/setemail failures", () => {
     }
     expect(domainRow(server.dbPath, name)).toEqual(before);
     expect((await info(server, token)).json).toMatchObject({ verified: true, email: `${name}@example.org` });
+  });
+});
+
+describe("email parts", () => {
+  test("both emails reach Resend with an HTML part and a text part; the link and the token each on a line of their own", async () => {
+    const { name, token } = await subscribe(server);
+    const email = `${name}@example.org`;
+    const confirmation = await setEmail(token, email);
+    const { link, s } = verificationLink(confirmation, base());
+    expect(confirmation.html).toContain('<meta name="viewport" content="width=device-width, initial-scale=1">');
+    expect(confirmation.text?.split("\n")).toContain(link);
+    expect(confirmation.text).not.toContain("<");
+    expect((await get(server, `/verifyemail?s=${s}`)).status).toBe(200);
+
+    const since = standIn.emails.length;
+    expect((await get(server, `/reclaim?name=${name}`)).status).toBe(200);
+    const reclamation = await emailSince(standIn, since, email);
+    const reclamationToken = domainRow(server.dbPath, name)!.reclamation_token;
+    expect(reclamation.text?.split("\n")).toContain(reclamationToken);
+    expect(reclamation.html).toMatch(new RegExp(`<code[^>]*>${reclamationToken}</code>`));
   });
 });
 

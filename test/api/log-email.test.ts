@@ -38,6 +38,10 @@ describe("log transport", () => {
     const reclamation = await waitFor(() => server.output().slice(before).match(UUID_V4_IN_TEXT), "a reclamation token in the log");
     const after = server.output().slice(before);
     expect(after).toContain(email);
+    // the log shows the text part, where the token stands on a line of its own
+    const body = server.mails().at(-1)!.body;
+    expect(body).not.toContain("<");
+    expect(body.split("\n")).toContain(reclamation![0]);
     expect(after).toContain(`Reclaim ${name}.example.test`);
     const res = await get(server, `/subscribe?name=${name}&reclamationToken=${reclamation![0]}`);
     expect(res.status, res.text).toBe(200);

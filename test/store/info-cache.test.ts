@@ -122,4 +122,21 @@ describe("/info read cache", () => {
     none.set("t1", info(1));
     expect(none.size).toBe(0);
   });
+
+  test("following a link that verifies nothing (unknown, expired, already followed) keeps /info's rows in memory", () => {
+    const db = openDatabase(join(dir, "links.sqlite"));
+    const store = createStore(db);
+    const token = crypto.randomUUID();
+    store.insertDomain({ name: name(0), token, description: "gateway", mode: 0, timestamp: now });
+    const id = store.findDomainByName(name(0))!.id;
+    store.setPendingEmail(id, "owner@example.org", false, "link-0", now + 3600);
+    expect(store.verifyEmail("link-0", now).outcome).toBe("verified");
+    const cached = store.findInfoByToken(token);
+    expect(cached?.verified).toBe(true);
+    expect(store.verifyEmail("link-0", now + 1).outcome).toBe("already");
+    expect(store.verifyEmail("no-such-link", now).outcome).toBe("unknown");
+    expect(store.verifyEmail("link-0", now + 3600).outcome).toBe("expired");
+    expect(store.findInfoByToken(token)).toBe(cached);
+    db.$client.close();
+  });
 });
