@@ -9,6 +9,7 @@ import { stdoutLog as log } from "./log.ts";
 import { hostPort } from "./addresses.ts";
 import { listenOn } from "./listen.ts";
 import { createMailer } from "./mail/mailer.ts";
+import { applyReload, planReload, reloadableMailer, reloadedLine, restartLine } from "./ops/reload.ts";
 import { staticLabels } from "./names.ts";
 import { openFilesLimit } from "./process-limits.ts";
 import { openDatabase } from "./store/db.ts";
@@ -42,6 +43,15 @@ async function shutdown(signal: string) {
 }
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
+// SIGHUP reloads the settings (src/ops/reload.ts); one that arrives during start-up is acted on
+// once start-up is done. Reloads run one after another.
+let reload: (() => Promise<void>) | null = null;
+let reloadAsked = false;
+let reloading = Promise.resolve();
+process.on("SIGHUP", () => {
+  if (!reload) reloadAsked = true;
+  else reloading = reloading.then(reload);
+});
 
 function fail(message: string): never {
   process.stderr.write(`registration-server: ${message}\n`);
@@ -57,7 +67,10 @@ async function orFail<T>(what: string, start: () => T | Promise<T>): Promise<T> 
   }
 }
 
-const { settings, help, version } = await orFail("settings", () => loadSettings(process.argv.slice(2)));
+// A reload reads the same sources: this command line, the environment as it was at start.
+const argv = process.argv.slice(2);
+const startEnv = { ...process.env };
+const { settings, help, version } = await orFail("settings", () => loadSettings(argv, startEnv));
 if (help) {
   process.stdout.write(HELP);
   process.exit(0);
@@ -74,9 +87,11 @@ const store = createStore(db);
 const fileWatch = watchDatabaseFile({ path: settings.database.path, sqlite: db.$client, checkSeconds: settings.database.checkSeconds, log });
 closers.push(() => fileWatch.stop());
 const now = () => Math.floor(Date.now() / 1000);
-const mailer = createMailer(settings.email, log);
+const mailer = reloadableMailer(() => createMailer(settings.email, log));
+const reserved = staticLabels(settings.dns);
 
-const app = createApp({ settings, store, mailer, log, now, reserved: staticLabels(settings.dns) });
+// Reloads change `settings` in place: the app, the mailer's builder and the reserved labels read it.
+const app = createApp({ settings, store, mailer, log, now, reserved });
 const addresses = (hosts: string[], port: number) => hosts.map((h) => hostPort(h, port)).join(", ");
 const http = await orFail(`cannot listen for HTTP on ${addresses(settings.http.host, settings.http.port)}`, () =>
   listenOn(app, settings.http.host, settings.http.port),
@@ -112,9 +127,33 @@ const sweeper = await orFail("cannot start the expiry sweep", () =>
 const expiry = startExpiry({ sweeper, ...settings.expiry, log, now, writesRefused: fileWatch.refused });
 closers.push(() => Promise.allSettled([http.stop(), adminListening?.stop(), dns.close(), expiry.stop()]));
 
+reload = async () => {
+  if (stopping) return;
+  let next: typeof settings;
+  try {
+    next = loadSettings(argv, startEnv).settings;
+  } catch (e) {
+    log(`settings reload failed, the running settings stay: ${e instanceof SettingsError ? e.message : (e as Error).message}`);
+    return;
+  }
+  const plan = planReload(settings, next);
+  const restart = restartLine(plan);
+  if (restart) log(restart);
+  if (plan.changed.length > 0) {
+    applyReload(settings, next);
+    const labels = staticLabels(settings.dns);
+    reserved.clear();
+    for (const label of labels) reserved.add(label);
+    mailer.rebuild();
+    if (plan.changed.some((key) => key.startsWith("dns."))) await dns.reload(settings.dns);
+  }
+  log(reloadedLine(plan));
+};
+
 const dnsAddresses = settings.dns.host.map((h) => hostPort(h, dns.port)).join(",");
 log(
   `registration-server ${VERSION} ready: http=${http.urls.join(",")} dns=${dnsAddresses} (udp+tcp) admin=${adminListening ? adminListening.urls.join(",") : "off"} zone=${settings.domain} db=${settings.database.path} mail=${mailer.kind}`,
 );
 log(`process: up to ${openFilesLimit() ?? "an unknown number of"} open files (RLIMIT_NOFILE): every HTTP and DNS/TCP connection takes one`);
 if (mailer.kind === "log") log("email: no email.resend_api_key set, so emails are written to this log instead of sent");
+if (reloadAsked) reloading = reloading.then(reload);
