@@ -109,3 +109,8 @@ export function ipv6GroupsInto(address: string, out: Uint16Array): void {
     }
   }
 }
+
+/** An address with its port as URLs and logs write it: IPv6 in brackets ([::1]:8080). */
+export function hostPort(address: string, port: number): string {
+  return `${isIP(address) === 6 ? `[${address}]` : address}:${port}`;
+}

@@ -52,9 +52,10 @@ export interface EmailSettings {
 export interface Settings {
   domain: string;
   /** trustedProxies: addresses/CIDRs whose forwarded headers are believed */
-  http: { host: string; port: number; publicUrl: string; trustedProxies: string[]; accessLog: AccessLog };
-  dns: DnsSettings & { host: string; port: number };
-  admin: { host: string; port: number };
+  http: { host: string[]; port: number; publicUrl: string; trustedProxies: string[]; accessLog: AccessLog };
+  /** host: listen addresses, each bound at the same port */
+  dns: DnsSettings & { host: string[]; port: number };
+  admin: { host: string[]; port: number };
   database: { path: string; checkSeconds: number };
   expiry: { inactiveDays: number; intervalSeconds: number; maxFraction: number };
   email: EmailSettings;
@@ -134,8 +135,20 @@ function defaultSerial(now = new Date()): number {
 // The single table of settings: defaults, flags, environment names, --help and README's table derive from it.
 const KEYS: Key[] = [
   { key: "domain", kind: "string", flag: "--domain", default: "example.test", help: "the zone served; gateways get <name>.<domain>" },
-  { key: "http.host", kind: "host", flag: "--host", default: "0.0.0.0", help: "HTTP listen address" },
-  { key: "http.port", kind: "port", flag: "--http-port", default: 8080, help: "HTTP port" },
+  {
+    key: "http.host",
+    kind: "host",
+    flag: "--host",
+    default: "0.0.0.0",
+    help: 'HTTP listen addresses: one, or a list ("127.0.0.1,::1" or a TOML list), all on http.port',
+  },
+  {
+    key: "http.port",
+    kind: "port",
+    flag: "--http-port",
+    default: 8080,
+    help: "HTTP port; 0 = the system picks one (for the first address, then used for the others)",
+  },
   {
     key: "http.public_url",
     kind: "url",
@@ -157,7 +170,7 @@ const KEYS: Key[] = [
     default: "changes",
     help: "changes: a line per request but successful /ping and /info, counted into a line a minute; all: every request",
   },
-  { key: "dns.host", kind: "host", flag: "--dns-host", default: "0.0.0.0", help: "DNS listen address, UDP and TCP" },
+  { key: "dns.host", kind: "host", flag: "--dns-host", default: "0.0.0.0", help: "DNS listen addresses, UDP and TCP: one, or a list as for http.host" },
   { key: "dns.port", kind: "port", flag: "--dns-port", default: 5300, help: "DNS port, UDP and TCP (53 in production)" },
   { key: "dns.ttl", kind: "int", max: MAX_TTL, default: 86400, help: "TTL of the static records" },
   { key: "dns.gateway_ttl", kind: "int", max: MAX_TTL, default: 60, help: "TTL of gateway records" },
@@ -195,7 +208,7 @@ const KEYS: Key[] = [
     kind: "host",
     flag: "--admin-host",
     default: "127.0.0.1",
-    help: "admin listener address (/healthz, /metrics, the command line's endpoints): keep it private",
+    help: "admin listener addresses, one or a list (/healthz, /metrics, the command line's endpoints): keep them private",
   },
   { key: "admin.port", kind: "port", flag: "--admin-port", default: 9153, help: "admin listener port; 0 = no admin listener" },
   { key: "database.path", kind: "string", flag: "--db", default: "./data/registration.sqlite", help: "the SQLite file (directory created; :memory: allowed)" },
@@ -443,8 +456,11 @@ function coerce(k: Key, value: unknown, source: string): unknown {
       return value;
     }
     case "host": {
-      if (typeof value !== "string" || (isIP(value) === 0 && value !== "localhost")) throw bad("must be an IP address");
-      return value;
+      // One address, a comma-separated list (flags, environment) or a TOML list.
+      const list = typeof value === "string" ? value.split(",").map((s) => s.trim()) : value;
+      if (!Array.isArray(list) || list.length === 0 || list.some((a) => typeof a !== "string" || (isIP(a) === 0 && a !== "localhost")))
+        throw bad("must be an IP address or a list of them");
+      return [...new Set(list as string[])];
     }
     case "url": {
       if (typeof value !== "string" || !URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) throw bad("must be an http(s) URL");
@@ -528,6 +544,9 @@ function checkAddresses(key: string, list: string[], source: string): string[] {
   return list;
 }
 
+/** A "host" key's value: a list once coerced, a single address as a default. */
+const hostList = (value: string | string[]): string[] => [value].flat();
+
 export interface LoadResult {
   settings: Settings;
   help: boolean;
@@ -603,7 +622,7 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
   const settings: Settings = {
     domain,
     http: {
-      host: get("http.host"),
+      host: hostList(get("http.host")),
       port: httpPort,
       publicUrl: get("http.public_url"),
       // trust_proxy (superseded): true = the default list, false = none; trusted_proxies wins when both are set
@@ -612,7 +631,7 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
     },
     dns: {
       domain,
-      host: get("dns.host"),
+      host: hostList(get("dns.host")),
       port: get("dns.port"),
       ttl: get("dns.ttl"),
       gatewayTtl: get("dns.gateway_ttl"),
@@ -626,7 +645,7 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
       cname,
       rrl: { rate: get("dns.rrl_rate"), slip: get("dns.rrl_slip") },
     },
-    admin: { host: get("admin.host"), port: get("admin.port") },
+    admin: { host: hostList(get("admin.host")), port: get("admin.port") },
     database: { path: get("database.path"), checkSeconds: get("database.check_seconds") },
     expiry: { inactiveDays, intervalSeconds, maxFraction: get("expiry.max_fraction") },
     email: {

@@ -72,13 +72,14 @@ export function createGateways({ settings, store, mailer, log, reserved }: Gatew
   // Across all callers: an inbox, and a name's owner, get only so many emails whoever asks.
   // Verification and reclamation emails are counted apart: anyone may send the first kind to
   // any address, and must not use up the budget an owner's reclaim needs.
+  // Budgets are read on each call: a settings reload changes `limits` in place (src/ops/reload.ts).
   const perRecipient = () => ({
-    hour: new RateLimiter(limits.emailsPerRecipientPerHour, HOUR),
-    day: new RateLimiter(limits.emailsPerRecipientPerDay, DAY),
+    hour: new RateLimiter(() => limits.emailsPerRecipientPerHour, HOUR),
+    day: new RateLimiter(() => limits.emailsPerRecipientPerDay, DAY),
   });
   const verifications = perRecipient();
   const reclamations = perRecipient();
-  const reclaimsPerName = new RateLimiter(limits.reclaimEmailsPerNamePerHour, HOUR);
+  const reclaimsPerName = new RateLimiter(() => limits.reclaimEmailsPerNamePerHour, HOUR);
   const limitRecipient = (to: string, counters: ReturnType<typeof perRecipient>, now: number, extra: [RateLimiter, string][] = []) => {
     const key = recipientKey(to);
     const wait = takeAll([[counters.hour, key], [counters.day, key], ...extra], now);

@@ -6,7 +6,10 @@ import { AnswerVersions } from "./dns/answer-cache.ts";
 import { startDnsThread } from "./dns/threaded.ts";
 import { startExpiry } from "./expiry.ts";
 import { stdoutLog as log } from "./log.ts";
+import { hostPort } from "./addresses.ts";
+import { listenOn } from "./listen.ts";
 import { createMailer } from "./mail/mailer.ts";
+import { applyReload, planReload, reloadableMailer, reloadedLine, restartLine } from "./ops/reload.ts";
 import { staticLabels } from "./names.ts";
 import { openFilesLimit } from "./process-limits.ts";
 import { openDatabase } from "./store/db.ts";
@@ -40,6 +43,15 @@ async function shutdown(signal: string) {
 }
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
+// SIGHUP reloads the settings (src/ops/reload.ts); one that arrives during start-up is acted on
+// once start-up is done. Reloads run one after another.
+let reload: (() => Promise<void>) | null = null;
+let reloadAsked = false;
+let reloading = Promise.resolve();
+process.on("SIGHUP", () => {
+  if (!reload) reloadAsked = true;
+  else reloading = reloading.then(reload);
+});
 
 function fail(message: string): never {
   process.stderr.write(`registration-server: ${message}\n`);
@@ -55,7 +67,10 @@ async function orFail<T>(what: string, start: () => T | Promise<T>): Promise<T> 
   }
 }
 
-const { settings, help, version } = await orFail("settings", () => loadSettings(process.argv.slice(2)));
+// A reload reads the same sources: this command line, the environment as it was at start.
+const argv = process.argv.slice(2);
+const startEnv = { ...process.env };
+const { settings, help, version } = await orFail("settings", () => loadSettings(argv, startEnv));
 if (help) {
   process.stdout.write(HELP);
   process.exit(0);
@@ -72,27 +87,27 @@ const store = createStore(db);
 const fileWatch = watchDatabaseFile({ path: settings.database.path, sqlite: db.$client, checkSeconds: settings.database.checkSeconds, log });
 closers.push(() => fileWatch.stop());
 const now = () => Math.floor(Date.now() / 1000);
-const mailer = createMailer(settings.email, log);
+const mailer = reloadableMailer(() => createMailer(settings.email, log));
+const reserved = staticLabels(settings.dns);
 
-const app = createApp({ settings, store, mailer, log, now, reserved: staticLabels(settings.dns) });
-await orFail(`cannot listen for HTTP on ${settings.http.host}:${settings.http.port}`, () =>
-  // Elysia asks for SO_REUSEPORT by default: a second server on the same port would then start
-  // and take half the requests, answering them from another database.
-  // Every endpoint is a GET, so a body is never needed: 413 past 16 KB instead of buffering 128 MB.
-  app.listen({ hostname: settings.http.host, port: settings.http.port, reusePort: false, maxRequestBodySize: 16 * 1024 }),
+// Reloads change `settings` in place: the app, the mailer's builder and the reserved labels read it.
+const app = createApp({ settings, store, mailer, log, now, reserved });
+const addresses = (hosts: string[], port: number) => hosts.map((h) => hostPort(h, port)).join(", ");
+const http = await orFail(`cannot listen for HTTP on ${addresses(settings.http.host, settings.http.port)}`, () =>
+  listenOn(app, settings.http.host, settings.http.port),
 );
 // The admin listener (loopback by default): /healthz; never the public HTTP port.
 const admin = settings.admin.port === 0 ? null : createAdmin({ sqlite: db.$client });
-if (admin) {
-  await orFail(`cannot listen for the admin listener on ${settings.admin.host}:${settings.admin.port}`, () =>
-    admin.listen({ hostname: settings.admin.host, port: settings.admin.port, reusePort: false, maxRequestBodySize: 16 * 1024 }),
-  );
-}
+const adminListening = admin
+  ? await orFail(`cannot listen for the admin listener on ${addresses(settings.admin.host, settings.admin.port)}`, () =>
+      listenOn(admin, settings.admin.host, settings.admin.port),
+    )
+  : null;
 // DNS answers from its own thread and connection; a committed write bumps the answer cache's
 // shared counters here, before its HTTP reply, so the very next query sees it.
 const versions = new AnswerVersions();
 store.onGatewayChange((name) => versions.invalidate(name));
-const dns = await orFail(`cannot listen for DNS on ${settings.dns.host}:${settings.dns.port}`, () =>
+const dns = await orFail(`cannot listen for DNS on ${addresses(settings.dns.host, settings.dns.port)}`, () =>
   startDnsThread(
     {
       host: settings.dns.host,
@@ -110,10 +125,35 @@ const sweeper = await orFail("cannot start the expiry sweep", () =>
   createSweeper(store, settings.database.path, new URL("./store/sweep-worker.ts", import.meta.url), versions),
 );
 const expiry = startExpiry({ sweeper, ...settings.expiry, log, now, writesRefused: fileWatch.refused });
-closers.push(() => Promise.allSettled([app.stop(), admin?.stop(), dns.close(), expiry.stop()]));
+closers.push(() => Promise.allSettled([http.stop(), adminListening?.stop(), dns.close(), expiry.stop()]));
 
+reload = async () => {
+  if (stopping) return;
+  let next: typeof settings;
+  try {
+    next = loadSettings(argv, startEnv).settings;
+  } catch (e) {
+    log(`settings reload failed, the running settings stay: ${e instanceof SettingsError ? e.message : (e as Error).message}`);
+    return;
+  }
+  const plan = planReload(settings, next);
+  const restart = restartLine(plan);
+  if (restart) log(restart);
+  if (plan.changed.length > 0) {
+    applyReload(settings, next);
+    const labels = staticLabels(settings.dns);
+    reserved.clear();
+    for (const label of labels) reserved.add(label);
+    mailer.rebuild();
+    if (plan.changed.some((key) => key.startsWith("dns."))) await dns.reload(settings.dns);
+  }
+  log(reloadedLine(plan));
+};
+
+const dnsAddresses = settings.dns.host.map((h) => hostPort(h, dns.port)).join(",");
 log(
-  `registration-server ${VERSION} ready: http=http://${settings.http.host}:${app.server!.port} dns=${settings.dns.host}:${dns.port} (udp+tcp) admin=${admin ? `http://${settings.admin.host}:${admin.server!.port}` : "off"} zone=${settings.domain} db=${settings.database.path} mail=${mailer.kind}`,
+  `registration-server ${VERSION} ready: http=${http.urls.join(",")} dns=${dnsAddresses} (udp+tcp) admin=${adminListening ? adminListening.urls.join(",") : "off"} zone=${settings.domain} db=${settings.database.path} mail=${mailer.kind}`,
 );
 log(`process: up to ${openFilesLimit() ?? "an unknown number of"} open files (RLIMIT_NOFILE): every HTTP and DNS/TCP connection takes one`);
 if (mailer.kind === "log") log("email: no email.resend_api_key set, so emails are written to this log instead of sent");
+if (reloadAsked) reloading = reloading.then(reload);

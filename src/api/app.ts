@@ -112,7 +112,6 @@ export function createApp(deps: ApiDeps) {
 
 /** Counts of routine successes by path, written as one line a minute (and at shutdown) while there are any. */
 function createRoutineCounter(deps: ApiDeps) {
-  const counting = deps.settings.http.accessLog === "changes";
   const counts = new Map<string, number>();
   const report = () => {
     if (counts.size === 0) return;
@@ -120,10 +119,13 @@ function createRoutineCounter(deps: ApiDeps) {
     counts.clear();
     deps.log(`http: ${parts.join(", ")} since the last such line (routine successes are counted, not logged one by one: http.access_log)`);
   };
-  const timer = counting ? setInterval(report, SUMMARY_INTERVAL_MS) : undefined;
-  timer?.unref();
+  // Always running (a settings reload may turn counting on); a minute with nothing counted writes nothing.
+  const timer = setInterval(report, SUMMARY_INTERVAL_MS);
+  timer.unref();
   return {
-    counting,
+    get counting() {
+      return deps.settings.http.accessLog === "changes";
+    },
     count(path: string) {
       counts.set(path, (counts.get(path) ?? 0) + 1);
     },

@@ -33,12 +33,23 @@ function hopAddress(hop: string): string | null {
  * left-most), or, only when there is no X-Forwarded-For, X-Real-IP.
  */
 export function createClientIp(deps: Pick<ApiDeps, "settings" | "peerAddress">) {
-  const trusted: Cidr[] = deps.settings.http.trustedProxies.map((text) => {
-    const cidr = parseCidr(text);
-    if (!cidr) throw new Error(`http.trusted_proxies: ${JSON.stringify(text)} is not an address or CIDR`);
-    return cidr;
-  });
+  // Parsed again when a settings reload put a new list in place.
+  let parsedFrom: string[] | undefined;
+  let trusted: Cidr[] = [];
+  const trustedNow = (): Cidr[] => {
+    const list = deps.settings.http.trustedProxies;
+    if (list === parsedFrom) return trusted;
+    trusted = list.map((text) => {
+      const cidr = parseCidr(text);
+      if (!cidr) throw new Error(`http.trusted_proxies: ${JSON.stringify(text)} is not an address or CIDR`);
+      return cidr;
+    });
+    parsedFrom = list;
+    return trusted;
+  };
+  trustedNow();
   const isTrusted = (address: string) => {
+    const trusted = trustedNow();
     if (trusted.length === 0) return false;
     const bytes = addressBytes(address);
     return bytes !== null && trusted.some((cidr) => inCidr(bytes, cidr));

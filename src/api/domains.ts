@@ -37,7 +37,12 @@ export function domainRoutes(deps: ApiDeps, gateways: Gateways) {
   const clientIp = createClientIp(deps);
   // Every /subscribe counts, failures included: that bounds taking names in bulk and guessing an
   // owner's address through UnavailableNameReclamationPossible.
-  const subscriptions = new ClientBudget(settings.limits.subscribePerHour, 3600, settings.limits.ipv6SiteFactor);
+  // Budgets are read on each call: a settings reload changes them in place (src/ops/reload.ts).
+  const subscriptions = new ClientBudget(
+    () => settings.limits.subscribePerHour,
+    3600,
+    () => settings.limits.ipv6SiteFactor,
+  );
   const limitSubscribe = ({ request, server }: { request: Request; server: IpSource | null }) => {
     const wait = subscriptions.take(clientIp(request, server), now());
     if (wait > 0) throw new ApiError("TooManyRequests", undefined, wait);

@@ -15,7 +15,12 @@ export function emailRoutes(deps: ApiDeps, gateways: Gateways) {
   const { settings, now } = deps;
   const { limits } = settings;
   const clientIp = createClientIp(deps);
-  const perClient = new ClientBudget(limits.emailRequestsPerHour, HOUR, limits.ipv6SiteFactor);
+  // Read on each call: a settings reload changes them in place (src/ops/reload.ts).
+  const perClient = new ClientBudget(
+    () => limits.emailRequestsPerHour,
+    HOUR,
+    () => limits.ipv6SiteFactor,
+  );
   /** For the routes that send an email: every call counts, whatever it answers. */
   const limitClient = ({ request, server }: { request: Request; server: IpSource | null }) => {
     const wait = perClient.take(clientIp(request, server), now());

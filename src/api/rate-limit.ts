@@ -12,16 +12,26 @@ export function rateLimitKey(address: string): string {
   return isIP(address) === 6 ? ipv6Prefix(address, 64) : address;
 }
 
+/** A budget: a number, or where to read it each time, so a settings reload changes it in place. */
+export type Limit = number | (() => number);
+
 export class RateLimiter {
   /** insertion order = window start order, so the oldest window is always first */
   private windows = new Map<string, { start: number; count: number }>();
+  private readonly limitOf: () => number;
 
   /** `limit` 0 = no limit. */
   constructor(
-    private readonly limit: number,
+    limit: Limit,
     private readonly windowSeconds: number,
     private readonly maxKeys = MAX_KEYS,
-  ) {}
+  ) {
+    this.limitOf = typeof limit === "number" ? () => limit : limit;
+  }
+
+  private get limit(): number {
+    return this.limitOf();
+  }
 
   /** Seconds to wait when `key` has used its budget, or 0 when one more may go on. Counts nothing. */
   wait(key: string, nowSeconds: number): number {
@@ -80,9 +90,10 @@ export class ClientBudget {
   private readonly perClient: RateLimiter;
   private readonly perSite: RateLimiter;
 
-  constructor(limit: number, windowSeconds: number, wideFactor: number, maxKeys = MAX_KEYS) {
+  constructor(limit: Limit, windowSeconds: number, wideFactor: Limit, maxKeys = MAX_KEYS) {
+    const read = (value: Limit) => (typeof value === "number" ? value : value());
     this.perClient = new RateLimiter(limit, windowSeconds, maxKeys);
-    this.perSite = new RateLimiter(limit * wideFactor, windowSeconds, maxKeys);
+    this.perSite = new RateLimiter(() => read(limit) * read(wideFactor), windowSeconds, maxKeys);
   }
 
   /** Seconds to wait when `address` (or its /48) is over budget, or 0 and the request is counted. */

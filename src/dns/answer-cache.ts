@@ -19,16 +19,22 @@
 //   the write is acknowledged, so the very next query misses without any message passing.
 //   An entry records the counters as read before its rows were looked up: a write committed
 //   during the lookup then leaves the entry stale at birth rather than wrongly current.
+// - One more shared counter, the generation, forgets every answer at once (a settings reload
+//   changed the static records): an entry keeps the low 16 bits of the generation it was
+//   built under and is valid only while they match. Bump it in the thread that swapped the
+//   zone, after the swap, so no answer of the old zone is stored under the new generation.
 
 /** Bytes of entries kept; the 10,000-name benchmark asks for 35,000 distinct messages of ~200 bytes each. */
 const DEFAULT_CAPACITY_BYTES = 24 << 20;
 const SET_BITS = 17; // 131,072 sets of two slots
 const VERSION_BUCKET_BITS = 18; // 262,144 counters
+/** The counter after the buckets: the whole cache's generation. */
+const GENERATION = 1 << VERSION_BUCKET_BITS;
 /** An answer built from more rows than this (a long CNAME chain) is not cached. */
 const MAX_DEPENDENCIES = 8;
 
 // Entry layout, 4-byte aligned: u32 hash | u16 query length | u16 reply length |
-// u8 transport | u8 dependency count | u16 unused | per dependency: u32 bucket, u32 version |
+// u8 transport | u8 dependency count | u16 generation (low bits) | per dependency: u32 bucket, u32 version |
 // query bytes (the message after its ID) | reply bytes.
 const HEADER_BYTES = 12;
 
@@ -47,8 +53,18 @@ function bucketOf(name: string): number {
 export class AnswerVersions {
   readonly counters: Uint32Array;
 
-  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(4 << VERSION_BUCKET_BITS)) {
+  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(4 * (GENERATION + 1))) {
     this.counters = new Uint32Array(buffer);
+  }
+
+  /** Forgets every answer in every cache over these counters (the zone's static records changed). */
+  forgetAll(): void {
+    Atomics.add(this.counters, GENERATION, 1);
+  }
+
+  /** The low 16 bits of the whole-cache generation, as an entry records it. */
+  generation(): number {
+    return Atomics.load(this.counters, GENERATION) & 0xffff;
   }
 
   /** Forgets, in every cache over these counters, the answers built from this full name's row (lower case, trailing dot). */
@@ -105,7 +121,7 @@ export class AnswerCache {
     for (let slot = first; slot < first + 2; slot++) {
       if (this.slotHash[slot] !== hash) continue;
       const at = this.written(slot);
-      if (at >= 0 && this.holds(at, message, transport) && this.rowsUnchanged(at)) return slot;
+      if (at >= 0 && this.holds(at, message, transport) && this.current(at)) return slot;
     }
     return -1;
   }
@@ -192,6 +208,9 @@ export class AnswerCache {
     bytes[at + 7] = reply.length >> 8;
     bytes[at + 8] = transport === "udp" ? 0 : 1;
     bytes[at + 9] = dependencies;
+    const generation = this.shared.generation();
+    bytes[at + 10] = generation & 0xff;
+    bytes[at + 11] = generation >> 8;
     for (let i = 0; i < 2 * dependencies; i++) words[(at >> 2) + 3 + i] = deps[i];
     const queryAt = at + HEADER_BYTES + 8 * dependencies;
     bytes.set(message.subarray(2), queryAt);
@@ -214,9 +233,10 @@ export class AnswerCache {
     this.slotHash[target] = hash;
   }
 
-  /** Whether the rows the entry at `at` was built from are unchanged since. */
-  private rowsUnchanged(at: number): boolean {
-    const { words } = this;
+  /** Whether the entry at `at` was built under this generation from rows unchanged since. */
+  private current(at: number): boolean {
+    const { words, bytes } = this;
+    if ((bytes[at + 10] | (bytes[at + 11] << 8)) !== this.shared.generation()) return false;
     for (let d = 0; d < this.bytes[at + 9]; d++) {
       const word = (at >> 2) + 3 + 2 * d;
       if (Atomics.load(this.versions, words[word]) !== words[word + 1]) return false;
@@ -227,6 +247,6 @@ export class AnswerCache {
   /** Whether a slot holds an entry neither overwritten nor invalidated since. */
   private live(slot: number): boolean {
     const at = this.written(slot);
-    return at >= 0 && this.rowsUnchanged(at);
+    return at >= 0 && this.current(at);
   }
 }

@@ -12,7 +12,8 @@ import { encodeResponse, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, typ
 import { answerQuestion, RCODE, type ZoneLookups } from "./zone.ts";
 
 export interface DnsServerOptions {
-  host: string;
+  /** one address, or several: each is bound on UDP and TCP at the same port */
+  host: string | readonly string[];
   port: number;
   zone: DnsSettings;
   lookups: ZoneLookups;
@@ -41,6 +42,8 @@ export const DEFAULT_TCP_LIMITS: TcpLimits = { maxConnections: 512, maxPerClient
 export interface DnsServer {
   /** the port bound on UDP and TCP (the one asked for, or the system's pick when 0 was asked) */
   port: number;
+  /** Answers from `zone` from now on (a settings reload); every cached answer is forgotten. */
+  reload(zone: DnsSettings): void | Promise<void>;
   close(): Promise<void>;
 }
 
@@ -49,38 +52,78 @@ const TCP_MAX_PENDING_OUTPUT = 1 << 20;
 /** Unanswered input kept per connection while its replies wait for the peer to read (a safety net: reading is paused then). */
 const TCP_MAX_PENDING_INPUT = 256 << 10;
 
+/** What the sockets answer with: replaced as a whole when the settings are reloaded. */
+interface Live {
+  zone: DnsSettings;
+  respond: Responder;
+  rrl: ResponseRateLimiter | null;
+}
+
+type Bound = { udp: Bun.udp.Socket<"buffer">; tcp: { server: Server; connections: Map<TcpSocket, unknown> } };
+
 export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
   const cache = options.cache ?? new AnswerCache();
   options.watchGateways?.((name) => cache.invalidate(name));
-  const respond = createResponder({ ...options, cache });
-  warmUp(respond, options.zone.domain);
+  const responderFor = (zone: DnsSettings) => {
+    const respond = createResponder({ ...options, zone, cache });
+    warmUp(respond, zone.domain);
+    return respond;
+  };
+  const rrlFor = (zone: DnsSettings) => (zone.rrl && zone.rrl.rate > 0 ? new ResponseRateLimiter(zone.rrl) : null);
+  const live: Live = { zone: options.zone, respond: responderFor(options.zone), rrl: rrlFor(options.zone) };
   const limits = { ...DEFAULT_TCP_LIMITS, ...options.tcp };
-  // Port 0: UDP takes the system's pick and TCP binds the same number, which another process
-  // may hold on TCP only; then the pair is tried again.
+  const hosts = [options.host].flat();
+  // Port 0: UDP on the first address takes the system's pick; TCP, and both on the other
+  // addresses, bind the same number, which another process may hold; then it is all tried again.
   for (let attempt = 1; ; attempt++) {
-    const udp = await bindUdp(options, respond);
-    const port = udp.port;
+    const bound: Bound[] = [];
+    let port = options.port;
     try {
-      const tcp = await listenTcp({ ...options, port }, respond, limits);
-      return dnsServer(port, udp, tcp);
+      for (const host of hosts) {
+        const udp = await bindUdp({ ...options, host, port }, live);
+        port = udp.port;
+        try {
+          bound.push({ udp, tcp: await listenTcp({ ...options, host, port }, (message, transport) => live.respond(message, transport), limits) });
+        } catch (e) {
+          udp.close();
+          throw e;
+        }
+      }
+      return dnsServer(port, bound, (zone) => {
+        const respond = responderFor(zone);
+        const rrlChanged = JSON.stringify(zone.rrl) !== JSON.stringify(live.zone.rrl);
+        live.zone = zone;
+        live.respond = respond;
+        if (rrlChanged) live.rrl = rrlFor(zone);
+        cache.shared.forgetAll(); // after the swap, in this thread: nothing of the old zone is cached anew
+      });
     } catch (e) {
-      udp.close();
+      await closeAll(bound);
       if (options.port !== 0 || attempt >= 20 || (e as NodeJS.ErrnoException).code !== "EADDRINUSE") throw e;
     }
   }
 }
 
-function dnsServer(port: number, udp: Bun.udp.Socket<"buffer">, tcp: { server: Server; connections: Map<TcpSocket, unknown> }): DnsServer {
-  return {
-    port,
-    async close() {
-      await Promise.all([
+function closeAll(bound: Bound[]): Promise<unknown> {
+  return Promise.all(
+    bound.map(({ udp, tcp }) =>
+      Promise.all([
         Promise.resolve(udp.closed || udp.close()),
         new Promise<void>((resolve) => {
           tcp.server.close(() => resolve());
           for (const socket of tcp.connections.keys()) socket.destroy();
         }),
-      ]);
+      ]),
+    ),
+  );
+}
+
+function dnsServer(port: number, bound: Bound[], reload: (zone: DnsSettings) => void): DnsServer {
+  return {
+    port,
+    reload,
+    async close() {
+      await closeAll(bound);
     },
   };
 }
@@ -235,10 +278,8 @@ const UDP_MAX_BACKLOG = 4096;
  * later tick, which cost a third of the time per query. Replies go out in batches: Bun reads
  * many datagrams per turn, and one sendmmsg for 32 replies costs little more than one sendto.
  */
-async function bindUdp(options: DnsServerOptions, respond: Responder): Promise<Bun.udp.Socket<"buffer">> {
+async function bindUdp(options: DnsServerOptions & { host: string }, live: Live): Promise<Bun.udp.Socket<"buffer">> {
   const reportError = rateLimitedLog(options.log);
-  const rrlSettings = options.zone.rrl;
-  const rrl = rrlSettings && rrlSettings.rate > 0 ? new ResponseRateLimiter(rrlSettings) : null;
   // Limited answers are counted and reported once a minute, without building a line per answer.
   let limited = 0;
   let limitedReportedAt = 0;
@@ -264,11 +305,12 @@ async function bindUdp(options: DnsServerOptions, respond: Responder): Promise<B
       data(socket, message, port, address) {
         let reply: Buffer | null = null;
         try {
-          reply = respond(message, "udp");
+          reply = live.respond(message, "udp");
         } catch (e) {
           options.log(`dns: unexpected error on a UDP message: ${(e as Error).message}`);
         }
         if (!reply || outbox.length >= UDP_MAX_BACKLOG * 3) return;
+        const rrl = live.rrl;
         if (rrl) {
           const now = Date.now();
           const verdict = rrl.verdict(reply, address, now);
@@ -276,7 +318,7 @@ async function bindUdp(options: DnsServerOptions, respond: Responder): Promise<B
             limited++;
             if (now - limitedReportedAt >= 60_000) {
               options.log(
-                `dns: response-rate limit (dns.rrl_rate = ${rrlSettings!.rate}/s) truncated or dropped ${limited} UDP answers since the last report, the latest to ${address}`,
+                `dns: response-rate limit (dns.rrl_rate = ${live.zone.rrl?.rate}/s) truncated or dropped ${limited} UDP answers since the last report, the latest to ${address}`,
               );
               limited = 0;
               limitedReportedAt = now;
@@ -324,7 +366,11 @@ interface Connection {
 }
 
 /** The listening server and its open connections, oldest first (closed at shutdown, idle or not). */
-function listenTcp(options: DnsServerOptions, respond: Responder, limits: TcpLimits): Promise<{ server: Server; connections: Map<TcpSocket, Connection> }> {
+function listenTcp(
+  options: DnsServerOptions & { host: string },
+  respond: Responder,
+  limits: TcpLimits,
+): Promise<{ server: Server; connections: Map<TcpSocket, Connection> }> {
   const connections = new Map<TcpSocket, Connection>();
   const perClient = new Map<string, number>();
   const reportRefused = rateLimitedLog(options.log, 60_000);

@@ -1,6 +1,7 @@
 // Starts DNS in a worker thread (worker.ts) for a database file, or in this thread for
 // :memory: (another connection could not see that database; a shared-cache URI would make
 // reads wait on writes, which is what the thread is for).
+import type { DnsSettings } from "../config.ts";
 import { AnswerCache, type AnswerVersions } from "./answer-cache.ts";
 import { startDnsServer, type DnsServer } from "./server.ts";
 import type { DnsWorkerReply, DnsWorkerRequest, PlainDnsOptions } from "./worker.ts";
@@ -30,6 +31,8 @@ export async function startDnsThread(options: DnsThreadOptions, workerUrl: URL):
 
   let closing = false;
   let current: Running | null = null;
+  /** reloads sent to the thread and not yet acknowledged, oldest first */
+  const reloadsSent: (() => void)[] = [];
 
   interface Running {
     worker: Worker;
@@ -52,7 +55,8 @@ export async function startDnsThread(options: DnsThreadOptions, workerUrl: URL):
         } else if (message.kind === "failed") {
           worker.terminate();
           reject(new Error(message.message));
-        } else if (message.kind === "closed") onClosed();
+        } else if (message.kind === "reloaded") reloadsSent.shift()?.();
+        else if (message.kind === "closed") onClosed();
       };
       worker.addEventListener("error", (event) => {
         // Bun's message is the source excerpt, the error and its stack: keep the error line.
@@ -102,6 +106,19 @@ export async function startDnsThread(options: DnsThreadOptions, workerUrl: URL):
   plain.port = current.port;
   return {
     port: current.port,
+    /** Resolves once the thread answers from `zone` (or after CLOSE_WAIT_MS, when it does not say so). */
+    async reload(zone: DnsSettings) {
+      plain.zone = zone; // a replacement thread starts from it too
+      if (!current) return;
+      let timer: Timer | undefined;
+      await new Promise<void>((resolve) => {
+        reloadsSent.push(resolve);
+        timer = setTimeout(resolve, CLOSE_WAIT_MS);
+        const request: DnsWorkerRequest = { kind: "reload", zone };
+        current!.worker.postMessage(request);
+      });
+      clearTimeout(timer);
+    },
     async close() {
       closing = true;
       if (current) await stop(current);

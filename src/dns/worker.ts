@@ -2,6 +2,7 @@
 // for a SQLite lock or works through an HTTP burst, and a UDP flood costs HTTP no event-loop
 // time. Gateway rows are read on a read-only connection of this thread (WAL: a reader never
 // waits for a writer); the answer cache's counters are shared with the thread that writes.
+import type { DnsSettings } from "../config.ts";
 import { openLookupDatabase, type Db } from "../store/db.ts";
 import { createGatewayLookup } from "../store/queries.ts";
 import { AnswerCache, AnswerVersions } from "./answer-cache.ts";
@@ -12,8 +13,16 @@ declare const self: Worker;
 /** What startDnsServer takes that is plain data (functions cannot cross to a thread). */
 export type PlainDnsOptions = Omit<DnsServerOptions, "lookups" | "watchGateways" | "cache" | "log">;
 
-export type DnsWorkerRequest = { kind: "start"; options: PlainDnsOptions; dbPath: string; versions: SharedArrayBuffer } | { kind: "close" };
-export type DnsWorkerReply = { kind: "ready"; port: number } | { kind: "failed"; message: string } | { kind: "log"; line: string } | { kind: "closed" };
+export type DnsWorkerRequest =
+  | { kind: "start"; options: PlainDnsOptions; dbPath: string; versions: SharedArrayBuffer }
+  | { kind: "reload"; zone: DnsSettings }
+  | { kind: "close" };
+export type DnsWorkerReply =
+  | { kind: "ready"; port: number }
+  | { kind: "failed"; message: string }
+  | { kind: "log"; line: string }
+  | { kind: "reloaded" }
+  | { kind: "closed" };
 
 const reply = (message: DnsWorkerReply) => postMessage(message);
 let db: Db | undefined;
@@ -49,7 +58,18 @@ async function close(): Promise<void> {
   reply({ kind: "closed" });
 }
 
+function reload(zone: DnsSettings): void {
+  try {
+    dns?.reload(zone);
+  } catch (e) {
+    reply({ kind: "log", line: `dns: cannot answer from the reloaded settings, keeping the old zone: ${(e as Error).message}` });
+  }
+  reply({ kind: "reloaded" });
+}
+
 self.onmessage = (event: MessageEvent<DnsWorkerRequest>) => {
   const request = event.data;
-  void (request.kind === "start" ? start(request) : close());
+  if (request.kind === "start") void start(request);
+  else if (request.kind === "reload") reload(request.zone);
+  else void close();
 };

@@ -24,6 +24,28 @@ describe("rate limiter", () => {
     expect(limiter.take("2001:db8:1:3::5", 0)).toBe(0);
   });
 
+  test("a limit read from a function follows it (a settings reload), counts kept", () => {
+    let limit = 5;
+    const limiter = new RateLimiter(() => limit, 3600);
+    expect([1, 2].map(() => limiter.take("192.0.2.1", 0))).toEqual([0, 0]);
+    limit = 2;
+    expect(limiter.take("192.0.2.1", 0)).toBe(3600);
+    limit = 3;
+    expect(limiter.take("192.0.2.1", 0)).toBe(0);
+    limit = 0;
+    expect(limiter.take("192.0.2.1", 0)).toBe(0);
+    let factor = 1;
+    const budget = new ClientBudget(
+      () => 1,
+      3600,
+      () => factor,
+    );
+    expect(budget.take("2001:db8:1:1::1", 0)).toBe(0);
+    expect(budget.take("2001:db8:1:2::1", 0)).toBeGreaterThan(0); // the /48 has 1 x 1
+    factor = 10;
+    expect(budget.take("2001:db8:1:2::1", 0)).toBe(0);
+  });
+
   test("a limit of 0 is no limit", () => {
     const limiter = new RateLimiter(0, 3600);
     for (let i = 0; i < 1000; i++) expect(limiter.take("192.0.2.1", 0)).toBe(0);

@@ -48,7 +48,7 @@ password = "secret"
 sender = "accounts@mydomain.org"
 `);
     expect(s.domain).toBe("mydomain.org");
-    expect(s.http).toMatchObject({ host: "127.0.0.1", port: 4141 });
+    expect(s.http).toMatchObject({ host: ["127.0.0.1"], port: 4141 });
     expect(s.database.path).toBe("/tmp/domains.sqlite");
     expect(s.dns.ttl).toBe(86400);
     expect(s.dns.gatewayTtl).toBe(60);

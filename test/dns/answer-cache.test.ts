@@ -259,6 +259,21 @@ describe("DNS answer cache", () => {
     expect(cache.get(message, "udp")).toBeUndefined();
   });
 
+  test("forgetAll (a settings reload) drops every cached answer, in every cache over the shared counters, and new ones are kept", () => {
+    const writer = new AnswerVersions();
+    const cache = new AnswerCache(undefined, new AnswerVersions(writer.buffer));
+    const static1 = encodeQuery("example.test", "TXT", { id: 1 });
+    const gateway = encodeQuery("gw.example.test", "A", { id: 2 });
+    cache.set(static1, "udp", Buffer.from([0, 1, 1]), []);
+    cache.set(gateway, "tcp", Buffer.from([0, 2, 1]), ["gw.example.test."]);
+    expect(cache.get(static1, "udp")).toEqual(Buffer.from([0, 1, 1]));
+    writer.forgetAll();
+    expect(cache.get(static1, "udp")).toBeUndefined();
+    expect(cache.get(gateway, "tcp")).toBeUndefined();
+    cache.set(static1, "udp", Buffer.from([0, 1, 2]), []);
+    expect(cache.get(static1, "udp")).toEqual(Buffer.from([0, 1, 2]));
+  });
+
   test("an answer built from several rows goes when any one of them changes", () => {
     const cache = new AnswerCache();
     const message = encodeQuery("alias.example.test", "A", { id: 7 });

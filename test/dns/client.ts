@@ -4,7 +4,7 @@ import * as packet from "dns-packet";
 import { createSocket } from "node:dgram";
 import { connect } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DnsSettings } from "../../src/config.ts";
 import { startDnsServer, type DnsServerOptions } from "../../src/dns/server.ts";
@@ -35,9 +35,9 @@ export function encodeQuery(name: string, type: string, options: QueryOptions = 
 }
 
 /** Sends one datagram and waits for one reply (rejects after `timeoutMs`). */
-export function udpExchange(port: number, message: Buffer, timeoutMs = 2000): Promise<Buffer> {
+export function udpExchange(port: number, message: Buffer, timeoutMs = 2000, host = "127.0.0.1"): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const socket = createSocket("udp4");
+    const socket = createSocket(host.includes(":") ? "udp6" : "udp4");
     const timer = setTimeout(() => {
       socket.close();
       reject(new Error("no UDP reply"));
@@ -47,14 +47,14 @@ export function udpExchange(port: number, message: Buffer, timeoutMs = 2000): Pr
       socket.close();
       resolve(reply);
     });
-    socket.send(message, port, "127.0.0.1");
+    socket.send(message, port, host);
   });
 }
 
 /** Sends messages on one TCP connection (each length-prefixed) and collects `expected` replies. */
-export function tcpExchange(port: number, messages: Buffer[], expected = messages.length, timeoutMs = 3000): Promise<Buffer[]> {
+export function tcpExchange(port: number, messages: Buffer[], expected = messages.length, timeoutMs = 3000, host = "127.0.0.1"): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1");
+    const socket = connect(port, host);
     const replies: Buffer[] = [];
     let pending: Buffer = Buffer.alloc(0);
     const timer = setTimeout(() => {
@@ -79,6 +79,13 @@ export function tcpExchange(port: number, messages: Buffer[], expected = message
     });
     socket.write(Buffer.concat(messages.map((m) => Buffer.concat([Buffer.from([m.length >> 8, m.length & 0xff]), m]))));
   });
+}
+
+/** Whether this machine has the IPv6 loopback (::1) to test on; tests that need it skip, saying so, when not. */
+export function hasIpv6Loopback(): boolean {
+  const found = Object.values(networkInterfaces()).some((list) => list?.some((a) => a.family === "IPv6" && a.address === "::1"));
+  if (!found) console.log("skipping the ::1 tests: this machine has no IPv6 loopback (ip -6 addr show lo)");
+  return found;
 }
 
 /** dns-packet's decoding; its types leave out the rcode and opcode it does return. */
