@@ -68,7 +68,7 @@ export interface DynUpdate {
 }
 
 /** The dyndns2 answers, one line per hostname; `911` (our failure) is the route's. */
-export type DynAnswer = `good ${string}` | `nochg ${string}` | "badauth" | "nohost" | "notfqdn" | "abuse" | "numhost";
+export type DynAnswer = "good" | "nochg" | `good ${string}` | `nochg ${string}` | "badauth" | "nohost" | "notfqdn" | "abuse" | "numhost";
 
 /** Hostnames one update may name; more answer `numhost` (dyndns2's limit is 20). */
 export const MAX_UPDATE_HOSTNAMES = 20;
@@ -204,7 +204,7 @@ export function createGateways({ settings, store, mailer, log, reserved }: Gatew
             answers.push("nohost"); // unsubscribed or reclaimed meanwhile
           else {
             current = { v4: ipv4 ?? current.v4, v6: ipv6 ?? current.v6 };
-            answers.push(changed ? `good ${shown}` : `nochg ${shown}`);
+            answers.push(`${changed ? "good" : "nochg"} ${shown}`.trimEnd() as DynAnswer);
           }
         }
       }
