@@ -108,6 +108,7 @@ describe("gateway rules without HTTP", () => {
       gateways.dynUpdate({ user: "home", password: token, hostnames: [], ...request }, now);
     expect(await update({ ipv4: "::ffff:192.0.2.7" })).toEqual(["good 192.0.2.7"]);
     expect(await update({}, NOW + 30)).toEqual(["nochg"]);
+    expect(await update({ ipv4: "2001:db8::5", ipv6: "192.0.2.5" }, NOW + 30)).toEqual(["nochg"]); // wrong families are not stored
     expect(gateways.info(token)).toMatchObject({ timestamp: NOW + 30, lastIp: "192.0.2.7", lastIpv4: "192.0.2.7", lastIpv6: "" });
     expect(await update({ user: "home", password: other.token, ipv4: "192.0.2.8" })).toEqual(["badauth"]);
     expect(await update({ hostnames: ["other.example.test", "HOME.example.test."], ipv6: "2001:DB8::1" })).toEqual(["nohost", "good 2001:db8::1"]);
