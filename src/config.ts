@@ -69,6 +69,8 @@ export interface LimitSettings {
   emailsPerRecipientPerHour: number;
   emailsPerRecipientPerDay: number;
   reclaimEmailsPerNamePerHour: number;
+  /** dyndns2 updates of one name a minute; past it the name answers `abuse` */
+  updatesPerNamePerMinute: number;
   /** an IPv6 /48 gets this many times a client's (/64's) budget */
   ipv6SiteFactor: number;
 }
@@ -261,6 +263,7 @@ const KEYS: Key[] = [
   { key: "limits.emails_per_recipient_per_hour", kind: "int", max: COUNT_MAX, default: 5, help: "emails of each kind to one mailbox an hour, whoever asks" },
   { key: "limits.emails_per_recipient_per_day", kind: "int", max: COUNT_MAX, default: 20, help: "emails of each kind to one mailbox a day" },
   { key: "limits.reclaim_emails_per_name_per_hour", kind: "int", max: COUNT_MAX, default: 3, help: "reclamation emails for one name an hour" },
+  { key: "limits.updates_per_name_per_minute", kind: "int", max: COUNT_MAX, default: 5, help: "dyndns2 updates of one name a minute (`abuse` past it)" },
   { key: "limits.ipv6_site_factor", kind: "int", min: 1, max: 65_536, default: 10, help: "an IPv6 /48 gets this many times a client's (/64's) budget" },
 ];
 const KEY_BY_NAME = new Map(KEYS.map((k) => [k.key, k]));
@@ -665,6 +668,7 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
       emailsPerRecipientPerHour: get("limits.emails_per_recipient_per_hour"),
       emailsPerRecipientPerDay: get("limits.emails_per_recipient_per_day"),
       reclaimEmailsPerNamePerHour: get("limits.reclaim_emails_per_name_per_hour"),
+      updatesPerNamePerMinute: get("limits.updates_per_name_per_minute"),
       ipv6SiteFactor: get("limits.ipv6_site_factor"),
     },
   };

@@ -1,8 +1,9 @@
-// The rules of a gateway's life, whoever asks: the HTTP routes today, dyndns2 and the CLI
-// later. Functions take plain values (names, tokens, a client address, the time in Unix
+// The rules of a gateway's life, whoever asks: the HTTP routes, dyndns2 and the CLI. Functions take plain values (names, tokens, a client address, the time in Unix
 // seconds), never a Request. A rule that fails throws ApiError with the code the contract
 // gives it (docs/api.md); api/app.ts alone turns codes into statuses. Quotas that protect a
 // mailbox or a name's owner are rules, counted here; per-client quotas are HTTP's (api/).
+import { timingSafeEqual } from "node:crypto";
+import { isIP } from "node:net";
 import { unmapIPv4 } from "./addresses.ts";
 import { ApiError } from "./api/errors.ts";
 import { RateLimiter, takeAll } from "./api/rate-limit.ts";
@@ -54,7 +55,39 @@ export function recipientKey(address: string): string {
   return `${local}@${domain}`;
 }
 
+/** A dyndns2 update (/nic/update): who asks, for which names, with which addresses. */
+export interface DynUpdate {
+  /** the Basic auth user (or `username`): a label or a full name, case and trailing dot as given */
+  user: string;
+  /** the Basic auth password (or `password`): the name's API token */
+  password: string;
+  /** `hostname` split at its commas, as given; none = the user's own name */
+  hostnames: string[];
+  /** the IPv4 and IPv6 address to publish; a family left out keeps its address */
+  ipv4?: string;
+  ipv6?: string;
+}
+
+/** The dyndns2 answers, one line per hostname; `911` (our failure) is the route's. */
+export type DynAnswer = "good" | "nochg" | `good ${string}` | `nochg ${string}` | "badauth" | "nohost" | "notfqdn" | "abuse" | "numhost";
+
+/** Hostnames one update may name; more answer `numhost` (dyndns2's limit is 20). */
+export const MAX_UPDATE_HOSTNAMES = 20;
+
+/** Equal strings, compared in time that does not depend on where they differ. */
+function sameSecret(given: string, stored: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(stored);
+  return a.length === b.length && stored !== "" && timingSafeEqual(a, b);
+}
+
 export type Gateways = ReturnType<typeof createGateways>;
+
+/** A dyndns2 user or hostname as compared: trimmed, lower-cased, without its trailing dot; undefined when empty. */
+function dynName(text: string): string | undefined {
+  const name = text.trim().toLowerCase().replace(/\.$/, "");
+  return name === "" ? undefined : name;
+}
 
 export function createGateways({ settings, store, mailer, log, reserved }: GatewayDeps) {
   const { limits } = settings;
@@ -80,6 +113,8 @@ export function createGateways({ settings, store, mailer, log, reserved }: Gatew
   const verifications = perRecipient();
   const reclamations = perRecipient();
   const reclaimsPerName = new RateLimiter(() => limits.reclaimEmailsPerNamePerHour, HOUR);
+  // Whoever holds its token: a router stuck in a loop must not write a name's row without end.
+  const updatesPerName = new RateLimiter(() => limits.updatesPerNamePerMinute, 60);
   const limitRecipient = (to: string, counters: ReturnType<typeof perRecipient>, now: number, extra: [RateLimiter, string][] = []) => {
     const key = recipientKey(to);
     const wait = takeAll([[counters.hour, key], [counters.day, key], ...extra], now);
@@ -134,6 +169,49 @@ export function createGateways({ settings, store, mailer, log, reserved }: Gatew
      */
     async ping(token: string, address: string, now: number): Promise<void> {
       if (!(await store.recordPingGrouped(token, now, unmapIPv4(address).toLowerCase()))) throw new ApiError("UnknownToken");
+    },
+
+    /**
+     * A dyndns2 update (docs/api.md, "/nic/update"): the user's name and token must match, else
+     * one `badauth` and nothing changes. Then each hostname in order: `notfqdn` unless it is a
+     * full name, `nohost` unless it is the user's name, `abuse` past the per-name quota, else a
+     * ping that stores the addresses given: `good` when one changed, `nochg` when none did.
+     */
+    async dynUpdate(request: DynUpdate, now: number): Promise<DynAnswer[]> {
+      const userName = dynName(request.user);
+      const domain = userName && store.findDomainByName(userName.includes(".") ? `${userName}.` : fullName(userName, settings.domain));
+      if (!domain || !sameSecret(request.password, domain.token)) return ["badauth"];
+      const hostnames = request.hostnames.length > 0 ? request.hostnames : [domain.name];
+      if (hostnames.length > MAX_UPDATE_HOSTNAMES) return ["numhost"];
+      // Whoever calls: only an address of the right family is stored.
+      const ipv4 = request.ipv4 !== undefined && isIP(unmapIPv4(request.ipv4)) === 4 ? unmapIPv4(request.ipv4) : undefined;
+      const ipv6 = request.ipv6 !== undefined && isIP(request.ipv6) === 6 ? request.ipv6.toLowerCase() : undefined;
+      const shown = [ipv4, ipv6].filter((a) => a !== undefined).join(",");
+      let current = { v4: domain.lastIpv4, v6: domain.lastIpv6 };
+      const answers: DynAnswer[] = [];
+      for (const hostname of hostnames) {
+        const name = dynName(hostname);
+        if (!name?.includes(".")) answers.push("notfqdn");
+        else if (`${name}.` !== domain.name) answers.push("nohost");
+        else if (updatesPerName.take(domain.name, now) > 0) answers.push("abuse");
+        else {
+          const changed = (ipv4 !== undefined && ipv4 !== current.v4) || (ipv6 !== undefined && ipv6 !== current.v6);
+          const written = await store.recordUpdate({
+            token: domain.token,
+            timestamp: now,
+            ip: ipv4 ?? ipv6 ?? domain.lastIp,
+            ipv4: ipv4 ?? null,
+            ipv6: ipv6 ?? null,
+          });
+          if (!written)
+            answers.push("nohost"); // unsubscribed or reclaimed meanwhile
+          else {
+            current = { v4: ipv4 ?? current.v4, v6: ipv6 ?? current.v6 };
+            answers.push(`${changed ? "good" : "nochg"} ${shown}`.trimEnd() as DynAnswer);
+          }
+        }
+      }
+      return answers;
     },
 
     /** The TXT answer of _acme-challenge.<name> (ACME DNS-01). */

@@ -63,7 +63,7 @@ export function maskSecret(secret: string): string {
   return secret.length <= 4 ? "…" : `${secret.slice(0, 4)}…`;
 }
 
-const SECRET_PARAMS = new Set(["token", "reclamationtoken", "s"]);
+const SECRET_PARAMS = new Set(["token", "reclamationtoken", "s", "password"]);
 /** Every secret we issue is a UUID: one is masked under whatever parameter name it arrives. */
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 

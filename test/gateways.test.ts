@@ -102,6 +102,21 @@ describe("gateway rules without HTTP", () => {
     expect(await failure(() => gateways.ping(crypto.randomUUID(), "192.0.2.7", NOW))).toBe("UnknownToken");
   });
 
+  test("dynUpdate: a ping for the user's own name only; without an address it keeps the name alive and answers a bare nochg", async () => {
+    const { token } = gateways.subscribe({ name: "home", mode: 1 }, NOW);
+    const other = gateways.subscribe({ name: "other", mode: 1 }, NOW);
+    const update = (request: Partial<Parameters<Gateways["dynUpdate"]>[0]>, now = NOW) =>
+      gateways.dynUpdate({ user: "home", password: token, hostnames: [], ...request }, now);
+    expect(await update({ ipv4: "::ffff:192.0.2.7" })).toEqual(["good 192.0.2.7"]);
+    expect(await update({}, NOW + 30)).toEqual(["nochg"]);
+    expect(await update({ ipv4: "2001:db8::5", ipv6: "192.0.2.5" }, NOW + 30)).toEqual(["nochg"]); // wrong families are not stored
+    expect(gateways.info(token)).toMatchObject({ timestamp: NOW + 30, lastIp: "192.0.2.7", lastIpv4: "192.0.2.7", lastIpv6: "" });
+    expect(await update({ user: "home", password: other.token, ipv4: "192.0.2.8" })).toEqual(["badauth"]);
+    expect(await update({ hostnames: ["other.example.test", "HOME.example.test."], ipv6: "2001:DB8::1" })).toEqual(["nohost", "good 2001:db8::1"]);
+    expect(store.findGatewayByName("home.example.test.")).toMatchObject({ lastIpv4: "192.0.2.7", lastIpv6: "2001:db8::1" });
+    expect(store.findGatewayByName("other.example.test.")).toMatchObject({ lastIpv4: "", lastIpv6: "" });
+  });
+
   test("unsubscribe by token or by live reclamation token frees the name", async () => {
     const { token } = gateways.subscribe({ name: "home" }, NOW);
     expect(await failure(() => gateways.unsubscribe({}, NOW))).toBe("MissingParameter");

@@ -18,6 +18,14 @@ describe("maskedPath", () => {
     expect(maskedPath("http://h/ping?TOKEN=abcdefgh")).toBe("/ping?TOKEN=abcd…");
   });
 
+  test("dyndns2's password parameter is masked whatever it holds, the username is kept", () => {
+    expect(maskedPath(`http://h/nic/update?username=home&password=${TOKEN}&hostname=home.example.test`)).toBe(
+      "/nic/update?username=home&password=0b6f…&hostname=home.example.test",
+    );
+    expect(maskedPath("http://h/nic/update?username=home&password=not-a-uuid")).toBe("/nic/update?username=home&password=not-…");
+    expect(maskedPath("http://h/nic/update?Password=p%40ss%20word")).toBe("/nic/update?Password=p%40ss…");
+  });
+
   test("a UUID under any other name is masked; short values and other names are kept", () => {
     expect(maskedPath(`http://h/x?id=${TOKEN}&name=demo`)).toBe("/x?id=0b6f…&name=demo");
     expect(maskedPath("http://h/subscribe?name=demo&mode=1")).toBe("/subscribe?name=demo&mode=1");

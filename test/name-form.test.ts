@@ -31,7 +31,9 @@ describe("name form", () => {
 
   test("DNS answers the same whatever case and dot the zone's name comes in", () => {
     const dns = { ...loadSettings([], {}).settings.dns, wwwAddresses: ["192.0.2.1"] };
-    const gateways = new Map<string, GatewayRecord>([["home.example.test.", { mode: 1, lastIp: "192.0.2.9", dnsChallenge: "c", token: "t" }]]);
+    const gateways = new Map<string, GatewayRecord>([
+      ["home.example.test.", { mode: 1, lastIp: "192.0.2.9", lastIpv4: "192.0.2.9", lastIpv6: "", dnsChallenge: "c", token: "t" }],
+    ]);
     const lookups = { gateway: (name: string) => gateways.get(name) };
     const questions: [string, number][] = [
       ["example.test", TYPE.SOA],

@@ -26,6 +26,8 @@ function infoJson(domain: DomainInfo): string {
       continent: domain.continent,
       mode: domain.mode,
       last_ip: domain.lastIp,
+      last_ipv4: domain.lastIpv4,
+      last_ipv6: domain.lastIpv6,
     });
     infoBodies.set(domain, body);
   }

@@ -292,7 +292,8 @@ function gatewayNode(label: string, gateway: GatewayRecord, zone: DnsSettings): 
     const tunnel = addressRecords(zone.tunnelAddresses);
     records.push(...(tunnel.length > 0 ? tunnel : addressRecords([gateway.lastIp])));
   } else if (gateway.mode === MODE.dynamicDns) {
-    records.push(...addressRecords([gateway.lastIp]));
+    // Dual stack: A from the last IPv4 address given, AAAA from the last IPv6 one.
+    records.push(...addressRecords([gateway.lastIpv4, gateway.lastIpv6]));
   }
   records.push(...caa(zone), ...txtFor("*", zone), ...txtFor(label, zone), ...mxFor("*", zone), ...mxFor(label, zone));
   return { records, ttl: { A: zone.gatewayTtl, AAAA: zone.gatewayTtl } };

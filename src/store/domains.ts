@@ -5,11 +5,22 @@ import { ChangeFeed } from "./change-feed.ts";
 import type { Db } from "./db.ts";
 import { groupCommit } from "./group-commit.ts";
 import { InfoCache } from "./info-cache.ts";
-import { createGatewayLookup, createQueries, type DomainInfo, type NewDomain, type StaleBatch, type StaleCensus, type StaleRemoved } from "./queries.ts";
-import type { VerificationOutcome } from "./queries.ts";
+import { isIP } from "node:net";
+import { unmapIPv4 } from "../addresses.ts";
+import {
+  createGatewayLookup,
+  createQueries,
+  type DomainInfo,
+  type NewDomain,
+  type PingWrite,
+  type StaleBatch,
+  type StaleCensus,
+  type StaleRemoved,
+  type VerificationOutcome,
+} from "./queries.ts";
 
 export type { GatewayRecord } from "../gateway-data.ts";
-export type { DomainInfo, NewDomain, StaleBatch, StaleCensus, StaleRemoved, VerificationOutcome } from "./queries.ts";
+export type { DomainInfo, NewDomain, PingWrite, StaleBatch, StaleCensus, StaleRemoved, VerificationOutcome } from "./queries.ts";
 export { createGatewayLookup };
 
 export type Store = ReturnType<typeof createStore>;
@@ -17,6 +28,13 @@ export type Store = ReturnType<typeof createStore>;
 export interface StoreOptions {
   /** keep /info's rows in memory (tests compare against a store without) */
   cacheInfo?: boolean;
+}
+
+/** A /ping's write: the address sets last_ip and its own family's column. */
+function pingWrite(token: string, timestamp: number, ip: string): PingWrite {
+  const plain = unmapIPv4(ip);
+  const family = isIP(plain);
+  return { token, timestamp, ip, ipv4: family === 4 ? plain : null, ipv6: family === 6 ? plain : null };
 }
 
 export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
@@ -30,11 +48,19 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
   const wrote = () => infoCache.clear();
 
   /** One ping's UPDATE, its row's /info copy forgotten first; the pinged row's full name. */
-  const applyPing = (ping: { token: string; timestamp: number; ip: string }) => {
+  const applyPing = (ping: PingWrite) => {
     infoCache.forget(ping.token);
     return queries.recordPing(ping);
   };
   const commitPing = groupCommit(db.$client, applyPing);
+  /** A ping or dyndns2 update naming its addresses, group-committed: resolves once committed. */
+  const recordUpdate = (write: PingWrite): Promise<boolean> => {
+    if (write.token === "") return Promise.resolve(false);
+    return commitPing(write).then((name) => {
+      changed(name);
+      return name !== undefined;
+    });
+  };
 
   /** Rows this or another connection removed: /info forgets them and listeners hear of them. */
   const removed = (names: string[]) => {
@@ -98,21 +124,20 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
       queries.withdrawReclamationToken(id, token, previous);
     },
 
+    /** A /ping: `ip` becomes last_ip and the address of its family. */
     recordPing(token: string, timestamp: number, ip: string): boolean {
       if (token === "") return false;
-      const name = applyPing({ token, timestamp, ip });
+      const name = applyPing(pingWrite(token, timestamp, ip));
       changed(name);
       return name !== undefined;
     },
 
     /** recordPing for the API's hot path: resolves once committed together with the other pings of this turn. */
     recordPingGrouped(token: string, timestamp: number, ip: string): Promise<boolean> {
-      if (token === "") return Promise.resolve(false);
-      return commitPing({ token, timestamp, ip }).then((name) => {
-        changed(name);
-        return name !== undefined;
-      });
+      return recordUpdate(pingWrite(token, timestamp, ip));
     },
+
+    recordUpdate,
 
     setDnsChallenge(token: string, challenge: string): string | undefined {
       infoCache.forget(token);

@@ -19,6 +19,15 @@ export interface NewDomain {
   timestamp: number;
 }
 
+/** One ping's or dyndns2 update's write: `ip` becomes last_ip; an address of each family given (else null) replaces that family's. */
+export interface PingWrite {
+  token: string;
+  timestamp: number;
+  ip: string;
+  ipv4: string | null;
+  ipv6: string | null;
+}
+
 /** What /info shows of a domain and its account. */
 export interface DomainInfo {
   name: string;
@@ -30,6 +39,8 @@ export interface DomainInfo {
   continent: string;
   mode: number;
   lastIp: string;
+  lastIpv4: string;
+  lastIpv6: string;
   /** the account's address; "" for the email-less account */
   email: string;
   optout: boolean;
@@ -76,7 +87,14 @@ export type Queries = ReturnType<typeof createQueries>;
 /** DNS's one read: a gateway row by full name. Also on a connection of its own (openLookupDatabase). */
 export function createGatewayLookup(db: Db): (name: string) => GatewayRecord | undefined {
   const gatewayByName = db
-    .select({ mode: domains.mode, lastIp: domains.lastIp, dnsChallenge: domains.dnsChallenge, token: domains.token })
+    .select({
+      mode: domains.mode,
+      lastIp: domains.lastIp,
+      lastIpv4: domains.lastIpv4,
+      lastIpv6: domains.lastIpv6,
+      dnsChallenge: domains.dnsChallenge,
+      token: domains.token,
+    })
     .from(domains)
     .where(eq(domains.name, p("name")))
     .prepare();
@@ -107,6 +125,8 @@ export function createQueries(db: Db) {
         continent: domains.continent,
         mode: domains.mode,
         lastIp: domains.lastIp,
+        lastIpv4: domains.lastIpv4,
+        lastIpv6: domains.lastIpv6,
         email: accountColumn(accounts.email),
         optout: accountColumn(accounts.optout),
       })
@@ -152,15 +172,20 @@ export function createQueries(db: Db) {
     .onConflictDoNothing({ target: domains.name })
     .returning({ id: domains.id })
     .prepare();
-  // The API's busiest write, also run bare (see infoByToken).
+  // The API's busiest write, also run bare (see infoByToken). A family not given keeps its address.
   const ping = direct(
     db
       .update(domains)
-      .set({ timestamp: v("timestamp"), lastIp: v("ip") })
+      .set({
+        timestamp: v("timestamp"),
+        lastIp: v("ip"),
+        lastIpv4: sql`coalesce(${p("ipv4")}, ${domains.lastIpv4})`,
+        lastIpv6: sql`coalesce(${p("ipv6")}, ${domains.lastIpv6})`,
+      })
       .where(and(eq(domains.token, p("token")), ne(domains.token, "")))
       .returning({ name: domains.name }),
   );
-  const pingedName = (values: { token: string; timestamp: number; ip: string }) => ping.values(values)[0]?.[0] as string | undefined;
+  const pingedName = (values: PingWrite) => ping.values(values)[0]?.[0] as string | undefined;
   const setChallenge = db
     .update(domains)
     .set({ dnsChallenge: v("challenge") })
@@ -297,10 +322,11 @@ export function createQueries(db: Db) {
   function direct(query: { toSQL(): { sql: string; params: unknown[] } }) {
     const { sql: text, params } = query.toSQL();
     const statement = sqlite.prepare(text);
-    const bind = (values: Record<string, unknown>) => params.map((param) => (param instanceof Placeholder ? values[param.name] : param)) as SQLQueryBindings[];
+    const bind = (values: object) =>
+      params.map((param) => (param instanceof Placeholder ? (values as Record<string, unknown>)[param.name] : param)) as SQLQueryBindings[];
     return {
-      values: (values: Record<string, unknown>) => statement.values(...bind(values)),
-      run: (values: Record<string, unknown>) => statement.run(...bind(values)),
+      values: (values: object) => statement.values(...bind(values)),
+      run: (values: object) => statement.run(...bind(values)),
     };
   }
 
@@ -313,7 +339,7 @@ export function createQueries(db: Db) {
       if (!token) return undefined;
       const row = infoByToken.values({ token })[0];
       if (!row) return undefined;
-      const [name, sameToken, description, timestamp, dnsChallenge, verified, continent, mode, lastIp, email, optout] = row as [
+      const [name, sameToken, description, timestamp, dnsChallenge, verified, continent, mode, lastIp, lastIpv4, lastIpv6, email, optout] = row as [
         string,
         string,
         string,
@@ -322,6 +348,8 @@ export function createQueries(db: Db) {
         number,
         string,
         number,
+        string,
+        string,
         string,
         string | null,
         number | null,
@@ -336,6 +364,8 @@ export function createQueries(db: Db) {
         continent,
         mode,
         lastIp,
+        lastIpv4,
+        lastIpv6,
         email: email ?? "",
         optout: optout !== 0,
       };

@@ -39,6 +39,9 @@ export const domains = sqliteTable(
     /** address waiting for its verification link to be followed */
     pendingEmail: text("pending_email").notNull().default(""),
     pendingOptout: integer("pending_optout", { mode: "boolean" }).notNull().default(false),
+    /** the last IPv4 and IPv6 address a ping or dyndns2 update gave: dynamic-DNS mode answers A and AAAA from them */
+    lastIpv4: text("last_ipv4").notNull().default(""),
+    lastIpv6: text("last_ipv6").notNull().default(""),
   },
   (t) => [
     index("domains_token").on(t.token),

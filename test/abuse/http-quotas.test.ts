@@ -158,6 +158,7 @@ describe("finding 5: the client is the socket peer unless that peer is a trusted
       emailsPerRecipientPerHour: 5,
       emailsPerRecipientPerDay: 20,
       reclaimEmailsPerNamePerHour: 3,
+      updatesPerNamePerMinute: 5,
       ipv6SiteFactor: 10,
     });
   });

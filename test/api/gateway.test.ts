@@ -23,7 +23,21 @@ describe("/info", () => {
     expect(res.status, res.text).toBe(200);
     expect(res.headers.get("content-type")).toContain("application/json");
     expect(Object.keys(res.json).sort()).toEqual(
-      ["continent", "description", "dns_challenge", "email", "last_ip", "mode", "name", "optout", "timestamp", "token", "verified"].sort(),
+      [
+        "continent",
+        "description",
+        "dns_challenge",
+        "email",
+        "last_ip",
+        "last_ipv4",
+        "last_ipv6",
+        "mode",
+        "name",
+        "optout",
+        "timestamp",
+        "token",
+        "verified",
+      ].sort(),
     );
     expect(res.json).toMatchObject({
       name: `${name}.example.test.`,

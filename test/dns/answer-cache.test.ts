@@ -234,7 +234,7 @@ describe("DNS answer cache", () => {
     let address = "192.0.2.1";
     const lookups = {
       gateway(name: string) {
-        const row = name === "racy.example.test." ? { mode: 1, lastIp: address, dnsChallenge: "", token: "t" } : undefined;
+        const row = name === "racy.example.test." ? { mode: 1, lastIp: address, lastIpv4: address, lastIpv6: "", dnsChallenge: "", token: "t" } : undefined;
         // the other thread's write lands right after this read
         address = "192.0.2.2";
         versions.invalidate("racy.example.test.");

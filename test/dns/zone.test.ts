@@ -232,6 +232,26 @@ describe("zone answers (SPEC section 4)", () => {
     expect(ask("api.example.test", "A", bare)).toEqual(noData);
   });
 
+  test("a dual-stack dynamic-DNS gateway answers A from its last IPv4 and AAAA from its last IPv6 address", async () => {
+    const token = "66666666-6666-4666-8666-666666666666";
+    const now = Math.floor(Date.now() / 1000);
+    expect(seeded.store.insertDomain({ name: "dual.example.test.", token, description: "", mode: 1, timestamp: now })).toBe(true);
+    seeded.store.recordPing(token, now, "192.0.2.44");
+    seeded.store.recordPing(token, now, "2001:db8::44"); // a ping over IPv6 keeps the IPv4 address
+    expect(ask("dual.example.test", "A")).toEqual(yes("dual.example.test 60 A 192.0.2.44"));
+    expect(ask("dual.example.test", "AAAA")).toEqual(yes("dual.example.test 60 AAAA 2001:db8::44"));
+    // a dyndns2 update naming both replaces both; one naming a single family keeps the other
+    await seeded.store.recordUpdate({ token, timestamp: now, ip: "192.0.2.45", ipv4: "192.0.2.45", ipv6: "2001:db8::45" });
+    expect([ask("dual.example.test", "A").answers, ask("dual.example.test", "AAAA").answers]).toEqual([
+      ["dual.example.test 60 A 192.0.2.45"],
+      ["dual.example.test 60 AAAA 2001:db8::45"],
+    ]);
+    await seeded.store.recordUpdate({ token, timestamp: now, ip: "192.0.2.46", ipv4: "192.0.2.46", ipv6: null });
+    expect(ask("dual.example.test", "AAAA").answers).toEqual(["dual.example.test 60 AAAA 2001:db8::45"]);
+    expect(ask("dual.example.test", "A").answers).toEqual(["dual.example.test 60 A 192.0.2.46"]);
+    expect(seeded.store.deleteByToken(token)).toBe("dual.example.test.");
+  });
+
   test("www is NXDOMAIN when www_addresses is not set", () => {
     const bare = testZone({ wwwAddresses: [] });
     expect(ask("www.example.test", "A", bare)).toEqual(nxDomain);
@@ -259,7 +279,7 @@ describe("zone answers (SPEC section 4)", () => {
   });
 
   test("a gateway with an empty token never passes PageKite authentication", () => {
-    const empty = { gateway: () => ({ mode: 0, lastIp: "", dnsChallenge: "", token: "" }) };
+    const empty = { gateway: () => ({ mode: 0, lastIp: "", lastIpv4: "", lastIpv6: "", dnsChallenge: "", token: "" }) };
     const sign = kiteSign("", "https-443", "home.example.test", "a1b2c3", "f00dfeed");
     const answer = answerQuestion({ name: kiteName(sign), type: 1, class: 1 }, empty, zone);
     expect(answer.answers.map(show)).toEqual([`${kiteName(sign)} 60 A 255.255.255.1`]);

@@ -106,6 +106,8 @@ describe("/info read cache", () => {
       continent: "",
       mode: 0,
       lastIp: "",
+      lastIpv4: "",
+      lastIpv6: "",
       email: "",
       optout: false,
     });

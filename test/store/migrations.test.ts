@@ -3,6 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { openDatabase } from "../../src/store/db.ts";
 import { journalTags, MIGRATION_SQL } from "../../src/store/migrations.ts";
@@ -67,6 +68,42 @@ describe("embedded migrations", () => {
       // opening again applies nothing twice
       const again = openDatabase(join(dir, "nested", "fresh.sqlite"));
       again.$client.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("0002 fills last_ipv4 and last_ipv6 from last_ip by its family (an IPv4-mapped address counts as IPv4)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "regsrv-store-"));
+    try {
+      const path = join(dir, "upgrade.sqlite");
+      openDatabase(path).$client.close();
+      // Back to the shape before 0002, with rows a /ping wrote then.
+      const old = new Database(path);
+      old.run("ALTER TABLE domains DROP COLUMN last_ipv4");
+      old.run("ALTER TABLE domains DROP COLUMN last_ipv6");
+      old.run("DELETE FROM __drizzle_migrations WHERE created_at = (SELECT max(created_at) FROM __drizzle_migrations)");
+      old.run("INSERT INTO accounts (id, email, optout) VALUES (1, '', 1)");
+      const rows: [string, string][] = [
+        ["four", "192.0.2.1"],
+        ["six", "2001:DB8::1"],
+        ["mapped", "::ffff:192.0.2.2"],
+        ["none", ""],
+      ];
+      for (const [label, ip] of rows)
+        old
+          .query("INSERT INTO domains (name, account_id, token, description, timestamp, last_ip) VALUES (?, 1, ?, '', 0, ?)")
+          .run(`${label}.example.test.`, label, ip);
+      old.close();
+      const db = openDatabase(path);
+      const got = db.$client.query("SELECT name, last_ip, last_ipv4, last_ipv6 FROM domains ORDER BY id").all();
+      db.$client.close();
+      expect(got).toEqual([
+        { name: "four.example.test.", last_ip: "192.0.2.1", last_ipv4: "192.0.2.1", last_ipv6: "" },
+        { name: "six.example.test.", last_ip: "2001:DB8::1", last_ipv4: "", last_ipv6: "2001:db8::1" },
+        { name: "mapped.example.test.", last_ip: "::ffff:192.0.2.2", last_ipv4: "192.0.2.2", last_ipv6: "" },
+        { name: "none.example.test.", last_ip: "", last_ipv4: "", last_ipv6: "" },
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
