@@ -1,12 +1,15 @@
 // Wiring only: settings -> store -> http + dns + expiry -> shutdown.
 import { createApp } from "./api/app.ts";
+import { HttpCounters } from "./api/counters.ts";
 import { createAdmin } from "./ops/admin.ts";
+import { createMetricsRegistry, DomainCensus, ExpiryCounters, metricsPlugin } from "./ops/metrics.ts";
 import { HELP, loadSettings, SettingsError, VERSION } from "./config.ts";
 import { AnswerVersions } from "./dns/answer-cache.ts";
+import { DnsCounters } from "./dns/counters.ts";
 import { startDnsThread } from "./dns/threaded.ts";
 import { startExpiry } from "./expiry.ts";
 import { stdoutLog as log } from "./log.ts";
-import { createMailer } from "./mail/mailer.ts";
+import { countingMailer, createMailer, MailCounters } from "./mail/mailer.ts";
 import { staticLabels } from "./names.ts";
 import { openFilesLimit } from "./process-limits.ts";
 import { openDatabase } from "./store/db.ts";
@@ -72,17 +75,21 @@ const store = createStore(db);
 const fileWatch = watchDatabaseFile({ path: settings.database.path, sqlite: db.$client, checkSeconds: settings.database.checkSeconds, log });
 closers.push(() => fileWatch.stop());
 const now = () => Math.floor(Date.now() / 1000);
-const mailer = createMailer(settings.email, log);
+// What /metrics reads: counted where each thing happens, read only when it is scraped.
+const counters = { http: new HttpCounters(), dns: new DnsCounters(), mail: new MailCounters(), expiry: new ExpiryCounters() };
+const census = new DomainCensus({ path: settings.database.path, db, workerUrl: new URL("./ops/census-worker.ts", import.meta.url), log });
+closers.push(() => census.close());
+const mailer = countingMailer(createMailer(settings.email, log), counters.mail);
 
-const app = createApp({ settings, store, mailer, log, now, reserved: staticLabels(settings.dns) });
+const app = createApp({ settings, store, mailer, log, now, reserved: staticLabels(settings.dns), httpCounters: counters.http });
 await orFail(`cannot listen for HTTP on ${settings.http.host}:${settings.http.port}`, () =>
   // Elysia asks for SO_REUSEPORT by default: a second server on the same port would then start
   // and take half the requests, answering them from another database.
   // Every endpoint is a GET, so a body is never needed: 413 past 16 KB instead of buffering 128 MB.
   app.listen({ hostname: settings.http.host, port: settings.http.port, reusePort: false, maxRequestBodySize: 16 * 1024 }),
 );
-// The admin listener (loopback by default): /healthz; never the public HTTP port.
-const admin = settings.admin.port === 0 ? null : createAdmin({ sqlite: db.$client });
+// The admin listener (loopback by default): /healthz and /metrics; never the public HTTP port.
+const admin = settings.admin.port === 0 ? null : createAdmin({ sqlite: db.$client, plugins: [metricsPlugin(createMetricsRegistry({ ...counters, census }))] });
 if (admin) {
   await orFail(`cannot listen for the admin listener on ${settings.admin.host}:${settings.admin.port}`, () =>
     admin.listen({ hostname: settings.admin.host, port: settings.admin.port, reusePort: false, maxRequestBodySize: 16 * 1024 }),
@@ -100,6 +107,7 @@ const dns = await orFail(`cannot listen for DNS on ${settings.dns.host}:${settin
       zone: settings.dns,
       dbPath: settings.database.path,
       versions,
+      counters: counters.dns,
       lookups: { gateway: store.findGatewayByName },
       log,
     },
@@ -109,7 +117,7 @@ const dns = await orFail(`cannot listen for DNS on ${settings.dns.host}:${settin
 const sweeper = await orFail("cannot start the expiry sweep", () =>
   createSweeper(store, settings.database.path, new URL("./store/sweep-worker.ts", import.meta.url), versions),
 );
-const expiry = startExpiry({ sweeper, ...settings.expiry, log, now, writesRefused: fileWatch.refused });
+const expiry = startExpiry({ sweeper, ...settings.expiry, log, now, writesRefused: fileWatch.refused, onSweep: counters.expiry.record });
 closers.push(() => Promise.allSettled([app.stop(), admin?.stop(), dns.close(), expiry.stop()]));
 
 log(

@@ -5,6 +5,7 @@ import { Elysia } from "elysia";
 import { createGateways } from "../gateways.ts";
 import { maskedPath } from "../log.ts";
 import type { ApiDeps } from "./context.ts";
+import { HttpCounters } from "./counters.ts";
 import { domainRoutes } from "./domains.ts";
 import { emailRoutes } from "./email.ts";
 import { ApiError } from "./errors.ts";
@@ -37,8 +38,9 @@ export function createApp(deps: ApiDeps) {
   };
   const routine = createRoutineCounter(deps);
   const gateways = createGateways(deps);
+  const counts = deps.httpCounters ?? new HttpCounters();
 
-  return new Elysia()
+  const app = new Elysia()
     .use(
       cors({
         origin: "*",
@@ -59,6 +61,7 @@ export function createApp(deps: ApiDeps) {
         set.headers["access-control-allow-methods"] = ALLOWED_METHODS;
         set.headers["access-control-max-age"] = "86400";
         logRequest(request, 204);
+        counts.count(pathOf(request.url), 204);
         return new Response(null, { status: 204 });
       }
       // Every endpoint is a GET with side effects: a HEAD (link scanners) or POST must not run it.
@@ -66,10 +69,11 @@ export function createApp(deps: ApiDeps) {
         set.headers.allow = ALLOWED_METHODS;
         const body = errorBody(new ApiError("MethodNotAllowed"), set);
         logRequest(request, set.status);
+        counts.count(pathOf(request.url), set.status);
         return body;
       }
     })
-    .onError(({ code, error, set, request }) => {
+    .onError(({ code, error, set, request, route }) => {
       let failure: ApiError;
       if (error instanceof ApiError) failure = error;
       else if (code === "VALIDATION") {
@@ -94,10 +98,12 @@ export function createApp(deps: ApiDeps) {
       }
       const body = errorBody(failure, set);
       logRequest(request, set.status);
+      counts.count(route, set.status);
       return body;
     })
-    .onAfterHandle(({ request, set, responseValue, path }) => {
+    .onAfterHandle(({ request, set, responseValue, path, route }) => {
       const status = responseValue instanceof Response ? responseValue.status : set.status;
+      counts.count(route, status);
       if (routine.counting && ROUTINE_PATHS.has(path) && (status === undefined || Number(status) < 400)) routine.count(path);
       else logRequest(request, status);
     })
@@ -108,6 +114,16 @@ export function createApp(deps: ApiDeps) {
     })
     .use(domainRoutes(deps, gateways))
     .use(emailRoutes(deps, gateways));
+  // Requests are counted by these paths as registered; any other path is "other".
+  counts.addRoutes(app.routes.map((r) => r.path));
+  return app;
+}
+
+/** The path of a request URL (for the requests answered before routing). */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const query = url.indexOf("?", start);
+  return start < 0 ? "/" : url.slice(start, query < 0 ? undefined : query);
 }
 
 /** Counts of routine successes by path, written as one line a minute (and at shutdown) while there are any. */

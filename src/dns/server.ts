@@ -7,6 +7,7 @@ import { createServer, type Server, type Socket as TcpSocket } from "node:net";
 import { ipv6Prefix } from "../addresses.ts";
 import type { DnsSettings } from "../config.ts";
 import { AnswerCache } from "./answer-cache.ts";
+import { DnsCounters, SLOT } from "./counters.ts";
 import { ResponseRateLimiter, truncatedReply, VERDICT } from "./rrl.ts";
 import { encodeResponse, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, type Response } from "./wire.ts";
 import { answerQuestion, RCODE, type ZoneLookups } from "./zone.ts";
@@ -20,6 +21,8 @@ export interface DnsServerOptions {
   watchGateways?: (listener: (name: string) => void) => void;
   /** the answer cache to use, e.g. over counters another thread bumps (AnswerVersions); default a fresh one */
   cache?: AnswerCache;
+  /** what /metrics reads (queries, cache hits, RRL); possibly over a buffer the main thread shares */
+  counters?: DnsCounters;
   log: (line: string) => void;
   /** TCP bounds (docs/operations.md, "DNS over TCP"); tests set small ones */
   tcp?: Partial<TcpLimits>;
@@ -52,13 +55,15 @@ const TCP_MAX_PENDING_INPUT = 256 << 10;
 export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
   const cache = options.cache ?? new AnswerCache();
   options.watchGateways?.((name) => cache.invalidate(name));
-  const respond = createResponder({ ...options, cache });
-  warmUp(respond, options.zone.domain);
+  // The warm-up's made-up questions are counted apart, where nobody reads them.
+  warmUp(createResponder({ ...options, cache, counters: new DnsCounters() }), options.zone.domain);
+  const counters = options.counters ?? new DnsCounters();
+  const respond = createResponder({ ...options, cache, counters });
   const limits = { ...DEFAULT_TCP_LIMITS, ...options.tcp };
   // Port 0: UDP takes the system's pick and TCP binds the same number, which another process
   // may hold on TCP only; then the pair is tried again.
   for (let attempt = 1; ; attempt++) {
-    const udp = await bindUdp(options, respond);
+    const udp = await bindUdp({ ...options, counters }, respond);
     const port = udp.port;
     try {
       const tcp = await listenTcp({ ...options, port }, respond, limits);
@@ -135,16 +140,28 @@ export function createResponder(
   options: Pick<DnsServerOptions, "zone" | "lookups" | "log"> & {
     cache?: AnswerCache /** tests: encode with another writer */;
     newWriter?: () => PacketWriter;
+    counters?: DnsCounters;
   },
 ): Responder {
   const { cache } = options;
+  const counters = options.counters ?? new DnsCounters();
   const answer = createUncachedResponder(options);
-  if (!cache) return (message, transport) => answer(message, transport, options.lookups)?.reply ?? null;
+  if (!cache)
+    return (message, transport) => {
+      const reply = answer(message, transport, options.lookups)?.reply ?? null;
+      if (reply) counters.countAnswer(message, reply, transport);
+      return reply;
+    };
   return (message, transport) => {
     const cacheable = message.length <= CACHEABLE_MESSAGE_BYTES;
     if (cacheable) {
       const hit = cache.get(message, transport);
-      if (hit) return hit;
+      if (hit) {
+        counters.values[SLOT.cacheHits]++;
+        counters.countAnswer(message, hit, transport);
+        return hit;
+      }
+      counters.values[SLOT.cacheMisses]++;
     }
     const dependsOn: string[] = [];
     const versionsSeen: number[] = [];
@@ -157,6 +174,7 @@ export function createResponder(
     };
     const result = answer(message, transport, recording);
     if (result?.cacheable && cacheable) cache.set(message, transport, result.reply, dependsOn, versionsSeen);
+    if (result) counters.countAnswer(message, result.reply, transport);
     return result?.reply ?? null;
   };
 }
@@ -235,10 +253,11 @@ const UDP_MAX_BACKLOG = 4096;
  * later tick, which cost a third of the time per query. Replies go out in batches: Bun reads
  * many datagrams per turn, and one sendmmsg for 32 replies costs little more than one sendto.
  */
-async function bindUdp(options: DnsServerOptions, respond: Responder): Promise<Bun.udp.Socket<"buffer">> {
+async function bindUdp(options: DnsServerOptions & { counters: DnsCounters }, respond: Responder): Promise<Bun.udp.Socket<"buffer">> {
   const reportError = rateLimitedLog(options.log);
   const rrlSettings = options.zone.rrl;
   const rrl = rrlSettings && rrlSettings.rate > 0 ? new ResponseRateLimiter(rrlSettings) : null;
+  const counts = options.counters.values;
   // Limited answers are counted and reported once a minute, without building a line per answer.
   let limited = 0;
   let limitedReportedAt = 0;
@@ -281,7 +300,11 @@ async function bindUdp(options: DnsServerOptions, respond: Responder): Promise<B
               limited = 0;
               limitedReportedAt = now;
             }
-            if (verdict === VERDICT.drop) return;
+            if (verdict === VERDICT.drop) {
+              counts[SLOT.rrlDropped]++;
+              return;
+            }
+            counts[SLOT.rrlTruncated]++;
             reply = truncatedReply(reply);
           }
         }

@@ -4,6 +4,8 @@
 import type { EmailSettings } from "../config.ts";
 
 export interface Email {
+  /** which of the two emails (counted by /metrics) */
+  kind: "verification" | "reclamation";
   to: string;
   subject: string;
   text: string;
@@ -43,17 +45,17 @@ export function htmlToText(html: string): string {
     .trim();
 }
 
-function render(to: string, subject: string, body: string, values: Record<string, string>): Email {
+function render(kind: Email["kind"], to: string, subject: string, body: string, values: Record<string, string>): Email {
   const escaped = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, escapeHtml(v)]));
   const html = fill(body, escaped);
-  return { to, subject: fill(subject, values).replace(/[\r\n]+/g, " "), html, text: htmlToText(html) };
+  return { kind, to, subject: fill(subject, values).replace(/[\r\n]+/g, " "), html, text: htmlToText(html) };
 }
 
 /** `domain` is the gateway's own name (e.g. demo.example.org), as in the Rust server's templates. */
 export function confirmationEmail(settings: EmailSettings, to: string, link: string, domain: string): Email {
-  return render(to, settings.confirmationSubject, settings.confirmationBody, { link, domain });
+  return render("verification", to, settings.confirmationSubject, settings.confirmationBody, { link, domain });
 }
 
 export function reclamationEmail(settings: EmailSettings, to: string, token: string, domain: string): Email {
-  return render(to, settings.reclamationSubject, settings.reclamationBody, { token, domain });
+  return render("reclamation", to, settings.reclamationSubject, settings.reclamationBody, { token, domain });
 }
