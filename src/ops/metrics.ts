@@ -45,7 +45,7 @@ export class DomainCensus {
   private worker: Worker | null = null;
 
   /** `workerUrl`: census-worker.ts resolved by main.ts (an entry point of `bun build --compile`). */
-  constructor(private readonly options: { path: string; db: Db; workerUrl: URL; log: (line: string) => void }) {}
+  constructor(private readonly options: { path: string /** for :memory: */; db?: Db; workerUrl: URL; log: (line: string) => void }) {}
 
   async get(): Promise<ByMode | null> {
     if (this.last && performance.now() - this.last.at < CENSUS_MAX_AGE_MS) return this.last.byMode;
@@ -63,7 +63,8 @@ export class DomainCensus {
 
   private async count(): Promise<void> {
     try {
-      const byMode = this.options.path === ":memory:" ? countDomainsByMode(this.options.db) : await this.countInWorker();
+      const { path, db } = this.options;
+      const byMode = path === ":memory:" && db ? countDomainsByMode(db) : await this.countInWorker();
       this.last = { byMode, at: performance.now() };
     } catch (e) {
       this.options.log(`metrics: cannot count domains by mode: ${(e as Error).message}`);
