@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# End-to-end suite with real peers (pebble + lego, unbound, dig, pagekite) against the compiled binary.
+# End-to-end suite with real peers (pebble + lego, unbound, dig, pagekite, prometheus) against the compiled binary.
 # Installs the Debian packages it needs (idempotent, non-interactive), builds
 # dist/registration-server, then runs test/e2e/*.e2e.ts and prints bun's test summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # pagekite runs in a network namespace (unshare/nsenter from util-linux, ip from iproute2; root).
-packages=(pebble lego unbound dnsutils openssl pagekite iproute2)
-commands=(pebble lego unbound unbound-checkconf dig openssl pagekite ip unshare nsenter)
+packages=(pebble lego unbound dnsutils openssl pagekite iproute2 prometheus)
+commands=(pebble lego unbound unbound-checkconf dig openssl pagekite ip unshare nsenter prometheus)
 missing=0
 for c in "${commands[@]}"; do command -v "$c" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$c" >/dev/null 2>&1 || missing=1; done
 if [ "$missing" = 1 ]; then
