@@ -40,20 +40,25 @@ type ByMode = { mode: number; n: number }[];
 
 /** Domains by mode, counted on a thread of its own for a database file, at most every CENSUS_MAX_AGE_MS. */
 export class DomainCensus {
-  private last: { byMode: ByMode; at: number } | null = null;
+  private last: ByMode | null = null;
+  /** when the last count began: a failing one (the file gone) is retried, and logged, at most every CENSUS_MAX_AGE_MS */
+  private triedAt = Number.NEGATIVE_INFINITY;
   private running: Promise<void> | null = null;
   private worker: Worker | null = null;
 
-  /** `workerUrl`: census-worker.ts resolved by main.ts (an entry point of `bun build --compile`). */
-  constructor(private readonly options: { path: string /** for :memory: */; db?: Db; workerUrl: URL; log: (line: string) => void }) {}
+  /** `workerUrl`: census-worker.ts resolved by main.ts (an entry point of `bun build --compile`); `db`: the connection to count on for :memory:. */
+  constructor(private readonly options: { path: string; db?: Db; workerUrl: URL; log: (line: string) => void }) {}
 
   async get(): Promise<ByMode | null> {
-    if (this.last && performance.now() - this.last.at < CENSUS_MAX_AGE_MS) return this.last.byMode;
-    this.running ??= this.count().finally(() => (this.running = null));
+    if (!this.running && performance.now() - this.triedAt >= CENSUS_MAX_AGE_MS) {
+      this.triedAt = performance.now();
+      this.running = this.count().finally(() => (this.running = null));
+    }
+    if (!this.running) return this.last;
     let timer: Timer | undefined;
     await Promise.race([this.running, new Promise((r) => (timer = setTimeout(r, CENSUS_WAIT_MS)))]);
     clearTimeout(timer);
-    return this.last?.byMode ?? null;
+    return this.last;
   }
 
   close(): void {
@@ -65,7 +70,7 @@ export class DomainCensus {
     try {
       const { path, db } = this.options;
       const byMode = path === ":memory:" && db ? countDomainsByMode(db) : await this.countInWorker();
-      this.last = { byMode, at: performance.now() };
+      this.last = byMode;
     } catch (e) {
       this.options.log(`metrics: cannot count domains by mode: ${(e as Error).message}`);
     }

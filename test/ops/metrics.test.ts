@@ -123,6 +123,21 @@ describe("/metrics, in process", () => {
     expect(got.get('registration_expiry_sweep_duration_seconds_bucket{le="10"}')).toBe(2);
   });
 
+  test("a census that cannot read the database shows no domain series and logs once, not once per scrape", async () => {
+    const log: string[] = [];
+    const census = new DomainCensus({ path: join(seeded.dir, "missing", "gone.sqlite"), workerUrl: CENSUS_WORKER, log: (line) => log.push(line) });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const got = await scrape({ census });
+        expect([...got.keys()].filter((k) => k.startsWith("registration_domains"))).toEqual([]);
+      }
+      expect(log).toHaveLength(1);
+      expect(log[0]).toStartWith("metrics: cannot count domains by mode: ");
+    } finally {
+      census.close();
+    }
+  });
+
   test("the process's own series are there", async () => {
     const got = await scrape({});
     for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds", "process_start_time_seconds"])
