@@ -23,6 +23,8 @@ export interface ExpiryOptions {
   now: () => number;
   /** why writes are refused (the database file went away), or null: no sweep while it is not */
   writesRefused?: () => string | null;
+  /** told of each sweep that ran (for /metrics): names removed, seconds taken */
+  onSweep?: (removed: number, seconds: number) => void;
 }
 
 export function startExpiry(options: ExpiryOptions): Expiry {
@@ -45,6 +47,7 @@ export function startExpiry(options: ExpiryOptions): Expiry {
         `expiry: ${census.stale} of ${census.total} domain(s) not seen for ${options.inactiveDays} days, more than expiry.max_fraction = ${options.maxFraction} of them: freed none. ` +
           "Check the system clock; if these gateways are really gone, restart once with expiry.max_fraction = 1 (--expiry-max-fraction 1) to free them",
       );
+      options.onSweep?.(0, (performance.now() - startedAt) / 1000);
       return 0;
     }
     let removed = 0;
@@ -55,7 +58,9 @@ export function startExpiry(options: ExpiryOptions): Expiry {
       removed += batch.removed;
       after = batch.next;
     }
-    log(`expiry: removed ${removed} domain(s) not seen for ${options.inactiveDays} days in ${((performance.now() - startedAt) / 1000).toFixed(2)}s`);
+    const seconds = (performance.now() - startedAt) / 1000;
+    log(`expiry: removed ${removed} domain(s) not seen for ${options.inactiveDays} days in ${seconds.toFixed(2)}s`);
+    options.onSweep?.(removed, seconds);
     return removed;
   }
 

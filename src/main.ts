@@ -1,14 +1,17 @@
 // Wiring only: settings -> store -> http + dns + expiry -> shutdown.
 import { createApp } from "./api/app.ts";
+import { HttpCounters } from "./api/counters.ts";
 import { createAdmin } from "./ops/admin.ts";
+import { createMetricsRegistry, DomainCensus, ExpiryCounters, metricsPlugin } from "./ops/metrics.ts";
 import { HELP, loadSettings, SettingsError, VERSION } from "./config.ts";
 import { AnswerVersions } from "./dns/answer-cache.ts";
+import { DnsCounters } from "./dns/counters.ts";
 import { startDnsThread } from "./dns/threaded.ts";
 import { startExpiry } from "./expiry.ts";
 import { stdoutLog as log } from "./log.ts";
 import { hostPort } from "./addresses.ts";
 import { listenOn } from "./listen.ts";
-import { createMailer } from "./mail/mailer.ts";
+import { countingMailer, createMailer, MailCounters } from "./mail/mailer.ts";
 import { applyReload, planReload, reloadableMailer, reloadedLine, restartLine } from "./ops/reload.ts";
 import { staticLabels } from "./names.ts";
 import { openFilesLimit } from "./process-limits.ts";
@@ -87,17 +90,21 @@ const store = createStore(db);
 const fileWatch = watchDatabaseFile({ path: settings.database.path, sqlite: db.$client, checkSeconds: settings.database.checkSeconds, log });
 closers.push(() => fileWatch.stop());
 const now = () => Math.floor(Date.now() / 1000);
-const mailer = reloadableMailer(() => createMailer(settings.email, log));
+// What /metrics reads: counted where each thing happens, read only when it is scraped.
+const counters = { http: new HttpCounters(), dns: new DnsCounters(), mail: new MailCounters(), expiry: new ExpiryCounters() };
+const census = new DomainCensus({ path: settings.database.path, db, workerUrl: new URL("./ops/census-worker.ts", import.meta.url), log });
+closers.push(() => census.close());
+const mailer = reloadableMailer(() => countingMailer(createMailer(settings.email, log), counters.mail));
 const reserved = staticLabels(settings.dns);
 
 // Reloads change `settings` in place: the app, the mailer's builder and the reserved labels read it.
-const app = createApp({ settings, store, mailer, log, now, reserved });
+const app = createApp({ settings, store, mailer, log, now, reserved, httpCounters: counters.http });
 const addresses = (hosts: string[], port: number) => hosts.map((h) => hostPort(h, port)).join(", ");
 const http = await orFail(`cannot listen for HTTP on ${addresses(settings.http.host, settings.http.port)}`, () =>
   listenOn(app, settings.http.host, settings.http.port),
 );
-// The admin listener (loopback by default): /healthz; never the public HTTP port.
-const admin = settings.admin.port === 0 ? null : createAdmin({ sqlite: db.$client });
+// The admin listener (loopback by default): /healthz and /metrics; never the public HTTP port.
+const admin = settings.admin.port === 0 ? null : createAdmin({ sqlite: db.$client, plugins: [metricsPlugin(createMetricsRegistry({ ...counters, census }))] });
 const adminListening = admin
   ? await orFail(`cannot listen for the admin listener on ${addresses(settings.admin.host, settings.admin.port)}`, () =>
       listenOn(admin, settings.admin.host, settings.admin.port),
@@ -115,6 +122,7 @@ const dns = await orFail(`cannot listen for DNS on ${addresses(settings.dns.host
       zone: settings.dns,
       dbPath: settings.database.path,
       versions,
+      counters: counters.dns,
       lookups: { gateway: store.findGatewayByName },
       log,
     },
@@ -124,7 +132,7 @@ const dns = await orFail(`cannot listen for DNS on ${addresses(settings.dns.host
 const sweeper = await orFail("cannot start the expiry sweep", () =>
   createSweeper(store, settings.database.path, new URL("./store/sweep-worker.ts", import.meta.url), versions),
 );
-const expiry = startExpiry({ sweeper, ...settings.expiry, log, now, writesRefused: fileWatch.refused });
+const expiry = startExpiry({ sweeper, ...settings.expiry, log, now, writesRefused: fileWatch.refused, onSweep: counters.expiry.record });
 closers.push(() => Promise.allSettled([http.stop(), adminListening?.stop(), dns.close(), expiry.stop()]));
 
 reload = async () => {

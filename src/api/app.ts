@@ -5,6 +5,7 @@ import { Elysia } from "elysia";
 import { createGateways } from "../gateways.ts";
 import { maskedPath } from "../log.ts";
 import type { ApiDeps } from "./context.ts";
+import { HttpCounters } from "./counters.ts";
 import { domainRoutes } from "./domains.ts";
 import { dyndnsRoutes, dyndnsText, isDyndnsUrl } from "./dyndns.ts";
 import { emailRoutes } from "./email.ts";
@@ -38,91 +39,106 @@ export function createApp(deps: ApiDeps) {
   };
   const routine = createRoutineCounter(deps);
   const gateways = createGateways(deps);
+  const counts = deps.httpCounters ?? new HttpCounters();
 
-  return (
-    new Elysia()
-      .use(
-        cors({
-          origin: "*",
-          // Allow-Methods means something on a preflight only, answered below: not on every answer.
-          methods: false,
-          allowedHeaders: ["Content-Type"],
-          exposeHeaders: ["Retry-After"],
-          credentials: false,
-          // Preflights are answered below: the plugin's own would carry `Vary: *`.
-          preflight: false,
-        }),
-      )
-      .onRequest(({ request, set }) => {
-        started.set(request, performance.now());
-        // The plugin marks every answer `Vary: *`, which no cache can use; our answers do not vary by Origin.
-        delete set.headers.vary;
-        if (request.method === "OPTIONS") {
-          set.headers["access-control-allow-methods"] = ALLOWED_METHODS;
-          set.headers["access-control-max-age"] = "86400";
-          logRequest(request, 204);
-          return new Response(null, { status: 204 });
-        }
-        // Every endpoint is a GET with side effects: a HEAD (link scanners) or POST must not run it.
-        if (request.method !== "GET") {
-          set.headers.allow = ALLOWED_METHODS;
-          if (isDyndnsUrl(request.url)) {
-            logRequest(request, 405);
-            return dyndnsText(["badagent"], 405, { allow: ALLOWED_METHODS });
-          }
-          const body = errorBody(new ApiError("MethodNotAllowed"), set);
-          logRequest(request, set.status);
-          return body;
-        }
-      })
-      .onError(({ code, error, set, request }) => {
-        let failure: ApiError;
-        if (error instanceof ApiError) failure = error;
-        else if (code === "VALIDATION") {
-          const first = error.all[0] as { value?: unknown } | undefined;
-          const missing = first === undefined || first.value === undefined || first.value === "";
-          failure = new ApiError(missing ? "MissingParameter" : "InvalidParameter");
-        } else if (code === "NOT_FOUND") failure = new ApiError("NotFound");
-        else if (code === "PARSE") failure = new ApiError("InvalidParameter");
-        // The database file went away and writes are refused (store/file-watch.ts logs it once a minute).
-        else if ((error as { code?: unknown })?.code === "SQLITE_READONLY") failure = new ApiError("InternalError");
-        else if (String((error as { code?: unknown })?.code).startsWith("SQLITE_BUSY")) {
-          // Another connection held the write lock past the busy timeout (2 s): the transaction
-          // rolled back. Expected under load from outside, so one line, no stack.
-          deps.log(
-            `error ${request.method} ${maskedPath(request.url)}: the database stayed locked by another connection (${(error as { code: string }).code}), answering 501`,
-          );
-          failure = new ApiError("InternalError");
-        } else {
-          // Anything else is ours: log it whole, tell the client nothing about it.
-          deps.log(`error ${request.method} ${maskedPath(request.url)}: ${(error as Error)?.stack ?? String(error)}`);
-          failure = new ApiError("InternalError");
-        }
+  const app = new Elysia()
+    .use(
+      cors({
+        origin: "*",
+        // Allow-Methods means something on a preflight only, answered below: not on every answer.
+        methods: false,
+        allowedHeaders: ["Content-Type"],
+        exposeHeaders: ["Retry-After"],
+        credentials: false,
+        // Preflights are answered below: the plugin's own would carry `Vary: *`.
+        preflight: false,
+      }),
+    )
+    .onRequest(({ request, set }) => {
+      started.set(request, performance.now());
+      // The plugin marks every answer `Vary: *`, which no cache can use; our answers do not vary by Origin.
+      delete set.headers.vary;
+      if (request.method === "OPTIONS") {
+        set.headers["access-control-allow-methods"] = ALLOWED_METHODS;
+        set.headers["access-control-max-age"] = "86400";
+        logRequest(request, 204);
+        counts.count(pathOf(request.url), 204);
+        return new Response(null, { status: 204 });
+      }
+      // Every endpoint is a GET with side effects: a HEAD (link scanners) or POST must not run it.
+      if (request.method !== "GET") {
+        set.headers.allow = ALLOWED_METHODS;
         if (isDyndnsUrl(request.url)) {
-          // dyndns2 clients read words, not JSON: our failure is 911, anything else a bad request.
-          const reply = failure.code === "InternalError" ? dyndnsText(["911"], 503) : dyndnsText(["badagent"], failure.status);
-          logRequest(request, reply.status);
-          return reply;
+          logRequest(request, 405);
+          counts.count(pathOf(request.url), 405);
+          return dyndnsText(["badagent"], 405, { allow: ALLOWED_METHODS });
         }
-        const body = errorBody(failure, set);
+        const body = errorBody(new ApiError("MethodNotAllowed"), set);
         logRequest(request, set.status);
+        counts.count(pathOf(request.url), set.status);
         return body;
-      })
-      .onAfterHandle(({ request, set, responseValue, path }) => {
-        const status = responseValue instanceof Response ? responseValue.status : set.status;
-        if (routine.counting && ROUTINE_PATHS.has(path) && (status === undefined || Number(status) < 400)) routine.count(path);
-        else logRequest(request, status);
-      })
-      .onStop(() => routine.stop())
-      .get("/connectivity-check", () => new Response("OK", { headers: { "content-type": "text/plain; charset=utf-8" } }))
-      // Before the repeated-parameter check, whose answer is JSON: dyndns2 checks its own.
-      .use(dyndnsRoutes(deps, gateways))
-      .onTransform(({ request }) => {
-        if (hasRepeatedParameter(request.url)) throw new ApiError("InvalidParameter");
-      })
-      .use(domainRoutes(deps, gateways))
-      .use(emailRoutes(deps, gateways))
-  );
+      }
+    })
+    .onError(({ code, error, set, request, route }) => {
+      let failure: ApiError;
+      if (error instanceof ApiError) failure = error;
+      else if (code === "VALIDATION") {
+        const first = error.all[0] as { value?: unknown } | undefined;
+        const missing = first === undefined || first.value === undefined || first.value === "";
+        failure = new ApiError(missing ? "MissingParameter" : "InvalidParameter");
+      } else if (code === "NOT_FOUND") failure = new ApiError("NotFound");
+      else if (code === "PARSE") failure = new ApiError("InvalidParameter");
+      // The database file went away and writes are refused (store/file-watch.ts logs it once a minute).
+      else if ((error as { code?: unknown })?.code === "SQLITE_READONLY") failure = new ApiError("InternalError");
+      else if (String((error as { code?: unknown })?.code).startsWith("SQLITE_BUSY")) {
+        // Another connection held the write lock past the busy timeout (2 s): the transaction
+        // rolled back. Expected under load from outside, so one line, no stack.
+        deps.log(
+          `error ${request.method} ${maskedPath(request.url)}: the database stayed locked by another connection (${(error as { code: string }).code}), answering 501`,
+        );
+        failure = new ApiError("InternalError");
+      } else {
+        // Anything else is ours: log it whole, tell the client nothing about it.
+        deps.log(`error ${request.method} ${maskedPath(request.url)}: ${(error as Error)?.stack ?? String(error)}`);
+        failure = new ApiError("InternalError");
+      }
+      if (isDyndnsUrl(request.url)) {
+        // dyndns2 clients read words, not JSON: our failure is 911, anything else a bad request.
+        const reply = failure.code === "InternalError" ? dyndnsText(["911"], 503) : dyndnsText(["badagent"], failure.status);
+        logRequest(request, reply.status);
+        counts.count(route, reply.status);
+        return reply;
+      }
+      const body = errorBody(failure, set);
+      logRequest(request, set.status);
+      counts.count(route, set.status);
+      return body;
+    })
+    .onAfterHandle(({ request, set, responseValue, path, route }) => {
+      const status = responseValue instanceof Response ? responseValue.status : set.status;
+      counts.count(route, status);
+      if (routine.counting && ROUTINE_PATHS.has(path) && (status === undefined || Number(status) < 400)) routine.count(path);
+      else logRequest(request, status);
+    })
+    .onStop(() => routine.stop())
+    .get("/connectivity-check", () => new Response("OK", { headers: { "content-type": "text/plain; charset=utf-8" } }))
+    // Before the repeated-parameter check, whose answer is JSON: dyndns2 checks its own.
+    .use(dyndnsRoutes(deps, gateways))
+    .onTransform(({ request }) => {
+      if (hasRepeatedParameter(request.url)) throw new ApiError("InvalidParameter");
+    })
+    .use(domainRoutes(deps, gateways))
+    .use(emailRoutes(deps, gateways));
+  // Requests are counted by these paths as registered; any other path is "other".
+  counts.addRoutes(app.routes.map((r) => r.path));
+  return app;
+}
+
+/** The path of a request URL (for the requests answered before routing). */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const query = url.indexOf("?", start);
+  return start < 0 ? "/" : url.slice(start, query < 0 ? undefined : query);
 }
 
 /** Counts of routine successes by path, written as one line a minute (and at shutdown) while there are any. */

@@ -4,6 +4,7 @@ import type { Log } from "../log.ts";
 import type { Mailer } from "../mail/mailer.ts";
 import type { Store } from "../store/domains.ts";
 import type { IpSource } from "./client-ip.ts";
+import type { HttpCounters } from "./counters.ts";
 
 export interface ApiDeps {
   settings: Settings;
@@ -19,4 +20,6 @@ export interface ApiDeps {
    * in-process tests, which have no server, name the peer here. Never read from a header.
    */
   peerAddress?: (request: Request, server: IpSource | null) => string | undefined;
+  /** requests by route and status, for /metrics */
+  httpCounters?: HttpCounters;
 }

@@ -7,6 +7,7 @@ import { createServer, type Server, type Socket as TcpSocket } from "node:net";
 import { ipv6Prefix } from "../addresses.ts";
 import type { DnsSettings } from "../config.ts";
 import { AnswerCache } from "./answer-cache.ts";
+import { DnsCounters, SLOT } from "./counters.ts";
 import { ResponseRateLimiter, truncatedReply, VERDICT } from "./rrl.ts";
 import { encodeResponse, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, type Response } from "./wire.ts";
 import { answerQuestion, RCODE, type ZoneLookups } from "./zone.ts";
@@ -21,6 +22,8 @@ export interface DnsServerOptions {
   watchGateways?: (listener: (name: string) => void) => void;
   /** the answer cache to use, e.g. over counters another thread bumps (AnswerVersions); default a fresh one */
   cache?: AnswerCache;
+  /** what /metrics reads (queries, cache hits, RRL); possibly over a buffer the main thread shares */
+  counters?: DnsCounters;
   log: (line: string) => void;
   /** TCP bounds (docs/operations.md, "DNS over TCP"); tests set small ones */
   tcp?: Partial<TcpLimits>;
@@ -64,10 +67,11 @@ type Bound = { udp: Bun.udp.Socket<"buffer">; tcp: { server: Server; connections
 export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
   const cache = options.cache ?? new AnswerCache();
   options.watchGateways?.((name) => cache.invalidate(name));
+  const counters = options.counters ?? new DnsCounters();
   const responderFor = (zone: DnsSettings) => {
-    const respond = createResponder({ ...options, zone, cache });
-    warmUp(respond, zone.domain);
-    return respond;
+    // The warm-up's made-up questions are counted apart, where nobody reads them.
+    warmUp(createResponder({ ...options, zone, cache, counters: new DnsCounters() }), zone.domain);
+    return createResponder({ ...options, zone, cache, counters });
   };
   const rrlFor = (zone: DnsSettings) => (zone.rrl && zone.rrl.rate > 0 ? new ResponseRateLimiter(zone.rrl) : null);
   const live: Live = { zone: options.zone, respond: responderFor(options.zone), rrl: rrlFor(options.zone) };
@@ -80,7 +84,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     let port = options.port;
     try {
       for (const host of hosts) {
-        const udp = await bindUdp({ ...options, host, port }, live);
+        const udp = await bindUdp({ ...options, host, port, counters }, live);
         port = udp.port;
         try {
           bound.push({ udp, tcp: await listenTcp({ ...options, host, port }, (message, transport) => live.respond(message, transport), limits) });
@@ -178,16 +182,28 @@ export function createResponder(
   options: Pick<DnsServerOptions, "zone" | "lookups" | "log"> & {
     cache?: AnswerCache /** tests: encode with another writer */;
     newWriter?: () => PacketWriter;
+    counters?: DnsCounters;
   },
 ): Responder {
   const { cache } = options;
+  const counters = options.counters ?? new DnsCounters();
   const answer = createUncachedResponder(options);
-  if (!cache) return (message, transport) => answer(message, transport, options.lookups)?.reply ?? null;
+  if (!cache)
+    return (message, transport) => {
+      const reply = answer(message, transport, options.lookups)?.reply ?? null;
+      if (reply) counters.countAnswer(message, reply, transport);
+      return reply;
+    };
   return (message, transport) => {
     const cacheable = message.length <= CACHEABLE_MESSAGE_BYTES;
     if (cacheable) {
       const hit = cache.get(message, transport);
-      if (hit) return hit;
+      if (hit) {
+        counters.values[SLOT.cacheHits]++;
+        counters.countAnswer(message, hit, transport);
+        return hit;
+      }
+      counters.values[SLOT.cacheMisses]++;
     }
     const dependsOn: string[] = [];
     const versionsSeen: number[] = [];
@@ -200,6 +216,7 @@ export function createResponder(
     };
     const result = answer(message, transport, recording);
     if (result?.cacheable && cacheable) cache.set(message, transport, result.reply, dependsOn, versionsSeen);
+    if (result) counters.countAnswer(message, result.reply, transport);
     return result?.reply ?? null;
   };
 }
@@ -278,8 +295,9 @@ const UDP_MAX_BACKLOG = 4096;
  * later tick, which cost a third of the time per query. Replies go out in batches: Bun reads
  * many datagrams per turn, and one sendmmsg for 32 replies costs little more than one sendto.
  */
-async function bindUdp(options: DnsServerOptions & { host: string }, live: Live): Promise<Bun.udp.Socket<"buffer">> {
+async function bindUdp(options: DnsServerOptions & { host: string; counters: DnsCounters }, live: Live): Promise<Bun.udp.Socket<"buffer">> {
   const reportError = rateLimitedLog(options.log);
+  const counts = options.counters.values;
   // Limited answers are counted and reported once a minute, without building a line per answer.
   let limited = 0;
   let limitedReportedAt = 0;
@@ -323,7 +341,11 @@ async function bindUdp(options: DnsServerOptions & { host: string }, live: Live)
               limited = 0;
               limitedReportedAt = now;
             }
-            if (verdict === VERDICT.drop) return;
+            if (verdict === VERDICT.drop) {
+              counts[SLOT.rrlDropped]++;
+              return;
+            }
+            counts[SLOT.rrlTruncated]++;
             reply = truncatedReply(reply);
           }
         }

@@ -3,6 +3,7 @@
 // reads wait on writes, which is what the thread is for).
 import type { DnsSettings } from "../config.ts";
 import { AnswerCache, type AnswerVersions } from "./answer-cache.ts";
+import { DnsCounters } from "./counters.ts";
 import { startDnsServer, type DnsServer } from "./server.ts";
 import type { DnsWorkerReply, DnsWorkerRequest, PlainDnsOptions } from "./worker.ts";
 import type { ZoneLookups } from "./zone.ts";
@@ -11,6 +12,8 @@ export interface DnsThreadOptions extends PlainDnsOptions {
   dbPath: string;
   /** the counters the writing thread bumps before it acknowledges a write */
   versions: AnswerVersions;
+  /** what the answering thread counts for /metrics (shared, like `versions`) */
+  counters?: DnsCounters;
   /** this thread's lookups: used only for :memory: */
   lookups: ZoneLookups;
   log: (line: string) => void;
@@ -26,8 +29,8 @@ const RESTART_DELAY_MS = 1000;
  * `workerUrl` is worker.ts resolved by main.ts: both are entry points of `bun build --compile`.
  */
 export async function startDnsThread(options: DnsThreadOptions, workerUrl: URL): Promise<DnsServer> {
-  const { dbPath, versions, lookups, log, ...plain } = options;
-  if (dbPath === ":memory:") return startDnsServer({ ...plain, lookups, cache: new AnswerCache(undefined, versions), log });
+  const { dbPath, versions, counters = new DnsCounters(), lookups, log, ...plain } = options;
+  if (dbPath === ":memory:") return startDnsServer({ ...plain, lookups, cache: new AnswerCache(undefined, versions), counters, log });
 
   let closing = false;
   let current: Running | null = null;
@@ -73,7 +76,7 @@ export async function startDnsThread(options: DnsThreadOptions, workerUrl: URL):
           setTimeout(relaunch, RESTART_DELAY_MS);
         }
       });
-      const request: DnsWorkerRequest = { kind: "start", options: plain, dbPath, versions: versions.buffer };
+      const request: DnsWorkerRequest = { kind: "start", options: plain, dbPath, versions: versions.buffer, counters: counters.buffer };
       worker.postMessage(request);
     });
 

@@ -6,15 +6,16 @@ import type { DnsSettings } from "../config.ts";
 import { openLookupDatabase, type Db } from "../store/db.ts";
 import { createGatewayLookup } from "../store/queries.ts";
 import { AnswerCache, AnswerVersions } from "./answer-cache.ts";
+import { DnsCounters } from "./counters.ts";
 import { startDnsServer, type DnsServer, type DnsServerOptions } from "./server.ts";
 
 declare const self: Worker;
 
 /** What startDnsServer takes that is plain data (functions cannot cross to a thread). */
-export type PlainDnsOptions = Omit<DnsServerOptions, "lookups" | "watchGateways" | "cache" | "log">;
+export type PlainDnsOptions = Omit<DnsServerOptions, "lookups" | "watchGateways" | "cache" | "counters" | "log">;
 
 export type DnsWorkerRequest =
-  | { kind: "start"; options: PlainDnsOptions; dbPath: string; versions: SharedArrayBuffer }
+  | { kind: "start"; options: PlainDnsOptions; dbPath: string; versions: SharedArrayBuffer; counters: SharedArrayBuffer }
   | { kind: "reload"; zone: DnsSettings }
   | { kind: "close" };
 export type DnsWorkerReply =
@@ -36,6 +37,7 @@ async function start(request: Extract<DnsWorkerRequest, { kind: "start" }>): Pro
       ...request.options,
       lookups: { gateway },
       cache: new AnswerCache(undefined, new AnswerVersions(request.versions)),
+      counters: new DnsCounters(request.counters),
       log: (line) => reply({ kind: "log", line }),
     });
     reply({ kind: "ready", port: dns.port });

@@ -46,3 +46,30 @@ export function createMailer(settings: EmailSettings, log: Log): Mailer {
     },
   };
 }
+
+/** Emails by kind and result, for /metrics: [kind][result]. */
+export const MAIL_KINDS = ["verification", "reclamation"] as const;
+export const MAIL_RESULTS = ["sent", "failed", "logged"] as const;
+
+export class MailCounters {
+  readonly values = MAIL_KINDS.map(() => new Float64Array(MAIL_RESULTS.length));
+}
+
+/** The mailer, counting each email by kind and result: sent (the provider took it), failed, or logged (log transport). */
+export function countingMailer(mailer: Mailer, counters: MailCounters): Mailer {
+  const done = mailer.kind === "log" ? MAIL_RESULTS.indexOf("logged") : MAIL_RESULTS.indexOf("sent");
+  const failed = MAIL_RESULTS.indexOf("failed");
+  return {
+    kind: mailer.kind,
+    async send(email) {
+      const row = counters.values[MAIL_KINDS.indexOf(email.kind)];
+      try {
+        await mailer.send(email);
+        row[done]++;
+      } catch (e) {
+        row[failed]++;
+        throw e;
+      }
+    },
+  };
+}

@@ -4,6 +4,8 @@
 import type { EmailSettings } from "../config.ts";
 
 export interface Email {
+  /** which of the two emails (counted by /metrics) */
+  kind: "verification" | "reclamation";
   to: string;
   subject: string;
   text: string;
@@ -57,18 +59,18 @@ function asDocument(body: string, subject: string): string {
   );
 }
 
-function render(to: string, subject: string, body: string, values: Record<string, string>): Email {
+function render(kind: Email["kind"], to: string, subject: string, body: string, values: Record<string, string>): Email {
   const escaped = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, escapeHtml(v)]));
   const filled = fill(body, escaped);
   const line = fill(subject, values).replace(/[\r\n]+/g, " ");
-  return { to, subject: line, html: asDocument(filled, line), text: htmlToText(filled) };
+  return { kind, to, subject: line, html: asDocument(filled, line), text: htmlToText(filled) };
 }
 
 /** `domain` is the gateway's own name (e.g. demo.example.org), as in the Rust server's templates. */
 export function confirmationEmail(settings: EmailSettings, to: string, link: string, domain: string): Email {
-  return render(to, settings.confirmationSubject, settings.confirmationBody, { link, domain });
+  return render("verification", to, settings.confirmationSubject, settings.confirmationBody, { link, domain });
 }
 
 export function reclamationEmail(settings: EmailSettings, to: string, token: string, domain: string): Email {
-  return render(to, settings.reclamationSubject, settings.reclamationBody, { token, domain });
+  return render("reclamation", to, settings.reclamationSubject, settings.reclamationBody, { token, domain });
 }

@@ -476,3 +476,8 @@ export function createQueries(db: Db) {
     },
   };
 }
+
+/** How many domains there are of each mode (a full scan: /metrics runs it off the main thread, now and then). */
+export function countDomainsByMode(db: Db): { mode: number; n: number }[] {
+  return db.select({ mode: domains.mode, n: sql<number>`count(*)` }).from(domains).groupBy(domains.mode).all();
+}

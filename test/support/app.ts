@@ -6,9 +6,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp } from "../../src/api/app.ts";
+import { HttpCounters } from "../../src/api/counters.ts";
 import { loadSettings, type LimitSettings, type Settings } from "../../src/config.ts";
 import { startExpiry, type Expiry } from "../../src/expiry.ts";
-import { createMailer } from "../../src/mail/mailer.ts";
+import { countingMailer, createMailer, MailCounters } from "../../src/mail/mailer.ts";
 import { staticLabels } from "../../src/names.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { createStore } from "../../src/store/domains.ts";
@@ -42,6 +43,8 @@ export interface AppOptions {
 
 export interface TestApp {
   settings: Settings;
+  /** what /metrics would read of this app: requests by route and status, emails by kind and result */
+  counters: { http: HttpCounters; mail: MailCounters };
   dir: string;
   dbPath: string;
   /** the base of links in emails and of request URLs */
@@ -89,7 +92,8 @@ export function startApp(options: AppOptions = {}): TestApp {
   // The Resend SDK reads its base URL from the environment when it is built.
   const savedBaseUrl = process.env.RESEND_BASE_URL;
   if (env.RESEND_BASE_URL) process.env.RESEND_BASE_URL = env.RESEND_BASE_URL;
-  const mailer = createMailer(settings.email, log);
+  const counters = { http: new HttpCounters(), mail: new MailCounters() };
+  const mailer = countingMailer(createMailer(settings.email, log), counters.mail);
   if (savedBaseUrl === undefined) delete process.env.RESEND_BASE_URL;
   else process.env.RESEND_BASE_URL = savedBaseUrl;
   const app = createApp({
@@ -100,6 +104,7 @@ export function startApp(options: AppOptions = {}): TestApp {
     now: () => state.clock,
     reserved: staticLabels(settings.dns),
     peerAddress: (request) => peers.get(request),
+    httpCounters: counters.http,
   });
   const url = `http://api.example.test:${settings.http.port}`;
   let expiry: Expiry | undefined;
@@ -112,6 +117,7 @@ export function startApp(options: AppOptions = {}): TestApp {
   };
   return {
     settings,
+    counters,
     dir,
     dbPath,
     url,
