@@ -1,7 +1,9 @@
 // Wiring only: settings -> store -> http + dns + expiry -> shutdown.
 import { createApp } from "./api/app.ts";
+import { dispatch, topLevelHelp } from "./cli/index.ts";
 import { createAdmin } from "./ops/admin.ts";
-import { HELP, loadSettings, SettingsError, VERSION } from "./config.ts";
+import { adminDomains } from "./ops/admin-domains.ts";
+import { loadSettings, SettingsError, VERSION } from "./config.ts";
 import { AnswerVersions } from "./dns/answer-cache.ts";
 import { startDnsThread } from "./dns/threaded.ts";
 import { startExpiry } from "./expiry.ts";
@@ -55,9 +57,12 @@ async function orFail<T>(what: string, start: () => T | Promise<T>): Promise<T> 
   }
 }
 
-const { settings, help, version } = await orFail("settings", () => loadSettings(process.argv.slice(2)));
+// A subcommand (check-config, domains, backup) runs and exits here; serve's flags come back.
+const command = await dispatch(process.argv.slice(2));
+if ("exit" in command) process.exit(command.exit);
+const { settings, help, version } = await orFail("settings", () => loadSettings(command.serve));
 if (help) {
-  process.stdout.write(HELP);
+  process.stdout.write(topLevelHelp());
   process.exit(0);
 }
 if (version) {
@@ -82,7 +87,7 @@ await orFail(`cannot listen for HTTP on ${settings.http.host}:${settings.http.po
   app.listen({ hostname: settings.http.host, port: settings.http.port, reusePort: false, maxRequestBodySize: 16 * 1024 }),
 );
 // The admin listener (loopback by default): /healthz; never the public HTTP port.
-const admin = settings.admin.port === 0 ? null : createAdmin({ sqlite: db.$client });
+const admin = settings.admin.port === 0 ? null : createAdmin({ sqlite: db.$client, plugins: [adminDomains({ store, zone: settings.domain })] });
 if (admin) {
   await orFail(`cannot listen for the admin listener on ${settings.admin.host}:${settings.admin.port}`, () =>
     admin.listen({ hostname: settings.admin.host, port: settings.admin.port, reusePort: false, maxRequestBodySize: 16 * 1024 }),

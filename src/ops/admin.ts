@@ -2,7 +2,7 @@
 // facing the internet. It answers /healthz here; the command line's endpoints and /metrics are
 // plugins that main.ts mounts.
 import type { Database } from "bun:sqlite";
-import { Elysia } from "elysia";
+import { type AnyElysia, Elysia } from "elysia";
 
 export interface HealthReport {
   ok: boolean;
@@ -41,7 +41,7 @@ export function probeDatabase(sqlite: Database): HealthReport {
 }
 
 /** The admin application: /healthz, plus whatever `plugins` add (the CLI's endpoints, /metrics). */
-export function createAdmin(options: { sqlite: Database; plugins?: Elysia[] }) {
+export function createAdmin(options: { sqlite: Database; plugins?: AnyElysia[] }) {
   const app = new Elysia().get("/healthz", ({ set }) => {
     const report = probeDatabase(options.sqlite);
     set.status = report.ok ? 200 : 503;

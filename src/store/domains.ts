@@ -9,7 +9,7 @@ import { InfoCache } from "./info-cache.ts";
 import { createGatewayLookup, createQueries, type DomainInfo, type NewDomain, type StaleBatch, type StaleCensus, type StaleRemoved } from "./queries.ts";
 
 export type { GatewayRecord } from "../gateway-data.ts";
-export type { DomainInfo, NewDomain, StaleBatch, StaleCensus, StaleRemoved } from "./queries.ts";
+export type { DomainInfo, DomainPage, NewDomain, StaleBatch, StaleCensus, StaleRemoved } from "./queries.ts";
 export { createGatewayLookup };
 
 export type Store = ReturnType<typeof createStore>;
@@ -127,6 +127,16 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
       changed(name);
       return name;
     },
+
+    /** The operator's removal by full name; listeners and /info hear of it like any other delete. */
+    deleteByName(name: string): string | undefined {
+      wrote();
+      const removedName = queries.deleteByName(name);
+      changed(removedName);
+      return removedName;
+    },
+
+    listDomains: queries.listDomains,
 
     deleteByReclamationToken(token: string, now: number): string | undefined {
       wrote();

@@ -1,0 +1,17 @@
+// `check-config`: the settings as `serve` would load them, and the start-up checks that need
+// no socket and no data (the email transport, the zone's own labels); one line either way.
+import { createMailer } from "../mail/mailer.ts";
+import { staticLabels } from "../names.ts";
+import type { Invocation } from "./common.ts";
+import { positionals } from "./common.ts";
+
+export function runCheckConfig(invocation: Invocation): void {
+  positionals(invocation, 0, "check-config [--config FILE] [settings flags]");
+  const { settings } = invocation;
+  const mailer = createMailer(settings.email, () => {});
+  const reserved = staticLabels(settings.dns).size;
+  const admin = settings.admin.port === 0 ? "off" : `${settings.admin.host}:${settings.admin.port}`;
+  process.stdout.write(
+    `settings ok: zone=${settings.domain} http=${settings.http.host}:${settings.http.port} dns=${settings.dns.host}:${settings.dns.port} admin=${admin} db=${settings.database.path} mail=${mailer.kind} reserved-labels=${reserved}\n`,
+  );
+}
