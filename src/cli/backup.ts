@@ -1,5 +1,5 @@
 // `backup FILE [--force]`: a consistent copy of the database, taken by this process on a
-// read-only connection of its own whether or not a server runs (ops/backup.ts says why).
+// connection of its own whether or not a server runs (ops/backup.ts says why).
 import { resolve } from "node:path";
 import { BackupError, backupDatabase } from "../ops/backup.ts";
 import { CliError, type Invocation, positionals } from "./common.ts";

@@ -1,7 +1,6 @@
 // `check-config`: the settings as `serve` would load them, and the start-up checks that need
-// no socket and no data (the email transport, the zone's own labels); one line either way.
+// no socket and no data (the email transport); one line either way.
 import { createMailer } from "../mail/mailer.ts";
-import { staticLabels } from "../names.ts";
 import type { Invocation } from "./common.ts";
 import { positionals } from "./common.ts";
 
@@ -9,9 +8,8 @@ export function runCheckConfig(invocation: Invocation): void {
   positionals(invocation, 0, "check-config [--config FILE] [settings flags]");
   const { settings } = invocation;
   const mailer = createMailer(settings.email, () => {});
-  const reserved = staticLabels(settings.dns).size;
   const admin = settings.admin.port === 0 ? "off" : `${settings.admin.host}:${settings.admin.port}`;
   process.stdout.write(
-    `settings ok: zone=${settings.domain} http=${settings.http.host}:${settings.http.port} dns=${settings.dns.host}:${settings.dns.port} admin=${admin} db=${settings.database.path} mail=${mailer.kind} reserved-labels=${reserved}\n`,
+    `settings ok: zone=${settings.domain} http=${settings.http.host}:${settings.http.port} dns=${settings.dns.host}:${settings.dns.port} admin=${admin} db=${settings.database.path} mail=${mailer.kind}\n`,
   );
 }

@@ -1,5 +1,5 @@
-// `backup FILE`: a consistent copy of the live database. VACUUM INTO on a read-only connection
-// of our own reads one WAL snapshot (every commit before it began, none after) while the server
+// `backup FILE`: a consistent copy of the live database. VACUUM INTO on a connection of our own
+// reads one WAL snapshot (every commit before it began, none after) while the server
 // goes on serving and writing: a WAL reader blocks no writer, and no server's event loop runs
 // the copy. bun:sqlite has no online backup API (sqlite3_backup_*), hence VACUUM INTO.
 import { Database } from "bun:sqlite";
@@ -22,7 +22,9 @@ export function backupDatabase(source: string, target: string, options: { force?
   const temporary = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
   rmSync(temporary, { force: true });
   try {
-    const db = new Database(source, { readonly: true });
+    // Not a readonly open: that leaves -wal and -shm behind, owned by whoever ran the backup,
+    // which a server running as another user then cannot open. The last connection removes them.
+    const db = new Database(source, { readwrite: true, create: false });
     try {
       db.run("PRAGMA busy_timeout = 5000");
       db.query("VACUUM INTO ?").run(temporary);
