@@ -87,7 +87,10 @@ await orFail(`cannot listen for HTTP on ${settings.http.host}:${settings.http.po
   app.listen({ hostname: settings.http.host, port: settings.http.port, reusePort: false, maxRequestBodySize: 16 * 1024 }),
 );
 // The admin listener (loopback by default): /healthz; never the public HTTP port.
-const admin = settings.admin.port === 0 ? null : createAdmin({ sqlite: db.$client, plugins: [adminDomains({ store, zone: settings.domain })] });
+const admin =
+  settings.admin.port === 0
+    ? null
+    : createAdmin({ sqlite: db.$client, plugins: [adminDomains({ store, zone: settings.domain, dbPath: settings.database.path })] });
 if (admin) {
   await orFail(`cannot listen for the admin listener on ${settings.admin.host}:${settings.admin.port}`, () =>
     admin.listen({ hostname: settings.admin.host, port: settings.admin.port, reusePort: false, maxRequestBodySize: 16 * 1024 }),

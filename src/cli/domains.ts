@@ -2,6 +2,7 @@
 // caches then stay exact), else on the database file itself.
 import { existsSync } from "node:fs";
 import { displayName } from "../names.ts";
+import { databaseIdentity } from "../ops/admin-domains.ts";
 import { type DomainDetails, type DomainSummary, findDetails, LIST_PAGE_MAX, listPage, storedName } from "../ops/domains.ts";
 import { openDatabase } from "../store/db.ts";
 import { createStore, type Store } from "../store/domains.ts";
@@ -67,7 +68,14 @@ async function list(backend: Backend, json: boolean): Promise<void> {
 
 async function connect(settings: Settings): Promise<Backend> {
   const base = await runningServer(settings);
-  return base ? throughServer(base) : onFile(settings);
+  if (!base) return onFile(settings);
+  // A server on this admin port that serves another file: changing its data would surprise.
+  const { status, body } = await adminRequest(base, "GET", "/database");
+  if (status !== 200) throw adminFailure(status, body);
+  const served = (body as { path: string }).path;
+  const mine = databaseIdentity(settings.database.path);
+  if (served !== mine) throw new CliError(`the server at ${base} serves ${served}, not ${mine} (check --db and --admin-port)`, 1);
+  return throughServer(base);
 }
 
 function throughServer(base: string): Backend {

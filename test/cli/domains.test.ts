@@ -116,6 +116,14 @@ describe("through the running server's admin listener", () => {
     expect(show.stdout).toContain(`name: ${name}.example.test\nmode: tunnel\n`);
     expect((await cli("domains", "show", "nobody")).code).toBe(1);
   });
+
+  test("a server on the admin port that serves another file: exit 1, nothing deleted", async () => {
+    const other = join(dir, "other.sqlite");
+    const { code, stderr } = await runCli(["domains", "delete", "keep", "--db", other, "--admin-port", String(adminPort)]);
+    expect(code).toBe(1);
+    expect(stderr).toBe(`registration-server: the server at http://127.0.0.1:${adminPort} serves ${dbPath}, not ${other} (check --db and --admin-port)\n`);
+    expect(await rcode("keep.example.test")).toBe("NOERROR");
+  });
 });
 
 describe("usage", () => {
