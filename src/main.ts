@@ -90,7 +90,7 @@ await orFail(`cannot listen for HTTP on ${settings.http.host}:${settings.http.po
 const admin =
   settings.admin.port === 0
     ? null
-    : createAdmin({ sqlite: db.$client, plugins: [adminDomains({ store, zone: settings.domain, dbPath: settings.database.path })] });
+    : createAdmin({ sqlite: db.$client, plugins: [adminDomains({ store, zone: settings.domain, dbPath: settings.database.path, log })] });
 if (admin) {
   await orFail(`cannot listen for the admin listener on ${settings.admin.host}:${settings.admin.port}`, () =>
     admin.listen({ hostname: settings.admin.host, port: settings.admin.port, reusePort: false, maxRequestBodySize: 16 * 1024 }),

@@ -4,6 +4,7 @@
 import { existsSync, realpathSync } from "node:fs";
 import { resolve } from "node:path";
 import { Elysia, t } from "elysia";
+import type { Log } from "../log.ts";
 import { displayName } from "../names.ts";
 import type { Store } from "../store/domains.ts";
 import { findDetails, LIST_PAGE_MAX, listPage, storedName } from "./domains.ts";
@@ -14,7 +15,7 @@ export function databaseIdentity(path: string): string {
   return existsSync(absolute) ? realpathSync(absolute) : absolute;
 }
 
-export function adminDomains(options: { store: Store; zone: string; dbPath: string }) {
+export function adminDomains(options: { store: Store; zone: string; dbPath: string; log: Log }) {
   const { store, zone } = options;
   const database = databaseIdentity(options.dbPath);
   const notFound = (typed: string, set: { status?: number | string }) => {
@@ -39,7 +40,9 @@ export function adminDomains(options: { store: Store; zone: string; dbPath: stri
       .delete("/domains/:name", ({ params, set }) => {
         const name = storedName(params.name, zone);
         const deleted = name ? store.deleteByName(name) : undefined;
-        return deleted ? { deleted: displayName(deleted) } : notFound(params.name, set);
+        if (!deleted) return notFound(params.name, set);
+        options.log(`admin: deleted ${displayName(deleted)} (domains delete)`);
+        return { deleted: displayName(deleted) };
       })
   );
 }

@@ -1,5 +1,5 @@
 // The admin listener's /domains endpoints in process, over a real SQLite file: paging, name
-// forms, and a delete that the change feed hears of (what keeps DNS's answer cache exact).
+// forms, and a delete that the change feed hears of and the log records (what keeps DNS's answer cache exact).
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,7 +13,8 @@ const dir = mkdtempSync(join(tmpdir(), "regsrv-admin-domains-"));
 const dbPath = join(dir, "registration.sqlite");
 const db = openDatabase(dbPath);
 const store = createStore(db);
-const admin = createAdmin({ sqlite: db.$client, plugins: [adminDomains({ store, zone: "example.test", dbPath })] });
+const logged: string[] = [];
+const admin = createAdmin({ sqlite: db.$client, plugins: [adminDomains({ store, zone: "example.test", dbPath, log: (line) => logged.push(line) })] });
 afterAll(() => {
   db.$client.close();
   rmSync(dir, { recursive: true, force: true });
@@ -50,6 +51,7 @@ test("DELETE /domains/:name removes the row and the change feed hears of it", as
   store.onGatewayChange((name) => heard.push(name));
   expect(await call("DELETE", "/domains/c")).toEqual({ status: 200, body: { deleted: "c.example.test" } });
   expect(heard).toEqual(["c.example.test."]);
+  expect(logged).toEqual(["admin: deleted c.example.test (domains delete)"]);
   expect(store.findDomainByName("c.example.test.")).toBeUndefined();
   expect((await call("DELETE", "/domains/c")).status).toBe(404);
 });
