@@ -2,15 +2,15 @@
 // connection of its own whether or not a server runs (ops/backup.ts says why).
 import { resolve } from "node:path";
 import { BackupError, backupDatabase } from "../ops/backup.ts";
-import { CliError, type Invocation, positionals } from "./common.ts";
+import { CliError, type Invocation, out, positionals } from "./common.ts";
 
-export function runBackup(invocation: Invocation): void {
+export async function runBackup(invocation: Invocation): Promise<void> {
   const [file] = positionals(invocation, 1, "backup FILE [--force]");
   const source = invocation.settings.database.path;
   if (source === ":memory:") throw new CliError("database.path is :memory:, there is no file to copy", 2);
   try {
     const result = backupDatabase(source, resolve(file), { force: invocation.switches.has("--force") });
-    process.stdout.write(`backed up ${source} to ${result.path}: ${result.domains} domains, ${result.bytes} bytes, integrity ok\n`);
+    await out(`backed up ${source} to ${result.path}: ${result.domains} domains, ${result.bytes} bytes, integrity ok\n`);
   } catch (e) {
     if (e instanceof BackupError) throw new CliError(e.message, 1);
     throw e;

@@ -20,6 +20,14 @@ export interface Invocation {
   settings: Settings;
 }
 
+/**
+ * Writes to stdout and resolves once the text is handed to the OS: process.exit drops what a
+ * pipe has not taken yet (a long `domains list | less` came out cut short).
+ */
+export function out(text: string): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())));
+}
+
 /** Exactly `count` positional arguments, or a usage error naming the command's usage. */
 export function positionals(invocation: Invocation, count: number, usage: string): string[] {
   if (invocation.args.length !== count) throw new CliError(`usage: registration-server ${usage}`, 2);

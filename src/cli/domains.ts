@@ -6,7 +6,7 @@ import { databaseIdentity } from "../ops/admin-domains.ts";
 import { type DomainDetails, type DomainSummary, findDetails, LIST_PAGE_MAX, listPage, storedName } from "../ops/domains.ts";
 import { openDatabase } from "../store/db.ts";
 import { createStore, type Store } from "../store/domains.ts";
-import { adminFailure, adminRequest, CliError, type Invocation, positionals, runningServer } from "./common.ts";
+import { adminFailure, adminRequest, CliError, type Invocation, out, positionals, runningServer } from "./common.ts";
 import type { Settings } from "../config.ts";
 
 type Page = { domains: DomainSummary[]; next: number | null };
@@ -33,7 +33,7 @@ export async function runDomains(action: "list" | "show" | "delete", invocation:
       const found = await backend.show(typed);
       if (!found) throw new CliError(`no such name: ${typed}`, 1);
       const json = switches.has("--json");
-      process.stdout.write(
+      await out(
         json
           ? `${JSON.stringify(found, null, 2)}\n`
           : Object.entries(found)
@@ -44,7 +44,7 @@ export async function runDomains(action: "list" | "show" | "delete", invocation:
     }
     const removed = await backend.remove(typed);
     if (!removed) throw new CliError(`no such name: ${typed}`, 1);
-    process.stdout.write(`deleted ${removed} (${backend.where})\n`);
+    await out(`deleted ${removed} (${backend.where})\n`);
   } finally {
     backend.close();
   }
@@ -53,17 +53,19 @@ export async function runDomains(action: "list" | "show" | "delete", invocation:
 async function list(backend: Backend, json: boolean): Promise<void> {
   let after: number | null = 0;
   let first = true;
-  if (json) process.stdout.write("[");
+  if (json) await out("[");
   while (after !== null) {
     const page: Page = await backend.page(after);
+    // one write a page: a million names stay a few hundred writes
+    let text = "";
     for (const d of page.domains) {
-      if (json) process.stdout.write(`${first ? "\n" : ",\n"}  ${JSON.stringify(d)}`);
-      else process.stdout.write(`${d.name} ${d.mode} ${d.lastPing} ${d.email || "-"}\n`);
+      text += json ? `${first ? "\n" : ",\n"}  ${JSON.stringify(d)}` : `${d.name} ${d.mode} ${d.lastPing} ${d.email || "-"}\n`;
       first = false;
     }
+    if (text) await out(text);
     after = page.next;
   }
-  if (json) process.stdout.write(first ? "]\n" : "\n]\n");
+  if (json) await out(first ? "]\n" : "\n]\n");
 }
 
 async function connect(settings: Settings): Promise<Backend> {

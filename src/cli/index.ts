@@ -3,7 +3,7 @@
 // Exit codes: 0 done, 1 failed (one line why), 2 bad usage or settings.
 import { HELP, loadSettings, SettingsError, type Settings } from "../config.ts";
 import { runBackup } from "./backup.ts";
-import { CliError, type Invocation } from "./common.ts";
+import { CliError, type Invocation, out } from "./common.ts";
 import { runCheckConfig } from "./check-config.ts";
 import { runDomains } from "./domains.ts";
 
@@ -84,7 +84,7 @@ export async function dispatch(argv: string[]): Promise<{ serve: string[] } | { 
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i];
     if (arg === "--help" || arg === "-h") {
-      process.stdout.write(commandHelp(command));
+      await out(commandHelp(command));
       return { exit: 0 };
     }
     if (arg in command.switches) switches.add(arg);

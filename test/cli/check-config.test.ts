@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { writeToml } from "../support/helpers.ts";
 import { runCli } from "../support/server.ts";
 
-setDefaultTimeout(30_000);
+setDefaultTimeout(60_000);
 const dir = mkdtempSync(join(tmpdir(), "regsrv-check-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
