@@ -24,6 +24,12 @@ export function adminDomains(options: { store: Store; zone: string; dbPath: stri
   };
   return (
     new Elysia()
+      // a failed write (file read-only, lock held past the busy timeout) is one JSON line, never a 404 or a stack
+      .onError(({ code, error, set }) => {
+        if (code === "VALIDATION" || code === "NOT_FOUND" || code === "PARSE") return;
+        set.status = 500;
+        return { error: `database: ${String((error as Error)?.message ?? error).split("\n")[0]}` };
+      })
       // the CLI checks it works on the file its own settings name, not another server's
       .get("/database", () => ({ path: database }))
       .get("/domains", ({ query }) => listPage(store, query.after ?? 0, query.limit ?? LIST_PAGE_MAX), {

@@ -56,6 +56,19 @@ test("DELETE /domains/:name removes the row and the change feed hears of it", as
   expect((await call("DELETE", "/domains/c")).status).toBe(404);
 });
 
+test("a delete the database refuses (writes refused) answers 500 with one JSON line and changes nothing", async () => {
+  const heard: string[] = [];
+  store.onGatewayChange((name) => heard.push(name));
+  db.$client.run("PRAGMA query_only = ON");
+  try {
+    expect(await call("DELETE", "/domains/b")).toEqual({ status: 500, body: { error: "database: attempt to write a readonly database" } });
+  } finally {
+    db.$client.run("PRAGMA query_only = OFF");
+  }
+  expect(heard).toEqual([]);
+  expect(store.findDomainByName("b.example.test.")).toBeDefined();
+});
+
 test("GET /database names the file the server has open", async () => {
   expect(await call("GET", "/database")).toEqual({ status: 200, body: { path: dbPath } });
 });
