@@ -25,7 +25,23 @@ export interface Invocation {
  * pipe has not taken yet (a long `domains list | less` came out cut short).
  */
 export function out(text: string): Promise<void> {
-  return new Promise((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())));
+  return new Promise((resolve, reject) =>
+    process.stdout.write(text, (error) => {
+      if ((error as NodeJS.ErrnoException | null | undefined)?.code === "EPIPE") process.exit(0); // see quietOnClosedStdout
+      error ? reject(error) : resolve();
+    }),
+  );
+}
+
+/**
+ * A reader that went away (`domains list | head`) has what it wanted: end quietly with 0, as
+ * the server's own "stdout failed" line (log.ts) would only be noise here.
+ */
+export function quietOnClosedStdout(): void {
+  process.stdout.removeAllListeners("error");
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+  });
 }
 
 /** Exactly `count` positional arguments, or a usage error naming the command's usage. */

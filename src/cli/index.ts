@@ -3,7 +3,7 @@
 // Exit codes: 0 done, 1 failed (one line why), 2 bad usage or settings.
 import { HELP, loadSettings, SettingsError, type Settings } from "../config.ts";
 import { runBackup } from "./backup.ts";
-import { CliError, type Invocation, out } from "./common.ts";
+import { CliError, type Invocation, out, quietOnClosedStdout } from "./common.ts";
 import { runCheckConfig } from "./check-config.ts";
 import { runDomains } from "./domains.ts";
 
@@ -102,6 +102,7 @@ export async function dispatch(argv: string[]): Promise<{ serve: string[] } | { 
     if (e instanceof SettingsError) return usageError(e.message);
     throw e;
   }
+  quietOnClosedStdout();
   try {
     await command.run({ args, switches, settings });
     return { exit: 0 };

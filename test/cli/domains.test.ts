@@ -102,6 +102,22 @@ describe("with no server answering, the CLI works on the file", () => {
     expect(list.at(-1)!.name).toBe("n29999.example.test");
   });
 
+  test("domains list into a reader that stops after its first chunk (| head): exit 0, nothing on stderr", async () => {
+    const proc = Bun.spawn(
+      [process.execPath, join(import.meta.dir, "..", "..", "src", "main.ts"), "domains", "list", "--db", join(dir, "big.sqlite"), "--admin-port", "0"],
+      {
+        stdout: "pipe",
+        stderr: "pipe",
+        stdin: "ignore",
+      },
+    );
+    const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+    expect((await reader.read()).done).toBe(false);
+    await reader.cancel();
+    const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr as ReadableStream<Uint8Array>).text()]);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
+  });
+
   test("a server started afterwards does not serve the deleted name", async () => {
     server = await startServer({ dir, dbPath, env: { REGISTRATION_ADMIN_PORT: String(adminPort) } });
     expect(await rcode("gone.example.test")).toBe("NXDOMAIN");
