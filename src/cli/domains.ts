@@ -24,7 +24,7 @@ interface Backend {
 export async function runDomains(action: "list" | "show" | "delete", invocation: Invocation): Promise<void> {
   const { settings, switches } = invocation;
   if (action === "list") positionals(invocation, 0, "domains list [--json]");
-  const typed = action === "list" ? "" : positionals(invocation, 1, `domains ${action} NAME`)[0];
+  const typed = action === "list" ? "" : positionals(invocation, 1, action === "show" ? "domains show NAME [--json]" : "domains delete NAME")[0];
   if (action !== "list" && storedName(typed, settings.domain) === null) throw new CliError(`not a name: '${typed}'`, 2);
   const backend = await connect(settings);
   try {

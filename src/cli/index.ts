@@ -30,9 +30,9 @@ const COMMANDS: Record<string, Command> = {
     run: (inv) => runDomains("list", inv),
   },
   "domains show": {
-    usage: "domains show NAME",
+    usage: "domains show NAME [--json]",
     about: "Shows one name in full, tokens masked. NAME with or without the zone and the trailing dot, any case.",
-    switches: {},
+    switches: { "--json": "print a JSON object instead of lines" },
     run: (inv) => runDomains("show", inv),
   },
   "domains delete": {
@@ -73,6 +73,11 @@ export async function dispatch(argv: string[]): Promise<{ serve: string[] } | { 
   if (first === "serve") return { serve: argv.slice(1) };
   const name = first === "domains" && argv[1] !== undefined && !argv[1].startsWith("-") ? `domains ${argv[1]}` : first;
   const command = COMMANDS[name];
+  if (!command && name === "domains" && (argv[1] === "--help" || argv[1] === "-h")) {
+    const group = Object.entries(COMMANDS).filter(([key]) => key.startsWith("domains "));
+    await out(`${group.map(([, c]) => `Usage: registration-server ${c.usage}\n  ${c.about}\n`).join("")}\n${SETTINGS_NOTE}\n`);
+    return { exit: 0 };
+  }
   if (!command) {
     const known = first === "domains" ? "domains list|show|delete" : `serve, ${Object.keys(COMMANDS).join(", ")}`;
     return usageError(`unknown command '${name}' (commands: ${known}; see --help)`);

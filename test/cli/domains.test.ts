@@ -146,6 +146,8 @@ describe("through the running server's admin listener", () => {
     const show = await cli("domains", "show", `${name}.example.test.`);
     expect(show.code).toBe(0);
     expect(show.stdout).toContain(`name: ${name}.example.test\nmode: tunnel\n`);
+    const json = await cli("domains", "show", name, "--json");
+    expect(JSON.parse(json.stdout)).toMatchObject({ name: `${name}.example.test`, mode: "tunnel", verified: false });
     expect((await cli("domains", "show", "nobody")).code).toBe(1);
   });
 
@@ -160,7 +162,7 @@ describe("through the running server's admin listener", () => {
 
 describe("usage", () => {
   test("--help for each subcommand: exit 0 and its usage line", async () => {
-    const commands = [["domains", "list"], ["domains", "show"], ["domains", "delete"], ["backup"], ["check-config"], ["serve"]];
+    const commands = [["domains", "list"], ["domains", "show"], ["domains", "delete"], ["domains"], ["backup"], ["check-config"], ["serve"]];
     const runs = await Promise.all(commands.map((command) => runCli([...command, "--help"])));
     for (const [i, { code, stdout }] of runs.entries()) {
       expect(code).toBe(0);
@@ -170,11 +172,12 @@ describe("usage", () => {
 
   test("bad usage and bad settings: exit 2 with one line", async () => {
     const cases: [string[], RegExp][] = [
-      [["domains", "show"], /usage: registration-server domains show NAME/],
+      [["domains", "show"], /usage: registration-server domains show NAME \[--json\]/],
       [["domains", "delete", "a", "b"], /usage: registration-server domains delete NAME/],
       [["domains", "list", "extra"], /usage: registration-server domains list/],
       [["domains", "rename", "a"], /unknown command 'domains rename'/],
       [["frobnicate"], /unknown command 'frobnicate'/],
+      [["domains"], /unknown command 'domains' \(commands: domains list\|show\|delete/],
       [["domains", "list", "--admin-port", "70000"], /admin.port must be a port number/],
       [["serve", "--dns-port", "99999"], /dns.port must be a port number/],
     ];
