@@ -1,9 +1,11 @@
 // Wiring only: settings -> store -> http + dns + expiry -> shutdown.
 import { createApp } from "./api/app.ts";
 import { HttpCounters } from "./api/counters.ts";
+import { dispatch, topLevelHelp } from "./cli/index.ts";
 import { createAdmin } from "./ops/admin.ts";
+import { adminDomains } from "./ops/admin-domains.ts";
 import { createMetricsRegistry, DomainCensus, ExpiryCounters, metricsPlugin } from "./ops/metrics.ts";
-import { HELP, loadSettings, SettingsError, VERSION } from "./config.ts";
+import { loadSettings, SettingsError, VERSION } from "./config.ts";
 import { AnswerVersions } from "./dns/answer-cache.ts";
 import { DnsCounters } from "./dns/counters.ts";
 import { startDnsThread } from "./dns/threaded.ts";
@@ -70,12 +72,15 @@ async function orFail<T>(what: string, start: () => T | Promise<T>): Promise<T> 
   }
 }
 
+// A subcommand (check-config, domains, backup) runs and exits here; serve's flags come back.
+const command = await dispatch(process.argv.slice(2));
+if ("exit" in command) process.exit(command.exit);
 // A reload reads the same sources: this command line, the environment as it was at start.
-const argv = process.argv.slice(2);
+const argv = command.serve;
 const startEnv = { ...process.env };
 const { settings, help, version } = await orFail("settings", () => loadSettings(argv, startEnv));
 if (help) {
-  process.stdout.write(HELP);
+  process.stdout.write(topLevelHelp());
   process.exit(0);
 }
 if (version) {
@@ -103,8 +108,18 @@ const addresses = (hosts: string[], port: number) => hosts.map((h) => hostPort(h
 const http = await orFail(`cannot listen for HTTP on ${addresses(settings.http.host, settings.http.port)}`, () =>
   listenOn(app, settings.http.host, settings.http.port),
 );
-// The admin listener (loopback by default): /healthz and /metrics; never the public HTTP port.
-const admin = settings.admin.port === 0 ? null : createAdmin({ sqlite: db.$client, plugins: [metricsPlugin(createMetricsRegistry({ ...counters, census }))] });
+// The admin listener (loopback by default): /healthz, /metrics and the command line's
+// endpoints; never the public HTTP port.
+const admin =
+  settings.admin.port === 0
+    ? null
+    : createAdmin({
+        sqlite: db.$client,
+        plugins: [
+          metricsPlugin(createMetricsRegistry({ ...counters, census })),
+          adminDomains({ store, zone: settings.domain, dbPath: settings.database.path, log }),
+        ],
+      });
 const adminListening = admin
   ? await orFail(`cannot listen for the admin listener on ${addresses(settings.admin.host, settings.admin.port)}`, () =>
       listenOn(admin, settings.admin.host, settings.admin.port),

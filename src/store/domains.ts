@@ -20,7 +20,7 @@ import {
 } from "./queries.ts";
 
 export type { GatewayRecord } from "../gateway-data.ts";
-export type { DomainInfo, NewDomain, PingWrite, StaleBatch, StaleCensus, StaleRemoved, VerificationOutcome } from "./queries.ts";
+export type { DomainInfo, DomainPage, NewDomain, PingWrite, StaleBatch, StaleCensus, StaleRemoved, VerificationOutcome } from "./queries.ts";
 export { createGatewayLookup };
 
 export type Store = ReturnType<typeof createStore>;
@@ -152,6 +152,16 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
       changed(name);
       return name;
     },
+
+    /** The operator's removal by full name; listeners and /info hear of it like any other delete. */
+    deleteByName(name: string): string | undefined {
+      wrote();
+      const removedName = queries.deleteByName(name);
+      changed(removedName);
+      return removedName;
+    },
+
+    listDomains: queries.listDomains,
 
     deleteByReclamationToken(token: string, now: number): string | undefined {
       wrote();

@@ -82,6 +82,13 @@ export interface StaleCensus {
 /** What following a verification link did; `name` is the full name with its trailing dot. */
 export type VerificationOutcome = { outcome: "verified" | "already"; name: string; email: string } | { outcome: "unknown" | "expired" };
 
+/** A page of the operator's listing (`domains list`): rows in id order after `after`. */
+export interface DomainPage {
+  rows: (Domain & { email: string })[];
+  /** `after` for the next page; null after the last row */
+  next: number | null;
+}
+
 export type Queries = ReturnType<typeof createQueries>;
 
 /** DNS's one read: a gateway row by full name. Also on a connection of its own (openLookupDatabase). */
@@ -196,6 +203,19 @@ export function createQueries(db: Db) {
     .delete(domains)
     .where(and(eq(domains.token, p("token")), ne(domains.token, "")))
     .returning({ name: domains.name })
+    .prepare();
+  const deleteByName = db
+    .delete(domains)
+    .where(eq(domains.name, p("name")))
+    .returning({ name: domains.name })
+    .prepare();
+  const page = db
+    .select({ domain: domains, email: accounts.email })
+    .from(domains)
+    .innerJoin(accounts, eq(accounts.id, domains.accountId))
+    .where(gt(domains.id, p("after")))
+    .orderBy(asc(domains.id))
+    .limit(p("limit"))
     .prepare();
   const deleteByReclamation = db
     .delete(domains)
@@ -425,6 +445,17 @@ export function createQueries(db: Db) {
 
     deleteByToken(token: string): string | undefined {
       return token ? deleteByToken.all({ token })[0]?.name : undefined;
+    },
+
+    /** The operator's removal (`domains delete`): the removed row's full name, undefined when none had it. */
+    deleteByName(name: string): string | undefined {
+      return deleteByName.all({ name })[0]?.name;
+    },
+
+    /** Up to `limit` domains after id `after`, each with its account's email ("" for none). */
+    listDomains(after: number, limit: number): DomainPage {
+      const rows = page.all({ after, limit }).map(({ domain, email }) => ({ ...domain, email }));
+      return { rows, next: rows.length === limit ? rows[rows.length - 1].id : null };
     },
 
     deleteByReclamationToken(token: string, now: number): string | undefined {

@@ -1,0 +1,15 @@
+// `check-config`: the settings as `serve` would load them, and the start-up checks that need
+// no socket and no data (the email transport); one line either way.
+import { createMailer } from "../mail/mailer.ts";
+import type { Invocation } from "./common.ts";
+import { out, positionals } from "./common.ts";
+
+export async function runCheckConfig(invocation: Invocation): Promise<void> {
+  positionals(invocation, 0, "check-config [--config FILE] [settings flags]");
+  const { settings } = invocation;
+  const mailer = createMailer(settings.email, () => {});
+  const admin = settings.admin.port === 0 ? "off" : `${settings.admin.host}:${settings.admin.port}`;
+  await out(
+    `settings ok: zone=${settings.domain} http=${settings.http.host}:${settings.http.port} dns=${settings.dns.host}:${settings.dns.port} admin=${admin} db=${settings.database.path} mail=${mailer.kind}\n`,
+  );
+}

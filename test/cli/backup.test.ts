@@ -1,0 +1,82 @@
+// `backup FILE` as a child process while a running server takes a loop of /subscribe: the copy
+// opens, passes PRAGMA integrity_check and holds every name acknowledged before the command
+// started; an existing FILE is kept unless --force.
+import { Database } from "bun:sqlite";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { freshName, subscribe } from "../support/helpers.ts";
+import { type RunningServer, runCli, startServer } from "../support/server.ts";
+
+// Each CLI run is a process start (about a second on a loaded machine).
+setDefaultTimeout(60_000);
+
+let server: RunningServer;
+beforeAll(async () => {
+  server = await startServer();
+});
+afterAll(async () => {
+  await server?.cleanup();
+});
+
+const backup = (...args: string[]) => runCli(["backup", ...args, "--db", server.dbPath, "--admin-port", "0"]);
+
+function namesIn(path: string): Set<string> {
+  const copy = new Database(path, { readonly: true });
+  try {
+    expect(copy.query("PRAGMA integrity_check").values()).toEqual([["ok"]]);
+    return new Set((copy.query("SELECT name FROM domains").values() as [string][]).map(([name]) => name));
+  } finally {
+    copy.close();
+  }
+}
+
+describe("backup FILE", () => {
+  test("under a write load: the copy passes integrity_check and holds every name acknowledged before it began", async () => {
+    const acknowledged: string[] = [];
+    let running = true;
+    // Four clients subscribing in a loop, each name recorded once the server has answered 200.
+    const load = Array.from({ length: 4 }, async () => {
+      while (running) acknowledged.push((await subscribe(server, freshName("load"))).name);
+    });
+    while (acknowledged.length < 40) await Bun.sleep(20);
+    const before = [...acknowledged];
+    const file = join(server.dir, "copy.sqlite");
+    const result = await backup(file);
+    const during = acknowledged.length - before.length;
+    running = false;
+    await Promise.all(load);
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(result.stdout).toMatch(/^backed up .* to .*copy\.sqlite: \d+ domains, \d+ bytes, integrity ok\n$/);
+    expect(during).toBeGreaterThan(0); // the server took writes while the backup ran
+    const names = namesIn(file);
+    expect(before.filter((label) => !names.has(`${label}.example.test.`))).toEqual([]);
+    // no temporary file is left beside the copy
+    expect(readdirSync(server.dir).filter((f) => f.includes(".tmp"))).toEqual([]);
+  });
+
+  test("an existing FILE is refused (exit 1, file untouched) and replaced with --force", async () => {
+    const file = join(server.dir, "again.sqlite");
+    expect((await backup(file)).code).toBe(0);
+    const first = readFileSync(file);
+    const { name } = await subscribe(server);
+    const refused = await backup(file);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(`registration-server: ${file} exists (--force replaces it)\n`);
+    expect(readFileSync(file).equals(first)).toBe(true);
+    expect((await backup(file, "--force")).code).toBe(0);
+    expect(namesIn(file).has(`${name}.example.test.`)).toBe(true);
+  });
+
+  test("failures: no such directory or no database is exit 1; no FILE is exit 2", async () => {
+    const [noDir, noDb, noFile] = await Promise.all([
+      backup(join(server.dir, "missing", "copy.sqlite")),
+      runCli(["backup", join(server.dir, "x.sqlite"), "--db", join(server.dir, "none.sqlite"), "--admin-port", "0"]),
+      runCli(["backup", "--admin-port", "0"]),
+    ]);
+    expect([noDir.code, noDir.stderr]).toEqual([1, `registration-server: no such directory: ${join(server.dir, "missing")}\n`]);
+    expect([noDb.code, noDb.stderr]).toEqual([1, `registration-server: no database at ${join(server.dir, "none.sqlite")}\n`]);
+    expect([noFile.code, noFile.stderr]).toEqual([2, "registration-server: usage: registration-server backup FILE [--force]\n"]);
+    expect(existsSync(join(server.dir, "none.sqlite"))).toBe(false);
+  });
+});

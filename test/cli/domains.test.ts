@@ -1,0 +1,191 @@
+// `domains list|show|delete` as a child process: first on a database file no server has open,
+// then against one running server on that same file, through its admin listener.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openDatabase } from "../../src/store/db.ts";
+import { createStore } from "../../src/store/domains.ts";
+import { decode, encodeQuery, udpExchange } from "../dns/client.ts";
+import { info, subscribe } from "../support/helpers.ts";
+import { freePort, type RunningServer, runCli, startServer } from "../support/server.ts";
+
+// Each CLI run is a process start (about a second on a loaded machine).
+setDefaultTimeout(60_000);
+
+const dir = mkdtempSync(join(tmpdir(), "regsrv-cli-"));
+const dbPath = join(dir, "registration.sqlite");
+const KEEP = { label: "keep", token: "22222222-2222-4222-8222-222222222222", ip: "203.0.113.5", email: "owner@example.org" };
+const GONE = { label: "gone", token: "33333333-3333-4333-8333-333333333333", ip: "203.0.113.6" };
+let adminPort = 0;
+let server: RunningServer | undefined;
+
+/** The CLI on this file's database and admin port. */
+const cli = (...args: string[]) => runCli([...args, "--domain", "example.test", "--db", dbPath, "--admin-port", String(adminPort)]);
+const rcode = async (name: string) => decode(await udpExchange(server!.dnsPort, encodeQuery(name, "A"))).rcode;
+
+beforeAll(async () => {
+  adminPort = await freePort(); // nothing listens there until the server starts
+  const db = openDatabase(dbPath);
+  const store = createStore(db);
+  const now = Math.floor(Date.now() / 1000);
+  for (const g of [KEEP, GONE]) {
+    store.insertDomain({ name: `${g.label}.example.test.`, token: g.token, description: `the ${g.label} gateway`, mode: 1, timestamp: now });
+    store.recordPing(g.token, now, g.ip);
+  }
+  store.setPendingEmail(store.findDomainByName("keep.example.test.")!.id, KEEP.email, false, "link-keep", now + 3600);
+  store.verifyEmail("link-keep", now);
+  db.$client.close();
+});
+
+afterAll(async () => {
+  await server?.cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("with no server answering, the CLI works on the file", () => {
+  test("domains list: one line per name with mode, last ping and the verified email masked", async () => {
+    const { code, stdout, stderr } = await cli("domains", "list");
+    expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
+    const lines = stdout.trim().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^keep\.example\.test dynamic-dns \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ owne…$/);
+    expect(lines[1]).toMatch(/^gone\.example\.test dynamic-dns \S+ -$/);
+    expect(stdout).not.toContain(KEEP.email);
+  });
+
+  test("domains list --json: a JSON array of the same", async () => {
+    const { code, stdout } = await cli("domains", "list", "--json");
+    expect(code).toBe(0);
+    const list = JSON.parse(stdout) as { name: string; mode: string; email: string }[];
+    expect(list.map((d) => [d.name, d.mode, d.email])).toEqual([
+      ["keep.example.test", "dynamic-dns", "owne…"],
+      ["gone.example.test", "dynamic-dns", ""],
+    ]);
+  });
+
+  test("domains show: any form of the name, every field, tokens masked", async () => {
+    for (const typed of ["keep", "KEEP.example.test", "keep.Example.Test."]) {
+      const { code, stdout } = await cli("domains", "show", typed);
+      expect(code).toBe(0);
+      expect(stdout).toContain("name: keep.example.test\n");
+      expect(stdout).toContain("token: 2222…\n");
+      expect(stdout).toContain("lastIp: 203.0.113.5\n");
+      expect(stdout).toContain("description: the keep gateway\n");
+      expect(stdout).not.toContain(KEEP.token);
+      expect(stdout).not.toContain(KEEP.email);
+    }
+  });
+
+  test("domains delete removes the row from the file; a second delete fails with exit 1", async () => {
+    const first = await cli("domains", "delete", "gone.example.test.");
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^deleted gone\.example\.test \(in .*no server answered/);
+    const again = await cli("domains", "delete", "gone");
+    expect(again.code).toBe(1);
+    expect(again.stderr).toBe("registration-server: no such name: gone\n");
+  });
+
+  test("domains list --json through a pipe holds every row of many pages (30,000 names)", async () => {
+    const big = join(dir, "big.sqlite");
+    const db = openDatabase(big);
+    db.$client.run("INSERT INTO accounts (id, email, optout) VALUES (1, '', 1)");
+    const insert = db.$client.prepare("INSERT INTO domains (name, account_id, token, description, timestamp) VALUES (?, 1, ?, '', 1700000000)");
+    db.$client.transaction(() => {
+      for (let i = 0; i < 30_000; i++) insert.run(`n${i}.example.test.`, crypto.randomUUID());
+    })();
+    db.$client.close();
+    const { code, stdout } = await runCli(["domains", "list", "--json", "--db", big, "--admin-port", String(adminPort)]);
+    expect(code).toBe(0);
+    const list = JSON.parse(stdout) as { name: string }[];
+    expect(list).toHaveLength(30_000);
+    expect(list.at(-1)!.name).toBe("n29999.example.test");
+  });
+
+  test("domains list into a reader that stops after its first chunk (| head): exit 0, nothing on stderr", async () => {
+    const proc = Bun.spawn(
+      [process.execPath, join(import.meta.dir, "..", "..", "src", "main.ts"), "domains", "list", "--db", join(dir, "big.sqlite"), "--admin-port", "0"],
+      {
+        stdout: "pipe",
+        stderr: "pipe",
+        stdin: "ignore",
+      },
+    );
+    const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+    expect((await reader.read()).done).toBe(false);
+    await reader.cancel();
+    const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr as ReadableStream<Uint8Array>).text()]);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
+  });
+
+  test("a server started afterwards does not serve the deleted name", async () => {
+    server = await startServer({ dir, dbPath, env: { REGISTRATION_ADMIN_PORT: String(adminPort) } });
+    expect(await rcode("gone.example.test")).toBe("NXDOMAIN");
+    expect(await rcode("keep.example.test")).toBe("NOERROR");
+  });
+});
+
+describe("through the running server's admin listener", () => {
+  test("domains delete: the very next DNS query is NXDOMAIN and /info is 404", async () => {
+    const { name, token } = await subscribe(server!);
+    // both caches hold the name first
+    expect(await rcode(`${name}.example.test`)).toBe("NOERROR");
+    expect((await info(server!, token)).status).toBe(200);
+    const { code, stdout } = await cli("domains", "delete", name.toUpperCase());
+    expect(code).toBe(0);
+    expect(stdout).toBe(`deleted ${name}.example.test (through the running server at http://127.0.0.1:${adminPort})\n`);
+    expect(await rcode(`${name}.example.test`)).toBe("NXDOMAIN");
+    expect((await info(server!, token)).status).toBe(404);
+  });
+
+  test("domains list and show read the server's data", async () => {
+    const { name } = await subscribe(server!);
+    const list = await cli("domains", "list", "--json");
+    expect(list.code).toBe(0);
+    expect((JSON.parse(list.stdout) as { name: string }[]).map((d) => d.name)).toEqual(["keep.example.test", `${name}.example.test`]);
+    const show = await cli("domains", "show", `${name}.example.test.`);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toContain(`name: ${name}.example.test\nmode: tunnel\n`);
+    const json = await cli("domains", "show", name, "--json");
+    expect(JSON.parse(json.stdout)).toMatchObject({ name: `${name}.example.test`, mode: "tunnel", verified: false });
+    expect((await cli("domains", "show", "nobody")).code).toBe(1);
+  });
+
+  test("a server on the admin port that serves another file: exit 1, nothing deleted", async () => {
+    const other = join(dir, "other.sqlite");
+    const { code, stderr } = await runCli(["domains", "delete", "keep", "--db", other, "--admin-port", String(adminPort)]);
+    expect(code).toBe(1);
+    expect(stderr).toBe(`registration-server: the server at http://127.0.0.1:${adminPort} serves ${dbPath}, not ${other} (check --db and --admin-port)\n`);
+    expect(await rcode("keep.example.test")).toBe("NOERROR");
+  });
+});
+
+describe("usage", () => {
+  test("--help for each subcommand: exit 0 and its usage line", async () => {
+    const commands = [["domains", "list"], ["domains", "show"], ["domains", "delete"], ["domains"], ["backup"], ["check-config"], ["serve"]];
+    const runs = await Promise.all(commands.map((command) => runCli([...command, "--help"])));
+    for (const [i, { code, stdout }] of runs.entries()) {
+      expect(code).toBe(0);
+      expect(stdout).toContain(commands[i][0] === "serve" ? "Usage: registration-server [serve]" : `Usage: registration-server ${commands[i].join(" ")}`);
+    }
+  }, 30_000);
+
+  test("bad usage and bad settings: exit 2 with one line", async () => {
+    const cases: [string[], RegExp][] = [
+      [["domains", "show"], /usage: registration-server domains show NAME \[--json\]/],
+      [["domains", "delete", "a", "b"], /usage: registration-server domains delete NAME/],
+      [["domains", "list", "extra"], /usage: registration-server domains list/],
+      [["domains", "rename", "a"], /unknown command 'domains rename'/],
+      [["frobnicate"], /unknown command 'frobnicate'/],
+      [["domains"], /unknown command 'domains' \(commands: domains list\|show\|delete/],
+      [["domains", "list", "--admin-port", "70000"], /admin.port must be a port number/],
+      [["serve", "--dns-port", "99999"], /dns.port must be a port number/],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => runCli(args)));
+    for (const [i, { code, stderr }] of runs.entries()) {
+      expect({ args: cases[i][0], code }).toEqual({ args: cases[i][0], code: 2 });
+      expect(stderr).toMatch(cases[i][1]);
+      expect(stderr.trim().split("\n")).toHaveLength(1);
+    }
+  }, 30_000);
+});
