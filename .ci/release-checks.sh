@@ -6,13 +6,20 @@ release_dist="dist/registration-server-$release_version"
 # arm64 binaries run through user-mode qemu with Debian's arm64 glibc as their root.
 qemu_arm64=(qemu-aarch64-static -L /usr/aarch64-linux-gnu)
 
-# qemu-user-static and libc6-arm64-cross, installed non-interactively when missing.
-ensure_qemu_arm64() {
-  command -v qemu-aarch64-static >/dev/null && [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] && return 0
-  local sudo=""
+# What the checks below run, installed non-interactively with apt-get when missing:
+# qemu-user-static and libc6-arm64-cross (arm64 binaries), dig, curl, systemd-analyze.
+ensure_release_tools() {
+  local packages=() sudo=""
+  command -v qemu-aarch64-static >/dev/null || packages+=(qemu-user-static)
+  [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || packages+=(libc6-arm64-cross)
+  command -v dig >/dev/null || packages+=(dnsutils)
+  command -v curl >/dev/null || packages+=(curl)
+  command -v systemd-analyze >/dev/null || packages+=(systemd)
+  [ ${#packages[@]} = 0 ] && return 0
+  echo "release: apt-get install ${packages[*]}"
   [ "$(id -u)" = 0 ] || sudo="sudo -n"
   export DEBIAN_FRONTEND=noninteractive
-  timeout 300 $sudo apt-get update -qq && timeout 600 $sudo apt-get install -y -qq --no-install-recommends qemu-user-static libc6-arm64-cross
+  timeout 300 $sudo apt-get update -qq && timeout 600 $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 }
 
 release_sums() {
@@ -26,9 +33,11 @@ release_version_is() {
   [ "$out" = "registration-server $release_version" ] || { echo "release: $* --version said '$out'"; return 1; }
 }
 
-# release_smoke CMD...: (absolute paths) start the binary in an empty directory on ports of its choosing, then a
-# dynamic-DNS /subscribe, a /ping, and a DNS query over UDP and TCP that must answer the pinging
-# address (127.0.0.1). Slow under qemu: up to 120 s for the ready line.
+# release_smoke CMD...: (absolute paths) start the binary in an empty directory on ports of its
+# choosing; then a dynamic-DNS /subscribe, a /ping, and a DNS query over UDP and TCP that must
+# answer the pinging address (127.0.0.1). The ready line shows the sweep worker's entry point is in
+# the binary (without it start-up stops, exit 2); the answers show the DNS worker's is.
+# Slow under qemu: up to 120 s for the ready line.
 release_smoke() {
   local dir pid http dns token answer transport ok=1 cmd=("$@") zone=release.test
   dir=$(mktemp -d)
