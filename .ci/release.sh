@@ -16,7 +16,9 @@ args=$(node -p '
   const m = /^bun build (.+) --outfile \S+$/.exec(s);
   if (!m) throw new Error(`scripts.build is not "bun build ... --outfile FILE": ${s}`);
   m[1]')
-targets=${RELEASE_TARGETS:-linux-x64 linux-arm64 linux-x64-musl linux-arm64-musl}
+# linux-x64 needs AVX2 (Haswell, 2013+); linux-x64-baseline runs on any x86-64-v2 CPU (older
+# machines, VMs with a generic CPU model), a little slower.
+targets=${RELEASE_TARGETS:-linux-x64 linux-x64-baseline linux-arm64 linux-x64-musl linux-arm64-musl}
 
 mkdir -p dist
 rm -f dist/registration-server-"$version"-* dist/SHA256SUMS
