@@ -6,7 +6,16 @@ import { ChangeFeed } from "./change-feed.ts";
 import type { Db } from "./db.ts";
 import { groupCommit } from "./group-commit.ts";
 import { InfoCache } from "./info-cache.ts";
-import { createGatewayLookup, createQueries, type DomainInfo, type NewDomain, type StaleBatch, type StaleCensus, type StaleRemoved } from "./queries.ts";
+import {
+  createGatewayLookup,
+  createQueries,
+  type DomainInfo,
+  type NewDomain,
+  type PendingEmail,
+  type StaleBatch,
+  type StaleCensus,
+  type StaleRemoved,
+} from "./queries.ts";
 
 export type { GatewayRecord } from "../gateway-data.ts";
 export type { DomainInfo, NewDomain, StaleBatch, StaleCensus, StaleRemoved } from "./queries.ts";
@@ -138,6 +147,11 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
     setPendingEmail(id: number, email: string, optout: boolean, link: string, expires: number): void {
       wrote();
       queries.setPendingEmail(id, email, optout, link, expires);
+    },
+
+    withdrawPendingEmail(id: number, link: string, previous: PendingEmail): void {
+      wrote();
+      queries.withdrawPendingEmail(id, link, previous);
     },
 
     /** Follows a verification link: the pending address becomes the domain's verified owner. */
