@@ -63,6 +63,19 @@ function expectRefused(result: Awaited<ReturnType<typeof start>>, path: string, 
   expect(lines[0]).toMatch(reason);
 }
 
+function canRunAsNobody(): boolean {
+  if (process.getuid?.() === 0 && Bun.spawnSync(["setpriv", "--version"]).exitCode === 0) return true;
+  console.warn("skipped: needs root and setpriv to run the server as nobody");
+  return false;
+}
+/** The server's start-up on `path` as nobody (uid 65534), until it exits. */
+function startAsNobody(path: string) {
+  const bun = realpathSync(process.execPath);
+  return runCli([], {
+    command: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bun, join(import.meta.dir, "..", "..", "src", "main.ts"), ...serveArgs(path)],
+  });
+}
+
 const sha = (path: string) => new Bun.CryptoHasher("sha256").update(readFileSync(path)).digest("hex");
 
 describe("start-up refuses a database", () => {
@@ -82,20 +95,22 @@ describe("start-up refuses a database", () => {
     }
   });
 
+  test("it cannot write (mode 444), run as a user other than root", async () => {
+    const path = fileIn("ro444.sqlite");
+    ourDatabase(path, 1);
+    chmodSync(path, 0o444);
+    chmodSync(dirname(path), 0o777);
+    if (!canRunAsNobody()) return;
+    expectRefused(await startAsNobody(path), path, /the file is not writable \(EACCES\)/);
+  });
+
   test("in a directory it cannot write (no room for the -wal and -shm files), run as a user other than root", async () => {
     const path = fileIn("dir.sqlite");
     ourDatabase(path, 1);
     chmodSync(path, 0o666);
     chmodSync(dirname(path), 0o755);
-    if (process.getuid?.() !== 0 || Bun.spawnSync(["setpriv", "--version"]).exitCode !== 0) {
-      console.warn("skipped: needs root and setpriv to run the server as nobody");
-      return;
-    }
-    const bun = realpathSync(process.execPath);
-    const result = await runCli([], {
-      command: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bun, join(import.meta.dir, "..", "..", "src", "main.ts"), ...serveArgs(path)],
-    });
-    expectRefused(result, path, /the directory \S+ is not writable \(EACCES\)/);
+    if (!canRunAsNobody()) return;
+    expectRefused(await startAsNobody(path), path, /the directory \S+ is not writable \(EACCES\)/);
   });
 
   test("failing PRAGMA quick_check (garbage over one page of a real database)", async () => {
