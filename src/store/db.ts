@@ -141,13 +141,15 @@ function migrate(db: Db, path: string, options: OpenOptions): void {
       `it holds tables (${shown}) but is neither this server's database nor the Rust registration server's: not adding tables to another program's file; point database.path (--db) at a file of its own`,
     );
   }
+  // one time for the copy's name and the adoption
+  const at = now();
   const pending = rust ? migrations : migrations.filter((m) => m.folderMillis > lastApplied(sqlite));
   if (path !== ":memory:" && present.length > 0 && pending.length > 0) {
-    const copy = backupBeforeMigration(sqlite, path, now());
+    const copy = backupBeforeMigration(sqlite, path, at);
     options.log?.(`database: copied ${path} to ${copy} before ${rust ? "adopting it" : `applying ${pending.map((m) => m.tag).join(", ")}`}`);
   }
   if (rust) {
-    const adoptedAt = now();
+    const adoptedAt = at;
     const names = adoptLegacy(sqlite, migrations[0], adoptedAt);
     options.log?.(
       `database: adopted the Rust registration server's database ${path}: ${names} domain(s); their last ping counts from now (${new Date(adoptedAt * 1000).toISOString()}), so expiry frees none of them before expiry.inactive_days`,
