@@ -7,6 +7,8 @@ import type { Sweeper } from "./store/sweeper.ts";
 const BATCH = 200;
 /** Rows read per batch at most: reading a row costs far less than deleting one. */
 const SCAN = 2000;
+/** Names a sweep's log line lists at most; past it, "and N more". */
+export const LISTED_NAMES = 20;
 
 export interface Expiry {
   /** stops the timer, waits for a running sweep to end its batch, closes the sweeper */
@@ -51,15 +53,18 @@ export function startExpiry(options: ExpiryOptions): Expiry {
       return 0;
     }
     let removed = 0;
+    const listed: string[] = [];
     // One pass in id order over the range that holds stale rows; rows added meanwhile come after it and are fresh.
     const last = census.last ?? 0;
     for (let after: number | null = census.first === null ? null : census.first - 1; after !== null && after < last && !stopped; ) {
       const batch = await sweeper.deleteBatch({ cutoff, after, limit: BATCH, scan: SCAN });
       removed += batch.removed;
+      for (const name of batch.names) if (listed.length < LISTED_NAMES) listed.push(name);
       after = batch.next;
     }
     const seconds = (performance.now() - startedAt) / 1000;
-    log(`expiry: removed ${removed} domain(s) not seen for ${options.inactiveDays} days in ${seconds.toFixed(2)}s`);
+    const freed = listed.length === 0 ? "" : `: ${listed.join(" ")}${removed > listed.length ? ` and ${removed - listed.length} more` : ""}`;
+    log(`expiry: removed ${removed} domain(s) not seen for ${options.inactiveDays} days in ${seconds.toFixed(2)}s${freed}`);
     options.onSweep?.(removed, seconds);
     return removed;
   }

@@ -226,13 +226,22 @@ export function createGateways({ settings, store, mailer, log, reserved }: Gatew
       return info;
     },
 
-    /** Sends a verification link to `email`, then stores it as the name's pending address. */
+    /**
+     * Stores `email` as the name's pending address, then sends it the verification link: no
+     * email goes out with a link a failed write left dead, and a failed send puts back what was there.
+     */
     async setEmail(token: string, email: string, optout: boolean, now: number): Promise<void> {
       const domain = domainByToken(token);
       const link = crypto.randomUUID();
       limitRecipient(email, verifications, now);
-      await send(confirmationEmail(settings.email, email, `${settings.http.publicUrl}/verifyemail?s=${link}`, displayName(domain.name)));
       store.setPendingEmail(domain.id, email, optout, link, now + VERIFICATION_LIFETIME);
+      try {
+        await send(confirmationEmail(settings.email, email, `${settings.http.publicUrl}/verifyemail?s=${link}`, displayName(domain.name)));
+      } catch (e) {
+        const previous = { email: domain.pendingEmail, optout: domain.pendingOptout, link: domain.verificationToken, expires: domain.verificationExpires };
+        store.withdrawPendingEmail(domain.id, link, previous);
+        throw e;
+      }
     },
 
     /**

@@ -88,7 +88,7 @@ if (version) {
   process.exit(0);
 }
 
-const db = await orFail(`cannot open database ${settings.database.path}`, () => openDatabase(settings.database.path));
+const db = await orFail(`cannot open database ${settings.database.path}`, () => openDatabase(settings.database.path, { log }));
 // Stop accepting first, let in-flight requests finish, close the database last.
 closers.push(() => db.$client.close());
 const store = createStore(db);

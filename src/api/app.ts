@@ -97,6 +97,12 @@ export function createApp(deps: ApiDeps) {
           `error ${request.method} ${maskedPath(request.url)}: the database stayed locked by another connection (${(error as { code: string }).code}), answering 501`,
         );
         failure = new ApiError("InternalError");
+      } else if (String((error as { code?: unknown })?.code).startsWith("SQLITE_")) {
+        // The database failed (a damaged page, a full disk): the transaction rolled back; one line, no stack.
+        deps.log(
+          `error ${request.method} ${maskedPath(request.url)}: database: ${(error as { code: string }).code}: ${(error as Error).message}, answering 501`,
+        );
+        failure = new ApiError("InternalError");
       } else {
         // Anything else is ours: log it whole, tell the client nothing about it.
         deps.log(`error ${request.method} ${maskedPath(request.url)}: ${(error as Error)?.stack ?? String(error)}`);

@@ -11,6 +11,8 @@ import { ClientBudget } from "./rate-limit.ts";
 
 const HOUR = 3600;
 
+const oneLine = (e: unknown) => `${(e as { code?: string })?.code ?? "Error"}: ${(e as Error)?.message ?? String(e)}`.replace(/\s*\n\s*/g, " ");
+
 export function emailRoutes(deps: ApiDeps, gateways: Gateways) {
   const { settings, now } = deps;
   const { limits } = settings;
@@ -43,7 +45,14 @@ export function emailRoutes(deps: ApiDeps, gateways: Gateways) {
         // A person opened this link in a browser: every answer is a page (src/api/pages.ts).
         const link = given(query.s);
         if (!link) return verificationPage("missing", settings.email, settings.domain);
-        const result = gateways.verifyEmail(link, now());
+        let result: ReturnType<typeof gateways.verifyEmail>;
+        try {
+          result = gateways.verifyEmail(link, now());
+        } catch (e) {
+          // The database failed (the link is a secret: not logged): still a page, not JSON.
+          deps.log(`error GET /verifyemail: ${oneLine(e)}, answering 501`);
+          return verificationPage("failed", settings.email, settings.domain);
+        }
         return verificationPage(result.outcome, settings.email, settings.domain, "name" in result ? result : undefined);
       },
       { query: t.Object({ s: param.optional }) },

@@ -6,10 +6,10 @@ import type { EmailSettings } from "../config.ts";
 import { escapeHtml } from "../mail/templates.ts";
 import type { VerificationOutcome } from "../store/domains.ts";
 
-/** The states of /verifyemail: "missing" is a link without its `s`. */
-export type PageState = VerificationOutcome["outcome"] | "missing";
+/** The states of /verifyemail: "missing" is a link without its `s`; "failed", our database failed. */
+export type PageState = VerificationOutcome["outcome"] | "missing" | "failed";
 
-const STATUS: Record<PageState, number> = { verified: 200, already: 200, missing: 400, unknown: 404, expired: 404 };
+const STATUS: Record<PageState, number> = { verified: 200, already: 200, missing: 400, unknown: 404, expired: 404, failed: 501 };
 
 /** Nothing may load but the page's own inline style and data: images (its icon). */
 const STRICT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -86,6 +86,10 @@ export function builtInPage(state: PageState, zone: string, confirmed?: Confirme
     unknown: [
       "This link is not valid",
       "<p>This server did not send this link, or it was replaced by a newer one: only the link in the most recent email works.</p><p>Check that the whole link was copied, or ask your gateway to send a new confirmation email.</p>",
+    ],
+    failed: [
+      "Something went wrong on our side",
+      "<p>The link was not checked: this server could not read or write its database just now. Nothing has changed.</p><p>Try the same link again in a few minutes; it stays valid for 7 days.</p>",
     ],
     expired: [
       "This link has expired",

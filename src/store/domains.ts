@@ -12,6 +12,7 @@ import {
   createQueries,
   type DomainInfo,
   type NewDomain,
+  type PendingEmail,
   type PingWrite,
   type StaleBatch,
   type StaleCensus,
@@ -173,6 +174,11 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
     setPendingEmail(id: number, email: string, optout: boolean, link: string, expires: number): void {
       wrote();
       queries.setPendingEmail(id, email, optout, link, expires);
+    },
+
+    withdrawPendingEmail(id: number, link: string, previous: PendingEmail): void {
+      wrote();
+      queries.withdrawPendingEmail(id, link, previous);
     },
 
     /** Follows a verification link: the pending address becomes the domain's verified owner. */

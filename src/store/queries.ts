@@ -68,6 +68,14 @@ export interface StaleRemoved {
   next: number | null;
 }
 
+/** A domain's pending address and its verification link, as setPendingEmail stores them. */
+export interface PendingEmail {
+  email: string;
+  optout: boolean;
+  link: string;
+  expires: number;
+}
+
 /** What a sweep would remove, counted before it removes anything (expiry.max_fraction). */
 export interface StaleCensus {
   /** all domains */
@@ -264,6 +272,11 @@ export function createQueries(db: Db) {
     .update(domains)
     .set({ pendingEmail: v("email"), pendingOptout: v("optout"), verificationToken: v("link"), verificationExpires: v("expires") })
     .where(eq(domains.id, p("id")))
+    .prepare();
+  const withdrawPending = db
+    .update(domains)
+    .set({ pendingEmail: v("email"), pendingOptout: v("optout"), verificationToken: v("previousLink"), verificationExpires: v("expires") })
+    .where(and(eq(domains.id, p("id")), eq(domains.verificationToken, p("link"))))
     .prepare();
   // Live or expired: the page tells the two apart.
   const byVerification = db
@@ -464,6 +477,11 @@ export function createQueries(db: Db) {
 
     setPendingEmail(id: number, email: string, optout: boolean, link: string, expires: number): void {
       setPending.run({ id, email, optout, link, expires });
+    },
+
+    /** Puts back the pending address a domain held before `link` was stored, unless `link` is gone already. */
+    withdrawPendingEmail(id: number, link: string, previous: PendingEmail): void {
+      withdrawPending.run({ id, link, email: previous.email, optout: previous.optout, previousLink: previous.link, expires: previous.expires });
     },
 
     /**

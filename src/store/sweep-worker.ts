@@ -29,7 +29,7 @@ self.onmessage = (event: MessageEvent<SweepRequest>) => {
   let reply: SweepReply;
   try {
     if (request.kind === "open") {
-      db = openDatabase(request.path);
+      db = openDatabase(request.path, { check: false });
       queries = createQueries(db);
       versions = request.versions && new AnswerVersions(request.versions);
       reply = { kind: "opened" };

@@ -7,8 +7,8 @@ import type { SweepReply, SweepRequest } from "./sweep-worker.ts";
 export interface Sweeper {
   /** Store.countStale, on the sweep's connection. */
   countStale(cutoff: number): Promise<StaleCensus>;
-  /** One step of the walk (Store.deleteStaleBatch); resolves to how many went and where to go on. */
-  deleteBatch(batch: StaleBatch): Promise<{ removed: number; next: number | null }>;
+  /** One step of the walk (Store.deleteStaleBatch); resolves to the names that went and where to go on. */
+  deleteBatch(batch: StaleBatch): Promise<{ removed: number; names: string[]; next: number | null }>;
   close(): Promise<void>;
 }
 
@@ -22,7 +22,7 @@ export async function createSweeper(store: Store, path: string, workerUrl: URL, 
       countStale: async (cutoff) => store.countStale(cutoff),
       async deleteBatch(batch) {
         const { names, next } = store.deleteStaleBatch(batch);
-        return { removed: names.length, next };
+        return { removed: names.length, names, next };
       },
       close: async () => {},
     };
@@ -63,7 +63,7 @@ export async function createSweeper(store: Store, path: string, workerUrl: URL, 
       // Committed by the worker's connection, which bumped the DNS answer cache's counters
       // already; /info's rows and this store's listeners forget these names now.
       store.removedElsewhere(reply.names);
-      return { removed: reply.names.length, next: reply.next };
+      return { removed: reply.names.length, names: reply.names, next: reply.next };
     },
     async close() {
       await ask({ kind: "close" }).catch(() => {});

@@ -13,6 +13,8 @@ let server: RunningServer;
 let standIn: ResendStandIn;
 let dir: string;
 let dbPath: string;
+/** the adoption time, every Rust name's last ping: the row's timestamp once upgraded */
+let startedAt: number;
 
 beforeAll(async () => {
   standIn = startResendStandIn();
@@ -21,6 +23,8 @@ beforeAll(async () => {
   copyFileSync(LEGACY_DB_FILE, dbPath);
   // the fixture's rows were last seen in 2023: keep the expiry from freeing them
   server = await startServer({ dir, dbPath, env: { ...resendEnv(standIn), REGISTRATION_EXPIRY_INACTIVE_DAYS: "36500" } });
+  const adopted = await server.waitForOutput(/last ping counts from now \(([^)]+)\)/);
+  startedAt = Date.parse(adopted[1]) / 1000;
 });
 afterAll(async () => {
   await server?.cleanup();
@@ -29,12 +33,13 @@ afterAll(async () => {
 });
 
 describe("a Rust server's database", () => {
-  test("is upgraded in place at start-up with every account, domain and migration row kept", () => {
+  test("is upgraded in place at start-up with every account, domain and migration row kept (the last ping becomes the adoption time)", () => {
     const db = openSqlite(dbPath);
     try {
       const rows = db.query("SELECT * FROM domains ORDER BY id").all() as any[];
       expect(rows.length).toBe(LEGACY_DOMAINS.length);
-      for (const { label: _label, ...columns } of LEGACY_DOMAINS) expect(rows.find((r) => r.id === columns.id)).toMatchObject(columns);
+      for (const { label: _label, ...columns } of LEGACY_DOMAINS)
+        expect(rows.find((r) => r.id === columns.id)).toMatchObject({ ...columns, timestamp: startedAt });
       expect(db.query("SELECT id, email, optout FROM accounts ORDER BY id").all()).toEqual([...LEGACY.accounts]);
       expect((db.query("SELECT version FROM __diesel_schema_migrations ORDER BY version").all() as any[]).map((r) => r.version)).toEqual(LEGACY_MIGRATIONS);
       const columns = (db.query("PRAGMA table_info(domains)").all() as { name: string }[]).map((c) => c.name);
@@ -51,7 +56,7 @@ describe("a Rust server's database", () => {
       name: LEGACY.verified.name,
       token: LEGACY.verified.token,
       description: LEGACY.verified.description,
-      timestamp: LEGACY.verified.timestamp,
+      timestamp: startedAt,
       dns_challenge: LEGACY.verified.dns_challenge,
       verified: true,
       email: "owner@example.org",

@@ -1,9 +1,10 @@
 // A database the Rust server wrote is upgraded in place by openDatabase(), every row kept.
 import { afterEach, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
+import { VERSION } from "../../src/config.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { createStore } from "../../src/store/domains.ts";
 import { LEGACY, LEGACY_DB_FILE, LEGACY_DOMAINS, LEGACY_MIGRATIONS, LEGACY_SCHEMA, makeLegacyDb } from "../support/make-legacy-db.ts";
@@ -42,17 +43,42 @@ describe("legacy Rust database fixture", () => {
   });
 });
 
+/** 2026-11-27T00:00:00Z, after every fixture row's last ping */
+const ADOPTED = 1_795_737_600;
+
 describe("openDatabase on a Rust database", () => {
-  test("keeps every account and domain row with all its values, and adds last_ip", () => {
+  test("copies the file with VACUUM INTO to <file>.pre-<version>-<time> before adopting it, and logs the copy and the adoption", () => {
     const path = legacyCopy();
-    const db = openDatabase(path);
+    const lines: string[] = [];
+    const db = openDatabase(path, { now: () => ADOPTED, log: (line) => lines.push(line) });
+    db.$client.close();
+    const copy = `${path}.pre-${VERSION}-20261127T000000Z`;
+    expect(readdirSync(dirname(path)).filter((f) => f.includes(".pre-"))).toEqual([basename(copy)]);
+    // the copy is the Rust file as it was: no tables of ours, the old last pings
+    const before = new Database(copy, { readonly: true });
+    expect(before.query("SELECT name FROM sqlite_master WHERE name = '__drizzle_migrations'").all()).toEqual([]);
+    expect(before.query("SELECT id, timestamp FROM domains ORDER BY id").all()).toEqual(LEGACY_DOMAINS.map((d) => ({ id: d.id, timestamp: d.timestamp })));
+    before.close();
+    expect(lines).toEqual([
+      `database: copied ${path} to ${copy} before adopting it`,
+      `database: adopted the Rust registration server's database ${path}: 3 domain(s); their last ping counts from now (2026-11-27T00:00:00.000Z), so expiry frees none of them before expiry.inactive_days`,
+    ]);
+    // opened again: nothing to migrate, no second copy, no second adoption line
+    openDatabase(path, { log: (line) => lines.push(line) }).$client.close();
+    expect(lines.length).toBe(2);
+    expect(readdirSync(dirname(path)).filter((f) => f.includes(".pre-")).length).toBe(1);
+  });
+
+  test("keeps every account and domain row with all its values but the last ping, which becomes the adoption time, and adds last_ip", () => {
+    const path = legacyCopy();
+    const db = openDatabase(path, { now: () => ADOPTED });
     const sqlite = db.$client;
     const rows = sqlite.query("SELECT * FROM domains ORDER BY id").all() as any[];
     expect(rows.length).toBe(LEGACY_DOMAINS.length);
     for (const expected of LEGACY_DOMAINS) {
       const row = rows.find((r) => r.id === expected.id);
       const { label: _label, ...columns } = expected;
-      expect(row).toMatchObject(columns);
+      expect(row).toMatchObject({ ...columns, timestamp: ADOPTED });
       expect(row.last_ip).toBe("");
     }
     expect(sqlite.query("SELECT id, email, optout FROM accounts ORDER BY id").all()).toEqual([...LEGACY.accounts]);

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AnswerVersions } from "../../src/dns/answer-cache.ts";
-import { startExpiry } from "../../src/expiry.ts";
+import { LISTED_NAMES, startExpiry } from "../../src/expiry.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { createStore } from "../../src/store/domains.ts";
 import { createSweeper, type Sweeper } from "../../src/store/sweeper.ts";
@@ -82,10 +82,10 @@ describe("sweeper", () => {
       const sweeper = await createSweeper(store, path, WORKER);
       try {
         // stopped by the limit: the next batch starts after the last row removed
-        expect(await sweeper.deleteBatch({ cutoff: 5_000, after: 0, limit: 200, scan: 1000 })).toEqual({ removed: 0, next: null });
-        expect(await sweeper.deleteBatch({ cutoff: STALE + 1, after: 0, limit: 200, scan: 1000 })).toEqual({ removed: 200, next: 200 });
+        expect(await sweeper.deleteBatch({ cutoff: 5_000, after: 0, limit: 200, scan: 1000 })).toMatchObject({ removed: 0, next: null });
+        expect(await sweeper.deleteBatch({ cutoff: STALE + 1, after: 0, limit: 200, scan: 1000 })).toMatchObject({ removed: 200, next: 200 });
         // fewer rows than the window left: the walk is over
-        expect(await sweeper.deleteBatch({ cutoff: STALE + 1, after: 200, limit: 200, scan: 1000 })).toEqual({ removed: 50, next: null });
+        expect(await sweeper.deleteBatch({ cutoff: STALE + 1, after: 200, limit: 200, scan: 1000 })).toMatchObject({ removed: 50, next: null });
       } finally {
         await sweeper.close();
       }
@@ -103,7 +103,7 @@ describe("sweeper", () => {
     const before = namesWhere(60, () => true).map((n) => versions.of(n));
     const sweeper = await createSweeper(store, path, WORKER, versions);
     try {
-      expect(await sweeper.deleteBatch({ cutoff: STALE + 1, after: 0, limit: 200, scan: 1000 })).toEqual({ removed: 40, next: null });
+      expect(await sweeper.deleteBatch({ cutoff: STALE + 1, after: 0, limit: 200, scan: 1000 })).toMatchObject({ removed: 40, next: null });
     } finally {
       await sweeper.close();
     }
@@ -176,4 +176,25 @@ describe("one expiry sweep", () => {
     expect(await sweepOnce(await createSweeper(store, ":memory:", WORKER))).toMatch(/removed 0 domain\(s\)/);
     db.$client.close();
   });
+
+  for (const where of WHERE) {
+    test(`${where}: the sweep's log line names every freed name, up to ${LISTED_NAMES}, then says how many more`, async () => {
+      const few = seed(pathFor(where), 10, (i) => i === 3 || i === 7);
+      const line = await sweepOnce(await createSweeper(few.store, where === "file" ? few.db.$client.filename : ":memory:", WORKER));
+      expect(line).toMatch(/removed 2 domain\(s\) not seen for 60 days in \S+s: gw3\.example\.test\. gw7\.example\.test\.$/);
+      few.db.$client.close();
+
+      const many = seed(pathFor(where), 300, (i) => i < 250);
+      const long = await sweepOnce(await createSweeper(many.store, where === "file" ? many.db.$client.filename : ":memory:", WORKER));
+      const listed = long
+        .split(": ")
+        .at(-1)!
+        .replace(/ and \d+ more$/, "")
+        .split(" ");
+      expect(listed.length).toBe(LISTED_NAMES);
+      for (const n of listed) expect(namesWhere(250, () => true)).toContain(n);
+      expect(long).toEndWith(` and ${250 - LISTED_NAMES} more`);
+      many.db.$client.close();
+    });
+  }
 });

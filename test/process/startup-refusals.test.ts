@@ -1,0 +1,155 @@
+// Start-up refuses, with one line and exit 2, a database it must not serve from (SPEC section 10):
+// one it cannot write, one failing PRAGMA quick_check, one a newer version migrated, another
+// program's SQLite file. Each case is a real file; the file is left exactly as it was.
+import { afterAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { chmodSync, closeSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { embeddedMigrations } from "../../src/store/migrations.ts";
+import { openDatabase } from "../../src/store/db.ts";
+import { createStore } from "../../src/store/domains.ts";
+import { runCli } from "../support/server.ts";
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+function fileIn(name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "regsrv-refuse-"));
+  dirs.push(dir);
+  return join(dir, name);
+}
+
+/** A database of ours with `n` domains, checkpointed into the main file and closed. */
+function ourDatabase(path: string, n = 0): void {
+  const db = openDatabase(path);
+  const store = createStore(db);
+  db.$client.transaction(() => {
+    for (let i = 0; i < n; i++)
+      store.insertDomain({ name: `gw${i}.example.test.`, token: crypto.randomUUID(), description: "x".repeat(200), mode: 0, timestamp: 2_000_000_000 });
+  })();
+  db.$client.run("PRAGMA wal_checkpoint(TRUNCATE)");
+  db.$client.close();
+}
+
+/** The server's start-up on `path` until it exits (or is killed after 15 s). */
+const serveArgs = (path: string) => [
+  "--domain",
+  "example.test",
+  "--host",
+  "127.0.0.1",
+  "--http-port",
+  "0",
+  "--dns-host",
+  "127.0.0.1",
+  "--dns-port",
+  "0",
+  "--db",
+  path,
+];
+function start(path: string) {
+  return runCli(serveArgs(path));
+}
+
+/** Exit 2, nothing on stdout past the settings, exactly one line on stderr, starting with the path. */
+function expectRefused(result: Awaited<ReturnType<typeof start>>, path: string, reason: RegExp): void {
+  expect(result.timedOut).toBe(false);
+  expect(result.stdout).not.toContain("ready:");
+  expect(result.code, result.stderr).toBe(2);
+  const lines = result.stderr.split("\n").filter((l) => l !== "");
+  expect(lines.length, result.stderr).toBe(1);
+  expect(lines[0]).toStartWith(`registration-server: cannot open database ${path}: `);
+  expect(lines[0]).toMatch(reason);
+}
+
+function canRunAsNobody(): boolean {
+  if (process.getuid?.() === 0 && Bun.spawnSync(["setpriv", "--version"]).exitCode === 0) return true;
+  console.warn("skipped: needs root and setpriv to run the server as nobody");
+  return false;
+}
+/** The server's start-up on `path` as nobody (uid 65534), until it exits. */
+function startAsNobody(path: string) {
+  const bun = realpathSync(process.execPath);
+  return runCli([], {
+    command: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bun, join(import.meta.dir, "..", "..", "src", "main.ts"), ...serveArgs(path)],
+  });
+}
+
+const sha = (path: string) => new Bun.CryptoHasher("sha256").update(readFileSync(path)).digest("hex");
+
+describe("start-up refuses a database", () => {
+  test("it cannot write (an immutable file): exit 2 and one line, not a server answering 501", async () => {
+    const path = fileIn("ro.sqlite");
+    ourDatabase(path, 3);
+    // Tests run as root, for whom mode 444 stops no write: the immutable flag does (ext4, xfs, btrfs).
+    const chattr = Bun.spawnSync(["chattr", "+i", path], { stderr: "pipe" });
+    if (chattr.exitCode !== 0) {
+      console.warn(`skipped: chattr +i is not possible here (${chattr.stderr.toString().trim()}), so no file is read-only to root`);
+      return;
+    }
+    try {
+      expectRefused(await start(path), path, /the file is not writable .*-wal and -shm/);
+    } finally {
+      Bun.spawnSync(["chattr", "-i", path]);
+    }
+  });
+
+  test("it cannot write (mode 444), run as a user other than root", async () => {
+    const path = fileIn("ro444.sqlite");
+    ourDatabase(path, 1);
+    chmodSync(path, 0o444);
+    chmodSync(dirname(path), 0o777);
+    if (!canRunAsNobody()) return;
+    expectRefused(await startAsNobody(path), path, /the file is not writable \(EACCES\)/);
+  });
+
+  test("in a directory it cannot write (no room for the -wal and -shm files), run as a user other than root", async () => {
+    const path = fileIn("dir.sqlite");
+    ourDatabase(path, 1);
+    chmodSync(path, 0o666);
+    chmodSync(dirname(path), 0o755);
+    if (!canRunAsNobody()) return;
+    expectRefused(await startAsNobody(path), path, /the directory \S+ is not writable \(EACCES\)/);
+  });
+
+  test("failing PRAGMA quick_check (garbage over one page of a real database)", async () => {
+    const path = fileIn("corrupt.sqlite");
+    ourDatabase(path, 400);
+    const pageSize = (() => {
+      const db = new Database(path, { readonly: true });
+      const size = (db.query("PRAGMA page_size").get() as { page_size: number }).page_size;
+      db.close();
+      return size;
+    })();
+    const fd = openSync(path, "r+");
+    writeSync(fd, Buffer.alloc(pageSize, 0xa5), 0, pageSize, pageSize * 4);
+    closeSync(fd);
+    const before = sha(path);
+    expectRefused(await start(path), path, /quick_check .*restore a backup/);
+    expect(sha(path)).toBe(before);
+  });
+
+  test("migrated by a newer version (a migration row later than every embedded one)", async () => {
+    const path = fileIn("newer.sqlite");
+    ourDatabase(path, 1);
+    const last = Math.max(...embeddedMigrations().map((m) => m.folderMillis));
+    const db = new Database(path);
+    db.query("INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)").run("f".repeat(64), last + 86_400_000);
+    db.close();
+    expectRefused(await start(path), path, /migrated by a newer version of registration-server .*run that version or newer/);
+    expect(readdirSync(join(path, "..")).filter((f) => f.includes(".pre-"))).toEqual([]);
+  });
+
+  test("of another program (tables, none of ours or the Rust server's): no table of ours is added", async () => {
+    const path = fileIn("other.sqlite");
+    const db = new Database(path);
+    db.run("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)");
+    db.run("INSERT INTO notes (body) VALUES ('keep me')");
+    db.close();
+    expectRefused(await start(path), path, /holds tables \(notes\) but is neither this server's database nor the Rust registration server's/);
+    const after = new Database(path, { readonly: true });
+    expect(after.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all()).toEqual([{ name: "notes" }]);
+    after.close();
+  });
+});
