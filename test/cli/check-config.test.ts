@@ -14,7 +14,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 test("a good file: exit 0, one summary line, and no database created", async () => {
   const db = join(dir, "data", "never.sqlite");
   const config = await writeToml(dir, `domain = "Example.ORG"\n[http]\nport = 8081\n[database]\npath = "${db}"\n`);
-  const { code, stdout, stderr } = await runCli(["check-config", "--config", config, "--dns-port", "53"]);
+  const { code, stdout, stderr } = await runCli(["check-config", "--config", config, "--dns-port", "53"], { env: { REGISTRATION_ADMIN_PORT: "9153" } });
   expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
   expect(stdout).toBe(`settings ok: zone=example.org http=0.0.0.0:8081 dns=0.0.0.0:53 admin=127.0.0.1:9153 db=${db} mail=log\n`);
   expect(existsSync(join(dir, "data"))).toBe(false);
