@@ -385,7 +385,14 @@ interface Connection {
   partial: boolean;
   /** since when the connection has had a message under way without a break (0: not now) */
   busySince: number;
+  /** when it was accepted: a newcomer is not "idle" before its first message could arrive */
+  acceptedAt: number;
+  /** it has had an answer: idle now means between messages */
+  answered: boolean;
 }
+
+/** A connection this new, with nothing received yet, is on its way to a query, not idle. */
+const NEWCOMER_GRACE_MS = 1000;
 
 /** The listening server and its open connections, oldest first (closed at shutdown, idle or not). */
 function listenTcp(
@@ -406,7 +413,13 @@ function listenTcp(
       // for slow senders (a slowloris reopening what the deadline closes would keep the cap full
       // for good), while a real client's message arrives in a moment and is answered long before
       // hundreds of newer connections could push it out.
-      const idle = oldestIdle(connections, makeRoomAmong) ?? longestBusy(connections, makeRoomAmong);
+      // A newcomer whose query is still on its way goes last: else each connection of a
+      // reconnecting flood would push out the fresh client that came just before it.
+      const now = Date.now();
+      const idle =
+        oldestIdle(connections, makeRoomAmong, now - NEWCOMER_GRACE_MS) ??
+        longestBusy(connections, makeRoomAmong) ??
+        oldestIdle(connections, makeRoomAmong, Number.POSITIVE_INFINITY);
       if (!idle) {
         const cap = makeRoomAmong === null ? `${limits.maxConnections} connections` : `${limits.maxPerClient} connections from that client`;
         reportRefused(`dns: TCP connection from ${socket.remoteAddress} refused: ${cap} are open and busy`);
@@ -417,7 +430,7 @@ function listenTcp(
       idle.destroy();
       forget(idle);
     }
-    const connection: Connection = { client, partial: false, busySince: 0 };
+    const connection: Connection = { client, partial: false, busySince: 0, acceptedAt: Date.now(), answered: false };
     connections.set(socket, connection);
     perClient.set(client, (perClient.get(client) ?? 0) + 1);
     socket.on("close", () => forget(socket));
@@ -443,9 +456,15 @@ function listenTcp(
 }
 
 /** The oldest connection (of one client, or of any when null) with no message under way and nothing left to write. */
-function oldestIdle(connections: Map<TcpSocket, Connection>, client: string | null): TcpSocket | undefined {
+function oldestIdle(connections: Map<TcpSocket, Connection>, client: string | null, acceptedBefore: number): TcpSocket | undefined {
   for (const [socket, connection] of connections)
-    if ((client === null || connection.client === client) && !connection.partial && socket.writableLength === 0) return socket;
+    if (
+      (client === null || connection.client === client) &&
+      !connection.partial &&
+      socket.writableLength === 0 &&
+      (connection.acceptedAt < acceptedBefore || connection.answered)
+    )
+      return socket;
   return undefined;
 }
 
@@ -519,6 +538,7 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Res
       const frame = Buffer.allocUnsafe(2 + reply.length);
       frame.writeUInt16BE(reply.length, 0);
       reply.copy(frame, 2);
+      connection.answered = true;
       if (!socket.write(frame)) {
         waitingForDrain = true;
         socket.pause();
