@@ -76,9 +76,10 @@ sqlite.transaction(() => {
   sqlite.run("INSERT INTO accounts (email, optout) VALUES ('', 1)");
   const accountId = (sqlite.query("SELECT id FROM accounts WHERE email = ''").get() as { id: number }).id;
   const insert = sqlite.prepare(
-    "INSERT INTO domains (name, account_id, token, description, timestamp, dns_challenge, mode, last_ip) VALUES (?, ?, ?, ?, ?, ?, 1, ?)",
+    // Dynamic-DNS names answer A from last_ipv4 (last_ip stays for /info, as a ping writes both).
+    "INSERT INTO domains (name, account_id, token, description, timestamp, dns_challenge, mode, last_ip, last_ipv4) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
   );
-  for (const r of rows) insert.run(`${r.label}.${DOMAIN}.`, accountId, r.token, `${r.label}'s server`, r.timestamp, r.challenge, r.ip);
+  for (const r of rows) insert.run(`${r.label}.${DOMAIN}.`, accountId, r.token, `${r.label}'s server`, r.timestamp, r.challenge, r.ip, r.ip);
 })();
 sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");
 sqlite.close();
