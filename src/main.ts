@@ -3,6 +3,7 @@ import { createApp } from "./api/app.ts";
 import { HttpCounters } from "./api/counters.ts";
 import { dispatch, topLevelHelp } from "./cli/index.ts";
 import { createAdmin } from "./ops/admin.ts";
+import { markServing } from "./ops/serving-marker.ts";
 import { adminDomains } from "./ops/admin-domains.ts";
 import { createMetricsRegistry, DomainCensus, ExpiryCounters, metricsPlugin } from "./ops/metrics.ts";
 import { loadSettings, SettingsError, VERSION } from "./config.ts";
@@ -149,6 +150,8 @@ const sweeper = await orFail("cannot start the expiry sweep", () =>
 );
 const expiry = startExpiry({ sweeper, ...settings.expiry, log, now, writesRefused: fileWatch.refused, onSweep: counters.expiry.record });
 closers.push(() => Promise.allSettled([http.stop(), adminListening?.stop(), dns.close(), expiry.stop()]));
+// The command line changes the file itself only when no server has it open (src/ops/serving-marker.ts).
+closers.push(markServing(settings.database.path, adminListening ? adminListening.urls[0] : null));
 
 reload = async () => {
   if (stopping) return;

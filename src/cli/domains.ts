@@ -1,5 +1,6 @@
 // `domains list|show|delete`: through the running server's admin listener when it answers (its
 // caches then stay exact), else on the database file itself.
+import { servingProcess } from "../ops/serving-marker.ts";
 import { existsSync } from "node:fs";
 import { displayName } from "../names.ts";
 import { databaseIdentity } from "../ops/admin-domains.ts";
@@ -123,6 +124,12 @@ function onFile(settings: Settings): Backend {
     page: async (after) => listPage(store, after, LIST_PAGE_MAX),
     show: async (typed) => findDetails(store, name(typed)),
     async remove(typed) {
+      const serving = servingProcess(path);
+      if (serving)
+        throw new CliError(
+          `a server (pid ${serving.pid}) has ${path} open ${serving.admin ? `but its admin listener at ${serving.admin} did not answer` : "with no admin listener (admin.port = 0)"}: deleting here would leave its DNS and /info caches stale; stop it first, or give it an admin port`,
+          1,
+        );
       const removed = store.deleteByName(name(typed));
       return removed ? displayName(removed) : undefined;
     },

@@ -1,0 +1,41 @@
+// A file beside the database, `<db>.serving`, that says a server has it open and how to reach
+// its admin listener. The command line reads it before changing the file itself: a change the
+// running server does not make leaves its DNS answer cache and /info rows stale.
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+
+interface Marker {
+  pid: number;
+  /** the admin listener's address, or null when admin.port is 0 */
+  admin: string | null;
+}
+
+const markerPath = (dbPath: string) => `${dbPath}.serving`;
+
+/** Writes the marker; returns what removes it (at shutdown). Nothing for :memory:. */
+export function markServing(dbPath: string, admin: string | null): () => void {
+  if (dbPath === ":memory:") return () => {};
+  const path = markerPath(dbPath);
+  try {
+    writeFileSync(path, `${JSON.stringify({ pid: process.pid, admin } satisfies Marker)}\n`);
+  } catch {
+    return () => {}; // a read-only directory was refused at start-up already; nothing to guard
+  }
+  return () => rmSync(path, { force: true });
+}
+
+/** The server that has this database open, when its marker names a live process; else null. */
+export function servingProcess(dbPath: string): Marker | null {
+  let marker: Marker;
+  try {
+    marker = JSON.parse(readFileSync(markerPath(dbPath), "utf8")) as Marker;
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(marker.pid) || marker.pid <= 0 || marker.pid === process.pid) return null;
+  try {
+    process.kill(marker.pid, 0); // a marker left by a killed server names a dead pid
+    return marker;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM" ? marker : null;
+  }
+}
