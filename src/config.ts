@@ -275,7 +275,7 @@ const KEYS: Key[] = [
     kind: "choice",
     choices: LOG_FORMATS,
     default: "text",
-    help: "text: `<time> <message>` (no time under journald); json: an object a line",
+    help: "text: an ISO time, then the message (no time under journald); json: one object a line",
   },
   { key: "log.level", kind: "choice", choices: LOG_LEVELS, default: "info", help: "debug: an error's stack follows its message, on the same line" },
 ];
