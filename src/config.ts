@@ -60,6 +60,7 @@ export interface Settings {
   expiry: { inactiveDays: number; intervalSeconds: number; maxFraction: number };
   email: EmailSettings;
   limits: LimitSettings;
+  log: { format: LogFormat; level: LogLevel };
 }
 
 /** Quotas (0 = off): per client an hour, per recipient an hour and a day, per name an hour. */
@@ -121,6 +122,10 @@ interface Key {
 /** http.access_log: every request on a line, or all but a gateway's routine successes (counted instead). */
 export const ACCESS_LOG = ["changes", "all"] as const;
 export type AccessLog = (typeof ACCESS_LOG)[number];
+export const LOG_FORMATS = ["text", "json"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+export const LOG_LEVELS = ["info", "debug"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Proxies on this host: their X-Forwarded-For / X-Real-IP are believed unless http.trusted_proxies says otherwise. */
 const DEFAULT_TRUSTED_PROXIES = ["127.0.0.1/32", "::1/128"];
@@ -265,6 +270,14 @@ const KEYS: Key[] = [
   { key: "limits.reclaim_emails_per_name_per_hour", kind: "int", max: COUNT_MAX, default: 3, help: "reclamation emails for one name an hour" },
   { key: "limits.updates_per_name_per_minute", kind: "int", max: COUNT_MAX, default: 5, help: "dyndns2 updates of one name a minute (`abuse` past it)" },
   { key: "limits.ipv6_site_factor", kind: "int", min: 1, max: 65_536, default: 10, help: "an IPv6 /48 gets this many times a client's (/64's) budget" },
+  {
+    key: "log.format",
+    kind: "choice",
+    choices: LOG_FORMATS,
+    default: "text",
+    help: "text: an ISO time, then the message (no time under journald); json: one object a line",
+  },
+  { key: "log.level", kind: "choice", choices: LOG_LEVELS, default: "info", help: "debug: an error's stack follows its message, on the same line" },
 ];
 const KEY_BY_NAME = new Map(KEYS.map((k) => [k.key, k]));
 
@@ -671,6 +684,7 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
       updatesPerNamePerMinute: get("limits.updates_per_name_per_minute"),
       ipv6SiteFactor: get("limits.ipv6_site_factor"),
     },
+    log: { format: get<LogFormat>("log.format"), level: get<LogLevel>("log.level") },
   };
   if (settings.email.resendApiKey && !settings.email.from)
     throw new SettingsError(`${src("email.resend_api_key")}: email.from must be set when email.resend_api_key is`);

@@ -9,7 +9,7 @@ import { ApiError } from "./api/errors.ts";
 import { RateLimiter, takeAll } from "./api/rate-limit.ts";
 import type { Settings } from "./config.ts";
 import { MODE } from "./gateway-data.ts";
-import type { Log } from "./log.ts";
+import { errorText, type Log, maskEmail } from "./log.ts";
 import type { Mailer } from "./mail/mailer.ts";
 import { confirmationEmail, reclamationEmail, type Email } from "./mail/templates.ts";
 import { displayName, fullName, labelProblem, normalizeLabel } from "./names.ts";
@@ -97,7 +97,7 @@ export function createGateways({ settings, store, mailer, log, reserved }: Gatew
     try {
       await mailer.send(email);
     } catch (e) {
-      log(`mail to ${email.to} failed: ${(e as Error).message}`);
+      log(`mail to ${maskEmail(email.to)} failed: ${errorText(e)}`, { level: "error" });
       throw new ApiError("InternalError");
     }
   };

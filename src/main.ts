@@ -11,7 +11,7 @@ import { AnswerVersions } from "./dns/answer-cache.ts";
 import { DnsCounters } from "./dns/counters.ts";
 import { startDnsThread } from "./dns/threaded.ts";
 import { startExpiry } from "./expiry.ts";
-import { stdoutLog as log } from "./log.ts";
+import { configureLog, errorText, oneLine, stdoutIsJournal, stdoutLog as log } from "./log.ts";
 import { hostPort } from "./addresses.ts";
 import { listenOn } from "./listen.ts";
 import { countingMailer, createMailer, MailCounters } from "./mail/mailer.ts";
@@ -40,7 +40,7 @@ async function shutdown(signal: string) {
     try {
       await close();
     } catch (e) {
-      log(`shutdown: ${(e as Error).message}`);
+      log(`shutdown: ${errorText(e)}`);
     }
   }
   clearTimeout(deadline);
@@ -60,7 +60,7 @@ process.on("SIGHUP", () => {
 });
 
 function fail(message: string): never {
-  process.stderr.write(`registration-server: ${message}\n`);
+  process.stderr.write(`registration-server: ${oneLine(message)}\n`);
   process.exit(2);
 }
 
@@ -88,6 +88,8 @@ if (version) {
   process.stdout.write(`registration-server ${VERSION}\n`);
   process.exit(0);
 }
+// Under journald (which stamps each line) text lines carry no time of ours.
+configureLog({ ...settings.log, journald: stdoutIsJournal() });
 
 const db = await orFail(`cannot open database ${settings.database.path}`, () => openDatabase(settings.database.path, { log }));
 // Stop accepting first, let in-flight requests finish, close the database last.
@@ -159,7 +161,7 @@ reload = async () => {
   try {
     next = loadSettings(argv, startEnv).settings;
   } catch (e) {
-    log(`settings reload failed, the running settings stay: ${e instanceof SettingsError ? e.message : (e as Error).message}`);
+    log(`settings reload failed, the running settings stay: ${e instanceof SettingsError ? e.message : errorText(e)}`);
     return;
   }
   const plan = planReload(settings, next);
@@ -167,6 +169,7 @@ reload = async () => {
   if (restart) log(restart);
   if (plan.changed.length > 0) {
     applyReload(settings, next);
+    configureLog(settings.log);
     const labels = staticLabels(settings.dns);
     reserved.clear();
     for (const label of labels) reserved.add(label);

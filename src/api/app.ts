@@ -3,7 +3,9 @@
 import { cors } from "@elysiajs/cors";
 import { Elysia } from "elysia";
 import { createGateways } from "../gateways.ts";
-import { maskedPath } from "../log.ts";
+import { errorText, maskedPath } from "../log.ts";
+import { displayName } from "../names.ts";
+import { createClientIp, type IpSource } from "./client-ip.ts";
 import type { ApiDeps } from "./context.ts";
 import { HttpCounters } from "./counters.ts";
 import { domainRoutes } from "./domains.ts";
@@ -21,6 +23,8 @@ const ALLOWED_METHODS = "GET, OPTIONS";
  */
 const ROUTINE_PATHS = new Set(["/ping", "/info"]);
 const SUMMARY_INTERVAL_MS = 60_000;
+/** Calls that carry a gateway's token: their request lines name the gateway (never the token). */
+const TOKEN_PATHS = new Set(["/ping", "/info", "/dnsconfig", "/setemail", "/revokeemail", "/unsubscribe"]);
 
 function errorBody(error: ApiError, set: { status?: number | string; headers: Record<string, string | number> }) {
   set.status = error.status;
@@ -33,9 +37,40 @@ export function createApp(deps: ApiDeps) {
   // or where onRequest answers by itself. (onAfterResponse would cost a setImmediate and an
   // async closure per request: a tenth of the throughput of /info.)
   const started = new WeakMap<Request, number>();
-  const logRequest = (request: Request, status: number | string | undefined) => {
-    const ms = performance.now() - (started.get(request) ?? performance.now());
-    deps.log(`${request.method} ${maskedPath(request.url)} ${status ?? 200} ${ms.toFixed(1)}ms`);
+  const clientIp = createClientIp(deps);
+  /** /unsubscribe's name, looked up before the call removes it. */
+  const names = new WeakMap<Request, string>();
+  /** The name a token is for, as people read it; none when the database cannot say (the line still goes out). */
+  const nameOfToken = (request: Request): string | undefined => {
+    const token = new URL(request.url).searchParams.get("token");
+    if (!token) return undefined;
+    try {
+      const name = deps.store.findInfoByToken(token)?.name;
+      return name === undefined ? undefined : displayName(name);
+    } catch {
+      return undefined;
+    }
+  };
+  /** The gateway a token call was about: the store's /info cache, a point read on a miss. */
+  const nameOf = (request: Request, path: string): string | undefined => {
+    const known = names.get(request);
+    return known !== undefined || !TOKEN_PATHS.has(path) ? known : nameOfToken(request);
+  };
+  const logRequest = (request: Request, status: number | string | undefined, server: IpSource | null) => {
+    const ms = (performance.now() - (started.get(request) ?? performance.now())).toFixed(1);
+    const path = maskedPath(request.url);
+    const client = clientIp(request, server) || "unknown";
+    const name = nameOf(request, pathOf(request.url));
+    const code = Number(status ?? 200);
+    deps.log(`${request.method} ${path} ${code} ${ms}ms client=${client}${name ? ` name=${name}` : ""}`, {
+      level: code >= 500 ? "error" : "info",
+      method: request.method,
+      path,
+      status: code,
+      ms: Number(ms),
+      client,
+      ...(name ? { name } : {}),
+    });
   };
   const routine = createRoutineCounter(deps);
   const gateways = createGateways(deps);
@@ -54,14 +89,14 @@ export function createApp(deps: ApiDeps) {
         preflight: false,
       }),
     )
-    .onRequest(({ request, set }) => {
+    .onRequest(({ request, set, server }) => {
       started.set(request, performance.now());
       // The plugin marks every answer `Vary: *`, which no cache can use; our answers do not vary by Origin.
       delete set.headers.vary;
       if (request.method === "OPTIONS") {
         set.headers["access-control-allow-methods"] = ALLOWED_METHODS;
         set.headers["access-control-max-age"] = "86400";
-        logRequest(request, 204);
+        logRequest(request, 204, server);
         counts.count(pathOf(request.url), 204);
         return new Response(null, { status: 204 });
       }
@@ -69,17 +104,21 @@ export function createApp(deps: ApiDeps) {
       if (request.method !== "GET") {
         set.headers.allow = ALLOWED_METHODS;
         if (isDyndnsUrl(request.url)) {
-          logRequest(request, 405);
+          logRequest(request, 405, server);
           counts.count(pathOf(request.url), 405);
           return dyndnsText(["badagent"], 405, { allow: ALLOWED_METHODS });
         }
         const body = errorBody(new ApiError("MethodNotAllowed"), set);
-        logRequest(request, set.status);
+        logRequest(request, set.status, server);
         counts.count(pathOf(request.url), set.status);
         return body;
       }
+      if (request.url.includes("/unsubscribe?")) {
+        const name = nameOfToken(request);
+        if (name) names.set(request, name);
+      }
     })
-    .onError(({ code, error, set, request, route }) => {
+    .onError(({ code, error, set, request, route, server }) => {
       let failure: ApiError;
       if (error instanceof ApiError) failure = error;
       else if (code === "VALIDATION") {
@@ -95,36 +134,37 @@ export function createApp(deps: ApiDeps) {
         // rolled back. Expected under load from outside, so one line, no stack.
         deps.log(
           `error ${request.method} ${maskedPath(request.url)}: the database stayed locked by another connection (${(error as { code: string }).code}), answering 501`,
+          { level: "error" },
         );
         failure = new ApiError("InternalError");
       } else if (String((error as { code?: unknown })?.code).startsWith("SQLITE_")) {
         // The database failed (a damaged page, a full disk): the transaction rolled back; one line, no stack.
-        deps.log(
-          `error ${request.method} ${maskedPath(request.url)}: database: ${(error as { code: string }).code}: ${(error as Error).message}, answering 501`,
-        );
+        deps.log(`error ${request.method} ${maskedPath(request.url)}: database: ${(error as { code: string }).code}: ${errorText(error)}, answering 501`, {
+          level: "error",
+        });
         failure = new ApiError("InternalError");
       } else {
-        // Anything else is ours: log it whole, tell the client nothing about it.
-        deps.log(`error ${request.method} ${maskedPath(request.url)}: ${(error as Error)?.stack ?? String(error)}`);
+        // Anything else is ours: one line (its stack too with log.level = debug), nothing for the client.
+        deps.log(`error ${request.method} ${maskedPath(request.url)}: ${errorText(error)}`, { level: "error" });
         failure = new ApiError("InternalError");
       }
       if (isDyndnsUrl(request.url)) {
         // dyndns2 clients read words, not JSON: our failure is 911, anything else a bad request.
         const reply = failure.code === "InternalError" ? dyndnsText(["911"], 503) : dyndnsText(["badagent"], failure.status);
-        logRequest(request, reply.status);
+        logRequest(request, reply.status, server);
         counts.count(route, reply.status);
         return reply;
       }
       const body = errorBody(failure, set);
-      logRequest(request, set.status);
+      logRequest(request, set.status, server);
       counts.count(route, set.status);
       return body;
     })
-    .onAfterHandle(({ request, set, responseValue, path, route }) => {
+    .onAfterHandle(({ request, set, responseValue, path, route, server }) => {
       const status = responseValue instanceof Response ? responseValue.status : set.status;
       counts.count(route, status);
       if (routine.counting && ROUTINE_PATHS.has(path) && (status === undefined || Number(status) < 400)) routine.count(path);
-      else logRequest(request, status);
+      else logRequest(request, status, server);
     })
     .onStop(() => routine.stop())
     .get("/connectivity-check", () => new Response("OK", { headers: { "content-type": "text/plain; charset=utf-8" } }))
@@ -152,7 +192,7 @@ function createRoutineCounter(deps: ApiDeps) {
   const counts = new Map<string, number>();
   const report = () => {
     if (counts.size === 0) return;
-    const parts = [...counts].map(([path, n]) => `${n} × GET ${path} 200`);
+    const parts = [...counts].map(([path, n]) => `${n} x GET ${path} 200`);
     counts.clear();
     deps.log(`http: ${parts.join(", ")} since the last such line (routine successes are counted, not logged one by one: http.access_log)`);
   };

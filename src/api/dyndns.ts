@@ -5,7 +5,7 @@ import { isIP } from "node:net";
 import { Elysia } from "elysia";
 import { unmapIPv4 } from "../addresses.ts";
 import type { DynUpdate, Gateways } from "../gateways.ts";
-import { maskedPath } from "../log.ts";
+import { errorText, maskedPath } from "../log.ts";
 import { createClientIp, type IpSource } from "./client-ip.ts";
 import type { ApiDeps } from "./context.ts";
 
@@ -86,8 +86,8 @@ export function dyndnsRoutes(deps: ApiDeps, gateways: Gateways) {
     } catch (error) {
       // Ours (the database failed or stayed locked): 5xx so inadyn retries later; ddclient reports the failure.
       const code = (error as { code?: unknown })?.code;
-      const detail = typeof code === "string" && code.startsWith("SQLITE") ? code : ((error as Error)?.stack ?? String(error));
-      deps.log(`error GET ${maskedPath(request.url)}: ${detail}, answering 911`);
+      const detail = typeof code === "string" && code.startsWith("SQLITE") ? code : errorText(error);
+      deps.log(`error GET ${maskedPath(request.url)}: ${detail}, answering 911`, { level: "error" });
       return dyndnsText(["911"], 503, { "retry-after": String(RETRY_AFTER_911) });
     }
   };

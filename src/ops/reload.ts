@@ -22,7 +22,7 @@ const RESTART_KEYS: ReadonlySet<string> = new Set([
 ]);
 
 /** The sections a reload changes in place: every part holding `settings` sees the new values. */
-const LIVE_SECTIONS = ["http", "dns", "email", "limits"] as const;
+const LIVE_SECTIONS = ["http", "dns", "email", "limits", "log"] as const;
 
 const snake = (field: string) => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 

@@ -30,8 +30,8 @@ describe("access log", () => {
     expect(await server.stop("SIGTERM")).toBe(0);
     const summary = lines(server.output(), /^\S+ http: /);
     expect(summary).toHaveLength(1);
-    expect(summary[0]).toContain("3 × GET /ping 200");
-    expect(summary[0]).toContain("2 × GET /info 200");
+    expect(summary[0]).toContain("3 x GET /ping 200");
+    expect(summary[0]).toContain("2 x GET /info 200");
     expect(summary[0]).not.toContain(token.slice(4));
   });
 

@@ -55,7 +55,7 @@ describe("dyndns2 /nic/update", () => {
     const log = app.lines.filter((l) => l.includes("/nic/update"));
     expect(log).toHaveLength(2);
     for (const line of log) expect(line).not.toContain(gw.token.slice(4));
-    expect(log[0]).toContain(`password=${gw.token.slice(0, 4)}…`);
+    expect(log[0]).toContain(`password=${gw.token.slice(0, 4)}...`);
   });
 
   test("myip with IPv6, with one of each, or absent (the client's address) sets the families given and keeps the other", async () => {

@@ -49,7 +49,7 @@ describe("with no server answering, the CLI works on the file", () => {
     expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
     const lines = stdout.trim().split("\n");
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^keep\.example\.test dynamic-dns \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ owne…$/);
+    expect(lines[0]).toMatch(/^keep\.example\.test dynamic-dns \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ owne\.\.\.$/);
     expect(lines[1]).toMatch(/^gone\.example\.test dynamic-dns \S+ -$/);
     expect(stdout).not.toContain(KEEP.email);
   });
@@ -59,7 +59,7 @@ describe("with no server answering, the CLI works on the file", () => {
     expect(code).toBe(0);
     const list = JSON.parse(stdout) as { name: string; mode: string; email: string }[];
     expect(list.map((d) => [d.name, d.mode, d.email])).toEqual([
-      ["keep.example.test", "dynamic-dns", "owne…"],
+      ["keep.example.test", "dynamic-dns", "owne..."],
       ["gone.example.test", "dynamic-dns", ""],
     ]);
   });
@@ -69,7 +69,7 @@ describe("with no server answering, the CLI works on the file", () => {
       const { code, stdout } = await cli("domains", "show", typed);
       expect(code).toBe(0);
       expect(stdout).toContain("name: keep.example.test\n");
-      expect(stdout).toContain("token: 2222…\n");
+      expect(stdout).toContain("token: 2222...\n");
       expect(stdout).toContain("lastIp: 203.0.113.5\n");
       expect(stdout).toContain("description: the keep gateway\n");
       expect(stdout).not.toContain(KEEP.token);

@@ -42,7 +42,7 @@ test("GET /domains pages through every name in id order", async () => {
 test("GET /domains/:name takes any form of the name and masks the token; 404 names what was asked", async () => {
   const shown = await call("GET", "/domains/B.Example.Test.");
   expect(shown.status).toBe(200);
-  expect(shown.body).toMatchObject({ name: "b.example.test", token: "0000…", reclamationToken: "", verified: false });
+  expect(shown.body).toMatchObject({ name: "b.example.test", token: "0000...", reclamationToken: "", verified: false });
   expect(await call("GET", "/domains/zz")).toEqual({ status: 404, body: { error: "no such name: zz" } });
 });
 

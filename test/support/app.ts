@@ -9,6 +9,7 @@ import { createApp } from "../../src/api/app.ts";
 import { HttpCounters } from "../../src/api/counters.ts";
 import { loadSettings, type LimitSettings, type Settings } from "../../src/config.ts";
 import { startExpiry, type Expiry } from "../../src/expiry.ts";
+import { configureLog, formatLine, type LogFields } from "../../src/log.ts";
 import { countingMailer, createMailer, MailCounters } from "../../src/mail/mailer.ts";
 import { staticLabels } from "../../src/names.ts";
 import { openDatabase } from "../../src/store/db.ts";
@@ -54,7 +55,9 @@ export interface TestApp {
   clock: number;
   /** every line the app logged */
   lines: string[];
-  /** the lines as the process would print them (a time first) */
+  /** every line with the fields it was logged with (a request line's method, path, status, client...) */
+  entries: { line: string; fields?: LogFields }[];
+  /** the lines as the process would print them (log.format; in text, a time first), one event a line */
   output(): string;
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   /** emails the log transport wrote, in order */
@@ -79,12 +82,16 @@ export function startApp(options: AppOptions = {}): TestApp {
   const db = openDatabase(dbPath);
   const store = createStore(db);
   const lines: string[] = [];
-  /** as main.ts's log writes them to stdout: "<time> <line>" */
+  const entries: { line: string; fields?: LogFields }[] = [];
+  /** as main.ts's log writes them to stdout (src/log.ts's formatLine) */
   const stamped: string[] = [];
   const waiters = new Set<() => void>();
-  const log = (line: string) => {
+  // errorText reads log.level from src/log.ts, as in the process; the next app sets it again.
+  configureLog(settings.log);
+  const log = (line: string, fields?: LogFields) => {
     lines.push(line);
-    stamped.push(`${new Date().toISOString()} ${line}\n`);
+    entries.push({ line, fields });
+    stamped.push(formatLine(line, fields, { ...settings.log, journald: false }, new Date().toISOString()));
     for (const w of waiters) w();
   };
   const peers = new WeakMap<Request, string>();
@@ -129,6 +136,7 @@ export function startApp(options: AppOptions = {}): TestApp {
       state.clock = value;
     },
     lines,
+    entries,
     output,
     waitForOutput: (pattern, timeoutMs = 5000) =>
       new Promise((resolve, reject) => {
@@ -169,6 +177,7 @@ export function startApp(options: AppOptions = {}): TestApp {
       await expiry?.stop();
       await app.stop().catch(() => {});
       db.$client.close();
+      configureLog({ format: "text", level: "info" });
       if (!options.dbPath) rmSync(dir, { recursive: true, force: true });
     },
   };
