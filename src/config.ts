@@ -194,14 +194,24 @@ const KEYS: Key[] = [
     key: "dns.nameservers",
     kind: "nameservers",
     default: { computed: ({ domain }) => [[`ns1.${domain}.`]], shown: '[["ns1.<domain>."]]' },
-    help: 'NS records with optional glue: [["ns1.example.org.", "192.0.2.1"]]',
+    help: 'NS records with optional glue, e.g. [["ns1.example.org.", "192.0.2.1"]]; one inside the zone needs its address (the default has none)',
   },
-  { key: "dns.tunnel_addresses", kind: "list", default: [], help: "A/AAAA for tunneled gateways and api.<domain>" },
+  {
+    key: "dns.tunnel_addresses",
+    kind: "list",
+    default: [],
+    help: "A/AAAA for tunnel-mode gateways (every WebThings gateway) and api.<domain>: the tunnel front end's address",
+  },
   { key: "dns.www_addresses", kind: "list", default: [], help: "A/AAAA for the apex; www.<domain> then is a CNAME to it" },
-  { key: "dns.caa", kind: "list", default: [], help: 'CAA for the apex and every gateway: ["0 issue \\"letsencrypt.org\\""]' },
-  { key: "dns.mx", kind: "pairs", default: [], help: 'MX: [["@", "10 mail.example.org."]]; owner @ = apex, * = every gateway, or a name in the zone' },
-  { key: "dns.txt", kind: "pairs", default: [], help: 'TXT: [["@", "v=spf1 -all"], ["_psl", "..."]]; owners as for dns.mx' },
-  { key: "dns.cname", kind: "pairs", default: [], help: 'CNAME: [["status.example.org.", "example.github.io."]]' },
+  { key: "dns.caa", kind: "list", default: [], help: 'CAA for the apex and every gateway, e.g. ["0 issue \\"letsencrypt.org\\""]; none by default' },
+  {
+    key: "dns.mx",
+    kind: "pairs",
+    default: [],
+    help: 'MX, e.g. [["@", "10 mail.example.org."]], none by default; owner @ = apex, * = every gateway, or a name in the zone',
+  },
+  { key: "dns.txt", kind: "pairs", default: [], help: 'TXT, e.g. [["@", "v=spf1 -all"], ["_psl", "..."]], none by default; owners as for dns.mx' },
+  { key: "dns.cname", kind: "pairs", default: [], help: 'CNAME, e.g. [["status.example.org.", "example.github.io."]], none by default' },
   { key: "dns.rrl_rate", kind: "int", max: COUNT_MAX, default: 100, help: "UDP answers a second per client /24 (IPv6 /56) and answer class; 0 = no limit" },
   {
     key: "dns.rrl_slip",
@@ -339,51 +349,129 @@ function flatten(table: Raw, prefix: string, out: Raw, source: string): void {
   }
 }
 
-/** Maps the Rust server's [general]/[pdns]/[email] layout onto our keys. */
-function fromLegacy(doc: Raw, source: string): Raw {
+/**
+ * The keys each section of the Rust server's layout had, across its versions. Keys without a
+ * counterpart here (api_ttl, socket_path, certificates, per-continent GeoIP...) are read and
+ * left unused; a key in none of these lists is a typo and stops start-up.
+ */
+const LEGACY_KEYS: Record<"general" | "pdns" | "email", readonly string[]> = {
+  general: [
+    ...["host", "http_port", "db_path", "domain"],
+    ...["port", "https_port", "data_directory", "cert_directory", "identity_directory", "identity_password", "tunnel_ip", "eviction_delay"],
+  ],
+  pdns: [
+    ...["dns_ttl", "tunnel_ttl", "api_ttl", "socket_path", "soa_record", "soa_content", "geoip"],
+    ...["caa_records", "caa_record", "mx_records", "mx_record", "ns_records", "txt_records", "txt_record", "psl_record", "cname_records"],
+    ...["www_addresses", "www_address"],
+  ],
+  email: [
+    ...["server", "user", "password", "sender", "reclamation_title", "reclamation_body", "confirmation_title", "confirmation_body"],
+    ...["success_page", "error_page"],
+  ],
+};
+const LEGACY_GEOIP_KEYS = ["default", "database", "continent"];
+/** The Rust server mailed through SMTP; this one sends through Resend or writes to the log. */
+const LEGACY_SMTP_KEYS = ["server", "user", "password"];
+
+/**
+ * Maps the Rust server's [general]/[pdns]/[email] layout onto our keys. The sections of the new
+ * layout ([http], [dns], [limits]...) may stand beside them, and [email] may hold the new
+ * layout's keys (from, resend_api_key...) as well as the Rust ones.
+ */
+function fromLegacy(doc: Raw, source: string): TomlLayer {
   const out: Raw = {};
-  const general = (doc.general ?? {}) as Raw;
-  const pdns = (doc.pdns ?? {}) as Raw;
-  const email = (doc.email ?? {}) as Raw;
-  const map: [Raw, string, string][] = [
-    [general, "host", "http.host"],
-    [general, "http_port", "http.port"],
-    [general, "domain", "domain"],
-    [general, "db_path", "database.path"],
-    [pdns, "dns_ttl", "dns.ttl"],
-    [pdns, "tunnel_ttl", "dns.gateway_ttl"],
-    [pdns, "soa_record", "dns.soa"],
-    [email, "sender", "email.from"],
-    [email, "reclamation_title", "email.reclamation_subject"],
-    [email, "reclamation_body", "email.reclamation_body"],
-    [email, "confirmation_title", "email.confirmation_subject"],
-    [email, "confirmation_body", "email.confirmation_body"],
-    [email, "success_page", "email.success_page"],
-    [email, "error_page", "email.error_page"],
+  /** where each key came from, for a key set twice */
+  const origin = new Map<string, string>();
+  const table = (name: string): Raw => {
+    const value = doc[name] ?? {};
+    if (typeof value !== "object" || Array.isArray(value)) throw new SettingsError(`${source}: [${name}] must be a table`);
+    return value as Raw;
+  };
+  const general = table("general");
+  const pdns = table("pdns");
+  const email = table("email");
+  for (const [name, section] of [
+    ["general", general],
+    ["pdns", pdns],
+  ] as const) {
+    for (const key of Object.keys(section))
+      if (!LEGACY_KEYS[name].includes(key))
+        throw new SettingsError(`${source}: unknown key '${key}' in [${name}] (the Rust layout's keys there: ${LEGACY_KEYS[name].join(", ")})`);
+  }
+  const geoip = pdns.geoip as Raw | undefined;
+  for (const key of Object.keys(geoip ?? {}))
+    if (!LEGACY_GEOIP_KEYS.includes(key)) throw new SettingsError(`${source}: unknown key '${key}' in [pdns.geoip] (known: ${LEGACY_GEOIP_KEYS.join(", ")})`);
+  const set = (key: string, value: unknown, from: string) => {
+    out[key] = value;
+    origin.set(key, from);
+  };
+  const map: [Raw, string, string, string][] = [
+    [general, "general", "host", "http.host"],
+    [general, "general", "http_port", "http.port"],
+    [general, "general", "port", "http.port"],
+    [general, "general", "domain", "domain"],
+    [general, "general", "db_path", "database.path"],
+    [pdns, "pdns", "dns_ttl", "dns.ttl"],
+    [pdns, "pdns", "tunnel_ttl", "dns.gateway_ttl"],
+    [pdns, "pdns", "soa_record", "dns.soa"],
+    [pdns, "pdns", "soa_content", "dns.soa"],
+    [email, "email", "sender", "email.from"],
+    [email, "email", "reclamation_title", "email.reclamation_subject"],
+    [email, "email", "reclamation_body", "email.reclamation_body"],
+    [email, "email", "confirmation_title", "email.confirmation_subject"],
+    [email, "email", "confirmation_body", "email.confirmation_body"],
+    [email, "email", "success_page", "email.success_page"],
+    [email, "email", "error_page", "email.error_page"],
   ];
-  for (const [table, from, to] of map) if (table[from] !== undefined) out[to] = table[from];
+  for (const [section, name, from, to] of map) if (section[from] !== undefined) set(to, section[from], `[${name}] ${from}`);
+  // The oldest versions kept the database in a directory and had one tunnel address.
+  if (general.data_directory !== undefined && general.db_path === undefined)
+    set("database.path", `${String(general.data_directory).replace(/\/+$/, "")}/domains.sqlite`, "[general] data_directory");
+  if (typeof general.tunnel_ip === "string") set("dns.tunnel_addresses", [general.tunnel_ip], "[general] tunnel_ip");
   // Rust versions differ: a record list holds plain strings (apex records) or [name, value]
   // pairs, and older files have one record in a singular key (mx_record, www_address...).
   const list = (plural: string, singular: string): unknown[] | undefined =>
     Array.isArray(pdns[plural]) ? pdns[plural] : typeof pdns[singular] === "string" ? [pdns[singular]] : undefined;
   const caa = list("caa_records", "caa_record");
-  if (caa) out["dns.caa"] = caa.map((r) => (Array.isArray(r) ? r.at(-1) : r));
+  if (caa)
+    set(
+      "dns.caa",
+      caa.map((r) => (Array.isArray(r) ? r.at(-1) : r)),
+      "[pdns] caa_records",
+    );
   const mx = list("mx_records", "mx_record");
-  if (mx) out["dns.mx"] = mx.map((r) => legacyPair(r, source));
+  if (mx)
+    set(
+      "dns.mx",
+      mx.map((r) => legacyPair(r, source)),
+      "[pdns] mx_records",
+    );
   const txt = [...(list("txt_records", "txt_record") ?? []).map((r) => legacyPair(r, source))];
   if (typeof pdns.psl_record === "string") txt.push(["_psl", pdns.psl_record]);
-  if (txt.length) out["dns.txt"] = txt;
+  if (txt.length) set("dns.txt", txt, "[pdns] txt_records");
   const www = list("www_addresses", "www_address");
-  if (www) out["dns.www_addresses"] = www;
-  if (Array.isArray(pdns.cname_records)) out["dns.cname"] = pdns.cname_records;
-  if (Array.isArray(pdns.ns_records)) out["dns.nameservers"] = pdns.ns_records;
+  if (www) set("dns.www_addresses", www, "[pdns] www_addresses");
+  if (Array.isArray(pdns.cname_records)) set("dns.cname", pdns.cname_records, "[pdns] cname_records");
+  if (Array.isArray(pdns.ns_records)) set("dns.nameservers", pdns.ns_records, "[pdns] ns_records");
+
+  // The new layout's sections beside them; [email] keys that are not the Rust ones are new-layout keys.
+  const modern: Raw = {};
+  for (const [name, value] of Object.entries(doc)) {
+    if (name === "general" || name === "pdns") continue;
+    if (name !== "email") modern[name] = value;
+    else modern.email = Object.fromEntries(Object.entries(email).filter(([key]) => !LEGACY_KEYS.email.includes(key)));
+  }
+  const added: Raw = {};
+  flatten(modern, "", added, source);
+  for (const [key, value] of Object.entries(added)) {
+    const earlier = origin.get(key);
+    if (earlier) throw new SettingsError(`${source}: ${key} is set twice, by ${earlier} and by ${key} of the new layout; keep one`);
+    out[key] = value;
+  }
   // The Rust server answered tunneled gateways and api.<domain> with its GeoIP default address.
-  const geoip = pdns.geoip as Raw | undefined;
   if (typeof geoip?.default === "string" && out["dns.tunnel_addresses"] === undefined) out["dns.tunnel_addresses"] = [geoip.default];
   // api_ttl and the per-continent GeoIP addresses have no counterpart: answers use dns.ttl and one address list.
-  const known = new Set(["general", "pdns", "email"]);
-  for (const name of Object.keys(doc)) if (!known.has(name)) throw new SettingsError(`${source}: unknown section '[${name}]' in the legacy layout`);
-  return out;
+  return { raw: out, legacy: { smtpKeys: LEGACY_SMTP_KEYS.filter((key) => email[key] !== undefined) } };
 }
 
 function legacyPair(record: unknown, source: string): unknown {
@@ -438,23 +526,41 @@ function fromEnv(env: Record<string, string | undefined>): Raw {
   return raw;
 }
 
-function fromToml(path: string): Raw {
+interface TomlLayer {
+  raw: Raw;
+  /** the Rust server's layout: the SMTP keys it set, which this server cannot use */
+  legacy?: { smtpKeys: string[] };
+}
+
+function fromToml(path: string): TomlLayer {
   if (!existsSync(path)) throw new SettingsError(`--config: no such file ${path}`);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new SettingsError(`cannot read ${path}: ${(e as Error).message.split("\n")[0]}`);
+  }
   let doc: Raw;
   try {
-    doc = Bun.TOML.parse(readFileSync(path, "utf8")) as Raw;
+    doc = Bun.TOML.parse(text) as Raw;
   } catch (e) {
     throw new SettingsError(`${path}: not valid TOML (${(e as Error).message.split("\n")[0]})`);
   }
   if ("general" in doc || "pdns" in doc) return fromLegacy(doc, path);
   const out: Raw = {};
   flatten(doc, "", out, path);
-  return out;
+  return { raw: out };
 }
 
-// Values from flags and the environment arrive as strings; TOML gives typed values.
-function coerce(k: Key, value: unknown, source: string): unknown {
+// Values from flags and the environment arrive as strings and are parsed; TOML gives typed
+// values, which must be of the documented type (`port = "8080"` is a string, not a port).
+function coerce(k: Key, value: unknown, source: string, typed: boolean): unknown {
   const bad = (why: string) => new SettingsError(`${source}: ${k.key} ${why} (got ${JSON.stringify(value)})`);
+  if (typed) {
+    const want = TOML_TYPE[k.kind];
+    const got = Array.isArray(value) ? "list" : typeof value === "object" ? "table" : typeof value;
+    if (want && got !== want) throw bad(`must be a TOML ${want}, not a ${got}`);
+  }
   const parseJsonList = (v: unknown) => {
     if (typeof v !== "string") return v;
     try {
@@ -526,6 +632,18 @@ function coerce(k: Key, value: unknown, source: string): unknown {
   }
 }
 
+/** The TOML type a kind takes (strings, and "host", which is one address or a list, are checked by coerce). */
+const TOML_TYPE: Partial<Record<Kind, "number" | "boolean" | "list">> = {
+  port: "number",
+  int: "number",
+  fraction: "number",
+  bool: "boolean",
+  list: "list",
+  cidrs: "list",
+  pairs: "list",
+  nameservers: "list",
+};
+
 function fqdn(name: string): string {
   return name.endsWith(".") ? name.toLowerCase() : `${name.toLowerCase()}.`;
 }
@@ -567,22 +685,25 @@ export interface LoadResult {
   settings: Settings;
   help: boolean;
   version: boolean;
+  /** things that work but likely not as meant: serve logs each once at start-up, check-config prints them */
+  warnings: string[];
 }
 
 export function loadSettings(argv: string[], env: Record<string, string | undefined> = process.env): LoadResult {
   const flags = parseFlags(argv);
-  const layers: [Raw, string][] = [];
+  const layers: [Raw, string, boolean][] = [];
   const configPath = flags.config ?? env.REGISTRATION_CONFIG;
-  if (configPath) layers.push([fromToml(configPath), configPath]);
+  const toml = configPath ? fromToml(configPath) : undefined;
+  if (toml) layers.push([toml.raw, configPath!, true]);
   const { REGISTRATION_CONFIG: _ignored, ...rest } = env;
-  layers.push([fromEnv(rest), "environment"], [flags.raw, "command line"]);
+  layers.push([fromEnv(rest), "environment", false], [flags.raw, "command line", false]);
 
   const values = new Map<string, unknown>();
   const sources = new Map<string, string>();
-  for (const [raw, source] of layers) {
+  for (const [raw, source, typed] of layers) {
     for (const [key, value] of Object.entries(raw)) {
       const k = KEY_BY_NAME.get(key)!;
-      values.set(key, coerce(k, value, source));
+      values.set(key, coerce(k, value, source, typed));
       sources.set(key, source);
     }
   }
@@ -688,5 +809,38 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
   };
   if (settings.email.resendApiKey && !settings.email.from)
     throw new SettingsError(`${src("email.resend_api_key")}: email.from must be set when email.resend_api_key is`);
-  return { settings, help: flags.help, version: flags.version };
+  return {
+    settings,
+    help: flags.help,
+    version: flags.version,
+    warnings: settingsWarnings(settings, toml?.legacy && { ...toml.legacy, source: configPath!, publicUrlSet: values.has("http.public_url") }),
+  };
+}
+
+/** What works but likely not as meant, one line each (the server logs them at start-up). */
+function settingsWarnings(settings: Settings, legacy?: { smtpKeys: string[]; source: string; publicUrlSet: boolean }): string[] {
+  const warnings: string[] = [];
+  const zone = `${settings.domain}.`;
+  for (const [name, address] of settings.dns.nameservers)
+    if (address === null && (name === zone || name.endsWith(`.${zone}`)))
+      warnings.push(
+        `dns.nameservers: ${name} is inside the zone but has no address, so its A query answers NODATA (registrars and named-checkzone refuse such a delegation): give it one, e.g. [["${name}", "192.0.2.1"]]`,
+      );
+  if (settings.dns.tunnelAddresses.length === 0)
+    warnings.push(
+      "dns.tunnel_addresses is empty: a tunnel-mode name (every WebThings gateway's: it never sends mode) has no address until its first ping, and the gateway's PageKite connects to its name before it pings; set dns.tunnel_addresses to the tunnel front end's address",
+    );
+  if (legacy && legacy.smtpKeys.length > 0)
+    warnings.push(
+      `${legacy.source}: [email] ${legacy.smtpKeys.join(", ")} (the Rust server's SMTP) cannot be used: ${
+        settings.email.resendApiKey
+          ? "emails are sent through Resend (email.resend_api_key)"
+          : "emails are written to the log until email.resend_api_key (or RESEND_API_KEY) is set"
+      }`,
+    );
+  if (legacy && !legacy.publicUrlSet)
+    warnings.push(
+      `${legacy.source}: no http.public_url (the Rust layout has none), so links in emails point at ${settings.http.publicUrl}; set public_url in an [http] section (or --public-url)`,
+    );
+  return warnings;
 }

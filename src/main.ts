@@ -79,7 +79,7 @@ if ("exit" in command) process.exit(command.exit);
 // A reload reads the same sources: this command line, the environment as it was at start.
 const argv = command.serve;
 const startEnv = { ...process.env };
-const { settings, help, version } = await orFail("settings", () => loadSettings(argv, startEnv));
+const { settings, help, version, warnings } = await orFail("settings", () => loadSettings(argv, startEnv));
 if (help) {
   process.stdout.write(topLevelHelp());
   process.exit(0);
@@ -185,4 +185,6 @@ log(
 );
 log(`process: up to ${openFilesLimit() ?? "an unknown number of"} open files (RLIMIT_NOFILE): every HTTP and DNS/TCP connection takes one`);
 if (mailer.kind === "log") log("email: no email.resend_api_key set, so emails are written to this log instead of sent");
+// Once, at start-up (a reload does not repeat them): settings that work, but likely not as meant.
+for (const warning of warnings) log(`warning: ${warning}`);
 if (reloadAsked) reloading = reloading.then(reload);

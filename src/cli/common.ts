@@ -18,6 +18,8 @@ export interface Invocation {
   /** the subcommand's own switches that were given (e.g. "--json") */
   switches: Set<string>;
   settings: Settings;
+  /** loadSettings' warnings (check-config prints them) */
+  warnings: string[];
 }
 
 /**

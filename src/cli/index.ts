@@ -99,17 +99,19 @@ export async function dispatch(argv: string[]): Promise<{ serve: string[] } | { 
     else settingsArgs.push(arg, ...(i + 1 < rest.length ? [rest[++i]] : []));
   }
   let settings: Settings;
+  let warnings: string[];
   try {
     const loaded = loadSettings(settingsArgs);
     if (loaded.version) return usageError("--version is not a subcommand option");
     settings = loaded.settings;
+    warnings = loaded.warnings;
   } catch (e) {
     if (e instanceof SettingsError) return usageError(e.message);
     throw e;
   }
   quietOnClosedStdout();
   try {
-    await command.run({ args, switches, settings });
+    await command.run({ args, switches, settings, warnings });
     return { exit: 0 };
   } catch (e) {
     if (!(e instanceof CliError)) throw e;
