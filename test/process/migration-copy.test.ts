@@ -53,9 +53,14 @@ describe("migrating an existing file", () => {
     const dir = newDir();
     const dbPath = join(dir, "registration.sqlite");
     const db = openDatabase(dbPath);
-    // as the previous release left it: the last migration not yet applied
+    // as the previous release left it: the last migration not yet applied (its record gone, and
+    // the columns it adds dropped again, so that applying it once more works)
     const last = embeddedMigrations().at(-1)!;
     db.$client.query("DELETE FROM __drizzle_migrations WHERE hash = ?").run(last.hash);
+    for (const statement of last.sql) {
+      const added = /ALTER TABLE `(\w+)` ADD `(\w+)`/.exec(statement);
+      if (added) db.$client.run(`ALTER TABLE "${added[1]}" DROP COLUMN "${added[2]}"`);
+    }
     db.$client.close();
     let server = await startServer({ dir, dbPath });
     try {
