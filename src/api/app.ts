@@ -38,7 +38,7 @@ export function createApp(deps: ApiDeps) {
     deps.log(`${request.method} ${maskedPath(request.url)} ${status ?? 200} ${ms.toFixed(1)}ms`);
   };
   const routine = createRoutineCounter(deps);
-  const gateways = createGateways(deps);
+  const gateways = deps.gateways ?? createGateways(deps);
   const counts = deps.httpCounters ?? new HttpCounters();
 
   const app = new Elysia()
