@@ -145,6 +145,9 @@ describe("expiry warnings", () => {
     expect(page.status).toBe(200);
     expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
     expect(page.headers.get("content-security-policy")).toContain("default-src 'none'");
+    expect(page.text).toContain('<html lang="en">');
+    expect(page.text).toContain('<meta name="viewport" content="width=device-width, initial-scale=1">');
+    expect(page.text).not.toMatch(/<script|\bsrc=|href="(?!data:)|url\(/i); // nothing loaded from anywhere
     expect(page.text).toContain("<h1>Name kept</h1>");
     expect(page.text).toContain(`${kept.name}.example.test</span>`);
     expect(page.text).toContain(utcDate(start + 18 * DAY)); // kept 10 days from the click
@@ -259,6 +262,20 @@ describe("expiry warnings", () => {
     app.clock += 3600;
     await afterSweeps(app);
     expect(warningsTo(app, "many@example.org").length).toBe(2);
+  }, 60_000);
+
+  test("a sweep that frees none because of expiry.max_fraction warns none either", async () => {
+    const app = open({ REGISTRATION_EXPIRY_MAX_FRACTION: "0.25" });
+    const start = app.clock;
+    await subscribe(app); // no owner: stale at day 10, half of all names
+    app.clock = start + 3 * DAY;
+    await ownedName(app, "held@example.org");
+    await app.startExpiry();
+    app.clock = start + 10 * DAY + 3600; // the owned name is in its window, the other is due
+    await app.waitForOutput(/more than expiry\.max_fraction = 0\.25 of them: freed none/, 15_000);
+    const held = app.lines.filter((line) => line.includes("freed none")).length;
+    await waitFor(() => app.lines.filter((line) => line.includes("freed none")).length >= held + 2, "two more held sweeps", 15_000);
+    expect(warningsTo(app, "held@example.org").length).toBe(0);
   }, 60_000);
 
   test("expiry.warn_days = 0 sends no warning", async () => {
