@@ -44,6 +44,8 @@ export interface EmailSettings {
   reclamationBody: string;
   confirmationSubject: string;
   confirmationBody: string;
+  warningSubject: string;
+  warningBody: string;
   /** the operator's own /verifyemail pages; null: the built-in ones (src/api/pages.ts) */
   successPage: string | null;
   errorPage: string | null;
@@ -57,7 +59,8 @@ export interface Settings {
   dns: DnsSettings & { host: string[]; port: number };
   admin: { host: string[]; port: number };
   database: { path: string; checkSeconds: number };
-  expiry: { inactiveDays: number; intervalSeconds: number; maxFraction: number };
+  /** warnDays: owners are warned this long before their name is freed; 0 = never */
+  expiry: { inactiveDays: number; intervalSeconds: number; maxFraction: number; warnDays: number };
   email: EmailSettings;
   limits: LimitSettings;
   log: { format: LogFormat; level: LogLevel };
@@ -81,7 +84,7 @@ export const VERSION: string = pkg.version;
 /** A setting that cannot be used: main prints the message on one line and exits 2. */
 export class SettingsError extends Error {}
 
-// Bodies are HTML; {link}, {token} and {domain} (the gateway's own name) are escaped into them.
+// Bodies are HTML; {link}, {token}, {domain} (the gateway's own name), {date} and {last_seen} are escaped into them.
 const DEFAULT_TEMPLATES = {
   reclamation_subject: "Reclaim {domain}",
   reclamation_body:
@@ -94,6 +97,12 @@ const DEFAULT_TEMPLATES = {
     "<p>Please confirm the email address for your gateway <b>{domain}</b> by opening this link within 7 days:</p>" +
     '<p><a href="{link}">{link}</a></p>' +
     "<p>If you did not ask for this, ignore this email.</p>",
+  warning_subject: "{domain} will be freed on {date}",
+  warning_body:
+    "<p>Your gateway <b>{domain}</b> has not been in touch since {last_seen}. If it stays silent, the name will be freed on <b>{date}</b>, and anyone may then register it.</p>" +
+    "<p>To keep the name, open this link:</p>" +
+    '<p><a href="{link}">{link}</a></p>' +
+    "<p>Bringing the gateway back online keeps it too. If you no longer need the name, ignore this email.</p>",
 };
 
 type Kind = "string" | "port" | "int" | "fraction" | "bool" | "url" | "host" | "list" | "cidrs" | "nameservers" | "pairs" | "choice";
@@ -248,6 +257,13 @@ const KEYS: Key[] = [
     help: "how often the expiry sweep runs (and once at start-up)",
   },
   {
+    key: "expiry.warn_days",
+    kind: "int",
+    max: 36_500,
+    default: { computed: ({ get }) => ((get("expiry.inactive_days") as number) > 7 ? 7 : 0), shown: "7 (0 when expiry.inactive_days is 7 or less)" },
+    help: "a name's verified owner is emailed a link that keeps it this many days before it is freed; 0 = no warning",
+  },
+  {
     key: "expiry.max_fraction",
     kind: "fraction",
     flag: "--expiry-max-fraction",
@@ -270,6 +286,13 @@ const KEYS: Key[] = [
     kind: "string",
     default: DEFAULT_TEMPLATES.confirmation_body,
     help: "HTML body of the verification email ({link}, {domain})",
+  },
+  { key: "email.warning_subject", kind: "string", default: DEFAULT_TEMPLATES.warning_subject, help: "subject of the expiry warning ({domain}, {date})" },
+  {
+    key: "email.warning_body",
+    kind: "string",
+    default: DEFAULT_TEMPLATES.warning_body,
+    help: "HTML body of the expiry warning ({link}, {domain}, {date}: when it is freed, {last_seen})",
   },
   { key: "email.success_page", kind: "string", default: null, help: "HTML page for a followed link; unset: built-in pages naming the name and address" },
   { key: "email.error_page", kind: "string", default: null, help: "HTML page for a missing, unknown or expired link; unset: built-in pages saying which" },
@@ -755,6 +778,11 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
   }
   const inactiveDays = get("expiry.inactive_days");
   const intervalSeconds = get("expiry.interval_seconds");
+  const warnDays = get<number>("expiry.warn_days");
+  if (warnDays >= inactiveDays && warnDays > 0)
+    throw new SettingsError(
+      `${src("expiry.warn_days")}: expiry.warn_days (${warnDays}) must be less than expiry.inactive_days (${inactiveDays}), or 0 for no warning`,
+    );
 
   const settings: Settings = {
     domain,
@@ -784,7 +812,7 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
     },
     admin: { host: hostList(get("admin.host")), port: get("admin.port") },
     database: { path: get("database.path"), checkSeconds: get("database.check_seconds") },
-    expiry: { inactiveDays, intervalSeconds, maxFraction: get("expiry.max_fraction") },
+    expiry: { inactiveDays, intervalSeconds, maxFraction: get("expiry.max_fraction"), warnDays },
     email: {
       from: get<string | null>("email.from"),
       resendApiKey: get<string | null>("email.resend_api_key"),
@@ -793,6 +821,8 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
       reclamationBody: get("email.reclamation_body"),
       confirmationSubject: get("email.confirmation_subject"),
       confirmationBody: get("email.confirmation_body"),
+      warningSubject: get("email.warning_subject"),
+      warningBody: get("email.warning_body"),
       successPage: get<string | null>("email.success_page"),
       errorPage: get<string | null>("email.error_page"),
     },

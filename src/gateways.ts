@@ -11,9 +11,10 @@ import type { Settings } from "./config.ts";
 import { MODE } from "./gateway-data.ts";
 import { errorText, type Log, maskEmail } from "./log.ts";
 import type { Mailer } from "./mail/mailer.ts";
-import { confirmationEmail, reclamationEmail, type Email } from "./mail/templates.ts";
+import { confirmationEmail, reclamationEmail, warningEmail, type Email } from "./mail/templates.ts";
 import { displayName, fullName, labelProblem, normalizeLabel } from "./names.ts";
-import type { DomainInfo, Store, VerificationOutcome } from "./store/domains.ts";
+import type { WarnResult } from "./expiry.ts";
+import type { DomainInfo, KeepOutcome, QuietName, Store, VerificationOutcome } from "./store/domains.ts";
 
 const HOUR = 3600;
 const DAY = 24 * HOUR;
@@ -103,8 +104,10 @@ export function createGateways({ settings, store, mailer, log, reserved }: Gatew
   };
 
   // Across all callers: an inbox, and a name's owner, get only so many emails whoever asks.
-  // Verification and reclamation emails are counted apart: anyone may send the first kind to
-  // any address, and must not use up the budget an owner's reclaim needs.
+  // Verification, reclamation and expiry warning emails are counted apart: anyone may send the
+  // first kind to any address, and must not use up the budget an owner's reclaim needs, nor
+  // hold back the warnings the server sends by itself (an owner of many quiet names gets the
+  // rest at later sweeps).
   // Budgets are read on each call: a settings reload changes `limits` in place (src/ops/reload.ts).
   const perRecipient = () => ({
     hour: new RateLimiter(() => limits.emailsPerRecipientPerHour, HOUR),
@@ -112,6 +115,7 @@ export function createGateways({ settings, store, mailer, log, reserved }: Gatew
   });
   const verifications = perRecipient();
   const reclamations = perRecipient();
+  const warnings = perRecipient();
   const reclaimsPerName = new RateLimiter(() => limits.reclaimEmailsPerNamePerHour, HOUR);
   // Whoever holds its token: a router stuck in a loop must not write a name's row without end.
   const updatesPerName = new RateLimiter(() => limits.updatesPerNamePerMinute, 60);
@@ -256,6 +260,51 @@ export function createGateways({ settings, store, mailer, log, reserved }: Gatew
     /** Cancels a pending link and unties the name from its address. */
     revokeEmail(token: string): void {
       store.revokeEmail(domainByToken(token).id);
+    },
+
+    /**
+     * Sends the expiry warning of a quiet name (src/expiry.ts) to its verified owner, with a link
+     * that keeps the name until it would be freed. At most once per silence: the link is stored
+     * first (an earlier attempt's is reused, so every attempt is the same email under the same
+     * idempotency key: a retry after a lost answer is not delivered again), and the silence is
+     * marked warned only once the provider took it, so a failed send is retried at the next sweep.
+     */
+    async warnQuiet(quiet: QuietName, now: number): Promise<WarnResult> {
+      const freeAt = quiet.timestamp + settings.expiry.inactiveDays * DAY;
+      const key = recipientKey(quiet.email);
+      if (
+        takeAll(
+          [
+            [warnings.hour, key],
+            [warnings.day, key],
+          ],
+          now,
+        ) > 0
+      )
+        return "deferred";
+      const token = quiet.keepToken !== "" && quiet.keepExpires === freeAt ? quiet.keepToken : crypto.randomUUID();
+      if (!store.prepareWarning(quiet.id, quiet.timestamp, token, freeAt)) return "gone";
+      const link = `${settings.http.publicUrl}/keep?s=${token}`;
+      const email = warningEmail(settings.email, quiet.email, link, displayName(quiet.name), quiet.timestamp, freeAt, `expiry-warning/${token}`);
+      try {
+        await mailer.send(email);
+      } catch (e) {
+        log(`mail to ${email.to} failed: ${(e as Error).message}`);
+        return "failed";
+      }
+      store.markWarned(quiet.id, token, quiet.timestamp);
+      return "sent";
+    },
+
+    /**
+     * Follows an expiry warning's keep link: "kept" (counts as a ping, the address stays),
+     * "already" (followed before), "expired" or "unknown"; `name` as people read it and
+     * `until`, when the name is now freed unless it pings.
+     */
+    keepName(link: string, now: number): { outcome: KeepOutcome["outcome"]; name?: string; until?: number } {
+      const result = store.keepName(link, now);
+      if (!("name" in result)) return result;
+      return { outcome: result.outcome, name: displayName(result.name), until: result.timestamp + settings.expiry.inactiveDays * DAY };
     },
 
     /**

@@ -11,6 +11,7 @@ import { AnswerVersions } from "./dns/answer-cache.ts";
 import { DnsCounters } from "./dns/counters.ts";
 import { startDnsThread } from "./dns/threaded.ts";
 import { startExpiry } from "./expiry.ts";
+import { createGateways } from "./gateways.ts";
 import { configureLog, errorText, oneLine, stdoutIsJournal, stdoutLog as log } from "./log.ts";
 import { hostPort } from "./addresses.ts";
 import { listenOn } from "./listen.ts";
@@ -106,7 +107,9 @@ const mailer = reloadableMailer(() => countingMailer(createMailer(settings.email
 const reserved = staticLabels(settings.dns);
 
 // Reloads change `settings` in place: the app, the mailer's builder and the reserved labels read it.
-const app = createApp({ settings, store, mailer, log, now, reserved, httpCounters: counters.http });
+// One set of rules for the API and the expiry's warnings: they share the per-recipient email quotas.
+const gateways = createGateways({ settings, store, mailer, log, reserved });
+const app = createApp({ settings, store, mailer, log, now, reserved, httpCounters: counters.http, gateways });
 const addresses = (hosts: string[], port: number) => hosts.map((h) => hostPort(h, port)).join(", ");
 const http = await orFail(`cannot listen for HTTP on ${addresses(settings.http.host, settings.http.port)}`, () =>
   listenOn(app, settings.http.host, settings.http.port),
@@ -150,7 +153,15 @@ const dns = await orFail(`cannot listen for DNS on ${addresses(settings.dns.host
 const sweeper = await orFail("cannot start the expiry sweep", () =>
   createSweeper(store, settings.database.path, new URL("./store/sweep-worker.ts", import.meta.url), versions),
 );
-const expiry = startExpiry({ sweeper, ...settings.expiry, log, now, writesRefused: fileWatch.refused, onSweep: counters.expiry.record });
+const expiry = startExpiry({
+  sweeper,
+  ...settings.expiry,
+  log,
+  now,
+  writesRefused: fileWatch.refused,
+  onSweep: counters.expiry.record,
+  warn: gateways.warnQuiet,
+});
 closers.push(() => Promise.allSettled([http.stop(), adminListening?.stop(), dns.close(), expiry.stop()]));
 // The command line changes the file itself only when no server has it open (src/ops/serving-marker.ts).
 closers.push(markServing(settings.database.path, adminListening ? adminListening.urls[0] : null));

@@ -73,7 +73,7 @@ export function createApp(deps: ApiDeps) {
     });
   };
   const routine = createRoutineCounter(deps);
-  const gateways = createGateways(deps);
+  const gateways = deps.gateways ?? createGateways(deps);
   const counts = deps.httpCounters ?? new HttpCounters();
 
   const app = new Elysia()

@@ -1,5 +1,6 @@
 // What route handlers may use: settings, the store, the mailer, a clock, the log.
 import type { Settings } from "../config.ts";
+import type { Gateways } from "../gateways.ts";
 import type { Log } from "../log.ts";
 import type { Mailer } from "../mail/mailer.ts";
 import type { Store } from "../store/domains.ts";
@@ -22,4 +23,6 @@ export interface ApiDeps {
   peerAddress?: (request: Request, server: IpSource | null) => string | undefined;
   /** requests by route and status, for /metrics */
   httpCounters?: HttpCounters;
+  /** the rules, shared with the expiry's warnings (one set of per-recipient email quotas); else the app makes its own */
+  gateways?: Gateways;
 }

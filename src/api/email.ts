@@ -4,7 +4,7 @@ import { Elysia, t } from "elysia";
 import type { Gateways } from "../gateways.ts";
 import type { ApiDeps } from "./context.ts";
 import { ApiError } from "./errors.ts";
-import { faviconResponse, verificationPage } from "./pages.ts";
+import { faviconResponse, keepPage, verificationPage } from "./pages.ts";
 import { given, param } from "./params.ts";
 import { createClientIp, type IpSource } from "./client-ip.ts";
 import { ClientBudget } from "./rate-limit.ts";
@@ -54,6 +54,24 @@ export function emailRoutes(deps: ApiDeps, gateways: Gateways) {
           return verificationPage("failed", settings.email, settings.domain);
         }
         return verificationPage(result.outcome, settings.email, settings.domain, "name" in result ? result : undefined);
+      },
+      { query: t.Object({ s: param.optional }) },
+    )
+    .get(
+      "/keep",
+      ({ query }) => {
+        // An expiry warning's link, opened in a browser: every answer is a page, as for /verifyemail.
+        const link = given(query.s);
+        if (!link) return keepPage("missing", settings.domain);
+        let result: ReturnType<typeof gateways.keepName>;
+        try {
+          result = gateways.keepName(link, now());
+        } catch (e) {
+          deps.log(`error GET /keep: ${oneLine(e)}, answering 501`);
+          return keepPage("failed", settings.domain);
+        }
+        const kept = result.name !== undefined && result.until !== undefined ? { name: result.name, until: result.until } : undefined;
+        return keepPage(result.outcome, settings.domain, kept);
       },
       { query: t.Object({ s: param.optional }) },
     )

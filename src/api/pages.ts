@@ -3,8 +3,8 @@
 // strict Content-Security-Policy holds and the page renders offline. Operators' own pages
 // (email.success_page / email.error_page) are served instead when set.
 import type { EmailSettings } from "../config.ts";
-import { escapeHtml } from "../mail/templates.ts";
-import type { VerificationOutcome } from "../store/domains.ts";
+import { escapeHtml, utcDate } from "../mail/templates.ts";
+import type { KeepOutcome, VerificationOutcome } from "../store/domains.ts";
 
 /** The states of /verifyemail: "missing" is a link without its `s`; "failed", our database failed. */
 export type PageState = VerificationOutcome["outcome"] | "missing" | "failed";
@@ -97,7 +97,11 @@ export function builtInPage(state: PageState, zone: string, confirmed?: Confirme
     ],
   };
   const [title, body] = bodies[state];
-  const good = state === "verified" || state === "already";
+  return page(title, body, state === "verified" || state === "already", zone);
+}
+
+/** A whole page around `body` (HTML, values escaped already): ok or not, in the style above. */
+function page(title: string, body: string, good: boolean, zone: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -127,4 +131,40 @@ export function verificationPage(state: PageState, settings: EmailSettings, zone
   const custom = status === 200 ? settings.successPage : settings.errorPage;
   if (custom) return new Response(custom, { status, headers: pageHeaders(CUSTOM_CSP) });
   return new Response(builtInPage(state, zone, confirmed), { status, headers: pageHeaders(STRICT_CSP) });
+}
+
+/** The states of /keep, as of /verifyemail. */
+export type KeepState = KeepOutcome["outcome"] | "missing" | "failed";
+
+const KEEP_STATUS: Record<KeepState, number> = { kept: 200, already: 200, missing: 400, unknown: 404, expired: 404, failed: 501 };
+
+/** The answer of /keep (an expiry warning's link): always the built-in page, which says until when the name is kept. */
+export function keepPage(state: KeepState, zone: string, kept?: { name: string; until: number }): Response {
+  const name = `<span class="value">${escapeHtml(kept?.name ?? "")}</span>`;
+  const until = `<span class="value">${kept ? utcDate(kept.until) : ""}</span>`;
+  const bodies: Record<KeepState, [string, string]> = {
+    kept: [
+      "Name kept",
+      `<p>${name} is kept until ${until}.</p><p>This counts as a sign of life from your gateway; the address the name points to has not changed. If the gateway stays silent, you will be warned again before that date.</p><p>You can close this page.</p>`,
+    ],
+    already: ["Already kept", `<p>This link was used already: ${name} is kept until ${until}. There is nothing more to do.</p><p>You can close this page.</p>`],
+    missing: [
+      "This link is incomplete",
+      '<p>The code that comes after <span class="value">?s=</span> is missing from this address.</p><p>Open the link in the email again. If you copied it, copy the whole link, up to its last character.</p>',
+    ],
+    unknown: [
+      "This link is not valid",
+      "<p>This server did not send this link, a newer warning replaced it, or the name was freed already.</p><p>Check that the whole link was copied. If the name was freed, your gateway can register it again.</p>",
+    ],
+    expired: [
+      "This link has expired",
+      "<p>A keep link works until the name is due to be freed, and that time has passed.</p><p>Bring your gateway back online: if the name is still there, it is kept; if it was freed, the gateway can register it again.</p>",
+    ],
+    failed: [
+      "Something went wrong on our side",
+      "<p>The link was not checked: this server could not read or write its database just now. Nothing has changed.</p><p>Try the same link again in a few minutes.</p>",
+    ],
+  };
+  const [title, body] = bodies[state];
+  return new Response(page(title, body, KEEP_STATUS[state] === 200, zone), { status: KEEP_STATUS[state], headers: pageHeaders(STRICT_CSP) });
 }

@@ -28,7 +28,8 @@ export function createMailer(settings: EmailSettings, log: Log): Mailer {
         });
         let result: Awaited<ReturnType<typeof resend.emails.send>>;
         try {
-          result = await Promise.race([resend.emails.send({ from, to: [email.to], subject: email.subject, text: email.text, html: email.html }), timeout]);
+          const message = { from, to: [email.to], subject: email.subject, text: email.text, html: email.html };
+          result = await Promise.race([resend.emails.send(message, email.idempotencyKey ? { idempotencyKey: email.idempotencyKey } : undefined), timeout]);
         } catch (e) {
           throw e instanceof MailError ? e : new MailError(`resend: ${(e as Error).message}`);
         } finally {
@@ -48,7 +49,7 @@ export function createMailer(settings: EmailSettings, log: Log): Mailer {
 }
 
 /** Emails by kind and result, for /metrics: [kind][result]. */
-export const MAIL_KINDS = ["verification", "reclamation"] as const;
+export const MAIL_KINDS = ["verification", "reclamation", "warning"] as const;
 export const MAIL_RESULTS = ["sent", "failed", "logged"] as const;
 
 export class MailCounters {

@@ -1,15 +1,17 @@
-// Turns the configured templates into the two emails we send. Body templates are HTML (as
+// Turns the configured templates into the three emails we send. Body templates are HTML (as
 // the Rust server's were): the values put into them are escaped, the template is not.
 // The plain-text part is derived from that HTML.
 import type { EmailSettings } from "../config.ts";
 
 export interface Email {
-  /** which of the two emails (counted by /metrics) */
-  kind: "verification" | "reclamation";
+  /** which of the three emails (counted by /metrics) */
+  kind: "verification" | "reclamation" | "warning";
   to: string;
   subject: string;
   text: string;
   html: string;
+  /** sent as Resend's Idempotency-Key: a retry with the same key within 24 hours is not delivered again */
+  idempotencyKey?: string;
 }
 
 const ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
@@ -73,4 +75,32 @@ export function confirmationEmail(settings: EmailSettings, to: string, link: str
 
 export function reclamationEmail(settings: EmailSettings, to: string, token: string, domain: string): Email {
   return render("reclamation", to, settings.reclamationSubject, settings.reclamationBody, { token, domain });
+}
+
+const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+
+/** A moment as people read it, in UTC: "Friday 4 December 2026, 09:40 UTC". */
+export function utcDate(seconds: number): string {
+  const d = new Date(seconds * 1000);
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${WEEKDAYS[d.getUTCDay()]} ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}, ${two(d.getUTCHours())}:${two(d.getUTCMinutes())} UTC`;
+}
+
+/**
+ * The expiry warning: `domain` was last seen at `lastSeen` and is freed at `freeAt` (Unix
+ * seconds) unless it pings or `link` is followed. `idempotencyKey` is the same for every attempt
+ * at one warning, so a retry after a lost answer is not delivered twice.
+ */
+export function warningEmail(
+  settings: EmailSettings,
+  to: string,
+  link: string,
+  domain: string,
+  lastSeen: number,
+  freeAt: number,
+  idempotencyKey: string,
+): Email {
+  const values = { link, domain, date: utcDate(freeAt), last_seen: utcDate(lastSeen) };
+  return { ...render("warning", to, settings.warningSubject, settings.warningBody, values), idempotencyKey };
 }

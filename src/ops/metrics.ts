@@ -183,7 +183,7 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
 
   new Counter({
     name: "registration_emails_total",
-    help: "Emails by kind (verification, reclamation) and result: sent (the provider took it), failed, logged (no provider set).",
+    help: "Emails by kind (verification, reclamation, warning) and result: sent (the provider took it), failed, logged (no provider set).",
     labelNames: ["kind", "result"],
     registers,
     collect() {

@@ -19,6 +19,7 @@ const RESTART_KEYS: ReadonlySet<string> = new Set([
   "expiry.inactive_days",
   "expiry.interval_seconds",
   "expiry.max_fraction",
+  "expiry.warn_days",
 ]);
 
 /** The sections a reload changes in place: every part holding `settings` sees the new values. */

@@ -11,9 +11,12 @@ import {
   createGatewayLookup,
   createQueries,
   type DomainInfo,
+  type KeepOutcome,
   type NewDomain,
   type PendingEmail,
   type PingWrite,
+  type QuietName,
+  type QuietQuery,
   type StaleBatch,
   type StaleCensus,
   type StaleRemoved,
@@ -21,7 +24,19 @@ import {
 } from "./queries.ts";
 
 export type { GatewayRecord } from "../gateway-data.ts";
-export type { DomainInfo, DomainPage, NewDomain, PingWrite, StaleBatch, StaleCensus, StaleRemoved, VerificationOutcome } from "./queries.ts";
+export type {
+  DomainInfo,
+  DomainPage,
+  KeepOutcome,
+  NewDomain,
+  PingWrite,
+  QuietName,
+  QuietQuery,
+  StaleBatch,
+  StaleCensus,
+  StaleRemoved,
+  VerificationOutcome,
+} from "./queries.ts";
 export { createGatewayLookup };
 
 export type Store = ReturnType<typeof createStore>;
@@ -195,7 +210,24 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
       queries.revokeEmail(id);
     },
 
-    // The expiry's entry points (store/sweeper.ts, store/sweep-worker.ts).
+    /** Follows a keep link (an expiry warning's): once, it counts as a ping of the name. */
+    keepName(link: string, now: number): KeepOutcome {
+      if (!link) return { outcome: "unknown" };
+      const result = queries.keepName(link, now);
+      // Only a first click writes (/info shows the last ping): links that are not valid must not empty the cache.
+      if (result.outcome === "kept") wrote();
+      return result;
+    },
+
+    // The expiry's entry points (store/sweeper.ts, store/sweep-worker.ts, and the warnings).
+
+    /** Names whose owner is due a warning (queries.quietNames): a full scan at worst, so the sweep's worker runs it. */
+    quietNames(query: QuietQuery): QuietName[] {
+      return queries.quietNames(query);
+    },
+
+    prepareWarning: queries.prepareWarning,
+    markWarned: queries.markWarned,
 
     /** How many domains there are and how many were last seen before `cutoff`, before a sweep removes any. */
     countStale(cutoff: number): StaleCensus {

@@ -1,7 +1,7 @@
 // One function per query the API, DNS and expiry need, and nothing else: no caches, no
 // listeners (store/domains.ts adds those). Statements are prepared once: drizzle's builder
 // would rebuild and re-prepare the SQL on every call.
-import { and, asc, eq, gt, inArray, lt, lte, ne, or, Placeholder, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, gte, inArray, lt, lte, ne, or, Placeholder, sql, type SQL } from "drizzle-orm";
 import type { SQLQueryBindings } from "bun:sqlite";
 import type { GatewayRecord } from "../gateway-data.ts";
 import type { Db } from "./db.ts";
@@ -89,6 +89,36 @@ export interface StaleCensus {
 
 /** What following a verification link did; `name` is the full name with its trailing dot. */
 export type VerificationOutcome = { outcome: "verified" | "already"; name: string; email: string } | { outcome: "unknown" | "expired" };
+
+/**
+ * Names in the expiry warning window (expiry.warn_days) whose verified, not opted-out owner has
+ * not been warned of this silence: a page in id order after `after`.
+ */
+export interface QuietQuery {
+  /** last seen before this (Unix seconds): in the window */
+  warnBefore: number;
+  /** last seen before this: due to be freed, no longer warned */
+  freeBefore: number;
+  after: number;
+  limit: number;
+}
+
+/** A quiet name and what its warning needs. */
+export interface QuietName {
+  id: number;
+  /** full name with its trailing dot */
+  name: string;
+  /** its last ping: the silence the warning is about */
+  timestamp: number;
+  /** the verified owner's address */
+  email: string;
+  /** a keep link stored by an earlier attempt ("" none), and when it expires */
+  keepToken: string;
+  keepExpires: number;
+}
+
+/** What following a keep link did; `timestamp` is the name's last ping (or keep) afterwards. */
+export type KeepOutcome = { outcome: "kept" | "already"; name: string; timestamp: number } | { outcome: "unknown" | "expired" };
 
 /** A page of the operator's listing (`domains list`): rows in id order after `after`. */
 export interface DomainPage {
@@ -295,6 +325,58 @@ export function createQueries(db: Db) {
     .update(domains)
     .set({ accountId: v("accountId"), verified: false, verificationToken: "", verificationExpires: 0, pendingEmail: "", pendingOptout: false })
     .where(eq(domains.id, p("id")))
+    .prepare();
+  // Expiry warnings (expiry.warn_days): a bounded page, read on the sweep's connection; the rows
+  // are walked in id order (nothing indexes the last ping), stopping at `limit` matches.
+  const quiet = db
+    .select({
+      id: domains.id,
+      name: domains.name,
+      timestamp: domains.timestamp,
+      email: accounts.email,
+      keepToken: domains.keepToken,
+      keepExpires: domains.keepExpires,
+    })
+    .from(domains)
+    .innerJoin(accounts, eq(accounts.id, domains.accountId))
+    .where(
+      and(
+        gt(domains.id, p("after")),
+        lt(domains.timestamp, p("warnBefore")),
+        gte(domains.timestamp, p("freeBefore")),
+        ne(domains.warnedFor, domains.timestamp),
+        eq(domains.verified, true),
+        ne(accounts.email, ""),
+        eq(accounts.optout, false),
+      ),
+    )
+    .orderBy(asc(domains.id))
+    .limit(p("limit"))
+    .prepare();
+  // Stores the link a warning is about to carry, unless the name was pinged (or warned) meanwhile.
+  const prepareWarning = db
+    .update(domains)
+    .set({ keepToken: v("token"), keepExpires: v("expires") })
+    .where(and(eq(domains.id, p("id")), eq(domains.timestamp, p("timestamp")), ne(domains.warnedFor, domains.timestamp)))
+    .returning({ id: domains.id })
+    .prepare();
+  const markWarned = db
+    .update(domains)
+    .set({ warnedFor: v("timestamp") })
+    .where(and(eq(domains.id, p("id")), eq(domains.keepToken, p("token"))))
+    .prepare();
+  // Live, used or expired: the page tells them apart.
+  const byKeep = db
+    .select({ id: domains.id, name: domains.name, timestamp: domains.timestamp, keepExpires: domains.keepExpires })
+    .from(domains)
+    .where(and(eq(domains.keepToken, p("link")), ne(domains.keepToken, "")))
+    .prepare();
+  // A keep is a ping without an address: the last-seen time moves (never back), nothing DNS answers changes.
+  const keep = db
+    .update(domains)
+    .set({ timestamp: sql`max(${domains.timestamp}, ${p("now")})`, keepExpires: 0 })
+    .where(eq(domains.id, p("id")))
+    .returning({ timestamp: domains.timestamp })
     .prepare();
   // The expiry's window: the last id of the next `scan` rows, and how many there are.
   const scanWindow = db
@@ -510,6 +592,37 @@ export function createQueries(db: Db) {
     /** How many domains there are and how many were last seen before `cutoff`, before a sweep removes any. */
     countStale(cutoff: number): StaleCensus {
       return staleCensus.get({ cutoff })!;
+    },
+
+    /** Up to `limit` names in the warning window whose owner was not warned of this silence. */
+    quietNames(query: QuietQuery): QuietName[] {
+      return quiet.all({ ...query });
+    },
+
+    /**
+     * Stores `token` as the name's keep link (until `expires`) before its warning is sent; false
+     * when the name was pinged, kept or warned since it was read.
+     */
+    prepareWarning(id: number, timestamp: number, token: string, expires: number): boolean {
+      return prepareWarning.all({ id, timestamp, token, expires }).length === 1;
+    },
+
+    /** The warning carrying `token` went out: this silence (last ping `timestamp`) is not warned again. */
+    markWarned(id: number, token: string, timestamp: number): void {
+      markWarned.run({ id, token, timestamp });
+    },
+
+    /** Follows a keep link: once within its lifetime it counts as a ping; again, it says so. */
+    keepName(link: string, now: number): KeepOutcome {
+      if (!link) return { outcome: "unknown" };
+      return sqlite.transaction((): KeepOutcome => {
+        const row = byKeep.get({ link });
+        if (!row) return { outcome: "unknown" };
+        if (row.keepExpires === 0) return { outcome: "already", name: row.name, timestamp: row.timestamp };
+        if (row.keepExpires <= now) return { outcome: "expired" };
+        const [kept] = keep.all({ id: row.id, now });
+        return { outcome: "kept", name: row.name, timestamp: kept.timestamp };
+      })();
     },
 
     /** One step of the expiry's walk: removes stale domains among the next rows after `batch.after`. */

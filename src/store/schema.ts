@@ -42,6 +42,12 @@ export const domains = sqliteTable(
     /** the last IPv4 and IPv6 address a ping or dyndns2 update gave: dynamic-DNS mode answers A and AAAA from them */
     lastIpv4: text("last_ipv4").notNull().default(""),
     lastIpv6: text("last_ipv6").notNull().default(""),
+    /** the `timestamp` (last ping) of the silence whose expiry warning went out; a ping or keep starts a new silence */
+    warnedFor: integer("warned_for").notNull().default(0),
+    /** the warning's one-click link that keeps the name (/keep?s=), kept after its use so a second click can say so */
+    keepToken: text("keep_token", { length: 36 }).notNull().default(""),
+    /** Unix seconds after which keep_token no longer matches (when the name would be freed); 0 once used */
+    keepExpires: integer("keep_expires").notNull().default(0),
   },
   (t) => [
     index("domains_token").on(t.token),
@@ -49,6 +55,7 @@ export const domains = sqliteTable(
     index("domains_account_id").on(t.accountId),
     index("domains_reclamation_token").on(t.reclamationToken).where(sql`${t.reclamationToken} <> ''`),
     index("domains_verification_token").on(t.verificationToken).where(sql`${t.verificationToken} <> ''`),
+    index("domains_keep_token").on(t.keepToken).where(sql`${t.keepToken} <> ''`),
   ],
 );
 

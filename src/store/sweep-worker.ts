@@ -3,7 +3,7 @@
 // stalling the event loop that answers DNS and HTTP.
 import { AnswerVersions } from "../dns/answer-cache.ts";
 import { openDatabase } from "./db.ts";
-import { createQueries, type Queries, type StaleBatch, type StaleCensus } from "./queries.ts";
+import { createQueries, type Queries, type QuietName, type QuietQuery, type StaleBatch, type StaleCensus } from "./queries.ts";
 
 declare const self: Worker;
 
@@ -12,11 +12,13 @@ export type SweepRequest =
   | { kind: "open"; path: string; versions?: SharedArrayBuffer }
   | { kind: "count"; cutoff: number }
   | { kind: "batch"; batch: StaleBatch }
+  | { kind: "quiet"; query: QuietQuery }
   | { kind: "close" };
 export type SweepReply =
   | { kind: "opened" }
   | { kind: "counted"; census: StaleCensus }
   | { kind: "removed"; names: string[]; next: number | null }
+  | { kind: "quiet"; names: QuietName[] }
   | { kind: "closed" }
   | { kind: "failed"; message: string };
 
@@ -38,6 +40,8 @@ self.onmessage = (event: MessageEvent<SweepRequest>) => {
       reply = { kind: "closed" };
     } else if (request.kind === "count") {
       reply = { kind: "counted", census: queries!.countStale(request.cutoff) };
+    } else if (request.kind === "quiet") {
+      reply = { kind: "quiet", names: queries!.quietNames(request.query) };
     } else {
       const removed = queries!.deleteStaleNames(request.batch);
       for (const name of removed.names) versions?.invalidate(name);

@@ -1,7 +1,7 @@
 // Deletes stale domains for the expiry timer: through a worker thread with its own connection
 // when the database is a file, in this thread for :memory: (a worker could not see it).
 import type { AnswerVersions } from "../dns/answer-cache.ts";
-import type { StaleBatch, StaleCensus, Store } from "./domains.ts";
+import type { QuietName, QuietQuery, StaleBatch, StaleCensus, Store } from "./domains.ts";
 import type { SweepReply, SweepRequest } from "./sweep-worker.ts";
 
 export interface Sweeper {
@@ -9,6 +9,8 @@ export interface Sweeper {
   countStale(cutoff: number): Promise<StaleCensus>;
   /** One step of the walk (Store.deleteStaleBatch); resolves to the names that went and where to go on. */
   deleteBatch(batch: StaleBatch): Promise<{ removed: number; names: string[]; next: number | null }>;
+  /** Store.quietNames, on the sweep's connection: the names whose owner is due an expiry warning. */
+  quietNames(query: QuietQuery): Promise<QuietName[]>;
   close(): Promise<void>;
 }
 
@@ -24,6 +26,7 @@ export async function createSweeper(store: Store, path: string, workerUrl: URL, 
         const { names, next } = store.deleteStaleBatch(batch);
         return { removed: names.length, names, next };
       },
+      quietNames: async (query) => store.quietNames(query),
       close: async () => {},
     };
   }
@@ -64,6 +67,11 @@ export async function createSweeper(store: Store, path: string, workerUrl: URL, 
       // already; /info's rows and this store's listeners forget these names now.
       store.removedElsewhere(reply.names);
       return { removed: reply.names.length, names: reply.names, next: reply.next };
+    },
+    async quietNames(query) {
+      const reply = await ask({ kind: "quiet", query });
+      if (reply.kind !== "quiet") throw new Error(`sweep worker answered ${reply.kind} to a quiet-names query`);
+      return reply.names;
     },
     async close() {
       await ask({ kind: "close" }).catch(() => {});

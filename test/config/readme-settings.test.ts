@@ -43,7 +43,7 @@ test("the defaults in the table are the values loadSettings gives when nothing i
   expect(settings.http.trustedProxies).toEqual(["127.0.0.1/32", "::1/128"]);
   expect(settings.dns.port).toBe(5300);
   expect(settings.dns.rrl).toEqual({ rate: 100, slip: 2 });
-  expect(settings.expiry).toEqual({ inactiveDays: 60, intervalSeconds: 3600, maxFraction: 0.25 });
+  expect(settings.expiry).toEqual({ inactiveDays: 60, intervalSeconds: 3600, maxFraction: 0.25, warnDays: 7 });
   expect(settings.limits.subscribePerHour).toBe(20);
   expect(settingsTable()).toContain("| `--http-port` | `http.port` | `8080` |");
   expect(settingsTable()).toContain("| `--public-url` | `http.public_url` | `http://api.<domain>:<http.port>` |");

@@ -7,6 +7,9 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { loadSettings } from "../../src/config.ts";
+import { warningEmail } from "../../src/mail/templates.ts";
+import { writeDb } from "../support/helpers.ts";
 import { startResendStandIn, type ResendStandIn, type SentEmail } from "../support/resend.ts";
 import { apiGet, describe as said, emailSince } from "./lib/api.ts";
 import { DOMAIN, ROOT, startBinary, type BinaryServer } from "./lib/binary.ts";
@@ -102,7 +105,7 @@ async function shoot(tab: Tab, file: string) {
   console.log(`pages e2e: screenshot ${path}`);
 }
 
-/** E2E_DOCS_SCREENSHOTS=1 also writes the phone's confirmed pages, cropped and at 2x, into docs/screenshots/ (README). */
+/** E2E_DOCS_SCREENSHOTS=1 also writes the phone's confirmed pages, the warning email and the keep page, cropped and at 2x, into docs/screenshots/ (README). */
 const DOCS = process.env.E2E_DOCS_SCREENSHOTS === "1";
 async function shootForDocs(tab: Tab, file: string) {
   const path = join(ROOT, "docs", "screenshots", `${file}.png`);
@@ -184,6 +187,47 @@ test("the verification email's HTML part on a phone: readable, the link wraps in
     expectReadable(seen, "email html", PHONE);
     expect(seen.text).toContain(link);
     await shoot(tab, "phone-email");
+  } finally {
+    await tab.close();
+  }
+});
+
+test("the expiry warning's HTML part and the keep page on a phone: readable, the name and the date shown, no sideways scroll", async () => {
+  const label = `pages-keep-${crypto.randomUUID().slice(0, 6)}`;
+  const sub = await apiGet(server.url, "/subscribe", { name: label });
+  check(sub.status === 200, said("/subscribe", sub));
+  // the warning's link, planted as the sweep stores it (the sweep itself: test/expiry/warning.test.ts)
+  const s = crypto.randomUUID();
+  writeDb(
+    server.dbPath,
+    "UPDATE domains SET keep_token = ?, keep_expires = ? WHERE name = ?",
+    s,
+    Math.floor(Date.now() / 1000) + 3 * 86_400,
+    `${label}.${DOMAIN}.`,
+  );
+  const link = `${server.url}/keep?s=${s}`;
+  const { settings } = loadSettings(["--domain", DOMAIN], {});
+  const now = Math.floor(Date.now() / 1000);
+  const mail = warningEmail(settings.email, "owner@example.org", link, `${label}.${DOMAIN}`, now - 53 * 86_400, now + 7 * 86_400, "e2e");
+  const tab = await browser.newTab(PHONE, { javascript: false, colorScheme: "light" });
+  try {
+    const { frameTree } = await tab.send("Page.getFrameTree");
+    await tab.send("Page.setDocumentContent", { frameId: frameTree.frame.id, html: mail.html });
+    const email = await look(tab, "body, p, a, b");
+    expectReadable(email, "warning email html", PHONE);
+    expect(email.text).toContain(link);
+    expect(email.text).toContain(`${label}.${DOMAIN}`);
+    await shoot(tab, "phone-warning-email");
+    if (DOCS) await shootForDocs(tab, "warning-email-phone");
+
+    expect(await tab.goto(link)).toBe(200);
+    const page = await look(tab);
+    expectReadable(page, "keep page", PHONE);
+    expect(page.text).toContain("Name kept");
+    expect(page.text).toContain(`${label}.${DOMAIN}`);
+    expect(page.text).toContain("kept until");
+    await shoot(tab, "phone-keep");
+    if (DOCS) await shootForDocs(tab, "keep-phone");
   } finally {
     await tab.close();
   }

@@ -45,6 +45,7 @@ async function sweepOnce(seeded: ReturnType<typeof seed>, options: { maxFraction
       batches++;
       return sweeper.deleteBatch(batch);
     },
+    quietNames: (query) => sweeper.quietNames(query),
     close: () => sweeper.close(),
   };
   const lines: string[] = [];

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { openDatabase } from "../../src/store/db.ts";
-import { journalTags, MIGRATION_SQL } from "../../src/store/migrations.ts";
+import { embeddedMigrations, journalTags, MIGRATION_SQL } from "../../src/store/migrations.ts";
 
 const DRIZZLE = join(import.meta.dir, "..", "..", "drizzle");
 
@@ -61,7 +61,7 @@ describe("embedded migrations", () => {
       const indexed = new Set<string>();
       for (const { name } of sqlite.query("PRAGMA index_list(domains)").all() as { name: string }[])
         for (const col of sqlite.query(`PRAGMA index_info("${name}")`).all() as { name: string }[]) indexed.add(col.name);
-      for (const col of ["name", "token", "reclamation_token", "verification_token", "account_id"]) expect([...indexed]).toContain(col);
+      for (const col of ["name", "token", "reclamation_token", "verification_token", "keep_token", "account_id"]) expect([...indexed]).toContain(col);
       // and not the last-seen time: every ping would move its entry
       expect([...indexed]).not.toContain("timestamp");
       sqlite.close();
@@ -78,11 +78,12 @@ describe("embedded migrations", () => {
     try {
       const path = join(dir, "upgrade.sqlite");
       openDatabase(path).$client.close();
-      // Back to the shape before 0002, with rows a /ping wrote then.
+      // Back to the shape before 0002 (and 0003), with rows a /ping wrote then.
       const old = new Database(path);
-      old.run("ALTER TABLE domains DROP COLUMN last_ipv4");
-      old.run("ALTER TABLE domains DROP COLUMN last_ipv6");
-      old.run("DELETE FROM __drizzle_migrations WHERE created_at = (SELECT max(created_at) FROM __drizzle_migrations)");
+      old.run("DROP INDEX domains_keep_token");
+      for (const column of ["last_ipv4", "last_ipv6", "warned_for", "keep_token", "keep_expires"]) old.run(`ALTER TABLE domains DROP COLUMN ${column}`);
+      const since = embeddedMigrations().find((m) => m.tag === "0002_dual_stack_addresses")!.folderMillis;
+      old.query("DELETE FROM __drizzle_migrations WHERE created_at >= ?").run(since);
       old.run("INSERT INTO accounts (id, email, optout) VALUES (1, '', 1)");
       const rows: [string, string][] = [
         ["four", "192.0.2.1"],
@@ -97,7 +98,10 @@ describe("embedded migrations", () => {
       old.close();
       const db = openDatabase(path);
       const got = db.$client.query("SELECT name, last_ip, last_ipv4, last_ipv6 FROM domains ORDER BY id").all();
+      // 0003: no row has been warned, none holds a keep link
+      const warnings = db.$client.query("SELECT DISTINCT warned_for, keep_token, keep_expires FROM domains").all();
       db.$client.close();
+      expect(warnings).toEqual([{ warned_for: 0, keep_token: "", keep_expires: 0 }]);
       expect(got).toEqual([
         { name: "four.example.test.", last_ip: "192.0.2.1", last_ipv4: "192.0.2.1", last_ipv6: "" },
         { name: "six.example.test.", last_ip: "2001:DB8::1", last_ipv4: "", last_ipv6: "2001:db8::1" },

@@ -52,6 +52,7 @@ async function sweepOnce(sweeper: Sweeper, around: (batch: number) => void = () 
       around(++batches);
       return result;
     },
+    quietNames: (query) => sweeper.quietNames(query),
     close: () => sweeper.close(),
   };
   let line = "";

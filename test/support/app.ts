@@ -10,6 +10,7 @@ import { HttpCounters } from "../../src/api/counters.ts";
 import { loadSettings, type LimitSettings, type Settings } from "../../src/config.ts";
 import { startExpiry, type Expiry } from "../../src/expiry.ts";
 import { configureLog, formatLine, type LogFields } from "../../src/log.ts";
+import { createGateways } from "../../src/gateways.ts";
 import { countingMailer, createMailer, MailCounters } from "../../src/mail/mailer.ts";
 import { staticLabels } from "../../src/names.ts";
 import { openDatabase } from "../../src/store/db.ts";
@@ -65,7 +66,7 @@ export interface TestApp {
   /** the app's answer to `path` (or a full URL), as if the TCP peer were `from` */
   handle(path: string, init?: RequestInit & { from?: string }): Promise<Response>;
   get(path: string, options?: { from?: string; headers?: Record<string, string> }): Promise<Reply>;
-  /** starts the expiry sweep as main.ts does (its worker thread, settings.expiry), on this app's clock */
+  /** starts the expiry sweep as main.ts does (its worker thread, settings.expiry, the warnings), on this app's clock */
   startExpiry(): Promise<void>;
   /** stops the app (its stop hooks log, e.g. the access-log summary) and closes the database */
   close(): Promise<void>;
@@ -103,15 +104,19 @@ export function startApp(options: AppOptions = {}): TestApp {
   const mailer = countingMailer(createMailer(settings.email, log), counters.mail);
   if (savedBaseUrl === undefined) delete process.env.RESEND_BASE_URL;
   else process.env.RESEND_BASE_URL = savedBaseUrl;
+  const reserved = staticLabels(settings.dns);
+  // shared by the app and the expiry's warnings, as main.ts wires them
+  const gateways = createGateways({ settings, store, mailer, log, reserved });
   const app = createApp({
     settings,
     store,
     mailer,
     log,
     now: () => state.clock,
-    reserved: staticLabels(settings.dns),
+    reserved,
     peerAddress: (request) => peers.get(request),
     httpCounters: counters.http,
+    gateways,
   });
   const url = `http://api.example.test:${settings.http.port}`;
   let expiry: Expiry | undefined;
@@ -171,7 +176,7 @@ export function startApp(options: AppOptions = {}): TestApp {
     },
     async startExpiry() {
       const sweeper = await createSweeper(store, dbPath, new URL("../../src/store/sweep-worker.ts", import.meta.url));
-      expiry = startExpiry({ sweeper, ...settings.expiry, log, now: () => state.clock });
+      expiry = startExpiry({ sweeper, ...settings.expiry, log, now: () => state.clock, warn: gateways.warnQuiet });
     },
     async close() {
       await expiry?.stop();

@@ -1,5 +1,6 @@
 // A local stand-in for the Resend API (the outside world), reached through RESEND_BASE_URL.
-// It records every email the server sends, and can be told to fail.
+// It records every email the server sends, and can be told to fail. Like Resend, a request
+// whose Idempotency-Key it took before gets the first answer again and delivers nothing.
 export interface SentEmail {
   from: string;
   to: string[];
@@ -16,6 +17,10 @@ export interface ResendStandIn {
   failWith: number | null;
   /** when true, calls are accepted and never answered (a provider that hangs) */
   hang: boolean;
+  /** when true, each email is delivered (recorded) but its answer never comes (a provider whose answer is lost) */
+  loseAnswers: boolean;
+  /** requests answered from an Idempotency-Key taken before, without delivering */
+  replayed: number;
   waitForEmail(to: string, timeoutMs?: number): Promise<SentEmail>;
   stop(): void;
 }
@@ -27,6 +32,8 @@ export function startResendStandIn(): ResendStandIn {
     emails: [],
     failWith: null,
     hang: false,
+    loseAnswers: false,
+    replayed: 0,
     waitForEmail(to, timeoutMs = 5000) {
       return new Promise((resolve, reject) => {
         const seen = standIn.emails.length;
@@ -47,6 +54,7 @@ export function startResendStandIn(): ResendStandIn {
     },
     stop: () => server.stop(true),
   };
+  const idempotent = new Map<string, string>();
   const server = Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
@@ -56,7 +64,15 @@ export function startResendStandIn(): ResendStandIn {
       if (standIn.hang) return new Promise<Response>(() => {});
       if (standIn.failWith !== null)
         return Response.json({ statusCode: standIn.failWith, name: "application_error", message: "stand-in told to fail" }, { status: standIn.failWith });
+      const key = req.headers.get("idempotency-key");
+      const earlier = key === null ? undefined : idempotent.get(key);
+      if (earlier !== undefined) {
+        standIn.replayed++;
+        return Response.json({ id: earlier });
+      }
       const body = (await req.json()) as any;
+      const id = crypto.randomUUID();
+      if (key !== null) idempotent.set(key, id);
       standIn.emails.push({
         from: body.from,
         to: Array.isArray(body.to) ? body.to : [body.to],
@@ -66,7 +82,8 @@ export function startResendStandIn(): ResendStandIn {
         headers: Object.fromEntries(req.headers),
       });
       for (const w of waiters) w();
-      return Response.json({ id: crypto.randomUUID() });
+      if (standIn.loseAnswers) return new Promise<Response>(() => {});
+      return Response.json({ id });
     },
   });
   standIn.url = `http://127.0.0.1:${server.port}`;
