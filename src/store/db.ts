@@ -205,6 +205,10 @@ function backupBeforeMigration(sqlite: Database, path: string, now: number): str
  * The Rust server freed no names: adoptedAt becomes every older row's last ping, so the first
  * sweep frees none. Returns how many domains it holds.
  */
+/** How long links the Rust server mailed keep working after the adoption (as if mailed then). */
+const LEGACY_VERIFICATION_SECONDS = 7 * 86_400;
+const LEGACY_RECLAMATION_SECONDS = 86_400;
+
 function adoptLegacy(sqlite: Database, baseline: Migration, adoptedAt: number): number {
   return sqlite.transaction(() => {
     for (const statement of baseline.sql) {
@@ -227,6 +231,19 @@ function adoptLegacy(sqlite: Database, baseline: Migration, adoptedAt: number): 
     sqlite.run(`CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)`);
     sqlite.query(`INSERT INTO ${MIGRATIONS_TABLE} (hash, created_at) VALUES (?, ?)`).run(baseline.hash, baseline.folderMillis);
     sqlite.query("UPDATE domains SET timestamp = ? WHERE timestamp < ?").run(adoptedAt, adoptedAt);
+    // Links the Rust server mailed keep working: a pending verification (the account's address,
+    // not yet verified) gets this server's form and a week from now; a reclamation token a day.
+    sqlite
+      .query(
+        `UPDATE domains SET pending_email = (SELECT email FROM accounts WHERE accounts.id = domains.account_id),
+           pending_optout = (SELECT optout FROM accounts WHERE accounts.id = domains.account_id), verification_expires = ?
+         WHERE verification_token <> '' AND verified = 0 AND verification_expires = 0
+           AND (SELECT email FROM accounts WHERE accounts.id = domains.account_id) <> ''`,
+      )
+      .run(adoptedAt + LEGACY_VERIFICATION_SECONDS);
+    sqlite
+      .query("UPDATE domains SET reclamation_expires = ? WHERE reclamation_token <> '' AND reclamation_expires = 0")
+      .run(adoptedAt + LEGACY_RECLAMATION_SECONDS);
     return (sqlite.query("SELECT count(*) AS n FROM domains").get() as { n: number }).n;
   })();
 }

@@ -72,6 +72,13 @@ describe("a Rust server's database", () => {
     expect(dynamic.text).not.toContain(LEGACY.dynamic.verification_token);
   });
 
+  test("a verification link the Rust server mailed still verifies after the adoption", async () => {
+    const res = await get(server, `/verifyemail?s=${LEGACY.dynamic.verification_token}`);
+    expect(res.status).toBe(200);
+    expect(res.text).toContain("owner@example.org");
+    expect((await info(server, LEGACY.dynamic.token)).json).toMatchObject({ verified: true, email: "owner@example.org" });
+  });
+
   test("the old tokens ping and set challenges", async () => {
     expect((await get(server, `/ping?token=${LEGACY.anonymous.token}`)).status).toBe(200);
     expect((await info(server, LEGACY.anonymous.token)).json.last_ip).toBe("127.0.0.1");
