@@ -5,7 +5,8 @@ import { readFileSync } from "node:fs";
 
 const load = JSON.parse(readFileSync(process.argv[2], "utf8")) as { sent: number; received: number; lost: number; samples: [number, number][] };
 const logText = readFileSync(process.argv[3], "utf8");
-const sweep = [...logText.matchAll(/^(\S+) expiry: removed (\d+) domain\(s\).* in ([\d.]+)s$/gm)].find((m) => Number(m[2]) > 0);
+// The line may end with the names it freed ("...s: a.example b.example and 499980 more").
+const sweep = [...logText.matchAll(/^(\S+) expiry: removed (\d+) domain\(s\).*? in ([\d.]+)s(?::.*)?$/gm)].find((m) => Number(m[2]) > 0);
 const percentile = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))] : NaN;
