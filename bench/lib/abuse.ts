@@ -7,35 +7,15 @@
 //   bun abuse.ts http-probe URL TOKENS_FILE SECONDS    sequential /info latencies (4 in flight)
 //   bun abuse.ts dns-probe DNS_PORT NAMES_FILE QPS SECONDS   per-query UDP latencies
 //   bun abuse.ts hold-lock DB_PATH SECONDS             BEGIN IMMEDIATE, sleep, COMMIT
+import { encodeQuestion } from "../../src/dns/wire.ts";
 import { Database } from "bun:sqlite";
 import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 
 const TYPES: Record<string, number> = { A: 1, NS: 2, SOA: 6, MX: 15, TXT: 16, AAAA: 28, CAA: 257, ANY: 255 };
 
-function query(id: number, name: string, type: number, edns = 0): Buffer {
-  const labels = name.split(".").filter(Boolean);
-  const q = Buffer.alloc(12 + labels.reduce((n, l) => n + l.length + 1, 1) + 4 + (edns ? 11 : 0));
-  q.writeUInt16BE(id, 0);
-  q.writeUInt16BE(0x0100, 2); // RD, as resolvers and spoofers send it
-  q.writeUInt16BE(1, 4);
-  let o = 12;
-  for (const l of labels) {
-    q[o++] = l.length;
-    o += q.write(l, o, "latin1");
-  }
-  q[o++] = 0;
-  q.writeUInt16BE(type, o);
-  q.writeUInt16BE(1, o + 2);
-  o += 4;
-  if (edns) {
-    q.writeUInt16BE(1, 10); // ARCOUNT
-    q[o] = 0;
-    q.writeUInt16BE(41, o + 1);
-    q.writeUInt16BE(edns, o + 3); // payload size: an amplifier's dream is 4096
-  }
-  return q;
-}
+/** As resolvers and spoofers send them: RD set; `edns` a payload size (an amplifier's dream is 4096). */
+const query = (id: number, name: string, type: number, edns = 0) => encodeQuestion(id, name, type, { flags: 0x0100, ednsPayload: edns });
 
 const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN);
 const round2 = (n: number) => Math.round(n * 100) / 100;

@@ -2,27 +2,14 @@
 // query file (in order, looping) for SECONDS, then waits 2 s for stragglers.
 //   bun udp-load.ts PORT QPS SECONDS QUERY_FILE OUT_JSON
 // OUT_JSON: { sent, received, lost, samples: [[sendEpochMs, latencyMs], ...] }
+import { encodeQuestion } from "../../src/dns/wire.ts";
 import { readFileSync, writeFileSync } from "node:fs";
 
 const [port, qps, seconds] = process.argv.slice(2, 5).map(Number);
 const [queryFile, outFile] = process.argv.slice(5, 7);
 const TYPES: Record<string, number> = { A: 1, NS: 2, SOA: 6, TXT: 16, AAAA: 28 };
 
-function encode(id: number, name: string, type: number): Buffer {
-  const labels = name.split(".").filter(Boolean);
-  const buf = Buffer.alloc(12 + labels.reduce((n, l) => n + l.length + 1, 1) + 4);
-  buf.writeUInt16BE(id, 0);
-  buf.writeUInt16BE(1, 4);
-  let o = 12;
-  for (const l of labels) {
-    buf[o++] = l.length;
-    o += buf.write(l, o, "latin1");
-  }
-  buf[o++] = 0;
-  buf.writeUInt16BE(type, o);
-  buf.writeUInt16BE(1, o + 2);
-  return buf;
-}
+const encode = (id: number, name: string, type: number) => encodeQuestion(id, name, type);
 
 const questions = readFileSync(queryFile, "utf8")
   .trim()

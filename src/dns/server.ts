@@ -9,7 +9,7 @@ import type { DnsSettings } from "../config.ts";
 import { AnswerCache } from "./answer-cache.ts";
 import { DnsCounters, SLOT } from "./counters.ts";
 import { ResponseRateLimiter, truncatedReply, VERDICT } from "./rrl.ts";
-import { encodeResponse, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, type Response } from "./wire.ts";
+import { encodeQuestion, encodeResponse, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, type Response } from "./wire.ts";
 import { answerQuestion, RCODE, type ZoneLookups } from "./zone.ts";
 
 export interface DnsServerOptions {
@@ -144,21 +144,8 @@ const WARM_UP_QUERIES = 3000;
 function warmUp(respond: Responder, domain: string): void {
   const types = [1, 28, 16, 6, 2]; // A, AAAA, TXT, SOA, NS
   for (let i = 0; i < WARM_UP_QUERIES; i++) {
-    const labels = [`warm-up-${i.toString(36)}`, ...domain.split(".")];
     const type = types[i % types.length];
-    const name = type === 6 || type === 2 ? labels.slice(1) : labels;
-    const length = name.reduce((n, l) => n + l.length + 1, 1);
-    const query = Buffer.alloc(12 + length + 4);
-    query.writeUInt16BE(i & 0xffff, 0);
-    query.writeUInt16BE(1, 4);
-    let o = 12;
-    for (const label of name) {
-      query[o++] = label.length;
-      o += query.write(label, o, "latin1");
-    }
-    query[o++] = 0;
-    query.writeUInt16BE(type, o);
-    query.writeUInt16BE(1, o + 2);
+    const query = encodeQuestion(i, type === 6 || type === 2 ? domain : `warm-up-${i.toString(36)}.${domain}`, type);
     try {
       respond(query, i % 4 === 3 ? "tcp" : "udp");
     } catch {

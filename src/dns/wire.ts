@@ -298,3 +298,33 @@ export function characterStrings(text: string): Buffer[] {
   for (let i = 0; i < bytes.length; i += 255) out.push(bytes.subarray(i, i + 255));
   return out;
 }
+
+/**
+ * A query message for `name` (dotted text, labels as latin1 octets) and a numeric type, class
+ * IN: the start-up warm-up and the load generators in bench/ write their questions with it.
+ * `flags` is the header's second word (e.g. 0x0100 for RD); `ednsPayload` adds an OPT.
+ */
+export function encodeQuestion(id: number, name: string, type: number, options: { flags?: number; ednsPayload?: number } = {}): Buffer {
+  const labels = name.split(".").filter(Boolean);
+  const { flags = 0, ednsPayload = 0 } = options;
+  const query = Buffer.alloc(HEADER_BYTES + labels.reduce((n, l) => n + l.length + 1, 1) + 4 + (ednsPayload ? 11 : 0));
+  query.writeUInt16BE(id & 0xffff, 0);
+  query.writeUInt16BE(flags, 2);
+  query.writeUInt16BE(1, 4);
+  let o = HEADER_BYTES;
+  for (const label of labels) {
+    query[o++] = label.length;
+    o += query.write(label, o, "latin1");
+  }
+  query[o++] = 0;
+  query.writeUInt16BE(type, o);
+  query.writeUInt16BE(1, o + 2);
+  if (ednsPayload) {
+    query.writeUInt16BE(1, 10); // ARCOUNT
+    o += 4;
+    query[o] = 0; // root owner
+    query.writeUInt16BE(TYPE_OPT, o + 1);
+    query.writeUInt16BE(ednsPayload, o + 3);
+  }
+  return query;
+}

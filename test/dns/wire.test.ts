@@ -2,7 +2,7 @@
 // writes the queries and reads the replies.
 import { describe, expect, test } from "bun:test";
 import * as dnsPacket from "dns-packet";
-import { encodeResponse, parseQuery, RCODE_BADVERS, TCP_LIMIT, udpLimit, type Response } from "../../src/dns/wire.ts";
+import { encodeQuestion, encodeResponse, parseQuery, RCODE_BADVERS, TCP_LIMIT, udpLimit, type Response } from "../../src/dns/wire.ts";
 import { RCODE, TYPE } from "../../src/dns/zone.ts";
 
 const query = (name: string, type: string, extra: Partial<dnsPacket.Packet> = {}) =>
@@ -123,5 +123,24 @@ describe("encodeResponse", () => {
     const parts = (reply.answers![0] as any).data as Buffer[];
     expect(parts.length).toBe(2);
     expect(Buffer.concat(parts).toString("utf8")).toBe(long);
+  });
+});
+
+describe("encodeQuestion", () => {
+  test("writes a query dns-packet reads back: id, RD when asked, the question, an OPT with the payload asked", () => {
+    const q = dnsPacket.decode(encodeQuestion(5, "gw.example.test", TYPE.TXT, { flags: 0x0100, ednsPayload: 4096 }));
+    expect(q.id).toBe(5);
+    expect(q.flag_rd).toBe(true);
+    expect(q.questions).toEqual([{ name: "gw.example.test", type: "TXT", class: "IN" }]);
+    expect(q.additionals?.map((r: any) => [r.type, r.udpPayloadSize])).toEqual([["OPT", 4096]]);
+  });
+
+  test("a trailing dot changes nothing, the id wraps at 16 bits, and our own parser takes it as a query", () => {
+    const message = encodeQuestion(0x10005, "example.test.", TYPE.SOA);
+    expect(message.equals(encodeQuestion(5, "example.test", TYPE.SOA))).toBe(true);
+    expect(parseQuery(message)).toEqual({
+      kind: "query",
+      query: { id: 5, opcode: 0, rd: false, cd: false, question: { name: "example.test", type: TYPE.SOA, class: 1 }, edns: null },
+    });
   });
 });
