@@ -5,7 +5,7 @@ import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { subscribe, waitFor } from "../support/helpers.ts";
-import { get, LIMITS_OFF_ENV, startServer, type RunningServer } from "../support/server.ts";
+import { get, loopbackArgs, startServer, TEST_SERVER_ENV, type RunningServer } from "../support/server.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const cleanups: (() => unknown)[] = [];
@@ -25,21 +25,13 @@ async function readyLineWith(journal: boolean): Promise<string> {
   const fd = openSync(out, "w");
   const stat = fstatSync(fd, { bigint: true });
   const stream = journal ? `${stat.dev}:${stat.ino}` : `${stat.dev}:${stat.ino + 1n}`;
-  const proc = Bun.spawn(
-    [
-      process.execPath,
-      join(ROOT, "src", "main.ts"),
-      ...["--domain", "example.test", "--host", "127.0.0.1", "--http-port", "0", "--dns-host", "127.0.0.1", "--dns-port", "0"],
-      ...["--db", join(dir, "registration.sqlite")],
-    ],
-    {
-      cwd: dir,
-      env: { ...process.env, ...LIMITS_OFF_ENV, REGISTRATION_ADMIN_PORT: "0", JOURNAL_STREAM: stream },
-      stdout: fd,
-      stderr: "ignore",
-      stdin: "ignore",
-    },
-  );
+  const proc = Bun.spawn([process.execPath, join(ROOT, "src", "main.ts"), ...loopbackArgs(join(dir, "registration.sqlite"))], {
+    cwd: dir,
+    env: { ...process.env, ...TEST_SERVER_ENV, JOURNAL_STREAM: stream },
+    stdout: fd,
+    stderr: "ignore",
+    stdin: "ignore",
+  });
   closeSync(fd);
   cleanups.push(async () => {
     proc.kill("SIGKILL");

@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { embeddedMigrations } from "../../src/store/migrations.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { createStore } from "../../src/store/domains.ts";
-import { runCli } from "../support/server.ts";
+import { loopbackArgs, runCli } from "../support/server.ts";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -34,22 +34,8 @@ function ourDatabase(path: string, n = 0): void {
 }
 
 /** The server's start-up on `path` until it exits (or is killed after 15 s). */
-const serveArgs = (path: string) => [
-  "--domain",
-  "example.test",
-  "--host",
-  "127.0.0.1",
-  "--http-port",
-  "0",
-  "--dns-host",
-  "127.0.0.1",
-  "--dns-port",
-  "0",
-  "--db",
-  path,
-];
 function start(path: string) {
-  return runCli(serveArgs(path));
+  return runCli(loopbackArgs(path));
 }
 
 /** Exit 2, nothing on stdout past the settings, exactly one line on stderr, starting with the path. */
@@ -72,7 +58,7 @@ function canRunAsNobody(): boolean {
 function startAsNobody(path: string) {
   const bun = realpathSync(process.execPath);
   return runCli([], {
-    command: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bun, join(import.meta.dir, "..", "..", "src", "main.ts"), ...serveArgs(path)],
+    command: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bun, join(import.meta.dir, "..", "..", "src", "main.ts"), ...loopbackArgs(path)],
   });
 }
 

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { get, LIMITS_OFF_ENV } from "../support/server.ts";
+import { get, loopbackArgs, TEST_SERVER_ENV } from "../support/server.ts";
 import { freshName, waitFor } from "../support/helpers.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -21,25 +21,13 @@ async function startOnFifo() {
   Bun.spawnSync(["mkfifo", fifo]);
   const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
   const writer = openSync(fifo, constants.O_WRONLY);
-  const proc = Bun.spawn(
-    [
-      process.execPath,
-      join(ROOT, "src", "main.ts"),
-      "--domain",
-      "example.test",
-      "--host",
-      "127.0.0.1",
-      "--http-port",
-      "0",
-      "--dns-host",
-      "127.0.0.1",
-      "--dns-port",
-      "0",
-      "--db",
-      join(dir, "registration.sqlite"),
-    ],
-    { cwd: dir, env: { ...process.env, ...LIMITS_OFF_ENV, REGISTRATION_ADMIN_PORT: "0" }, stdout: writer, stderr: "pipe", stdin: "ignore" },
-  );
+  const proc = Bun.spawn([process.execPath, join(ROOT, "src", "main.ts"), ...loopbackArgs(join(dir, "registration.sqlite"))], {
+    cwd: dir,
+    env: { ...process.env, ...TEST_SERVER_ENV },
+    stdout: writer,
+    stderr: "pipe",
+    stdin: "ignore",
+  });
   closeSync(writer);
   let stderr = "";
   (async () => {

@@ -114,6 +114,16 @@ export const LIMITS_OFF_ENV: Record<string, string> = {
   REGISTRATION_DNS_RRL_RATE: "0",
 };
 
+/** The flags every test server starts with: example.test on loopback, this database, ports 0 unless given. */
+export function loopbackArgs(dbPath: string, ports: { http?: number; dns?: number } = {}): string[] {
+  const http = String(ports.http ?? 0);
+  const dns = String(ports.dns ?? 0);
+  return ["--domain", "example.test", "--host", "127.0.0.1", "--http-port", http, "--dns-host", "127.0.0.1", "--dns-port", dns, "--db", dbPath];
+}
+
+/** The environment of a test server a test spawns itself: quotas, RRL and the admin listener off. */
+export const TEST_SERVER_ENV: Record<string, string> = { ...LIMITS_OFF_ENV, REGISTRATION_ADMIN_PORT: "0" };
+
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "regsrv-"));
   const dbPath = options.dbPath ?? join(dir, "registration.sqlite");
@@ -123,23 +133,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const env = cleanEnv();
   // No admin listener unless a test asks for one: its default port is one for the whole host.
   const limitsOff = { REGISTRATION_ADMIN_PORT: "0", ...(options.limits ? {} : LIMITS_OFF_ENV) };
-  const defaults =
-    options.defaultFlags === false
-      ? []
-      : [
-          "--domain",
-          "example.test",
-          "--host",
-          "127.0.0.1",
-          "--http-port",
-          String(httpPort),
-          "--dns-host",
-          "127.0.0.1",
-          "--dns-port",
-          String(dnsPort),
-          "--db",
-          dbPath,
-        ];
+  const defaults = options.defaultFlags === false ? [] : loopbackArgs(dbPath, { http: httpPort, dns: dnsPort });
   const proc = Bun.spawn([...command, ...defaults, ...(options.args ?? [])], {
     cwd: options.cwd ?? dir,
     env: { ...env, ...limitsOff, ...options.env },
