@@ -1,5 +1,6 @@
 // Tying an email address to a name, and getting the name back through it. Parameters in,
 // answers out; the rules, and the quotas that protect an inbox or an owner, are src/gateways.ts's.
+import { errorText } from "../log.ts";
 import { Elysia, t } from "elysia";
 import type { Gateways } from "../gateways.ts";
 import type { ApiDeps } from "./context.ts";
@@ -11,7 +12,8 @@ import { ClientBudget } from "./rate-limit.ts";
 
 const HOUR = 3600;
 
-const oneLine = (e: unknown) => `${(e as { code?: string })?.code ?? "Error"}: ${(e as Error)?.message ?? String(e)}`.replace(/\s*\n\s*/g, " ");
+/** A failed database call as one log line: its code, then errorText (a stack only at log.level = debug). */
+const oneLine = (e: unknown) => `${(e as { code?: string })?.code ?? "Error"}: ${errorText(e)}`;
 
 export function emailRoutes(deps: ApiDeps, gateways: Gateways) {
   const { settings, now } = deps;
