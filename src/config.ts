@@ -25,6 +25,10 @@ export interface DnsSettings {
   cname: [string, string][];
   /** UDP response-rate limiting (dns.rrl_*); absent (zones built by hand in tests) = none */
   rrl?: RrlSettings;
+  /** glue of the PageKite subtree's delegation (dns.pagekite_address); "" or absent = not delegated */
+  pagekiteAddress?: string;
+  /** who may AXFR/IXFR (dns.transfer_acl): an address range and the TSIG key it must sign with ("" = none) */
+  transferAcl?: { cidr: string; key: string }[];
 }
 
 /** dns.rrl_*: UDP response-rate limiting (docs/operations.md, "Response-rate limiting") */

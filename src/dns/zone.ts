@@ -10,6 +10,8 @@ import { absoluteName, withoutDot } from "../names.ts";
 export interface ZoneLookups {
   /** name: lower-case full name with its trailing dot, e.g. "demo.example.test." */
   gateway(name: string): GatewayRecord | undefined;
+  /** the zone's published SOA serial (store/zone-journal.ts); absent: dns.soa's */
+  serial?(): number;
 }
 
 export interface Question {
@@ -72,6 +74,12 @@ interface StaticZone {
   nodes: Map<string, Node>;
   /** zone-relative names that exist only because a name below them does */
   emptyNonTerminals: Set<string>;
+  /**
+   * With dns.pagekite_address: the PageKite subtree <domain>.<domain>. as a zone of its own,
+   * delegated to this server (NS ns.<domain>.<domain>. and its glue), so that secondaries,
+   * which cannot compute the PageKite answers, refer resolvers here (docs/dns.md).
+   */
+  delegation: { apex: Node; nameserver: string; glue: Node } | null;
 }
 
 const staticZones = new WeakMap<DnsSettings, StaticZone>();
@@ -233,7 +241,13 @@ function staticZone(zone: DnsSettings): StaticZone {
   }
   // The PageKite tree <...>.<domain>.<domain>. exists below <domain>.<domain>.
   if (!nodes.has(apexBelowApex)) emptyNonTerminals.add(apexBelowApex);
-  const built = { apex, apexBelowApex, nodes, emptyNonTerminals };
+  const glue = addressRecords(zone.pagekiteAddress ? [zone.pagekiteAddress] : []);
+  const nameserver = `ns.${apexBelowApex}.${withoutDot(apex)}`;
+  const delegation =
+    glue.length === 0
+      ? null
+      : { apex: { records: [soaData(zone), { type: "NS", target: nameserver } as RecordData], ttl: {} }, nameserver, glue: { records: glue, ttl: {} } };
+  const built = { apex, apexBelowApex, nodes, emptyNonTerminals, delegation };
   staticZones.set(zone, built);
   return built;
 }
@@ -269,6 +283,8 @@ function findNode(relative: string, lookups: ZoneLookups, zone: DnsSettings, sta
     }
   }
 
+  if (statics.delegation && relative === statics.apexBelowApex) return statics.delegation.apex;
+  if (statics.delegation && relative === `ns.${statics.apexBelowApex}`) return statics.delegation.glue;
   const apexLabels = statics.apexBelowApex.split(".").length;
   if (labels.length > apexLabels && relative.endsWith(`.${statics.apexBelowApex}`)) {
     const address = pageKiteAnswer(labels.slice(0, -apexLabels), lookups, statics.apex);
@@ -277,6 +293,61 @@ function findNode(relative: string, lookups: ZoneLookups, zone: DnsSettings, sta
 
   if (statics.emptyNonTerminals.has(relative)) return { records: [], ttl: {} };
   return undefined;
+}
+
+/**
+ * A gateway's records as a transfer carries them: its address records (and the configured
+ * CAA, TXT, MX) at `<name>`, and its challenge at `_acme-challenge.<name>`. `name` is its full
+ * name (domains.name); the same records answerQuestion gives for those names.
+ */
+export function gatewayRecords(name: string, gateway: GatewayRecord, zone: DnsSettings): ResourceRecord[] {
+  const statics = staticZone(zone);
+  const label = relativeName(name, statics.apex);
+  if (label === null || label === "" || label.includes(".")) return [];
+  const fixed = statics.nodes.get(label);
+  if (fixed?.cname !== undefined) return [];
+  const out = nodeRecords(withoutDot(name), mergeNodes(gatewayNode(label, gateway, zone), fixed), zone);
+  if (gateway.dnsChallenge) out.push({ name: `_acme-challenge.${withoutDot(name)}`, ttl: zone.gatewayTtl, type: "TXT", text: gateway.dnsChallenge });
+  return out;
+}
+
+/**
+ * Every record of the zone at `serial`, for a full transfer (RFC 5936): the SOA first (the
+ * caller ends the transfer with it again), the apex, the static names, each gateway from
+ * `gateways` (full name and row, in any order, read as they are needed), and the delegation
+ * of the PageKite subtree. The PageKite answers themselves are computed per query and not
+ * part of it.
+ */
+export function* zoneRecords(zone: DnsSettings, serial: number, gateways: Iterable<[string, GatewayRecord]>): Generator<ResourceRecord> {
+  const statics = staticZone(zone);
+  const apexName = withoutDot(statics.apex);
+  const soa = { ...soaData(zone), serial } as RecordData;
+  yield { name: apexName, ttl: zone.ttl, ...soa };
+  const top = statics.nodes.get("");
+  if (top) yield* nodeRecords(apexName, { ...top, records: top.records.filter((r) => r.type !== "SOA") }, zone);
+  // A static name a gateway also holds is given once, merged, with the gateway.
+  const shadowed = new Set<string>();
+  for (const [name, gateway] of gateways) {
+    const label = relativeName(name, statics.apex);
+    if (label === null || label === "" || label.includes(".")) continue;
+    if (statics.nodes.has(label)) shadowed.add(label);
+    yield* gatewayRecords(name, gateway, zone);
+  }
+  for (const [relative, node] of statics.nodes) {
+    if (relative === "" || shadowed.has(relative)) continue;
+    yield* nodeRecords(`${relative}.${apexName}`, node, zone);
+  }
+  if (statics.delegation) {
+    const child = `${statics.apexBelowApex}.${apexName}`;
+    yield { name: child, ttl: zone.ttl, type: "NS", target: statics.delegation.nameserver };
+    yield* nodeRecords(statics.delegation.nameserver, statics.delegation.glue, zone);
+  }
+}
+
+/** The records of one node, owned by `owner` (its CNAME, or its record sets with their TTLs). */
+function nodeRecords(owner: string, node: Node, zone: DnsSettings): ResourceRecord[] {
+  if (node.cname !== undefined) return [{ name: owner, ttl: zone.ttl, type: "CNAME", target: node.cname }];
+  return node.records.map((data) => ({ name: owner, ttl: node.ttl[data.type] ?? zone.ttl, ...data }));
 }
 
 function mergeNodes(gateway: Node, fixed: Node | undefined): Node {

@@ -1,0 +1,182 @@
+// Zone transfers out: the messages of an AXFR (RFC 5936) or IXFR (RFC 1995) answer, built
+// lazily from a snapshot of the store, so a zone of a million names streams out a message at a
+// time as the peer reads (server.ts pulls the next one on `drain`). Pure: no sockets.
+import type { DnsSettings } from "../config.ts";
+import type { GatewayRecord } from "../gateway-data.ts";
+import { encodeResponse, TCP_LIMIT, type Edns, type Response } from "./wire.ts";
+import { gatewayRecords, QTYPE, RCODE, zoneRecords, type Question, type ResourceRecord } from "./zone.ts";
+
+/** One batch of changes in the journal: the serial it follows and the one it made. */
+export interface Changeset {
+  from: number;
+  to: number;
+  /** in the order they were made; null = the name did not exist (before) or no longer does (after) */
+  changes: { name: string; old: GatewayRecord | null; new: GatewayRecord | null }[];
+}
+
+/** What a transfer reads (store/zone-reader.ts): one consistent view of the zone at `serial`. */
+export interface ZoneSnapshot {
+  serial: number;
+  gateways(pageSize?: number): Iterable<[string, GatewayRecord]>;
+  /** the changesets from `serial` to the snapshot's serial; null when the journal does not reach back to it */
+  changesetsSince(serial: number): Changeset[] | null;
+  close(): void;
+}
+
+export interface TransferQuery {
+  id: number;
+  question: Question;
+  edns: Edns | null;
+  /** IXFR: the serial the client holds (the SOA in its query's authority section) */
+  ixfrSerial?: number;
+}
+
+/**
+ * Records per message are packed up to about this many octets: large enough that a transfer
+ * is few messages (100,000 names are ~400), small enough that a message never waits on
+ * the 64 KiB limit and each write is one socket buffer.
+ */
+const MESSAGE_TARGET_OCTETS = 16_000;
+
+/**
+ * The messages answering a transfer query, SOA first and last. `finish` sees each encoded
+ * message before it goes out (TSIG signs it there). The snapshot is read as messages are
+ * taken and closed when the last one is, or when the caller stops early (`return()`).
+ */
+export function* transferMessages(
+  query: TransferQuery,
+  snapshot: ZoneSnapshot,
+  zone: DnsSettings,
+  finish: (message: Buffer) => Buffer = (m) => m,
+): Generator<Buffer> {
+  try {
+    yield* pack(query, transferRecords(query, snapshot, zone), finish);
+  } finally {
+    snapshot.close();
+  }
+}
+
+/** The records of the answer, in order. */
+function* transferRecords(query: TransferQuery, snapshot: ZoneSnapshot, zone: DnsSettings): Generator<ResourceRecord> {
+  const soa = soaAt(zone, snapshot.serial);
+  if (query.question.type === QTYPE.IXFR && query.ixfrSerial !== undefined) {
+    // RFC 1995 2: a client as new as we are (or newer: RFC 1982) gets the SOA alone.
+    if (!serialLess(query.ixfrSerial, snapshot.serial)) {
+      yield soa;
+      return;
+    }
+    const changesets = snapshot.changesetsSince(query.ixfrSerial);
+    if (changesets !== null) {
+      yield soa;
+      for (const changeset of changesets) {
+        const { removed, added } = differences(changeset, zone);
+        yield soaAt(zone, changeset.from);
+        yield* removed;
+        yield soaAt(zone, changeset.to);
+        yield* added;
+      }
+      yield soa;
+      return;
+    }
+    // Not in the journal: the whole zone, as an AXFR would carry it (RFC 1995 4).
+  }
+  yield* zoneRecords(zone, snapshot.serial, snapshot.gateways());
+  yield soa;
+}
+
+/** A changeset's records: what its names held before it and no longer do, and the reverse. */
+export function differences(changeset: Changeset, zone: DnsSettings): { removed: ResourceRecord[]; added: ResourceRecord[] } {
+  // A name changed several times within one changeset: its first state against its last.
+  const states = new Map<string, { old: GatewayRecord | null; new: GatewayRecord | null }>();
+  for (const change of changeset.changes) {
+    const seen = states.get(change.name);
+    if (seen) seen.new = change.new;
+    else states.set(change.name, { old: change.old, new: change.new });
+  }
+  const removed: ResourceRecord[] = [];
+  const added: ResourceRecord[] = [];
+  for (const [name, state] of states) {
+    const before = state.old ? gatewayRecords(name, state.old, zone) : [];
+    const after = state.new ? gatewayRecords(name, state.new, zone) : [];
+    const beforeKeys = new Set(before.map(recordKey));
+    const afterKeys = new Set(after.map(recordKey));
+    for (const record of before) if (!afterKeys.has(recordKey(record))) removed.push(record);
+    for (const record of after) if (!beforeKeys.has(recordKey(record))) added.push(record);
+  }
+  return { removed, added };
+}
+
+/** A record's identity for a difference: owner (any case), type, TTL and data. */
+function recordKey(record: ResourceRecord): string {
+  return JSON.stringify({ ...record, name: record.name.toLowerCase() });
+}
+
+function soaAt(zone: DnsSettings, serial: number): ResourceRecord {
+  return zoneRecords(zone, serial, []).next().value as ResourceRecord;
+}
+
+/** RFC 1982: whether serial a comes before serial b. */
+export function serialLess(a: number, b: number): boolean {
+  const diff = (b - a) >>> 0;
+  return diff !== 0 && diff < 0x80000000;
+}
+
+/** Records into messages of about MESSAGE_TARGET_OCTETS; the question goes in the first only (RFC 5936 2.2.1). */
+function* pack(query: TransferQuery, records: Iterable<ResourceRecord>, finish: (message: Buffer) => Buffer): Generator<Buffer> {
+  let batch: ResourceRecord[] = [];
+  let octets = 0;
+  let first = true;
+  const message = () => {
+    const response: Response = {
+      id: query.id,
+      opcode: 0,
+      rd: false,
+      cd: false,
+      rcode: RCODE.NOERROR,
+      aa: true,
+      question: first ? query.question : undefined,
+      edns: query.edns,
+      answers: batch,
+      authority: [],
+      additional: [],
+    };
+    first = false;
+    batch = [];
+    octets = 0;
+    return finish(encodeResponse(response, TCP_LIMIT));
+  };
+  for (const record of records) {
+    const size = sizeBound(record);
+    if (octets + size > MESSAGE_TARGET_OCTETS && batch.length > 0) yield message();
+    batch.push(record);
+    octets += size;
+  }
+  if (batch.length > 0) yield message();
+}
+
+/** At least the octets a record takes on the wire uncompressed (names as text + 2, fixed fields). */
+function sizeBound(record: ResourceRecord): number {
+  const name = (text: string) => text.length + 2;
+  const fixed = name(record.name) + 10;
+  switch (record.type) {
+    case "A":
+      return fixed + 4;
+    case "AAAA":
+      return fixed + 16;
+    case "NS":
+    case "CNAME":
+      return fixed + name(record.target);
+    case "SOA":
+      return fixed + name(record.mname) + name(record.rname) + 20;
+    case "MX":
+      return fixed + 2 + name(record.exchange);
+    case "TXT": {
+      const bytes = Buffer.byteLength(record.text);
+      return fixed + bytes + Math.ceil(bytes / 255) + 1;
+    }
+    case "CAA":
+      return fixed + 2 + record.tag.length + Buffer.byteLength(record.value);
+    case "HINFO":
+      return fixed + 2 + Buffer.byteLength(record.cpu) + Buffer.byteLength(record.os);
+  }
+}
