@@ -3,7 +3,8 @@
 // time as the peer reads (server.ts pulls the next one on `drain`). Pure: no sockets.
 import type { DnsSettings } from "../config.ts";
 import type { GatewayRecord } from "../gateway-data.ts";
-import { encodeResponse, TCP_LIMIT, type Edns, type Response } from "./wire.ts";
+import { MessageWriter } from "./message-writer.ts";
+import type { Edns } from "./wire.ts";
 import { gatewayRecords, QTYPE, RCODE, zoneRecords, type Question, type ResourceRecord } from "./zone.ts";
 
 /** One batch of changes in the journal: the serial it follows and the one it made. */
@@ -123,60 +124,16 @@ export function serialLess(a: number, b: number): boolean {
 
 /** Records into messages of about MESSAGE_TARGET_OCTETS; the question goes in the first only (RFC 5936 2.2.1). */
 function* pack(query: TransferQuery, records: Iterable<ResourceRecord>, finish: (message: Buffer) => Buffer): Generator<Buffer> {
-  let batch: ResourceRecord[] = [];
-  let octets = 0;
-  let first = true;
-  const message = () => {
-    const response: Response = {
-      id: query.id,
-      opcode: 0,
-      rd: false,
-      cd: false,
-      rcode: RCODE.NOERROR,
-      aa: true,
-      question: first ? query.question : undefined,
-      edns: query.edns,
-      answers: batch,
-      authority: [],
-      additional: [],
-    };
-    first = false;
-    batch = [];
-    octets = 0;
-    return finish(encodeResponse(response, TCP_LIMIT));
-  };
+  const header = { id: query.id, aa: true, rcode: RCODE.NOERROR, edns: query.edns };
+  let writer = new MessageWriter({ ...header, question: query.question });
+  let empty = true;
   for (const record of records) {
-    const size = sizeBound(record);
-    if (octets + size > MESSAGE_TARGET_OCTETS && batch.length > 0) yield message();
-    batch.push(record);
-    octets += size;
-  }
-  if (batch.length > 0) yield message();
-}
-
-/** At least the octets a record takes on the wire uncompressed (names as text + 2, fixed fields). */
-function sizeBound(record: ResourceRecord): number {
-  const name = (text: string) => text.length + 2;
-  const fixed = name(record.name) + 10;
-  switch (record.type) {
-    case "A":
-      return fixed + 4;
-    case "AAAA":
-      return fixed + 16;
-    case "NS":
-    case "CNAME":
-      return fixed + name(record.target);
-    case "SOA":
-      return fixed + name(record.mname) + name(record.rname) + 20;
-    case "MX":
-      return fixed + 2 + name(record.exchange);
-    case "TXT": {
-      const bytes = Buffer.byteLength(record.text);
-      return fixed + bytes + Math.ceil(bytes / 255) + 1;
+    if (writer.length >= MESSAGE_TARGET_OCTETS && !empty) {
+      yield finish(writer.toBuffer());
+      writer = new MessageWriter(header);
     }
-    case "CAA":
-      return fixed + 2 + record.tag.length + Buffer.byteLength(record.value);
-    case "HINFO":
-      return fixed + 2 + Buffer.byteLength(record.cpu) + Buffer.byteLength(record.os);
+    writer.record(record);
+    empty = false;
   }
+  if (!empty) yield finish(writer.toBuffer());
 }

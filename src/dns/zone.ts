@@ -80,6 +80,11 @@ interface StaticZone {
    * which cannot compute the PageKite answers, refer resolvers here (docs/dns.md).
    */
   delegation: { apex: Node; nameserver: string; glue: Node } | null;
+  /** every gateway's shared records: the tunnel addresses, CAA and "*" TXT (in that order), "*" MX */
+  tunnel: RecordData[];
+  everyGateway: { caaTxt: RecordData[]; mx: RecordData[] };
+  /** TXT and MX configured for one gateway label */
+  labelled: Map<string, { txt: RecordData[]; mx: RecordData[] }>;
 }
 
 const staticZones = new WeakMap<DnsSettings, StaticZone>();
@@ -247,7 +252,19 @@ function staticZone(zone: DnsSettings): StaticZone {
     glue.length === 0
       ? null
       : { apex: { records: [soaData(zone), { type: "NS", target: nameserver } as RecordData], ttl: {} }, nameserver, glue: { records: glue, ttl: {} } };
-  const built = { apex, apexBelowApex, nodes, emptyNonTerminals, delegation };
+  const labelled = new Map<string, { txt: RecordData[]; mx: RecordData[] }>();
+  for (const [label] of [...zone.txt, ...zone.mx])
+    if (label !== "@" && label !== "*") labelled.set(label, { txt: txtFor(label, zone), mx: mxFor(label, zone) });
+  const built = {
+    apex,
+    apexBelowApex,
+    nodes,
+    emptyNonTerminals,
+    delegation,
+    tunnel: addressRecords(zone.tunnelAddresses),
+    everyGateway: { caaTxt: [...caa(zone), ...txtFor("*", zone)], mx: mxFor("*", zone) },
+    labelled,
+  };
   staticZones.set(zone, built);
   return built;
 }
@@ -271,7 +288,7 @@ function findNode(relative: string, lookups: ZoneLookups, zone: DnsSettings, sta
 
   if (labels.length === 1 && fixed?.cname === undefined) {
     const gateway = lookups.gateway(`${relative}.${statics.apex}`);
-    if (gateway) return mergeNodes(gatewayNode(relative, gateway, zone), fixed);
+    if (gateway) return mergeNodes(gatewayNode(relative, gateway, zone, statics), fixed);
   }
   if (fixed) return fixed;
 
@@ -302,11 +319,12 @@ function findNode(relative: string, lookups: ZoneLookups, zone: DnsSettings, sta
  */
 export function gatewayRecords(name: string, gateway: GatewayRecord, zone: DnsSettings): ResourceRecord[] {
   const statics = staticZone(zone);
-  const label = relativeName(name, statics.apex);
+  // domains.name is in the program's form already: the label is what comes before the apex
+  const label = name.endsWith(`.${statics.apex}`) ? name.slice(0, -statics.apex.length - 1) : relativeName(name, statics.apex);
   if (label === null || label === "" || label.includes(".")) return [];
   const fixed = statics.nodes.get(label);
   if (fixed?.cname !== undefined) return [];
-  const out = nodeRecords(withoutDot(name), mergeNodes(gatewayNode(label, gateway, zone), fixed), zone);
+  const out = nodeRecords(withoutDot(name), mergeNodes(gatewayNode(label, gateway, zone, statics), fixed), zone);
   if (gateway.dnsChallenge) out.push({ name: `_acme-challenge.${withoutDot(name)}`, ttl: zone.gatewayTtl, type: "TXT", text: gateway.dnsChallenge });
   return out;
 }
@@ -356,17 +374,19 @@ function mergeNodes(gateway: Node, fixed: Node | undefined): Node {
   return { records: [...gateway.records, ...fixed.records.filter((r) => !present.has(r.type))], ttl: { ...fixed.ttl, ...gateway.ttl } };
 }
 
-function gatewayNode(label: string, gateway: GatewayRecord, zone: DnsSettings): Node {
+function gatewayNode(label: string, gateway: GatewayRecord, zone: DnsSettings, statics: StaticZone): Node {
   const records: RecordData[] = [];
   if (gateway.mode === MODE.tunnel) {
     // A tunnel lands on the tunnel servers; without any configured, on the gateway itself.
-    const tunnel = addressRecords(zone.tunnelAddresses);
+    const tunnel = statics.tunnel;
     records.push(...(tunnel.length > 0 ? tunnel : addressRecords([gateway.lastIp])));
   } else if (gateway.mode === MODE.dynamicDns) {
     // Dual stack: A from the last IPv4 address given, AAAA from the last IPv6 one.
-    records.push(...addressRecords([gateway.lastIpv4, gateway.lastIpv6]));
+    if (gateway.lastIpv4) records.push(...addressRecords([gateway.lastIpv4]));
+    if (gateway.lastIpv6) records.push(...addressRecords([gateway.lastIpv6]));
   }
-  records.push(...caa(zone), ...txtFor("*", zone), ...txtFor(label, zone), ...mxFor("*", zone), ...mxFor(label, zone));
+  const own = statics.labelled.get(label);
+  records.push(...statics.everyGateway.caaTxt, ...(own?.txt ?? []), ...statics.everyGateway.mx, ...(own?.mx ?? []));
   return { records, ttl: { A: zone.gatewayTtl, AAAA: zone.gatewayTtl } };
 }
 
