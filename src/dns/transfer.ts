@@ -50,10 +50,19 @@ export function* transferMessages(
   zone: DnsSettings,
   finish: (message: Buffer) => Buffer = (m) => m,
 ): Generator<Buffer> {
+  let open = true;
+  const close = () => {
+    if (open) snapshot.close();
+    open = false;
+  };
+  function* thenClose(records: Iterable<ResourceRecord>) {
+    yield* records;
+    close(); // all read: the read transaction ends before the last message goes out
+  }
   try {
-    yield* pack(query, transferRecords(query, snapshot, zone), finish);
+    yield* pack(query, thenClose(transferRecords(query, snapshot, zone)), finish);
   } finally {
-    snapshot.close();
+    close();
   }
 }
 
