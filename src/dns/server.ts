@@ -6,7 +6,7 @@
 import { createServer, type Server, type Socket as TcpSocket } from "node:net";
 import { ipv6Prefix } from "../addresses.ts";
 import type { DnsSettings } from "../config.ts";
-import { AnswerCache } from "./answer-cache.ts";
+import { AnswerCache, SERIAL_NAME } from "./answer-cache.ts";
 import { DnsCounters, SLOT } from "./counters.ts";
 import { ResponseRateLimiter, truncatedReply, VERDICT } from "./rrl.ts";
 import { encodeQuestion, encodeResponse, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, type Response } from "./wire.ts";
@@ -200,6 +200,14 @@ export function createResponder(
         versionsSeen.push(cache.shared.of(name)); // before the read: a write committed meanwhile makes the entry stale
         return options.lookups.gateway(name);
       },
+      // An answer carrying the SOA is forgotten when the serial moves (AnswerVersions.setSerial).
+      serial:
+        options.lookups.serial &&
+        (() => {
+          dependsOn.push(SERIAL_NAME);
+          versionsSeen.push(cache.shared.of(SERIAL_NAME));
+          return options.lookups.serial?.();
+        }),
     };
     const result = answer(message, transport, recording);
     if (result?.cacheable && cacheable) cache.set(message, transport, result.reply, dependsOn, versionsSeen);

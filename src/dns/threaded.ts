@@ -30,7 +30,8 @@ const RESTART_DELAY_MS = 1000;
  */
 export async function startDnsThread(options: DnsThreadOptions, workerUrl: URL): Promise<DnsServer> {
   const { dbPath, versions, counters = new DnsCounters(), lookups, log, ...plain } = options;
-  if (dbPath === ":memory:") return startDnsServer({ ...plain, lookups, cache: new AnswerCache(undefined, versions), counters, log });
+  if (dbPath === ":memory:")
+    return startDnsServer({ ...plain, lookups: { serial: () => versions.serial(), ...lookups }, cache: new AnswerCache(undefined, versions), counters, log });
 
   let closing = false;
   let current: Running | null = null;

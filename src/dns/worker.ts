@@ -33,10 +33,12 @@ async function start(request: Extract<DnsWorkerRequest, { kind: "start" }>): Pro
   try {
     db = openLookupDatabase(request.dbPath);
     const gateway = createGatewayLookup(db);
+    const versions = new AnswerVersions(request.versions);
     dns = await startDnsServer({
       ...request.options,
-      lookups: { gateway },
-      cache: new AnswerCache(undefined, new AnswerVersions(request.versions)),
+      // the SOA serial the main thread's publisher stored (store/zone-journal.ts)
+      lookups: { gateway, serial: () => versions.serial() },
+      cache: new AnswerCache(undefined, versions),
       counters: new DnsCounters(request.counters),
       log: (line) => reply({ kind: "log", line }),
     });
