@@ -22,6 +22,7 @@ import { openFilesLimit } from "./process-limits.ts";
 import { openDatabase } from "./store/db.ts";
 import { createStore } from "./store/domains.ts";
 import { watchDatabaseFile } from "./store/file-watch.ts";
+import { openZoneSnapshot } from "./store/zone-reader.ts";
 import { createSweeper } from "./store/sweeper.ts";
 
 // Closers of what has started so far, run in reverse on shutdown. The signal handlers go in
@@ -145,6 +146,7 @@ const dns = await orFail(`cannot listen for DNS on ${addresses(settings.dns.host
       versions,
       counters: counters.dns,
       lookups: { gateway: store.findGatewayByName },
+      openSnapshot: () => openZoneSnapshot({ db }),
       log,
     },
     new URL("./dns/worker.ts", import.meta.url),

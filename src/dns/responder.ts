@@ -4,7 +4,7 @@
 import { addressBytes, inCidr, parseCidr, unmapIPv4 } from "../addresses.ts";
 import type { DnsSettings } from "../config.ts";
 import { absoluteName } from "../names.ts";
-import type { AnswerCache } from "./answer-cache.ts";
+import { SERIAL_NAME, type AnswerCache } from "./answer-cache.ts";
 import { DnsCounters, SLOT } from "./counters.ts";
 import { transferMessages, type ZoneSnapshot } from "./transfer.ts";
 import { encodeResponse, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, type Query, type Response } from "./wire.ts";
@@ -80,6 +80,14 @@ export function createResponder(options: ResponderOptions): Responder {
         versionsSeen.push(cache.shared.of(name)); // before the read: a write committed meanwhile makes the entry stale
         return options.lookups.gateway(name);
       },
+      // An answer carrying the SOA is forgotten when the serial moves (AnswerVersions.setSerial).
+      serial:
+        options.lookups.serial &&
+        (() => {
+          dependsOn.push(SERIAL_NAME);
+          versionsSeen.push(cache.shared.of(SERIAL_NAME));
+          return options.lookups.serial?.();
+        }),
     };
     const result = answer(message, transport, client, recording);
     if (result && "reply" in result && result.cacheable && cacheable) cache.set(message, transport, result.reply, dependsOn, versionsSeen);

@@ -3,26 +3,12 @@
 // time as the peer reads (server.ts pulls the next one on `drain`). Pure: no sockets.
 import type { DnsSettings } from "../config.ts";
 import type { GatewayRecord } from "../gateway-data.ts";
+import type { Changeset, ZoneSnapshot } from "../store/zone-reader.ts";
 import { MessageWriter } from "./message-writer.ts";
 import type { Edns } from "./wire.ts";
+
+export type { Changeset, ZoneSnapshot };
 import { gatewayRecords, QTYPE, RCODE, zoneRecords, type Question, type ResourceRecord } from "./zone.ts";
-
-/** One batch of changes in the journal: the serial it follows and the one it made. */
-export interface Changeset {
-  from: number;
-  to: number;
-  /** in the order they were made; null = the name did not exist (before) or no longer does (after) */
-  changes: { name: string; old: GatewayRecord | null; new: GatewayRecord | null }[];
-}
-
-/** What a transfer reads (store/zone-reader.ts): one consistent view of the zone at `serial`. */
-export interface ZoneSnapshot {
-  serial: number;
-  gateways(pageSize?: number): Iterable<[string, GatewayRecord]>;
-  /** the changesets from `serial` to the snapshot's serial; null when the journal does not reach back to it */
-  changesetsSince(serial: number): Changeset[] | null;
-  close(): void;
-}
 
 export interface TransferQuery {
   id: number;

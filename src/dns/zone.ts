@@ -10,8 +10,8 @@ import { absoluteName, withoutDot } from "../names.ts";
 export interface ZoneLookups {
   /** name: lower-case full name with its trailing dot, e.g. "demo.example.test." */
   gateway(name: string): GatewayRecord | undefined;
-  /** the zone's published SOA serial (store/zone-journal.ts); absent: dns.soa's */
-  serial?(): number;
+  /** the zone's published SOA serial (store/zone-journal.ts); absent or undefined: zone.soa.serial */
+  serial?(): number | undefined;
 }
 
 export interface Question {
@@ -107,7 +107,7 @@ export function answerQuestion(question: Question, lookups: ZoneLookups, zone: D
     const node = findNode(current, lookups, zone, statics);
     if (node === undefined) {
       result.rcode = RCODE.NXDOMAIN;
-      result.authority.push(soaForAuthority(zone, statics));
+      result.authority.push(soaForAuthority(zone, statics, lookups));
       return result;
     }
     // RFC 1034 4.3.2: CNAME and ANY questions are answered with the CNAME itself, not chased.
@@ -121,8 +121,8 @@ export function answerQuestion(question: Question, lookups: ZoneLookups, zone: D
     }
     const records = node.cname !== undefined ? [{ type: "CNAME", target: node.cname } as RecordData] : node.records;
     const matching = question.type === QTYPE.ANY ? minimalAny(records) : records.filter((r) => TYPE[r.type] === question.type);
-    for (const data of matching) result.answers.push({ name: owner, ttl: node.ttl[data.type] ?? zone.ttl, ...data });
-    if (matching.length === 0) result.authority.push(soaForAuthority(zone, statics));
+    for (const data of matching) result.answers.push({ name: owner, ttl: node.ttl[data.type] ?? zone.ttl, ...withSerial(data, lookups) });
+    if (matching.length === 0) result.authority.push(soaForAuthority(zone, statics, lookups));
     else if (current === "" && matching.some((r) => r.type === "NS")) result.additional.push(...glue(zone, statics));
     return result;
   }
@@ -162,9 +162,16 @@ function relativeName(name: string, apex: string): string | null {
   return absolute.endsWith(`.${apex}`) ? absolute.slice(0, -apex.length - 1) : null;
 }
 
-function soaForAuthority(zone: DnsSettings, statics: StaticZone): ResourceRecord {
+function soaForAuthority(zone: DnsSettings, statics: StaticZone, lookups: ZoneLookups): ResourceRecord {
   // RFC 2308: negative answers are cached for the SOA minimum.
-  return { name: withoutDot(statics.apex), ttl: zone.soa.minimum, ...soaData(zone) };
+  return { name: withoutDot(statics.apex), ttl: zone.soa.minimum, ...withSerial(soaData(zone), lookups) };
+}
+
+/** The SOA with the published serial (the static zone holds the configured one); other records as they are. */
+function withSerial(data: RecordData, lookups: ZoneLookups): RecordData {
+  if (data.type !== "SOA") return data;
+  const serial = lookups.serial?.();
+  return serial === undefined ? data : { ...data, serial };
 }
 
 function soaData(zone: DnsSettings): RecordData {

@@ -27,7 +27,9 @@ function snapshots(gateways: [string, GatewayRecord][]) {
     let closed = false;
     return {
       serial: SERIAL,
-      gateways: () => gateways,
+      gateways: function* () {
+        yield* gateways;
+      },
       changesetsSince: () => null,
       close() {
         if (!closed) state.open--;

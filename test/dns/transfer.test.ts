@@ -24,7 +24,9 @@ function snapshotOf(serial: number, gateways: [string, GatewayRecord][], journal
   return {
     serial,
     closed: false,
-    gateways: () => gateways,
+    gateways: function* () {
+      yield* gateways;
+    },
     changesetsSince(from) {
       if (from === serial) return [];
       const start = journal.findIndex((c) => c.from === from);
