@@ -7,6 +7,7 @@ import { absoluteName } from "../names.ts";
 import { SERIAL_NAME, type AnswerCache } from "./answer-cache.ts";
 import { DnsCounters, SLOT } from "./counters.ts";
 import { transferMessages, type ZoneSnapshot } from "./transfer.ts";
+import { TsigSigner, tsigErrorReply, tsigLength, verifyRequest } from "./tsig.ts";
 import { encodeResponse, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, type Query, type Response } from "./wire.ts";
 import { answerQuestion, QTYPE, RCODE, zoneRecords, type ZoneLookups } from "./zone.ts";
 
@@ -124,22 +125,33 @@ function createUncachedResponder(options: ResponderOptions) {
     }
     const { query } = parsed;
     const reply: Response = { ...query, rcode: RCODE.SERVFAIL, aa: false, answers: [], authority: [], additional: [] };
+    // A signed query is verified whatever it asks (RFC 8945 5.2), and its answer signed, never cached.
+    let signer: TsigSigner | null = null;
+    if (query.tsig) {
+      const keys = options.zone.tsigKeys ?? [];
+      const check = verifyRequest(message, query.tsig, keys, Date.now() / 1000);
+      if (!check.ok) return { reply: tsigErrorReply({ ...query, tsig: query.tsig }, check.error, keys, Date.now() / 1000), cacheable: false };
+      signer = new TsigSigner(check.key, check.requestMac);
+    }
+    const finish = (encoded: Encoded | null): Encoded | null =>
+      encoded && (signer ? { reply: signer.sign(encoded.reply, Date.now() / 1000), cacheable: false } : encoded);
+    const limit = limitFor(query.edns) - (signer ? tsigLength(signer.key) : 0);
     const type = query.question.type;
     if (type === QTYPE.AXFR || type === QTYPE.IXFR) {
-      const transfer = answerTransfer(query, transport, client, options, lookups, reportFailure);
+      const transfer = answerTransfer(query, transport, client, signer, options, lookups, reportFailure);
       if (transfer && "stream" in transfer) return transfer;
       Object.assign(reply, transfer);
-      const encoded = safeEncode(reply, limitFor(query.edns), reportFailure);
+      const encoded = finish(safeEncode(reply, limit, reportFailure));
       return encoded && { reply: encoded.reply, cacheable: false };
     }
     try {
       Object.assign(reply, answerQuestion(query.question, lookups, options.zone));
     } catch (e) {
       reportFailure(`dns: lookup failed, answering SERVFAIL: ${(e as Error).message}`);
-      const failed = safeEncode(reply, limitFor(query.edns), reportFailure);
+      const failed = finish(safeEncode(reply, limit, reportFailure));
       return failed && { reply: failed.reply, cacheable: false };
     }
-    return safeEncode(reply, limitFor(query.edns), reportFailure);
+    return finish(safeEncode(reply, limit, reportFailure));
   };
 }
 
@@ -153,6 +165,7 @@ function answerTransfer(
   query: Query,
   transport: Transport,
   client: string,
+  signer: TsigSigner | null,
   options: ResponderOptions,
   lookups: ZoneLookups,
   report: (line: string) => void,
@@ -160,7 +173,7 @@ function answerTransfer(
   const refused = { rcode: RCODE.REFUSED, aa: false };
   const { zone } = options;
   if (query.question.class !== 1 || absoluteName(query.question.name) !== absoluteName(zone.domain)) return refused;
-  if (!options.transfers || !transferAllowed(zone, client, null)) return refused;
+  if (!options.transfers || !transferAllowed(zone, client, signer?.key.name ?? null)) return refused;
   if (transport === "udp") {
     if (query.question.type === QTYPE.AXFR) return refused;
     const serial = lookups.serial?.() ?? zone.soa.serial;
@@ -177,8 +190,7 @@ function answerTransfer(
     report(`dns: transfer to ${client} refused: too many transfers under way`);
     return refused;
   }
-  const ixfrSerial = (query as Query & { ixfrSerial?: number }).ixfrSerial;
-  const stream = transferMessages({ ...query, ixfrSerial }, snapshot, zone);
+  const stream = transferMessages(query, snapshot, zone, signer ? (message) => signer.sign(message, Date.now() / 1000) : undefined);
   try {
     const first = stream.next();
     if (first.done) return { rcode: RCODE.SERVFAIL, aa: false };

@@ -118,6 +118,11 @@ export function testZone(overrides: Partial<DnsSettings> = {}): DnsSettings {
       ["_dmarc", "v=DMARC1; p=reject"],
     ],
     cname: [["docs.example.test.", "example.github.io."]],
+    tsigKeys: [],
+    transferAcl: [],
+    notify: [],
+    journalMaxChanges: 10_000,
+    pagekiteAddress: "",
     ...overrides,
   };
 }

@@ -200,3 +200,80 @@ describe("zone transfers over sockets", () => {
     }
   });
 });
+
+describe("TSIG on the server's answers", () => {
+  const key = { name: "xfr-key.", algorithm: "hmac-sha256" as const, secret: Buffer.alloc(32, 7).toString("base64") };
+  const signedZone = () => testZone({ tsigKeys: [key], transferAcl: [{ cidr: "127.0.0.0/8", key: "xfr-key." }] });
+  const dig = async (port: number, ...args: string[]) => {
+    const child = Bun.spawn(["dig", "@127.0.0.1", "-p", String(port), "+nocmd", "+tries=1", "+time=3", ...args], { stdout: "pipe", stderr: "pipe" });
+    return (await new Response(child.stdout).text()) + (await new Response(child.stderr).text());
+  };
+
+  test("dig -y gets a signed, verified transfer when the ACL asks for the key; unsigned is refused", async () => {
+    const source = snapshots(rows(3000));
+    const dns = await startTestDns(signedZone(), lookups, [], { openSnapshot: source.open });
+    try {
+      const out = await dig(dns.port, "-y", `hmac-sha256:xfr-key.:${key.secret}`, "example.test", "AXFR");
+      expect(out).not.toMatch(/failed|failure|Couldn't verify|BADSIG|BADKEY/i);
+      expect(out.split("\n").filter((l) => /\tSOA\t/.test(l))).toHaveLength(2);
+      expect(out.split("\n").filter((l) => /^gw\d+\.example\.test\.\s/.test(l) && /\tA\t/.test(l))).toHaveLength(3000);
+      const unsigned = await dig(dns.port, "example.test", "AXFR");
+      expect(unsigned).toMatch(/Transfer failed|REFUSED/);
+    } finally {
+      await dns.close();
+    }
+  });
+
+  test("a signed ordinary query gets a signed answer dig verifies; the same query twice is never served from the cache unsigned", async () => {
+    const dns = await startTestDns(signedZone(), lookups);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const out = await dig(dns.port, "-y", `hmac-sha256:xfr-key.:${key.secret}`, "home.example.test", "A");
+        expect(out).toContain("status: NOERROR");
+        expect(out).toMatch(/xfr-key\.\s+0\s+ANY\s+TSIG\s+hmac-sha256\./);
+        expect(out).not.toMatch(/Couldn't verify|failure/i);
+      }
+    } finally {
+      await dns.close();
+    }
+  });
+
+  test("a query signed with an unknown key or a wrong secret gets NOTAUTH, not an answer", async () => {
+    const dns = await startTestDns(signedZone(), lookups);
+    try {
+      const unknown = await dig(dns.port, "-y", `hmac-sha256:other-key.:${key.secret}`, "home.example.test", "A");
+      expect(unknown).toMatch(/NOTAUTH|BADKEY|tsig indicates error/i);
+      expect(unknown).not.toMatch(/^home\.example\.test\.\s.*\tA\t/m);
+      const wrong = await dig(dns.port, "-y", `hmac-sha256:xfr-key.:${Buffer.alloc(32, 8).toString("base64")}`, "example.test", "AXFR");
+      expect(wrong).toMatch(/NOTAUTH|BADSIG|tsig indicates error|Transfer failed/i);
+      expect(wrong).not.toMatch(/\tSOA\t/);
+    } finally {
+      await dns.close();
+    }
+  });
+
+  test("IXFR over UDP from an allowed client gets the current SOA alone", async () => {
+    const source = snapshots(rows(10));
+    const dns = await startTestDns(testZone({ transferAcl: [{ cidr: "127.0.0.0/8", key: "" }] }), lookups, [], { openSnapshot: source.open });
+    try {
+      const out = await dig(dns.port, "+notcp", "example.test", "IXFR=2024010100");
+      expect(out).toContain("(UDP)");
+      expect(out.split("\n").filter((l) => /\tSOA\t/.test(l) && !l.startsWith(";"))).toHaveLength(1);
+      expect(source.state.opened).toBe(0);
+    } finally {
+      await dns.close();
+    }
+  });
+
+  test("IXFR over TCP with a serial outside the journal gets the whole zone", async () => {
+    const source = snapshots(rows(500));
+    const dns = await startTestDns(testZone({ transferAcl: [{ cidr: "127.0.0.0/8", key: "" }] }), lookups, [], { openSnapshot: source.open });
+    try {
+      const out = await dig(dns.port, "example.test", "IXFR=2024010100");
+      expect(out.split("\n").filter((l) => /\tSOA\t/.test(l) && !l.startsWith(";"))).toHaveLength(2);
+      expect(out.split("\n").filter((l) => /^gw\d+\.example\.test\.\s/.test(l) && /\tA\t/.test(l))).toHaveLength(500);
+    } finally {
+      await dns.close();
+    }
+  });
+});

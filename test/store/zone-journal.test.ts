@@ -344,6 +344,11 @@ describe("zone publisher", () => {
       txt: [],
       cname: [],
       rrl: { rate: 100, slip: 2 },
+      tsigKeys: [],
+      transferAcl: [],
+      notify: [],
+      journalMaxChanges: 10_000,
+      pagekiteAddress: "",
     };
     const base = zoneFingerprint(zone);
     expect(zoneFingerprint({ ...zone, soa: { ...zone.soa, serial: 2026112799 } })).toBe(base);
