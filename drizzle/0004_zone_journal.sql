@@ -22,6 +22,7 @@ CREATE TABLE `zone_changesets` (
 	`created` integer NOT NULL
 );
 --> statement-breakpoint
+CREATE INDEX `zone_changesets_previous` ON `zone_changesets` (`previous`);--> statement-breakpoint
 CREATE TABLE `zone_state` (
 	`id` integer PRIMARY KEY NOT NULL,
 	`serial` integer NOT NULL,

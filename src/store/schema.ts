@@ -73,12 +73,17 @@ export const zoneState = sqliteTable(
 );
 
 /** One published batch of changes: the zone went from serial `previous` to `serial`. */
-export const zoneChangesets = sqliteTable("zone_changesets", {
-  serial: integer("serial").primaryKey(),
-  previous: integer("previous").notNull(),
-  /** Unix seconds */
-  created: integer("created").notNull(),
-});
+export const zoneChangesets = sqliteTable(
+  "zone_changesets",
+  {
+    serial: integer("serial").primaryKey(),
+    previous: integer("previous").notNull(),
+    /** Unix seconds */
+    created: integer("created").notNull(),
+  },
+  // IXFR walks the changesets from a secondary's serial, one `previous` to the next
+  (t) => [index("zone_changesets_previous").on(t.previous)],
+);
 
 /**
  * The change journal: a row per DNS-visible change of a domains row, written by triggers

@@ -117,7 +117,7 @@ const NEW = STATE_COLUMNS.map((c) => `new_${c}`);
  * Reads or creates the stored serial (a database without one starts at the policy value); a
  * stored fingerprint that differs from `fingerprint` moves the serial once and empties the
  * journal. Changes gathered before it started (the command line's, while no server ran) are
- * published at the first poke or poll.
+ * published a batch interval after it.
  */
 export function createZonePublisher(options: ZonePublisherOptions): ZonePublisher {
   const sqlite: Database = options.db.$client;
@@ -274,6 +274,8 @@ export function createZonePublisher(options: ZonePublisherOptions): ZonePublishe
         }, pollMs)
       : undefined;
   poll?.unref?.();
+  // Written while no server ran (the command line), or since the last publish before a restart.
+  if (anyPending.get()) poke();
 
   return {
     serial: () => current,

@@ -416,6 +416,19 @@ describe("zone publisher", () => {
     expect(db.$client.query("SELECT fingerprint FROM zone_state").get()).toEqual({ fingerprint: "shape-2" });
   });
 
+  test("changes written while no publisher ran (the command line, between restarts) are published right after it starts", async () => {
+    const { db } = openFile();
+    const store = createStore(db);
+    const first = publisherOn(db);
+    const start = first.serial();
+    first.close();
+    subscribe(store, "offline", 1);
+    const second = publisherOn(db, { batchMs: 1 }); // no poll, no poke
+    expect(second.serial()).toBe(start);
+    for (let i = 0; i < 500 && second.published.length === 0; i++) await Bun.sleep(10);
+    expect(second.published).toEqual([start + 1]);
+  });
+
   test("writes of another process (the command line) are found by the poll and published", async () => {
     const { db, path } = openFile();
     const publisher = publisherOn(db, { pollMs: 20 });

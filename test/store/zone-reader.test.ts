@@ -199,6 +199,14 @@ describe("changesetsSince", () => {
     expect(snap.changesetsSince(s0, 4)).toBeNull();
   });
 
+  test("the walks use indexes: a changeset by the serial it follows, a changeset's changes, a name's unpublished changes", () => {
+    const { db } = setUp();
+    const plan = (query: string) => (db.$client.query(`EXPLAIN QUERY PLAN ${query}`).all() as { detail: string }[]).map((r) => r.detail).join("; ");
+    expect(plan("SELECT serial FROM zone_changesets WHERE previous = 1")).toContain("INDEX zone_changesets_previous");
+    expect(plan("SELECT name FROM zone_changes WHERE serial = 1 ORDER BY id")).toContain("INDEX zone_changes_serial");
+    expect(plan("SELECT min(id) FROM zone_changes WHERE serial IS NULL AND name = 'a'")).toContain("zone_changes_unpublished");
+  });
+
   test("a serial the journal cannot bridge is null: unknown, newer than ours, trimmed away, before a reset, or not a serial", () => {
     const { store, path, publisher } = setUp(undefined, 2);
     const s0 = publisher.serial();
