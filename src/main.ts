@@ -9,6 +9,7 @@ import { createMetricsRegistry, DomainCensus, ExpiryCounters, metricsPlugin } fr
 import { loadSettings, SettingsError, VERSION } from "./config.ts";
 import { AnswerVersions } from "./dns/answer-cache.ts";
 import { DnsCounters } from "./dns/counters.ts";
+import { createNotifier } from "./dns/notify.ts";
 import { startDnsThread } from "./dns/threaded.ts";
 import { startExpiry } from "./expiry.ts";
 import { createGateways } from "./gateways.ts";
@@ -24,7 +25,7 @@ import { createStore } from "./store/domains.ts";
 import { watchDatabaseFile } from "./store/file-watch.ts";
 import { openZoneSnapshot } from "./store/zone-reader.ts";
 import { createSweeper } from "./store/sweeper.ts";
-import { createZonePublisher, DEFAULT_JOURNAL_MAX_CHANGES, serialPolicy, zoneFingerprint } from "./store/zone-journal.ts";
+import { createZonePublisher, serialPolicy, zoneFingerprint } from "./store/zone-journal.ts";
 
 // Closers of what has started so far, run in reverse on shutdown. The signal handlers go in
 // first, so a SIGTERM that arrives during start-up still ends in a clean exit 0.
@@ -136,19 +137,27 @@ const adminListening = admin
 // DNS answers from its own thread and connection; a committed write bumps the answer cache's
 // shared counters here, before its HTTP reply, so the very next query sees it.
 const versions = new AnswerVersions();
+// Secondaries (dns.notify) hear of each new serial at once (src/dns/notify.ts).
+const notifier = createNotifier({ zone: settings.dns, log });
+closers.push(() => notifier.close());
 // The SOA serial: stored, bumped once per batch of DNS-visible changes (store/zone-journal.ts);
 // the DNS thread reads it from `versions`.
 const publisher = await orFail("cannot read or store the zone's serial", () =>
   createZonePublisher({
     db,
     policySerial: () => serialPolicy(settings.dns.soa.serial),
-    maxChanges: () => (settings.dns as { journalMaxChanges?: number }).journalMaxChanges ?? DEFAULT_JOURNAL_MAX_CHANGES,
+    maxChanges: () => settings.dns.journalMaxChanges,
     fingerprint: zoneFingerprint(settings.dns),
     log,
-    onPublish: (serial) => versions.setSerial(serial),
+    onPublish: (serial) => {
+      versions.setSerial(serial);
+      notifier.notify(serial);
+    },
   }),
 );
 versions.setSerial(publisher.serial());
+// A restarted primary tells its secondaries where it stands, as BIND and NSD do.
+notifier.notify(publisher.serial());
 closers.push(() => {
   try {
     publisher.publishNow(); // what was written in the last moments gets its serial now, not at the next start
@@ -217,6 +226,7 @@ reload = async () => {
     mailer.rebuild();
     if (plan.changed.some((key) => key.startsWith("dns."))) {
       await dns.reload(settings.dns);
+      notifier.reload(settings.dns);
       try {
         // Records of every gateway may read otherwise now: a new serial, and a full transfer for secondaries.
         if (publisher.resetFor(zoneFingerprint(settings.dns))) log(`dns: the zone's records changed with the settings: serial ${publisher.serial()}`);
