@@ -156,7 +156,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
         const previous = pending.get(targetKey(target));
         if (previous?.timer) clearTimeout(previous.timer);
         const key = target.key ? (zone.tsigKeys.find((k) => k.name === target.key) ?? null) : null;
-        const id = Math.floor(Math.random() * 0x10000);
+        const id = crypto.getRandomValues(new Uint16Array(1))[0]; // random: forging an unsigned target's reply blind means guessing it
         const unsigned = notifyMessage(zone, serial, id);
         const signed = key ? signRequest(unsigned, key, now()) : null;
         const entry: Pending = {
