@@ -972,6 +972,10 @@ function settingsWarnings(settings: Settings, legacy?: { smtpKeys: string[]; sou
     warnings.push(
       "dns.tunnel_addresses is empty: a tunnel-mode name (every WebThings gateway's: it never sends mode) has no address until its first ping, and the gateway's PageKite connects to its name before it pings; set dns.tunnel_addresses to the tunnel front end's address",
     );
+  if (settings.dns.notify.length > 0 && settings.dns.transferAcl.length === 0)
+    warnings.push(
+      "dns.notify names secondaries but dns.transfer_acl is empty, so none may transfer the zone: add their addresses (and keys) to dns.transfer_acl",
+    );
   if (legacy && legacy.smtpKeys.length > 0)
     warnings.push(
       `${legacy.source}: [email] ${legacy.smtpKeys.join(", ")} (the Rust server's SMTP) cannot be used: ${

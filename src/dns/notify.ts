@@ -101,12 +101,12 @@ export function createNotifier(options: NotifierOptions): Notifier {
     else finish(entry, "answered");
   }
 
-  // e.g. a target's port unreachable: worth a line, not one per try
+  // a target's port unreachable, no IPv6 on this host: worth a line a minute, not one per try
   let lastSocketError = 0;
-  function socketError(error: Error | undefined): void {
+  function socketError(line: string): void {
     if (Date.now() - lastSocketError < 60_000) return;
     lastSocketError = Date.now();
-    options.log(`dns: NOTIFY socket error: ${error?.message ?? "unknown"} (more within a minute are not logged)`);
+    options.log(`${line} (more within a minute are not logged)`);
   }
 
   function socketFor(family: 4 | 6): Promise<UdpSocket | null> {
@@ -117,10 +117,10 @@ export function createNotifier(options: NotifierOptions): Notifier {
         port: 0,
         socket: {
           data: (_socket, data, port, address) => onReply(data, port, address),
-          error: (_socket, error) => socketError(error),
+          error: (_socket, error) => socketError(`dns: NOTIFY socket error: ${error?.message ?? "unknown"}`),
         },
       }).catch((e: Error) => {
-        options.log(`dns: cannot open a UDP socket to send NOTIFYs (IPv${family}): ${e.message}`);
+        socketError(`dns: cannot open a UDP socket to send NOTIFYs (IPv${family}): ${e.message}`);
         sockets.delete(family); // the next NOTIFY tries again
         return null;
       });
@@ -156,7 +156,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
         const previous = pending.get(targetKey(target));
         if (previous?.timer) clearTimeout(previous.timer);
         const key = target.key ? (zone.tsigKeys.find((k) => k.name === target.key) ?? null) : null;
-        const id = Math.floor(Math.random() * 0x10000);
+        const id = crypto.getRandomValues(new Uint16Array(1))[0]; // random: forging an unsigned target's reply blind means guessing it
         const unsigned = notifyMessage(zone, serial, id);
         const signed = key ? signRequest(unsigned, key, now()) : null;
         const entry: Pending = {

@@ -3,7 +3,7 @@
 // signing our own NOTIFYs and checking their replies. Pure functions of bytes, keys and a clock.
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { TsigKey } from "../config.ts";
-import { encodeResponse, findTsig, TCP_LIMIT, TSIG_MAC_BYTES, type Query, type TsigRecord } from "./wire.ts";
+import { asciiLowerCase, encodeResponse, findTsig, TCP_LIMIT, TSIG_MAC_BYTES, type Query, type TsigRecord } from "./wire.ts";
 
 export const TSIG_ERROR = { BADSIG: 16, BADKEY: 17, BADTIME: 18, BADTRUNC: 22 } as const;
 export type TsigError = (typeof TSIG_ERROR)[keyof typeof TSIG_ERROR];
@@ -23,11 +23,7 @@ function nameWire(text: string): Buffer {
   let o = 0;
   for (const label of labels) {
     out[o++] = Buffer.byteLength(label, "latin1");
-    o += out.write(
-      label.replace(/[A-Z]+/g, (upper) => upper.toLowerCase()),
-      o,
-      "latin1",
-    );
+    o += out.write(asciiLowerCase(label), o, "latin1");
   }
   return out;
 }

@@ -156,7 +156,7 @@ function readRecordHeader(buf: Buffer, offset: number): RecordHeader | null {
   return { type: buf.readUInt16BE(at), cls: buf.readUInt16BE(at + 2), ttl: buf.readUInt32BE(at + 4), rdata: at + 10, end };
 }
 
-/** The most octets of MAC each algorithm we know gives, and the fewest a truncated one may keep (RFC 8945 5.2.2.1). */
+/** The MAC length of each algorithm we know (a truncated MAC keeps at least half of it and 10 octets: RFC 8945 5.2.2.1). */
 export const TSIG_MAC_BYTES: Record<string, number> = { "hmac-sha256.": 32, "hmac-sha512.": 64 };
 
 /**

@@ -108,4 +108,11 @@ pagekite_address = "203.0.113.9"
     expect(refusal({ REGISTRATION_DNS_JOURNAL_MAX_CHANGES: "1000001" })).toMatch(/dns\.journal_max_changes must be at most 1000000/);
     expect(refusal({ REGISTRATION_DNS_PAGEKITE_ADDRESS: "ns1.example.test" })).toMatch(/dns\.pagekite_address must be an IP address or ""/);
   });
+
+  test("NOTIFY targets without a transfer ACL warn: the secondaries notified could not transfer", () => {
+    const warning = /dns\.notify names secondaries but dns\.transfer_acl is empty/;
+    expect(loadSettings([], { REGISTRATION_DNS_NOTIFY: '[["192.0.2.53"]]' }).warnings.join("\n")).toMatch(warning);
+    const both = { REGISTRATION_DNS_NOTIFY: '[["192.0.2.53"]]', REGISTRATION_DNS_TRANSFER_ACL: '[["192.0.2.53"]]' };
+    expect(loadSettings([], both).warnings.join("\n")).not.toMatch(warning);
+  });
 });

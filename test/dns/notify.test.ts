@@ -8,7 +8,7 @@ import type { TsigKey } from "../../src/config.ts";
 import { createNotifier, type Notifier, type NotifyResult } from "../../src/dns/notify.ts";
 import { TsigSigner, verifyRequest } from "../../src/dns/tsig.ts";
 import { findTsig } from "../../src/dns/wire.ts";
-import { testZone } from "./client.ts";
+import { hasIpv6Loopback, testZone } from "./client.ts";
 
 const KEY: TsigKey = { name: "xfr-key.", algorithm: "hmac-sha256", secret: Buffer.alloc(32, 0x42).toString("base64") };
 const WRONG: TsigKey = { ...KEY, secret: Buffer.alloc(32, 0x43).toString("base64") };
@@ -22,8 +22,8 @@ interface Received {
 }
 
 /** A secondary on 127.0.0.1: `answer(received, nth)` returns how to reply to the nth NOTIFY (from 1), or null for silence. */
-async function secondary(answer: (r: Received, nth: number) => { rcode?: number; signWith?: TsigKey } | null) {
-  const socket: Socket = createSocket("udp4");
+async function secondary(answer: (r: Received, nth: number) => { rcode?: number; signWith?: TsigKey } | null, host = "127.0.0.1") {
+  const socket: Socket = createSocket(host.includes(":") ? "udp6" : "udp4");
   const received: Received[] = [];
   socket.on("message", (message, from) => {
     const decoded = dnsPacket.decode(message) as any;
@@ -43,7 +43,7 @@ async function secondary(answer: (r: Received, nth: number) => { rcode?: number;
     if (how.signWith && tsig && tsig !== "malformed") reply = new TsigSigner(how.signWith, tsig.mac).sign(reply, Date.now() / 1000);
     socket.send(reply, from.port, from.address);
   });
-  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", () => resolve()));
+  await new Promise<void>((resolve) => socket.bind(0, host, () => resolve()));
   return { port: socket.address().port, received, close: () => socket.close() };
 }
 
@@ -54,7 +54,7 @@ afterEach(() => {
   for (const c of closers.splice(0)) c();
 });
 
-function notifierFor(targets: { port: number; key: string }[], log: string[] = []) {
+function notifierFor(targets: { port: number; key: string; host?: string }[], log: string[] = []) {
   const results: { target: string; serial: number; result: NotifyResult }[] = [];
   const waiters: (() => void)[] = [];
   const zone = testZone({ tsigKeys: [KEY], notify: targets.map((t) => ({ host: "127.0.0.1", ...t })) });
@@ -193,5 +193,14 @@ describe("NOTIFY sender", () => {
     const afterClose = live.received.length;
     await Bun.sleep(FAST.reduce((a, b) => a + b));
     expect(live.received.length).toBe(afterClose);
+  });
+
+  test.skipIf(!hasIpv6Loopback())("an IPv6 target ([::1]) is notified from an IPv6 socket and its reply counts", async () => {
+    const peer = await secondary(() => ({ signWith: KEY }), "::1");
+    closers.push(peer.close);
+    const { notifier, outcomes } = notifierFor([{ host: "::1", port: peer.port, key: "xfr-key." }]);
+    notifier.notify(8);
+    expect(await outcomes(1)).toEqual([{ target: `[::1]:${peer.port}`, serial: 8, result: "answered" }]);
+    expect(peer.received.map((r) => r.tsigOk)).toEqual([true]);
   });
 });

@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import type { TsigKey } from "../../src/config.ts";
 import { RCODE_NOTAUTH, signRequest, TSIG_ERROR, tsigErrorReply, tsigLength, TsigSigner, verifyRequest, verifyResponse } from "../../src/dns/tsig.ts";
-import { encodeResponse, parseQuery, TCP_LIMIT, type Query, type TsigRecord } from "../../src/dns/wire.ts";
+import { encodeResponse, findTsig, parseQuery, TCP_LIMIT, type Query, type TsigRecord } from "../../src/dns/wire.ts";
 import type { ResourceRecord } from "../../src/dns/zone.ts";
 
 const SECRET = Buffer.alloc(32, 0xab).toString("base64");
@@ -415,5 +415,48 @@ describe.skipIf(!existsSync(DIG))("dig -y against a responder built from parseQu
     } finally {
       clockSkew = 0;
     }
+  });
+});
+
+describe("hostile TSIG records", () => {
+  test("10,000 mutated signed queries: parseQuery, findTsig, verifyRequest and tsigErrorReply never throw, and no covered change verifies", () => {
+    let seed = 20261127;
+    const random = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const { message: original } = signedQuery(KEY, NOW);
+    const ixfrSigned = (() => {
+      const body = dnsPacket.encode({
+        type: "query",
+        id: 3,
+        questions: [{ name: "example.test", type: "IXFR" as any, class: "IN" }],
+        authorities: [{ name: "example.test", type: "SOA", data: { mname: "a.", rname: "b.", serial: 1 } } as any],
+      });
+      const mac = hmacOf(KEY, body, tsigVariables(KEY, NOW));
+      return appendedTsig(body, KEY, tsigRdata(KEY, { time: NOW, mac, id: 3 }));
+    })();
+    let verified = 0;
+    for (let i = 0; i < 10_000; i++) {
+      const base = i % 2 ? original : ixfrSigned;
+      const message = Buffer.from(base);
+      for (let k = random(4) + 1; k > 0; k--) message[random(message.length)] = random(256);
+      const cut = random(5) === 0 ? message.subarray(0, random(message.length)) : message;
+      try {
+        findTsig(cut);
+        const parsed = parseQuery(cut);
+        if (parsed.kind !== "query" || !parsed.query.tsig) continue;
+        const query = parsed.query as Query & { tsig: TsigRecord };
+        const check = verifyRequest(cut, query.tsig, KEYS, NOW);
+        // the header ID is not covered (forwarders change it: the TSIG's original ID is), nor the key name's case
+        const ownerEnd = query.tsig.start + wireName(KEY.name).length;
+        const covered = (j: number) => j > 1 && !(j >= query.tsig.start && j < ownerEnd && (cut[j] | 0x20) === (base[j] | 0x20));
+        if (check.ok && (cut.length !== base.length || [...cut].some((octet, j) => octet !== base[j] && covered(j)))) verified++;
+        for (const error of [TSIG_ERROR.BADKEY, TSIG_ERROR.BADTIME]) tsigErrorReply(query, error, KEYS, NOW);
+      } catch (e) {
+        throw new Error(`threw on ${cut.toString("hex")}: ${(e as Error).stack}`);
+      }
+    }
+    expect(verified).toBe(0);
   });
 });
