@@ -326,14 +326,20 @@ function findNode(relative: string, lookups: ZoneLookups, zone: DnsSettings, sta
  */
 export function gatewayRecords(name: string, gateway: GatewayRecord, zone: DnsSettings): ResourceRecord[] {
   const statics = staticZone(zone);
-  // domains.name is in the program's form already: the label is what comes before the apex
-  const label = name.endsWith(`.${statics.apex}`) ? name.slice(0, -statics.apex.length - 1) : relativeName(name, statics.apex);
-  if (label === null || label === "" || label.includes(".")) return [];
+  const label = gatewayLabel(name, statics);
+  if (label === null) return [];
   const fixed = statics.nodes.get(label);
   if (fixed?.cname !== undefined) return [];
   const out = nodeRecords(withoutDot(name), mergeNodes(gatewayNode(label, gateway, zone, statics), fixed), zone);
   if (gateway.dnsChallenge) out.push({ name: `_acme-challenge.${withoutDot(name)}`, ttl: zone.gatewayTtl, type: "TXT", text: gateway.dnsChallenge });
   return out;
+}
+
+/** The label of a gateway's full name, or null when it is not one label below the apex. */
+function gatewayLabel(name: string, statics: StaticZone): string | null {
+  // domains.name is in the program's form already: the label is what comes before the apex
+  const label = name.endsWith(`.${statics.apex}`) ? name.slice(0, -statics.apex.length - 1) : relativeName(name, statics.apex);
+  return label === null || label === "" || label.includes(".") ? null : label;
 }
 
 /**
@@ -353,10 +359,11 @@ export function* zoneRecords(zone: DnsSettings, serial: number, gateways: Iterab
   // A static name a gateway also holds is given once, merged, with the gateway.
   const shadowed = new Set<string>();
   for (const [name, gateway] of gateways) {
-    const label = relativeName(name, statics.apex);
-    if (label === null || label === "" || label.includes(".")) continue;
+    const records = gatewayRecords(name, gateway, zone);
+    if (records.length === 0) continue;
+    const label = gatewayLabel(name, statics)!;
     if (statics.nodes.has(label)) shadowed.add(label);
-    yield* gatewayRecords(name, gateway, zone);
+    yield* records;
   }
   for (const [relative, node] of statics.nodes) {
     if (relative === "" || shadowed.has(relative)) continue;
