@@ -57,6 +57,8 @@ describe("embedded migrations", () => {
       expect((sqlite.query("PRAGMA journal_mode").get() as any).journal_mode).toBe("wal");
       expect((sqlite.query("PRAGMA foreign_keys").get() as any).foreign_keys).toBe(1);
       expect((sqlite.query("PRAGMA busy_timeout").get() as any).timeout).toBeGreaterThan(0);
+      // statement journals (writes that fire the zone journal's triggers) stay in memory
+      expect((sqlite.query("PRAGMA temp_store").get() as any).temp_store).toBe(2);
       // every column a request looks rows up by is indexed (the expiry walks the rows by id)
       const indexed = new Set<string>();
       for (const { name } of sqlite.query("PRAGMA index_list(domains)").all() as { name: string }[])
