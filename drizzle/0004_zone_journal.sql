@@ -14,7 +14,7 @@ CREATE TABLE `zone_changes` (
 	`new_dns_challenge` text
 );
 --> statement-breakpoint
-CREATE INDEX `zone_changes_serial` ON `zone_changes` (`serial`) WHERE "zone_changes"."serial" IS NOT NULL;--> statement-breakpoint
+CREATE INDEX `zone_changes_serial` ON `zone_changes` (`serial`);--> statement-breakpoint
 CREATE INDEX `zone_changes_unpublished` ON `zone_changes` (`name`,`id`) WHERE "zone_changes"."serial" IS NULL;--> statement-breakpoint
 CREATE TABLE `zone_changesets` (
 	`serial` integer PRIMARY KEY NOT NULL,

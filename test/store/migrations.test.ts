@@ -80,7 +80,7 @@ describe("embedded migrations", () => {
     try {
       const path = join(dir, "upgrade.sqlite");
       openDatabase(path).$client.close();
-      // Back to the shape before 0002 (and 0003, 0004, 0005), with rows a /ping wrote then.
+      // Back to the shape before 0002 (and 0003 to 0006), with rows a /ping wrote then.
       const old = new Database(path);
       for (const trigger of ["insert", "delete", "update", "rename"]) old.run(`DROP TRIGGER zone_changes_after_${trigger}`);
       for (const table of ["zone_changes", "zone_changesets", "zone_state"]) old.run(`DROP TABLE ${table}`);

@@ -205,6 +205,10 @@ describe("changesetsSince", () => {
     expect(plan("SELECT serial FROM zone_changesets WHERE previous = 1")).toContain("INDEX zone_changesets_previous");
     expect(plan("SELECT name FROM zone_changes WHERE serial = 1 ORDER BY id")).toContain("INDEX zone_changes_serial");
     expect(plan("SELECT min(id) FROM zone_changes WHERE serial IS NULL AND name = 'a'")).toContain("zone_changes_unpublished");
+    // a trigger's insert (serial NULL) adds no entry to the published changes' index (0006)
+    expect(db.$client.query("SELECT sql FROM sqlite_master WHERE name = 'zone_changes_serial'").get()).toEqual({
+      sql: 'CREATE INDEX `zone_changes_serial` ON `zone_changes` (`serial`) WHERE "zone_changes"."serial" IS NOT NULL',
+    });
   });
 
   test("a serial the journal cannot bridge is null: unknown, newer than ours, trimmed away, before a reset, or not a serial", () => {
