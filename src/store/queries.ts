@@ -225,31 +225,31 @@ export function createQueries(db: Db) {
     .returning({ id: domains.id })
     .prepare();
   // The API's busiest write, also run bare (see infoByToken). A family not given keeps its address.
-  // Most pings come from the address the row holds already: the first statement writes only
-  // where an address moves (and reports that it did), the second then moves only the last-seen
-  // time, which no DNS answer, journal entry or cached answer depends on.
+  // Most pings come from the address the row holds already: the first statement then moves the
+  // last-seen time alone, which no DNS answer, journal entry or cached answer depends on (and
+  // no trigger sees); where it matches nothing, the second writes the moved addresses.
   const sameToken = and(eq(domains.token, p("token")), ne(domains.token, ""));
   const newIpv4 = sql`coalesce(${p("ipv4")}, ${domains.lastIpv4})`;
   const newIpv6 = sql`coalesce(${p("ipv6")}, ${domains.lastIpv6})`;
-  const pingMoving = direct(
-    db
-      .update(domains)
-      .set({ timestamp: v("timestamp"), lastIp: v("ip"), lastIpv4: newIpv4, lastIpv6: newIpv6 })
-      .where(and(sameToken, or(ne(domains.lastIp, p("ip")), ne(domains.lastIpv4, newIpv4), ne(domains.lastIpv6, newIpv6))))
-      .returning({ name: domains.name }),
-  );
   const pingStaying = direct(
     db
       .update(domains)
       .set({ timestamp: v("timestamp") })
+      .where(and(sameToken, eq(domains.lastIp, p("ip")), eq(domains.lastIpv4, newIpv4), eq(domains.lastIpv6, newIpv6)))
+      .returning({ name: domains.name }),
+  );
+  const pingMoving = direct(
+    db
+      .update(domains)
+      .set({ timestamp: v("timestamp"), lastIp: v("ip"), lastIpv4: newIpv4, lastIpv6: newIpv6 })
       .where(sameToken)
       .returning({ name: domains.name }),
   );
   const pinged = (values: PingWrite): PingResult | undefined => {
-    const moved = pingMoving.values(values)[0]?.[0] as string | undefined;
-    if (moved !== undefined) return { name: moved, moved: true };
     const stayed = pingStaying.values(values)[0]?.[0] as string | undefined;
-    return stayed === undefined ? undefined : { name: stayed, moved: false };
+    if (stayed !== undefined) return { name: stayed, moved: false };
+    const moved = pingMoving.values(values)[0]?.[0] as string | undefined;
+    return moved === undefined ? undefined : { name: moved, moved: true };
   };
   const setChallenge = db
     .update(domains)

@@ -110,7 +110,8 @@ export const zoneChanges = sqliteTable(
     newDnsChallenge: text("new_dns_challenge"),
   },
   (t) => [
-    index("zone_changes_serial").on(t.serial),
+    // partial: a trigger's insert (serial NULL) adds no entry here, only the publisher's stamped rows do
+    index("zone_changes_serial").on(t.serial).where(sql`${t.serial} IS NOT NULL`),
     // the unpublished changes by name: the publisher's batch and the snapshot's view of a row
     index("zone_changes_unpublished").on(t.name, t.id).where(sql`${t.serial} IS NULL`),
   ],

@@ -219,15 +219,14 @@ export function createZonePublisher(options: ZonePublisherOptions): ZonePublishe
   };
 
   const publishNow = (): number | null => {
+    // Nothing to do needs no write lock (a sweep that removed nothing pokes too).
+    if (wanted === stored && !anyPending.get()) return null;
+    const fingerprint = wanted;
     const serial = sqlite
       .transaction((): number | null => {
         const state = readState.get()!;
         // A reset asked for that could not be written then (the file locked): it comes first, and covers what has gathered.
-        if (state.fingerprint !== wanted) {
-          const next = reset(state.serial, wanted);
-          stored = wanted;
-          return next;
-        }
+        if (state.fingerprint !== fingerprint) return reset(state.serial, fingerprint);
         if (!anyPending.get()) return null;
         const last = state.serial;
         const next = nextSerial(last, options.policySerial());
@@ -243,6 +242,7 @@ export function createZonePublisher(options: ZonePublisherOptions): ZonePublishe
         return next;
       })
       .immediate();
+    stored = fingerprint;
     if (serial !== null) published(serial);
     return serial;
   };

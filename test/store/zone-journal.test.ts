@@ -429,6 +429,18 @@ describe("zone publisher", () => {
     expect(second.published).toEqual([start + 1]);
   });
 
+  test("a poke with nothing gathered takes no write lock: it passes while another connection holds it", () => {
+    const { db, path } = openFile();
+    const publisher = publisherOn(db);
+    const other = new Database(path);
+    closers.push(() => other.close());
+    db.$client.run("PRAGMA busy_timeout = 0");
+    other.run("BEGIN IMMEDIATE");
+    expect(publisher.publishNow()).toBeNull();
+    expect(publisher.resetFor("shape-1")).toBe(false);
+    other.run("COMMIT");
+  });
+
   test("writes of another process (the command line) are found by the poll and published", async () => {
     const { db, path } = openFile();
     const publisher = publisherOn(db, { pollMs: 20 });

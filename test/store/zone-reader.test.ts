@@ -2,6 +2,7 @@
 // its published serial, however many writes are not yet published or arrive while it is open;
 // changesetsSince bridges a secondary's serial to ours from the journal, or says it cannot.
 import { afterEach, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -205,6 +206,10 @@ describe("changesetsSince", () => {
     expect(plan("SELECT serial FROM zone_changesets WHERE previous = 1")).toContain("INDEX zone_changesets_previous");
     expect(plan("SELECT name FROM zone_changes WHERE serial = 1 ORDER BY id")).toContain("INDEX zone_changes_serial");
     expect(plan("SELECT min(id) FROM zone_changes WHERE serial IS NULL AND name = 'a'")).toContain("zone_changes_unpublished");
+    // a trigger's insert (serial NULL) adds no entry to the published changes' index (0006)
+    expect(db.$client.query("SELECT sql FROM sqlite_master WHERE name = 'zone_changes_serial'").get()).toEqual({
+      sql: 'CREATE INDEX `zone_changes_serial` ON `zone_changes` (`serial`) WHERE "zone_changes"."serial" IS NOT NULL',
+    });
   });
 
   test("a serial the journal cannot bridge is null: unknown, newer than ours, trimmed away, before a reset, or not a serial", () => {
@@ -230,5 +235,81 @@ describe("changesetsSince", () => {
     expect(snap.changesetsSince(s3 + 1)).toEqual([]);
     expect(snap.changesetsSince(s2)).toBeNull();
     expect(snap.changesetsSince(s3)).toBeNull();
+  });
+});
+
+describe("snapshots and changesets agree", () => {
+  test("for random writes from two connections, each serial's walk plus its changeset is the next serial's walk", () => {
+    const { store, path, publisher } = setUp();
+    const other = new Database(path);
+    closers.push(() => other.close());
+    other.run("PRAGMA busy_timeout = 2000");
+    let seed = 11;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return (seed >>> 16) % n;
+    };
+    const walks = new Map<number, Map<string, GatewayRecord>>();
+    const record = () => {
+      const snap = snapshot({ path });
+      walks.set(snap.serial, new Map(walk(snap, 1 + rand(5))));
+      return snap;
+    };
+    const serials = [publisher.serial()];
+    record();
+    let snapshotsWithPending = 0;
+    for (let round = 0; round < 40; round++) {
+      for (let op = 0; op < 1 + rand(12); op++) {
+        const i = rand(15);
+        const label = `n${i}`;
+        switch (rand(6)) {
+          case 0:
+            add(store, label, i, rand(2) ? `192.0.2.${rand(4)}` : "", rand(2));
+            break;
+          case 1:
+            store.recordPing(tokenOf(i), NOW, rand(2) ? `192.0.2.${rand(4)}` : `2001:db8::${rand(4)}`);
+            break;
+          case 2:
+            store.setDnsChallenge(tokenOf(i), rand(2) ? "" : `c${rand(3)}`);
+            break;
+          case 3:
+            store.deleteByToken(tokenOf(i));
+            break;
+          case 4: // the other connection (the sweep's, the command line's)
+            other.query("UPDATE domains SET mode = ? WHERE name = ?").run(rand(2), `${label}.example.test.`);
+            break;
+          default:
+            other.query("DELETE FROM domains WHERE name = ?").run(`${label}.example.test.`);
+        }
+      }
+      // a snapshot taken with changes still unpublished is the last serial's zone
+      if (rand(2) === 0) {
+        const early = record();
+        expect(new Map(walk(early))).toEqual(walks.get(serials[serials.length - 1])!);
+        snapshotsWithPending++;
+      }
+      const serial = publisher.publishNow();
+      if (serial !== null) {
+        serials.push(serial);
+        record();
+      }
+    }
+    expect(serials.length).toBeGreaterThan(25);
+    expect(snapshotsWithPending).toBeGreaterThan(15);
+    const last = snapshot({ path });
+    for (let k = 0; k + 1 < serials.length; k++) {
+      const [changeset] = last.changesetsSince(serials[k])!;
+      expect([changeset.from, changeset.to]).toEqual([serials[k], serials[k + 1]]);
+      const zone = new Map(walks.get(serials[k])!);
+      for (const change of changeset.changes) {
+        // IXFR's rule: what is removed was there, what is added replaces it
+        if (change.old) expect(zone.get(change.name)).toEqual(change.old);
+        else expect(zone.has(change.name)).toBe(false);
+        if (change.new) zone.set(change.name, change.new);
+        else zone.delete(change.name);
+        expect(change.old).not.toEqual(change.new);
+      }
+      expect(zone).toEqual(walks.get(serials[k + 1])!);
+    }
   });
 });
