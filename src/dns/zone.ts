@@ -31,7 +31,25 @@ export type RecordData =
   | { type: "TXT"; text: string }
   | { type: "CAA"; flags: number; tag: string; value: string }
   /** only ever synthesized, as the answer to ANY (RFC 8482 4.2) */
-  | { type: "HINFO"; cpu: string; os: string };
+  | { type: "HINFO"; cpu: string; os: string }
+  // DNSSEC (RFC 4034; dns/dnssec.ts makes them). Names in RDATA are never compressed.
+  | { type: "DNSKEY"; flags: number; protocol: number; algorithm: number; key: Uint8Array }
+  | {
+      type: "RRSIG";
+      covered: number;
+      algorithm: number;
+      labels: number;
+      originalTtl: number;
+      /** seconds since the epoch (serial arithmetic on the wire: RFC 4034 3.1.5) */
+      expiration: number;
+      inception: number;
+      keyTag: number;
+      signer: string;
+      signature: Uint8Array;
+    }
+  /** `next` in the same text form as owner names (a label may hold any octet, "\0" included); `types` numeric */
+  | { type: "NSEC"; next: string; types: number[] }
+  | { type: "DS"; keyTag: number; algorithm: number; digestType: number; digest: Uint8Array };
 
 export type RecordType = RecordData["type"];
 /** Owner names and target names are in wire presentation form: without a trailing dot (names.ts withoutDot). */
@@ -43,10 +61,30 @@ export interface ZoneAnswer {
   answers: ResourceRecord[];
   authority: ResourceRecord[];
   additional: ResourceRecord[];
+  /**
+   * A negative answer's name (the last of a CNAME chain, case as asked) and the types it holds:
+   * null when it does not exist (NXDOMAIN); `volatile`, the types the store may add there at
+   * any moment. What a signed answer's NSEC says (dns/signed-answer.ts).
+   */
+  denial?: { owner: string; types: RecordType[] | null; volatile?: RecordType[] };
 }
 
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
-export const TYPE: Record<RecordType, number> = { A: 1, NS: 2, CNAME: 5, SOA: 6, HINFO: 13, MX: 15, TXT: 16, AAAA: 28, CAA: 257 };
+export const TYPE: Record<RecordType, number> = {
+  A: 1,
+  NS: 2,
+  CNAME: 5,
+  SOA: 6,
+  HINFO: 13,
+  MX: 15,
+  TXT: 16,
+  AAAA: 28,
+  DS: 43,
+  RRSIG: 46,
+  NSEC: 47,
+  DNSKEY: 48,
+  CAA: 257,
+};
 export const QTYPE = { OPT: 41, TSIG: 250, IXFR: 251, AXFR: 252, ANY: 255 } as const;
 const CLASS_IN = 1;
 const CLASS_ANY = 255;
@@ -63,6 +101,8 @@ interface Node {
   records: RecordData[];
   ttl: Partial<Record<RecordType, number>>;
   cname?: string;
+  /** types the store may add here at any moment (a ping's address, a challenge) */
+  volatile?: RecordType[];
 }
 
 interface StaticZone {
@@ -108,6 +148,7 @@ export function answerQuestion(question: Question, lookups: ZoneLookups, zone: D
     if (node === undefined) {
       result.rcode = RCODE.NXDOMAIN;
       result.authority.push(soaForAuthority(zone, statics, lookups));
+      result.denial = { owner, types: null };
       return result;
     }
     // RFC 1034 4.3.2: CNAME and ANY questions are answered with the CNAME itself, not chased.
@@ -122,8 +163,10 @@ export function answerQuestion(question: Question, lookups: ZoneLookups, zone: D
     const records = node.cname !== undefined ? [{ type: "CNAME", target: node.cname } as RecordData] : node.records;
     const matching = question.type === QTYPE.ANY ? minimalAny(records) : records.filter((r) => TYPE[r.type] === question.type);
     for (const data of matching) result.answers.push({ name: owner, ttl: node.ttl[data.type] ?? zone.ttl, ...withSerial(data, lookups) });
-    if (matching.length === 0) result.authority.push(soaForAuthority(zone, statics, lookups));
-    else if (current === "" && matching.some((r) => r.type === "NS")) result.additional.push(...glue(zone, statics));
+    if (matching.length === 0) {
+      result.authority.push(soaForAuthority(zone, statics, lookups));
+      result.denial = { owner, types: [...new Set(records.map((r) => r.type))], volatile: node.volatile };
+    } else if (current === "" && matching.some((r) => r.type === "NS")) result.additional.push(...glue(zone, statics));
     return result;
   }
   // A CNAME loop in the configuration: what was followed so far is all there is.
@@ -303,7 +346,7 @@ function findNode(relative: string, lookups: ZoneLookups, zone: DnsSettings, sta
     const gateway = lookups.gateway(`${labels[1]}.${statics.apex}`);
     if (gateway) {
       const challenge: RecordData[] = gateway.dnsChallenge ? [{ type: "TXT", text: gateway.dnsChallenge }] : [];
-      return { records: challenge, ttl: { TXT: zone.gatewayTtl } };
+      return { records: challenge, ttl: { TXT: zone.gatewayTtl }, volatile: ["TXT"] };
     }
   }
 
@@ -385,7 +428,11 @@ function nodeRecords(owner: string, node: Node, zone: DnsSettings): ResourceReco
 function mergeNodes(gateway: Node, fixed: Node | undefined): Node {
   if (!fixed) return gateway;
   const present = new Set(gateway.records.map((r) => r.type));
-  return { records: [...gateway.records, ...fixed.records.filter((r) => !present.has(r.type))], ttl: { ...fixed.ttl, ...gateway.ttl } };
+  return {
+    records: [...gateway.records, ...fixed.records.filter((r) => !present.has(r.type))],
+    ttl: { ...fixed.ttl, ...gateway.ttl },
+    volatile: gateway.volatile,
+  };
 }
 
 function gatewayNode(label: string, gateway: GatewayRecord, zone: DnsSettings, statics: StaticZone): Node {
@@ -401,7 +448,7 @@ function gatewayNode(label: string, gateway: GatewayRecord, zone: DnsSettings, s
   }
   const own = statics.labelled.get(label);
   records.push(...statics.everyGateway.caaTxt, ...(own?.txt ?? []), ...statics.everyGateway.mx, ...(own?.mx ?? []));
-  return { records, ttl: { A: zone.gatewayTtl, AAAA: zone.gatewayTtl } };
+  return { records, ttl: { A: zone.gatewayTtl, AAAA: zone.gatewayTtl }, volatile: ["A", "AAAA"] };
 }
 
 /**
