@@ -46,7 +46,7 @@ function boundedTransfers(open: () => ZoneSnapshot, max: number): TransferSource
       let closed = false;
       return {
         serial: snapshot.serial,
-        gateways: (pageSize) => snapshot.gateways(pageSize),
+        gateways: (pageSize, order) => snapshot.gateways(pageSize, order),
         changesetsSince: (serial) => snapshot.changesetsSince(serial),
         close() {
           if (closed) return;

@@ -6,6 +6,7 @@ import { unmapIPv4 } from "../addresses.ts";
 import type { DnsSettings } from "../config.ts";
 import { MODE, type GatewayRecord } from "../gateway-data.ts";
 import { absoluteName, withoutDot } from "../names.ts";
+import { canonicalCompare, isAtOrBelow } from "./canonical.ts";
 
 export interface ZoneLookups {
   /** name: lower-case full name with its trailing dot, e.g. "demo.example.test." */
@@ -374,6 +375,70 @@ export function* zoneRecords(zone: DnsSettings, serial: number, gateways: Iterab
     yield { name: child, ttl: zone.ttl, type: "NS", target: statics.delegation.nameserver };
     yield* nodeRecords(statics.delegation.nameserver, statics.delegation.glue, zone);
   }
+}
+
+/**
+ * One owner name of the zone and its records, for a signed transfer. `kind`: "delegation" is
+ * the PageKite zone cut `<domain>.<domain>.` (its NS is the child's, not signed; RFC 4035
+ * 2.2), "glue" a name below it (occluded: no NSEC, no RRSIG), every other name "authoritative".
+ */
+export interface ZoneOwner {
+  name: string;
+  kind: "authoritative" | "delegation" | "glue";
+  records: ResourceRecord[];
+}
+
+/**
+ * The zone's owner names at `serial` in canonical order (RFC 4034 6.1), each once with all its
+ * records: what zoneRecords gives, grouped by owner. `gateways` must come in canonical order
+ * (ZoneSnapshot.gateways(size, "canonical")) and are read as they are needed; the static
+ * names (few) are sorted here and merged in, each gateway's `_acme-challenge` child right
+ * after it. Empty non-terminals own nothing and are not given.
+ */
+export function* canonicalZoneOwners(zone: DnsSettings, serial: number, gateways: Iterable<[string, GatewayRecord]>): Generator<ZoneOwner> {
+  const statics = staticZone(zone);
+  const apexName = withoutDot(statics.apex);
+  const fixed: ZoneOwner[] = [];
+  for (const [relative, node] of statics.nodes) {
+    const name = relative === "" ? apexName : `${relative}.${apexName}`;
+    const records = nodeRecords(name, node, zone).map((r) => (r.type === "SOA" ? { ...r, serial } : r));
+    if (records.length > 0) fixed.push({ name, kind: "authoritative", records });
+  }
+  if (statics.delegation) {
+    const cut = `${statics.apexBelowApex}.${apexName}`;
+    for (const owner of fixed) if (isAtOrBelow(owner.name, cut)) owner.kind = "glue";
+    fixed.push({ name: cut, kind: "delegation", records: [{ name: cut, ttl: zone.ttl, type: "NS", target: statics.delegation.nameserver }] });
+    const glue = nodeRecords(statics.delegation.nameserver, statics.delegation.glue, zone);
+    const same = fixed.find((o) => o.name === statics.delegation?.nameserver);
+    if (same) same.records.push(...glue);
+    else fixed.push({ name: statics.delegation.nameserver, kind: "glue", records: glue });
+  }
+  fixed.sort((a, b) => canonicalCompare(a.name, b.name));
+
+  let next = 0;
+  /** The static owners before `name`; then whether the static owner at `name` stands instead of the gateway's. */
+  function* before(name: string): Generator<ZoneOwner, boolean> {
+    while (next < fixed.length && canonicalCompare(fixed[next].name, name) < 0) yield fixed[next++];
+    return next < fixed.length && canonicalCompare(fixed[next].name, name) === 0;
+  }
+  for (const [full, gateway] of gateways) {
+    const records = gatewayRecords(full, gateway, zone);
+    if (records.length === 0) continue;
+    const name = withoutDot(full);
+    const own = records.filter((r) => r.name === name);
+    const below = records.filter((r) => r.name !== name);
+    if (own.length > 0) {
+      // gatewayRecords merged the static records at the gateway's name in already
+      if (yield* before(name)) next++;
+      yield { name, kind: "authoritative", records: own };
+    }
+    if (below.length > 0) {
+      // a static name wins over a gateway's challenge, as in the answers (findNode)
+      if (yield* before(below[0].name)) yield fixed[next++];
+      else yield { name: below[0].name, kind: "authoritative", records: below };
+    }
+  }
+  while (next < fixed.length) yield fixed[next++];
 }
 
 /** The records of one node, owned by `owner` (its CNAME, or its record sets with their TTLs). */
