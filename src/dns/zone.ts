@@ -32,7 +32,25 @@ export type RecordData =
   | { type: "TXT"; text: string }
   | { type: "CAA"; flags: number; tag: string; value: string }
   /** only ever synthesized, as the answer to ANY (RFC 8482 4.2) */
-  | { type: "HINFO"; cpu: string; os: string };
+  | { type: "HINFO"; cpu: string; os: string }
+  // DNSSEC (RFC 4034; dns/dnssec.ts makes them). Names in RDATA are never compressed.
+  | { type: "DNSKEY"; flags: number; protocol: number; algorithm: number; key: Uint8Array }
+  | {
+      type: "RRSIG";
+      covered: number;
+      algorithm: number;
+      labels: number;
+      originalTtl: number;
+      /** seconds since the epoch (serial arithmetic on the wire: RFC 4034 3.1.5) */
+      expiration: number;
+      inception: number;
+      keyTag: number;
+      signer: string;
+      signature: Uint8Array;
+    }
+  /** `next` in the same text form as owner names (a label may hold any octet, "\0" included); `types` numeric */
+  | { type: "NSEC"; next: string; types: number[] }
+  | { type: "DS"; keyTag: number; algorithm: number; digestType: number; digest: Uint8Array };
 
 export type RecordType = RecordData["type"];
 /** Owner names and target names are in wire presentation form: without a trailing dot (names.ts withoutDot). */
@@ -47,7 +65,21 @@ export interface ZoneAnswer {
 }
 
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
-export const TYPE: Record<RecordType, number> = { A: 1, NS: 2, CNAME: 5, SOA: 6, HINFO: 13, MX: 15, TXT: 16, AAAA: 28, CAA: 257 };
+export const TYPE: Record<RecordType, number> = {
+  A: 1,
+  NS: 2,
+  CNAME: 5,
+  SOA: 6,
+  HINFO: 13,
+  MX: 15,
+  TXT: 16,
+  AAAA: 28,
+  DS: 43,
+  RRSIG: 46,
+  NSEC: 47,
+  DNSKEY: 48,
+  CAA: 257,
+};
 export const QTYPE = { OPT: 41, TSIG: 250, IXFR: 251, AXFR: 252, ANY: 255 } as const;
 const CLASS_IN = 1;
 const CLASS_ANY = 255;
