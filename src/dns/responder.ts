@@ -6,6 +6,7 @@ import type { DnsSettings } from "../config.ts";
 import { absoluteName } from "../names.ts";
 import { SERIAL_NAME, type AnswerCache } from "./answer-cache.ts";
 import { DnsCounters, SLOT } from "./counters.ts";
+import type { Signer } from "./dnssec.ts";
 import { transferMessages, type ZoneSnapshot } from "./transfer.ts";
 import { TsigSigner, tsigErrorReply, tsigLength, verifyRequest } from "./tsig.ts";
 import { encodeResponse, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, type Query, type Response } from "./wire.ts";
@@ -37,6 +38,10 @@ export interface ResponderOptions {
   counters?: DnsCounters;
   /** absent: every AXFR and IXFR is refused */
   transfers?: TransferSource;
+  /** dns.dnssec on: signs answers to queries with the DO bit (signed-answer.ts); absent: nothing is signed */
+  signer?: Signer;
+  /** seconds since the epoch, for signatures; tests move it */
+  now?: () => number;
 }
 
 /** Messages longer than this are answered but not cached (a plain query is about 50 bytes). */
@@ -190,7 +195,9 @@ function answerTransfer(
     report(`dns: transfer to ${client} refused: too many transfers under way`);
     return refused;
   }
-  const stream = transferMessages(query, snapshot, zone, signer ? (message) => signer.sign(message, Date.now() / 1000) : undefined);
+  // dns.dnssec on: presigned, whatever the query's DO bit (a secondary answers validators too)
+  const signing = options.signer ? { signer: options.signer, nowSeconds: (options.now ?? (() => Date.now() / 1000))() } : null;
+  const stream = transferMessages(query, snapshot, zone, signer ? (message) => signer.sign(message, Date.now() / 1000) : undefined, signing);
   try {
     const first = stream.next();
     if (first.done) return { rcode: RCODE.SERVFAIL, aa: false };
