@@ -9,6 +9,7 @@ import { createMetricsRegistry, DomainCensus, ExpiryCounters, metricsPlugin } fr
 import { loadSettings, SettingsError, VERSION } from "./config.ts";
 import { AnswerVersions } from "./dns/answer-cache.ts";
 import { DnsCounters } from "./dns/counters.ts";
+import { dsText, loadSigner } from "./dns/dnssec.ts";
 import { createNotifier } from "./dns/notify.ts";
 import { startDnsThread } from "./dns/threaded.ts";
 import { startExpiry } from "./expiry.ts";
@@ -21,6 +22,7 @@ import { applyReload, planReload, reloadableMailer, reloadedLine, restartLine } 
 import { staticLabels } from "./names.ts";
 import { openFilesLimit } from "./process-limits.ts";
 import { openDatabase } from "./store/db.ts";
+import { signingKey } from "./store/dnssec-keys.ts";
 import { createStore } from "./store/domains.ts";
 import { watchDatabaseFile } from "./store/file-watch.ts";
 import { openZoneSnapshot } from "./store/zone-reader.ts";
@@ -170,6 +172,20 @@ store.onGatewayChange((name) => {
   versions.invalidate(name);
   publisher.poke();
 });
+// DNSSEC (SPEC 9): the key is made at the first start with dns.dnssec on, then kept.
+const dnssec = settings.dns.dnssec
+  ? await orFail("cannot read or store the DNSSEC key", () => {
+      const wanted = settings.dns.dnssecAlgorithm ?? "ecdsap256sha256";
+      const { key, made } = signingKey(db, wanted, now());
+      const ds = dsText(loadSigner(key, { zone: settings.domain, ttl: settings.dns.ttl, cacheEntries: 2 }).ds());
+      log(`dnssec: ${made ? "made a new" : "signing with the stored"} ${key.algorithm} key; the registrar needs its DS: ${ds}`);
+      if (key.algorithm !== wanted) log(`warning: dns.dnssec_algorithm is ${wanted} but the stored key is ${key.algorithm}, which keeps signing`);
+      // tests only: signatures that do not verify, to see validators refuse them
+      const corruptSignatures = process.env.REGISTRATION_TEST_BREAK_DNSSEC === "1";
+      if (corruptSignatures) log("warning: REGISTRATION_TEST_BREAK_DNSSEC=1: every signature is broken on purpose, validators will fail");
+      return { key, corruptSignatures };
+    })
+  : undefined;
 const dns = await orFail(`cannot listen for DNS on ${addresses(settings.dns.host, settings.dns.port)}`, () =>
   startDnsThread(
     {
@@ -181,6 +197,7 @@ const dns = await orFail(`cannot listen for DNS on ${addresses(settings.dns.host
       counters: counters.dns,
       lookups: { gateway: store.findGatewayByName },
       openSnapshot: () => openZoneSnapshot({ db }),
+      dnssec,
       log,
     },
     new URL("./dns/worker.ts", import.meta.url),

@@ -12,6 +12,7 @@
 //                                                    the first record's owner and TTL), owner case kept
 //   signer.validity(owner, nowSeconds)               the RRSIG's { inception, expiration } for that owner
 //   signingEpoch(nowSeconds)                         changes once a week, after every owner's signatures rolled
+//   dsText(signer.ds())                              the DS as text, as dnssec-dsfromkey prints it
 //   canonicalRdata(rr) / signedData(rrset, rrsig) / keyTag(rdata) / dsDigest(owner, rdata)
 //
 // Validity, as PowerDNS signs live: inception = start of the week - 7 days, expiration = start
@@ -25,7 +26,9 @@ import { ipv6Groups } from "../addresses.ts";
 import { asciiLowerCase, characterStrings, dnssecRdata, uncompressedName } from "./wire.ts";
 import { TYPE, type ResourceRecord } from "./zone.ts";
 
-export type DnssecAlgorithm = "ecdsap256sha256" | "ed25519";
+import type { DnssecAlgorithm } from "../config.ts";
+
+export type { DnssecAlgorithm };
 export const ALGORITHM_NUMBER: Record<DnssecAlgorithm, number> = { ecdsap256sha256: 13, ed25519: 15 };
 
 /** The key as the database keeps it: PKCS#8 DER of the private key. */
@@ -58,6 +61,8 @@ export interface SignerOptions {
   ttl: number;
   /** signatures kept for reuse (2-way sets); default 2^18: 22 MiB */
   cacheEntries?: number;
+  /** a cache to share with an earlier signer of the same key (a settings reload); default a new one */
+  cache?: SignatureCache;
   /** tests only: every signature has its first byte flipped, so validators must fail */
   corruptSignatures?: boolean;
 }
@@ -92,7 +97,7 @@ export function loadSigner(key: SigningKey, options: SignerOptions): Signer {
     digestType: DIGEST_SHA256,
     digest: dsDigest(zone, dnskeyRdata),
   };
-  const cache = new SignatureCache(options.cacheEntries);
+  const cache = options.cache ?? new SignatureCache(options.cacheEntries);
   const rawSign =
     key.algorithm === "ed25519"
       ? (data: Buffer) => cryptoSign(null, data, privateKey)
@@ -141,6 +146,12 @@ export function loadSigner(key: SigningKey, options: SignerOptions): Signer {
       return rrsig;
     },
   };
+}
+
+/** A DS record as the registrar takes it, and as BIND's dnssec-dsfromkey prints it: `<zone>. IN DS <tag> <alg> 2 <HEX>`. */
+export function dsText(ds: ResourceRecord): string {
+  if (ds.type !== "DS") throw new Error("not a DS record");
+  return `${ds.name.replace(/\.$/, "")}. IN DS ${ds.keyTag} ${ds.algorithm} ${ds.digestType} ${Buffer.from(ds.digest).toString("hex").toUpperCase()}`;
 }
 
 /** The public key as a DNSKEY carries it: x||y for P-256 (RFC 6605), x for Ed25519 (RFC 8080). */

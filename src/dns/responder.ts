@@ -6,7 +6,8 @@ import type { DnsSettings } from "../config.ts";
 import { absoluteName } from "../names.ts";
 import { SERIAL_NAME, type AnswerCache } from "./answer-cache.ts";
 import { DnsCounters, SLOT } from "./counters.ts";
-import type { Signer } from "./dnssec.ts";
+import { signingEpoch, type Signer } from "./dnssec.ts";
+import { signedAnswer } from "./signed-answer.ts";
 import { transferMessages, type ZoneSnapshot } from "./transfer.ts";
 import { TsigSigner, tsigErrorReply, tsigLength, verifyRequest } from "./tsig.ts";
 import { encodeResponse, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, type Query, type Response } from "./wire.ts";
@@ -61,6 +62,16 @@ export function createResponder(options: ResponderOptions): Responder {
     else if (result) counters.countAnswer(message, result.first, transport);
   };
   const replyOf = (result: Answered | null) => (result === null ? null : "reply" in result ? result.reply : result.stream);
+  // Signed answers carry the week's signatures: every cached one is forgotten when the
+  // signing week rolls (signingEpoch), well before the signatures in it expire.
+  const now = options.now ?? (() => Date.now() / 1000);
+  let epoch = options.signer ? signingEpoch(now()) : 0;
+  const rollEpoch = () => {
+    const current = signingEpoch(now());
+    if (current === epoch) return;
+    epoch = current;
+    cache?.shared.forgetAll();
+  };
   if (!cache)
     return ((message: Buffer, transport: Transport, client = "") => {
       const result = answer(message, transport, client, options.lookups);
@@ -68,6 +79,7 @@ export function createResponder(options: ResponderOptions): Responder {
       return replyOf(result);
     }) as Responder;
   return ((message: Buffer, transport: Transport, client = "") => {
+    if (options.signer) rollEpoch();
     const cacheable = message.length <= CACHEABLE_MESSAGE_BYTES;
     if (cacheable) {
       const hit = cache.get(message, transport);
@@ -118,6 +130,7 @@ type Answered = Encoded | Streamed;
 
 function createUncachedResponder(options: ResponderOptions) {
   const reportFailure = rateLimitedLog(options.log);
+  const now = options.now ?? (() => Date.now() / 1000);
   const safeEncode = (reply: Response, limit: number, report: (line: string) => void) => safeEncodeWith(reply, limit, report, options.newWriter);
   return (message: Buffer, transport: Transport, client: string, lookups: ZoneLookups): Answered | null => {
     const parsed = parseQuery(message);
@@ -150,7 +163,9 @@ function createUncachedResponder(options: ResponderOptions) {
       return encoded && { reply: encoded.reply, cacheable: false };
     }
     try {
-      Object.assign(reply, answerQuestion(query.question, lookups, options.zone));
+      const answered = answerQuestion(query.question, lookups, options.zone);
+      const dnssec = options.signer;
+      Object.assign(reply, dnssec ? signedAnswer(answered, query.question, dnssec, query.edns?.dnssecOk === true, now()) : answered);
     } catch (e) {
       reportFailure(`dns: lookup failed, answering SERVFAIL: ${(e as Error).message}`);
       const failed = finish(safeEncode(reply, limit, reportFailure));

@@ -8,6 +8,7 @@ import { ipv6Prefix } from "../addresses.ts";
 import type { DnsSettings } from "../config.ts";
 import { AnswerCache } from "./answer-cache.ts";
 import { DnsCounters, SLOT } from "./counters.ts";
+import { loadSigner, SignatureCache, type SigningKey } from "./dnssec.ts";
 import { ResponseRateLimiter, truncatedReply, VERDICT } from "./rrl.ts";
 import { createResponder, rateLimitedLog, type MessageStream, type Responder, type TransferSource } from "./responder.ts";
 import type { ZoneSnapshot } from "./transfer.ts";
@@ -31,6 +32,11 @@ export interface DnsServerOptions {
   tcp?: Partial<TcpLimits>;
   /** opens a consistent view of the zone for one AXFR/IXFR (store/zone-reader.ts); absent: transfers are refused */
   openSnapshot?: () => ZoneSnapshot;
+  /**
+   * The zone's signing key (store/dnssec-keys.ts), plain data so it crosses to the DNS thread;
+   * answers are signed while the zone's dns.dnssec is on. corruptSignatures: tests only.
+   */
+  dnssec?: { key: SigningKey; corruptSignatures?: boolean };
 }
 
 /** Transfers streaming at once; another is refused until one ends (a transfer holds a read transaction and a connection). */
@@ -99,10 +105,17 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   options.watchGateways?.((name) => cache.invalidate(name));
   const counters = options.counters ?? new DnsCounters();
   const transfers = options.openSnapshot && boundedTransfers(options.openSnapshot, MAX_TRANSFERS);
+  // One signature cache for the key, kept across reloads (the DNSKEY's TTL may change).
+  const signatures = options.dnssec && new SignatureCache();
+  const signerFor = (zone: DnsSettings) =>
+    options.dnssec && zone.dnssec
+      ? loadSigner(options.dnssec.key, { zone: zone.domain, ttl: zone.ttl, cache: signatures, corruptSignatures: options.dnssec.corruptSignatures })
+      : undefined;
   const responderFor = (zone: DnsSettings) => {
+    const signer = signerFor(zone);
     // The warm-up's made-up questions are counted apart, where nobody reads them.
-    warmUp(createResponder({ ...options, zone, cache, counters: new DnsCounters() }), zone.domain);
-    return createResponder({ ...options, zone, cache, counters, transfers });
+    warmUp(createResponder({ ...options, zone, cache, counters: new DnsCounters(), signer }), zone.domain);
+    return createResponder({ ...options, zone, cache, counters, transfers, signer });
   };
   const rrlFor = (zone: DnsSettings) => (zone.rrl && zone.rrl.rate > 0 ? new ResponseRateLimiter(zone.rrl) : null);
   const live: Live = { zone: options.zone, respond: responderFor(options.zone), rrl: rrlFor(options.zone) };

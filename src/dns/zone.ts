@@ -62,6 +62,11 @@ export interface ZoneAnswer {
   answers: ResourceRecord[];
   authority: ResourceRecord[];
   additional: ResourceRecord[];
+  /**
+   * A negative answer's name (the last of a CNAME chain, case as asked) and the types it holds:
+   * null when it does not exist (NXDOMAIN). What a signed answer's NSEC says (dns/responder.ts).
+   */
+  denial?: { owner: string; types: RecordType[] | null };
 }
 
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
@@ -141,6 +146,7 @@ export function answerQuestion(question: Question, lookups: ZoneLookups, zone: D
     if (node === undefined) {
       result.rcode = RCODE.NXDOMAIN;
       result.authority.push(soaForAuthority(zone, statics, lookups));
+      result.denial = { owner, types: null };
       return result;
     }
     // RFC 1034 4.3.2: CNAME and ANY questions are answered with the CNAME itself, not chased.
@@ -155,8 +161,10 @@ export function answerQuestion(question: Question, lookups: ZoneLookups, zone: D
     const records = node.cname !== undefined ? [{ type: "CNAME", target: node.cname } as RecordData] : node.records;
     const matching = question.type === QTYPE.ANY ? minimalAny(records) : records.filter((r) => TYPE[r.type] === question.type);
     for (const data of matching) result.answers.push({ name: owner, ttl: node.ttl[data.type] ?? zone.ttl, ...withSerial(data, lookups) });
-    if (matching.length === 0) result.authority.push(soaForAuthority(zone, statics, lookups));
-    else if (current === "" && matching.some((r) => r.type === "NS")) result.additional.push(...glue(zone, statics));
+    if (matching.length === 0) {
+      result.authority.push(soaForAuthority(zone, statics, lookups));
+      result.denial = { owner, types: [...new Set(records.map((r) => r.type))] };
+    } else if (current === "" && matching.some((r) => r.type === "NS")) result.additional.push(...glue(zone, statics));
     return result;
   }
   // A CNAME loop in the configuration: what was followed so far is all there is.

@@ -9,7 +9,8 @@ import dualStackAddresses from "../../drizzle/0002_dual_stack_addresses.sql" wit
 import expiryWarnings from "../../drizzle/0003_expiry_warnings.sql" with { type: "text" };
 import zoneJournal from "../../drizzle/0004_zone_journal.sql" with { type: "text" };
 import zoneJournalTriggers from "../../drizzle/0005_zone_journal_triggers.sql" with { type: "text" };
-import domainsCanonicalOrder from "../../drizzle/0006_domains_canonical_order.sql" with { type: "text" };
+import dnssecKeys from "../../drizzle/0006_dnssec_keys.sql" with { type: "text" };
+import domainsCanonicalOrder from "../../drizzle/0007_domains_canonical_order.sql" with { type: "text" };
 
 export const MIGRATION_SQL: Record<string, string> = {
   "0000_baseline": baseline,
@@ -18,7 +19,8 @@ export const MIGRATION_SQL: Record<string, string> = {
   "0003_expiry_warnings": expiryWarnings,
   "0004_zone_journal": zoneJournal,
   "0005_zone_journal_triggers": zoneJournalTriggers,
-  "0006_domains_canonical_order": domainsCanonicalOrder,
+  "0006_dnssec_keys": dnssecKeys,
+  "0007_domains_canonical_order": domainsCanonicalOrder,
 };
 
 export interface Migration {

@@ -45,7 +45,7 @@ export type GatewayOrder = "name" | "canonical";
 const DEFAULT_PAGE_SIZE = 1000;
 /**
  * The canonical walk's key, written exactly as the domains_canonical_name index
- * (drizzle/0006_domains_canonical_order.sql) so that SQLite pages on the index.
+ * (drizzle/0007_domains_canonical_order.sql) so that SQLite pages on the index.
  */
 const CANONICAL_KEY = "replace(name, '.', char(1))";
 /** The same key in JS, to merge the pending changes into the rows (names are ASCII: SQLite's octet order is JS's). */

@@ -78,10 +78,10 @@ describe("embedded migrations", () => {
     try {
       const path = join(dir, "upgrade.sqlite");
       openDatabase(path).$client.close();
-      // Back to the shape before 0002 (and 0003, 0004, 0005), with rows a /ping wrote then.
+      // Back to the shape before 0002 (and 0003 to 0006), with rows a /ping wrote then.
       const old = new Database(path);
       for (const trigger of ["insert", "delete", "update", "rename"]) old.run(`DROP TRIGGER zone_changes_after_${trigger}`);
-      for (const table of ["zone_changes", "zone_changesets", "zone_state"]) old.run(`DROP TABLE ${table}`);
+      for (const table of ["zone_changes", "zone_changesets", "zone_state", "dnssec_keys"]) old.run(`DROP TABLE ${table}`);
       old.run("DROP INDEX domains_keep_token");
       old.run("DROP INDEX domains_canonical_name");
       for (const column of ["last_ipv4", "last_ipv6", "warned_for", "keep_token", "keep_expires"]) old.run(`ALTER TABLE domains DROP COLUMN ${column}`);

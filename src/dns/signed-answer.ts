@@ -1,0 +1,73 @@
+// A zone answer made DNSSEC-signed (SPEC 9): the apex DNSKEY answered, negative answers in
+// compact denial of existence (RFC 9824), and an RRSIG after every RRset. Pure: the signer
+// (dnssec.ts) holds the key and the signature cache; the responder decides when to call this.
+import type { Signer } from "./dnssec.ts";
+import { asciiLowerCase, TYPE_NXNAME } from "./wire.ts";
+import { RCODE, TYPE, type Question, type ResourceRecord, type ZoneAnswer } from "./zone.ts";
+
+const TYPE_DNSKEY = TYPE.DNSKEY;
+const TYPE_RRSIG = TYPE.RRSIG;
+const TYPE_NSEC = TYPE.NSEC;
+const CLASS_IN = 1;
+const CLASS_ANY = 255;
+
+const isApex = (name: string, signer: Signer) => asciiLowerCase(name.replace(/\.$/, "")) === asciiLowerCase(signer.zone);
+
+/**
+ * The answer with DNSSEC: a DNSKEY question at the apex gets the key (with or without the DO
+ * bit: the RRset exists once the zone is signed); with `dnssecOk`, every RRset of every
+ * section is followed by its RRSIG, and a negative answer becomes compact denial: NOERROR,
+ * the SOA and one NSEC owned by the name, next `\000.<name>`, listing RRSIG NSEC NXNAME for a
+ * name that does not exist, or RRSIG NSEC and the types it holds for NODATA.
+ * Answers that are not the zone's (REFUSED, errors) come back as they were.
+ */
+export function signedAnswer(answer: ZoneAnswer, question: Question, signer: Signer, dnssecOk: boolean, nowSeconds: number): ZoneAnswer {
+  if (!answer.aa || (answer.rcode !== RCODE.NOERROR && answer.rcode !== RCODE.NXDOMAIN)) return answer;
+  let result = answer;
+  if (question.type === TYPE_DNSKEY && (question.class === CLASS_IN || question.class === CLASS_ANY) && isApex(question.name, signer) && answer.denial)
+    result = { rcode: RCODE.NOERROR, aa: true, answers: [{ ...signer.dnskey(), name: question.name.replace(/\.$/, "") }], authority: [], additional: [] };
+  if (!dnssecOk) return result;
+
+  let authority = result.authority;
+  let rcode = result.rcode;
+  if (result.denial) {
+    const { owner, types } = result.denial;
+    const soa = authority.find((rr) => rr.type === "SOA");
+    const listed =
+      types === null
+        ? [TYPE_RRSIG, TYPE_NSEC, TYPE_NXNAME]
+        : [...types.map((t) => TYPE[t]), TYPE_RRSIG, TYPE_NSEC, ...(isApex(owner, signer) ? [TYPE_DNSKEY] : [])];
+    const nsec: ResourceRecord = {
+      name: owner,
+      ttl: soa?.ttl ?? 0,
+      type: "NSEC",
+      // lower case: RFC 4034 validators lower it when they check the signature, RFC 6840 ones do not
+      next: `\u0000.${asciiLowerCase(owner)}`,
+      types: [...new Set(listed)].sort((a, b) => a - b),
+    };
+    authority = [...authority, nsec];
+    rcode = RCODE.NOERROR;
+  }
+  return {
+    rcode,
+    aa: true,
+    answers: withSignatures(result.answers, signer, nowSeconds),
+    authority: withSignatures(authority, signer, nowSeconds),
+    additional: withSignatures(result.additional, signer, nowSeconds),
+  };
+}
+
+/** The records grouped into RRsets (in the order each first appears), each followed by its RRSIG. */
+function withSignatures(records: ResourceRecord[], signer: Signer, nowSeconds: number): ResourceRecord[] {
+  if (records.length === 0) return records;
+  const sets = new Map<string, ResourceRecord[]>();
+  for (const rr of records) {
+    const key = `${asciiLowerCase(rr.name)} ${rr.type}`;
+    const set = sets.get(key);
+    if (set) set.push(rr);
+    else sets.set(key, [rr]);
+  }
+  const out: ResourceRecord[] = [];
+  for (const set of sets.values()) out.push(...set, signer.sign(set, nowSeconds));
+  return out;
+}
