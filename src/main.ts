@@ -192,8 +192,8 @@ const dnssec = settings.dns.dnssec
       log(`dnssec: ${made ? "made a new" : "signing with the stored"} ${key.algorithm} key; the registrar needs its DS: ${ds}`);
       if (key.algorithm !== wanted) log(`warning: dns.dnssec_algorithm is ${wanted} but the stored key is ${key.algorithm}, which keeps signing`);
       // tests only: signatures that do not verify, to see validators refuse them
-      const corruptSignatures = process.env.REGISTRATION_TEST_BREAK_DNSSEC === "1";
-      if (corruptSignatures) log("warning: REGISTRATION_TEST_BREAK_DNSSEC=1: every signature is broken on purpose, validators will fail");
+      const corruptSignatures = process.env.REGSRV_TEST_BREAK_DNSSEC === "1";
+      if (corruptSignatures) log("warning: REGSRV_TEST_BREAK_DNSSEC=1: every signature is broken on purpose, validators will fail");
       return { key, corruptSignatures };
     })
   : undefined;
