@@ -93,3 +93,30 @@ describe("a signed server's AXFR (whole process, dig, ldns-verify-zone)", () => 
     expect(bad.out).toMatch(/Bogus DNSSEC signature for a-b\.example\.test\.\s+A/);
   });
 });
+
+describe("turning dns.dnssec on or off (whole process, restarts)", () => {
+  test("moves the serial, so secondaries transfer the zone again, signed or not; a signed restart in the same week does not", async () => {
+    const own = mkdtempSync(join(tmpdir(), "regsrv-presigned-serial-"));
+    const dbPath = join(own, "registration.sqlite");
+    const serialOf = async (env: Record<string, string>) => {
+      const s = await startServer({ dir: own, dbPath, env });
+      try {
+        const p = Bun.spawn(["/usr/bin/dig", "+short", "-p", String(s.dnsPort), "@127.0.0.1", "example.test", "SOA"], { stdout: "pipe" });
+        const out = await new Response(p.stdout).text();
+        await p.exited;
+        return Number(out.trim().split(/\s+/)[2]);
+      } finally {
+        await s.stop();
+      }
+    };
+    try {
+      const unsigned = await serialOf({});
+      const signed = await serialOf({ REGISTRATION_DNS_DNSSEC: "true" });
+      expect(signed).toBeGreaterThan(unsigned);
+      expect(await serialOf({ REGISTRATION_DNS_DNSSEC: "true" })).toBe(signed);
+      expect(await serialOf({})).toBeGreaterThan(signed);
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
