@@ -18,7 +18,8 @@ const isApex = (name: string, signer: Signer) => asciiLowerCase(name.replace(/\.
  * bit: the RRset exists once the zone is signed); with `dnssecOk`, every RRset of every
  * section is followed by its RRSIG, and a negative answer becomes compact denial: NOERROR,
  * the SOA and one NSEC owned by the name, next `\000.<name>`, listing RRSIG NSEC NXNAME for a
- * name that does not exist, or RRSIG NSEC and the types it holds for NODATA.
+ * name that does not exist, or RRSIG NSEC and the types it holds (and may hold any moment,
+ * bar the one asked for) for NODATA.
  * Answers that are not the zone's (REFUSED, errors) come back as they were.
  */
 export function signedAnswer(answer: ZoneAnswer, question: Question, signer: Signer, dnssecOk: boolean, nowSeconds: number): ZoneAnswer {
@@ -31,12 +32,22 @@ export function signedAnswer(answer: ZoneAnswer, question: Question, signer: Sig
   let authority = result.authority;
   let rcode = result.rcode;
   if (result.denial) {
-    const { owner, types } = result.denial;
+    const { owner, types, volatile = [] } = result.denial;
     const soa = authority.find((rr) => rr.type === "SOA");
+    // A type the store may add at any moment (a challenge's TXT, a ping's address) is listed
+    // unless it is the one asked for: a resolver using NSEC aggressively (RFC 8198) would
+    // otherwise deny it from cache for the negative TTL after it appears (an ACME challenge
+    // set right after a client looked the name up). Listing more denies less: still valid.
     const listed =
       types === null
         ? [TYPE_RRSIG, TYPE_NSEC, TYPE_NXNAME]
-        : [...types.map((t) => TYPE[t]), TYPE_RRSIG, TYPE_NSEC, ...(isApex(owner, signer) ? [TYPE_DNSKEY] : [])];
+        : [
+            ...types.map((t) => TYPE[t]),
+            ...volatile.map((t) => TYPE[t]).filter((t) => t !== question.type),
+            TYPE_RRSIG,
+            TYPE_NSEC,
+            ...(isApex(owner, signer) ? [TYPE_DNSKEY] : []),
+          ];
     const nsec: ResourceRecord = {
       name: owner,
       ttl: soa?.ttl ?? 0,

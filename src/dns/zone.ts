@@ -64,9 +64,10 @@ export interface ZoneAnswer {
   additional: ResourceRecord[];
   /**
    * A negative answer's name (the last of a CNAME chain, case as asked) and the types it holds:
-   * null when it does not exist (NXDOMAIN). What a signed answer's NSEC says (dns/responder.ts).
+   * null when it does not exist (NXDOMAIN); `volatile`, the types the store may add there at
+   * any moment. What a signed answer's NSEC says (dns/signed-answer.ts).
    */
-  denial?: { owner: string; types: RecordType[] | null };
+  denial?: { owner: string; types: RecordType[] | null; volatile?: RecordType[] };
 }
 
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
@@ -101,6 +102,8 @@ interface Node {
   records: RecordData[];
   ttl: Partial<Record<RecordType, number>>;
   cname?: string;
+  /** types the store may add here at any moment (a ping's address, a challenge) */
+  volatile?: RecordType[];
 }
 
 interface StaticZone {
@@ -163,7 +166,7 @@ export function answerQuestion(question: Question, lookups: ZoneLookups, zone: D
     for (const data of matching) result.answers.push({ name: owner, ttl: node.ttl[data.type] ?? zone.ttl, ...withSerial(data, lookups) });
     if (matching.length === 0) {
       result.authority.push(soaForAuthority(zone, statics, lookups));
-      result.denial = { owner, types: [...new Set(records.map((r) => r.type))] };
+      result.denial = { owner, types: [...new Set(records.map((r) => r.type))], volatile: node.volatile };
     } else if (current === "" && matching.some((r) => r.type === "NS")) result.additional.push(...glue(zone, statics));
     return result;
   }
@@ -344,7 +347,7 @@ function findNode(relative: string, lookups: ZoneLookups, zone: DnsSettings, sta
     const gateway = lookups.gateway(`${labels[1]}.${statics.apex}`);
     if (gateway) {
       const challenge: RecordData[] = gateway.dnsChallenge ? [{ type: "TXT", text: gateway.dnsChallenge }] : [];
-      return { records: challenge, ttl: { TXT: zone.gatewayTtl } };
+      return { records: challenge, ttl: { TXT: zone.gatewayTtl }, volatile: ["TXT"] };
     }
   }
 
@@ -490,7 +493,11 @@ function nodeRecords(owner: string, node: Node, zone: DnsSettings): ResourceReco
 function mergeNodes(gateway: Node, fixed: Node | undefined): Node {
   if (!fixed) return gateway;
   const present = new Set(gateway.records.map((r) => r.type));
-  return { records: [...gateway.records, ...fixed.records.filter((r) => !present.has(r.type))], ttl: { ...fixed.ttl, ...gateway.ttl } };
+  return {
+    records: [...gateway.records, ...fixed.records.filter((r) => !present.has(r.type))],
+    ttl: { ...fixed.ttl, ...gateway.ttl },
+    volatile: gateway.volatile,
+  };
 }
 
 function gatewayNode(label: string, gateway: GatewayRecord, zone: DnsSettings, statics: StaticZone): Node {
@@ -506,7 +513,7 @@ function gatewayNode(label: string, gateway: GatewayRecord, zone: DnsSettings, s
   }
   const own = statics.labelled.get(label);
   records.push(...statics.everyGateway.caaTxt, ...(own?.txt ?? []), ...statics.everyGateway.mx, ...(own?.mx ?? []));
-  return { records, ttl: { A: zone.gatewayTtl, AAAA: zone.gatewayTtl } };
+  return { records, ttl: { A: zone.gatewayTtl, AAAA: zone.gatewayTtl }, volatile: ["A", "AAAA"] };
 }
 
 /**
