@@ -22,8 +22,35 @@ const isApex = (name: string, signer: Signer) => asciiLowerCase(name.replace(/\.
  * bar the one asked for) for NODATA.
  * Answers that are not the zone's (REFUSED, errors) come back as they were.
  */
-export function signedAnswer(answer: ZoneAnswer, question: Question, signer: Signer, dnssecOk: boolean, nowSeconds: number): ZoneAnswer {
+export function signedAnswer(
+  answer: ZoneAnswer,
+  question: Question,
+  signer: Signer,
+  dnssecOk: boolean,
+  nowSeconds: number,
+  /** the delegated PageKite zone (zone.ts delegatedChild), or null */
+  child: string | null = null,
+): ZoneAnswer {
   if (!answer.aa || (answer.rcode !== RCODE.NOERROR && answer.rcode !== RCODE.NXDOMAIN)) return answer;
+  if (child) {
+    // The delegated PageKite zone is unsigned (it has no key and the parent no DS): its answers
+    // go out as they are, and the parent proves the delegation insecure, an NSEC at the cut
+    // with NS and no DS (RFC 4035 3.1.4.1: DS is the parent's to answer), its next name the
+    // first label with a zero octet appended, outside the child (RFC 9824 3.4).
+    const name = asciiLowerCase(question.name.replace(/\.$/, ""));
+    if (name === child && question.type === TYPE.DS && answer.denial && dnssecOk) {
+      const soa = answer.authority.filter((rr) => rr.type === "SOA");
+      const nsec: ResourceRecord = {
+        name: answer.denial.owner,
+        ttl: soa[0]?.ttl ?? 0,
+        type: "NSEC",
+        next: name.replace(/^[^.]*/, (first) => `${first}\u0000`),
+        types: [TYPE.NS, TYPE_RRSIG, TYPE_NSEC],
+      };
+      return { rcode: RCODE.NOERROR, aa: true, answers: [], authority: withSignatures([...soa, nsec], signer, nowSeconds), additional: [] };
+    }
+    if (name === child || name.endsWith(`.${child}`)) return answer;
+  }
   let result = answer;
   if (question.type === TYPE_DNSKEY && (question.class === CLASS_IN || question.class === CLASS_ANY) && isApex(question.name, signer) && answer.denial)
     result = { rcode: RCODE.NOERROR, aa: true, answers: [{ ...signer.dnskey(), name: question.name.replace(/\.$/, "") }], authority: [], additional: [] };

@@ -364,6 +364,15 @@ function findNode(relative: string, lookups: ZoneLookups, zone: DnsSettings, sta
 }
 
 /**
+ * The PageKite subtree's zone, `<domain>.<domain>` (wire form, lower case), when the zone
+ * delegates it (dns.pagekite_address); null when it is part of the zone.
+ */
+export function delegatedChild(zone: DnsSettings): string | null {
+  const statics = staticZone(zone);
+  return statics.delegation ? `${statics.apexBelowApex}.${withoutDot(statics.apex)}` : null;
+}
+
+/**
  * A gateway's records as a transfer carries them: its address records (and the configured
  * CAA, TXT, MX) at `<name>`, and its challenge at `_acme-challenge.<name>`. `name` is its full
  * name (domains.name); the same records answerQuestion gives for those names.

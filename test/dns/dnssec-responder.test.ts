@@ -146,6 +146,40 @@ describe("signed answers to queries with the DO bit", () => {
   });
 });
 
+describe("the delegated PageKite zone (dns.pagekite_address) with DNSSEC on", () => {
+  const delegating = createResponder({ zone: testZone({ dnssec: true, pagekiteAddress: "192.0.2.53" }), lookups, log: () => {}, signer, now: () => NOW });
+  const kite = "a1b2c3.f00dfeed.1a2b3c4d0123456789abcdef0123456789ab.https-443.home.example.test.example.test";
+
+  test("answers at and below its apex go out unsigned: it is a zone of its own, without a key", () => {
+    for (const [name, type] of [
+      [kite, "A"],
+      ["example.test.example.test", "NS"],
+      ["example.test.example.test", "SOA"],
+      ["ns.example.test.example.test", "A"],
+    ]) {
+      const { decoded } = ask(name, type, { respond: delegating });
+      expect(decoded.answers.length).toBeGreaterThan(0);
+      expect([...decoded.answers, ...decoded.authorities].filter((r) => r.type === "RRSIG" || r.type === "NSEC")).toEqual([]);
+    }
+  });
+
+  test("its DS is denied by the parent: a signed NSEC at the cut with NS and no DS or SOA, next outside the child", () => {
+    const { decoded } = ask("example.test.example.test", "DS", { respond: delegating });
+    expect(decoded.rcode).toBe("NOERROR");
+    expect(shape(decoded.authorities)).toEqual([
+      "example.test SOA",
+      "example.test RRSIG SOA",
+      "example.test.example.test NSEC",
+      "example.test.example.test RRSIG NSEC",
+    ]);
+    expect(decoded.authorities[2].data).toEqual({ nextDomain: "example\u0000.test.example.test", rrtypes: ["NS", "RRSIG", "NSEC"] });
+  });
+
+  test("without the delegation the PageKite names are the zone's own, and signed", () => {
+    expect(shape(ask(kite, "A").decoded.answers)).toEqual([`${kite} A`, `${kite} RRSIG A`]);
+  });
+});
+
 describe("signed answers in the answer cache", () => {
   test("a cached signed answer is the same bytes; it is rebuilt once the signing week rolls", () => {
     let now = NOW;
