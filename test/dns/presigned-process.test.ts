@@ -1,6 +1,7 @@
 // The whole server (a child process) with dns.dnssec on and transfers allowed: what `dig AXFR`
 // receives is a presigned zone that ldns-verify-zone verifies as complete with the served
-// DNSKEY's DS as the trust anchor, and refuses once one signature byte is flipped.
+// DNSKEY's DS as the trust anchor (and BIND's dnssec-verify calls fully signed), and refuses
+// once one signature byte is flipped.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -75,6 +76,10 @@ describe("a signed server's AXFR (whole process, dig, ldns-verify-zone)", () => 
     const good = await verifyZone(text, `${anchor}\n`);
     expect(good.out).toContain("Zone is verified and complete");
     expect(good.code).toBe(0);
+    // BIND's verifier too (-z: the one combined key signs everything, there is no separate ZSK)
+    const bind = await run(["dnssec-verify", "-z", "-o", "example.test", join(dir, "zone")]);
+    expect(bind.out).toContain("Zone fully signed");
+    expect(bind.code).toBe(0);
 
     // one byte of the RRSIG over a-b's A: base64 decoded, flipped, encoded again
     const lines = text.split("\n");
