@@ -59,17 +59,17 @@ export function signedAnswer(
   let authority = result.authority;
   let rcode = result.rcode;
   if (result.denial) {
-    const { owner, types, volatile = [] } = result.denial;
+    const { owner, records, volatile = [] } = result.denial;
     const soa = authority.find((rr) => rr.type === "SOA");
     // A type the store may add at any moment (a challenge's TXT, a ping's address) is listed
     // unless it is the one asked for: a resolver using NSEC aggressively (RFC 8198) would
     // otherwise deny it from cache for the negative TTL after it appears (an ACME challenge
     // set right after a client looked the name up). Listing more denies less: still valid.
     const listed =
-      types === null
+      records === null
         ? [TYPE_RRSIG, TYPE_NSEC, TYPE_NXNAME]
         : [
-            ...types.map((t) => TYPE[t]),
+            ...records.map((r) => TYPE[r.type]),
             ...volatile.map((t) => TYPE[t]).filter((t) => t !== question.type),
             TYPE_RRSIG,
             TYPE_NSEC,
