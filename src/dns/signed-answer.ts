@@ -59,17 +59,17 @@ export function signedAnswer(
   let authority = result.authority;
   let rcode = result.rcode;
   if (result.denial) {
-    const { owner, types, volatile = [] } = result.denial;
+    const { owner, records, volatile = [] } = result.denial;
     const soa = authority.find((rr) => rr.type === "SOA");
     // A type the store may add at any moment (a challenge's TXT, a ping's address) is listed
     // unless it is the one asked for: a resolver using NSEC aggressively (RFC 8198) would
     // otherwise deny it from cache for the negative TTL after it appears (an ACME challenge
     // set right after a client looked the name up). Listing more denies less: still valid.
     const listed =
-      types === null
+      records === null
         ? [TYPE_RRSIG, TYPE_NSEC, TYPE_NXNAME]
         : [
-            ...types.map((t) => TYPE[t]),
+            ...records.map((r) => TYPE[r.type]),
             ...volatile.map((t) => TYPE[t]).filter((t) => t !== question.type),
             TYPE_RRSIG,
             TYPE_NSEC,
@@ -80,7 +80,7 @@ export function signedAnswer(
       ttl: soa?.ttl ?? 0,
       type: "NSEC",
       // lower case: RFC 4034 validators lower it when they check the signature, RFC 6840 ones do not
-      next: `\u0000.${asciiLowerCase(owner)}`,
+      next: successor(asciiLowerCase(owner.replace(/\.$/, ""))),
       types: [...new Set(listed)].sort((a, b) => a - b),
     };
     authority = [...authority, nsec];
@@ -93,6 +93,25 @@ export function signedAnswer(
     authority: withSignatures(authority, signer, nowSeconds),
     additional: withSignatures(result.additional, signer, nowSeconds),
   };
+}
+
+/**
+ * The name right after `name` in canonical order (RFC 9824 2): `\000.<name>`; for a name too
+ * long to take another label (255 octets on the wire), its first label with a zero octet
+ * appended, or failing that with its last octet one higher (never an upper-case letter, which
+ * canonical order would read as lower case).
+ */
+export function successor(name: string): string {
+  const wireLength = name === "" ? 1 : name.length + 2;
+  if (wireLength + 2 <= 255) return `\u0000.${name}`;
+  const dot = name.indexOf(".");
+  const first = dot < 0 ? name : name.slice(0, dot);
+  const rest = dot < 0 ? "" : name.slice(dot);
+  if (wireLength + 1 <= 255 && first.length < 63) return `${first}\u0000${rest}`;
+  let last = first.charCodeAt(first.length - 1) + 1;
+  if (last >= 0x41 && last <= 0x5a) last = 0x5b;
+  if (last > 0xff) throw new Error(`no successor name for ${name}`);
+  return `${first.slice(0, -1)}${String.fromCharCode(last)}${rest}`;
 }
 
 /** The records grouped into RRsets (in the order each first appears), each followed by its RRSIG. */

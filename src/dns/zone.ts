@@ -63,11 +63,12 @@ export interface ZoneAnswer {
   authority: ResourceRecord[];
   additional: ResourceRecord[];
   /**
-   * A negative answer's name (the last of a CNAME chain, case as asked) and the types it holds:
-   * null when it does not exist (NXDOMAIN); `volatile`, the types the store may add there at
-   * any moment. What a signed answer's NSEC says (dns/signed-answer.ts).
+   * A negative answer's name (the last of a CNAME chain, case as asked) and the records it
+   * holds (their types matter): null when it does not exist (NXDOMAIN); `volatile`, the types
+   * the store may add there at any moment. What a signed answer's NSEC says
+   * (dns/signed-answer.ts); set for every negative answer, read only when signing.
    */
-  denial?: { owner: string; types: RecordType[] | null; volatile?: RecordType[] };
+  denial?: { owner: string; records: readonly RecordData[] | null; volatile?: RecordType[] };
 }
 
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
@@ -149,7 +150,7 @@ export function answerQuestion(question: Question, lookups: ZoneLookups, zone: D
     if (node === undefined) {
       result.rcode = RCODE.NXDOMAIN;
       result.authority.push(soaForAuthority(zone, statics, lookups));
-      result.denial = { owner, types: null };
+      result.denial = { owner, records: null };
       return result;
     }
     // RFC 1034 4.3.2: CNAME and ANY questions are answered with the CNAME itself, not chased.
@@ -166,7 +167,7 @@ export function answerQuestion(question: Question, lookups: ZoneLookups, zone: D
     for (const data of matching) result.answers.push({ name: owner, ttl: node.ttl[data.type] ?? zone.ttl, ...withSerial(data, lookups) });
     if (matching.length === 0) {
       result.authority.push(soaForAuthority(zone, statics, lookups));
-      result.denial = { owner, types: [...new Set(records.map((r) => r.type))], volatile: node.volatile };
+      result.denial = { owner, records, volatile: node.volatile };
     } else if (current === "" && matching.some((r) => r.type === "NS")) result.additional.push(...glue(zone, statics));
     return result;
   }

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { AnswerCache } from "../../src/dns/answer-cache.ts";
 import { generateSigningKey, loadSigner, signingEpoch } from "../../src/dns/dnssec.ts";
 import { createResponder } from "../../src/dns/responder.ts";
+import { successor } from "../../src/dns/signed-answer.ts";
 import { decode, encodeQuery, seededStore, testZone } from "./client.ts";
 
 const zone = testZone({ dnssec: true });
@@ -104,6 +105,18 @@ describe("signed answers to queries with the DO bit", () => {
     // a dynamic-DNS gateway with only an IPv4 address: AAAA may come with its next ping
     const homeCname = ask("home.example.test", "CNAME").decoded;
     expect(homeCname.authorities[2].data.rrtypes).toEqual(["A", "MX", "TXT", "AAAA", "RRSIG", "NSEC", "CAA"]);
+  });
+
+  test("a missing name of 255 octets still gets its NSEC: a next name that fits (delv validates all three forms)", () => {
+    const [a, b, c] = ["a", "b", "c"].map((x) => x.repeat(63));
+    const longest = `${a}.${b}.${c}.${"d".repeat(48)}.example.test`; // 255 octets on the wire
+    const { decoded } = ask(longest, "A");
+    expect(decoded.rcode).toBe("NOERROR");
+    expect(decoded.authorities[2].data.nextDomain).toBe(`${"a".repeat(62)}b.${b}.${c}.${"d".repeat(48)}.example.test`);
+    const rest254 = `${b}.${c}.${"e".repeat(63)}.${"d".repeat(45)}.example.test`;
+    expect(successor(`x.${rest254}`)).toBe(`x\u0000.${rest254}`); // 254 octets: the first label grows
+    expect(successor("nope.example.test")).toBe("\u0000.nope.example.test");
+    expect(successor(`${"a".repeat(62)}@.${b}.${c}.${"d".repeat(48)}.example.test`).slice(62, 63)).toBe("["); // not "A"
   });
 
   test("outside the zone: REFUSED, unsigned", () => {
