@@ -56,6 +56,7 @@ export function signedAnswer(
     result = { rcode: RCODE.NOERROR, aa: true, answers: [{ ...signer.dnskey(), name: question.name.replace(/\.$/, "") }], authority: [], additional: [] };
   if (!dnssecOk) return result;
 
+  let answers = result.answers;
   let authority = result.authority;
   let rcode = result.rcode;
   if (result.denial) {
@@ -83,13 +84,18 @@ export function signedAnswer(
       next: successor(asciiLowerCase(owner.replace(/\.$/, ""))),
       types: [...new Set(listed)].sort((a, b) => a - b),
     };
-    authority = [...authority, nsec];
     rcode = RCODE.NOERROR;
+    // Every name has its NSEC under compact denial: asked for, it is the answer (a NODATA for
+    // NSEC proven by an NSEC listing NSEC would contradict itself).
+    if (question.type === TYPE_NSEC && result.answers.length === 0) {
+      answers = [nsec];
+      authority = [];
+    } else authority = [...authority, nsec];
   }
   return {
     rcode,
     aa: true,
-    answers: withSignatures(result.answers, signer, nowSeconds),
+    answers: withSignatures(answers, signer, nowSeconds),
     authority: withSignatures(authority, signer, nowSeconds),
     additional: withSignatures(result.additional, signer, nowSeconds),
   };

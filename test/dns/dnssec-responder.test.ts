@@ -119,6 +119,19 @@ describe("signed answers to queries with the DO bit", () => {
     expect(successor(`${"a".repeat(62)}@.${b}.${c}.${"d".repeat(48)}.example.test`).slice(62, 63)).toBe("["); // not "A"
   });
 
+  test("asked for NSEC, a name gets its NSEC as the answer, signed", () => {
+    for (const [name, types] of [
+      ["home.example.test", ["A", "MX", "TXT", "AAAA", "RRSIG", "NSEC", "CAA"]],
+      ["nope.example.test", ["RRSIG", "NSEC", "UNKNOWN_128"]],
+    ] as const) {
+      const { decoded } = ask(name, "NSEC");
+      expect(decoded.rcode).toBe("NOERROR");
+      expect(shape(decoded.answers)).toEqual([`${name} NSEC`, `${name} RRSIG NSEC`]);
+      expect(decoded.answers[0].data.rrtypes).toEqual(types);
+      expect(decoded.authorities).toEqual([]);
+    }
+  });
+
   test("outside the zone: REFUSED, unsigned", () => {
     const { decoded } = ask("example.org", "A");
     expect(decoded.rcode).toBe("REFUSED");
