@@ -173,6 +173,17 @@ store.onGatewayChange((name) => {
   versions.invalidate(name);
   publisher.poke();
 });
+// A signed zone's signatures roll weekly: its fingerprint holds the week, so the serial moves
+// and secondaries transfer the new signatures (zoneFingerprint); unsigned, this never resets.
+const resigning = setInterval(() => {
+  try {
+    if (publisher.resetFor(zoneFingerprint(settings.dns))) log(`dns: new signing week, serial ${publisher.serial()} for the secondaries`);
+  } catch (e) {
+    log(`dns: cannot move the zone's serial for the new signing week yet (tried again each minute): ${errorText(e)}`);
+  }
+}, 60_000);
+resigning.unref();
+closers.push(() => clearInterval(resigning));
 // DNSSEC (SPEC 9): the key is made at the first start with dns.dnssec on, then kept.
 const dnssec = settings.dns.dnssec
   ? await orFail("cannot read or store the DNSSEC key", () => {

@@ -11,7 +11,7 @@ import { signedAnswer } from "./signed-answer.ts";
 import { transferMessages, type ZoneSnapshot } from "./transfer.ts";
 import { TsigSigner, tsigErrorReply, tsigLength, verifyRequest } from "./tsig.ts";
 import { encodeResponse, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, type Query, type Response } from "./wire.ts";
-import { answerQuestion, QTYPE, RCODE, zoneRecords, type ZoneLookups } from "./zone.ts";
+import { answerQuestion, delegatedChild, QTYPE, RCODE, zoneRecords, type ZoneLookups } from "./zone.ts";
 
 export type Transport = "udp" | "tcp";
 
@@ -165,7 +165,10 @@ function createUncachedResponder(options: ResponderOptions) {
     try {
       const answered = answerQuestion(query.question, lookups, options.zone);
       const dnssec = options.signer;
-      Object.assign(reply, dnssec ? signedAnswer(answered, query.question, dnssec, query.edns?.dnssecOk === true, now()) : answered);
+      Object.assign(
+        reply,
+        dnssec ? signedAnswer(answered, query.question, dnssec, query.edns?.dnssecOk === true, now(), delegatedChild(options.zone)) : answered,
+      );
     } catch (e) {
       reportFailure(`dns: lookup failed, answering SERVFAIL: ${(e as Error).message}`);
       const failed = finish(safeEncode(reply, limit, reportFailure));
@@ -210,7 +213,9 @@ function answerTransfer(
     report(`dns: transfer to ${client} refused: too many transfers under way`);
     return refused;
   }
-  const stream = transferMessages(query, snapshot, zone, signer ? (message) => signer.sign(message, Date.now() / 1000) : undefined);
+  // dns.dnssec on: presigned, whatever the query's DO bit (a secondary answers validators too)
+  const signing = options.signer ? { signer: options.signer, nowSeconds: (options.now ?? (() => Date.now() / 1000))() } : null;
+  const stream = transferMessages(query, snapshot, zone, signer ? (message) => signer.sign(message, Date.now() / 1000) : undefined, signing);
   try {
     const first = stream.next();
     if (first.done) return { rcode: RCODE.SERVFAIL, aa: false };

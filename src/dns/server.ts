@@ -52,7 +52,7 @@ function boundedTransfers(open: () => ZoneSnapshot, max: number): TransferSource
       let closed = false;
       return {
         serial: snapshot.serial,
-        gateways: (pageSize) => snapshot.gateways(pageSize),
+        gateways: (pageSize, order) => snapshot.gateways(pageSize, order),
         changesetsSince: (serial) => snapshot.changesetsSince(serial),
         close() {
           if (closed) return;
@@ -407,6 +407,12 @@ function clientOf(address: string): string {
 
 /** A transfer sends this many messages (~16 KB each) per event-loop turn, then lets other sockets in. */
 const TRANSFER_MESSAGES_PER_TURN = 8;
+/**
+ * ...or fewer, once a turn has taken this long (ms): an unsigned message is encoded in well
+ * under 1 ms, but a presigned one carries ~100 fresh signatures (3-10 ms), and 8 of them would
+ * hold every other query back for tens of milliseconds.
+ */
+const TRANSFER_TURN_MS = 5;
 
 /** RFC 1035 4.2.2 / RFC 7766: length-prefixed messages, pipelined, answered in order. */
 function serveConnection(socket: TcpSocket, connection: Connection, respond: TcpResponder, log: (line: string) => void, limits: TcpLimits): void {
@@ -455,8 +461,9 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
   };
   /** Sends the transfer's messages while the socket takes them; false when the connection is gone. */
   const pump = (): boolean => {
+    const turnStarted = performance.now();
     for (let sent = 0; streaming && !waitingForDrain; sent++) {
-      if (sent === TRANSFER_MESSAGES_PER_TURN) {
+      if (sent === TRANSFER_MESSAGES_PER_TURN || (sent > 0 && performance.now() - turnStarted >= TRANSFER_TURN_MS)) {
         // Other connections and the UDP socket get their turn; this one goes on in the next.
         waitingForDrain = true;
         socket.pause();

@@ -22,27 +22,55 @@ const isApex = (name: string, signer: Signer) => asciiLowerCase(name.replace(/\.
  * bar the one asked for) for NODATA.
  * Answers that are not the zone's (REFUSED, errors) come back as they were.
  */
-export function signedAnswer(answer: ZoneAnswer, question: Question, signer: Signer, dnssecOk: boolean, nowSeconds: number): ZoneAnswer {
+export function signedAnswer(
+  answer: ZoneAnswer,
+  question: Question,
+  signer: Signer,
+  dnssecOk: boolean,
+  nowSeconds: number,
+  /** the delegated PageKite zone (zone.ts delegatedChild), or null */
+  child: string | null = null,
+): ZoneAnswer {
   if (!answer.aa || (answer.rcode !== RCODE.NOERROR && answer.rcode !== RCODE.NXDOMAIN)) return answer;
+  if (child) {
+    // The delegated PageKite zone is unsigned (it has no key and the parent no DS): its answers
+    // go out as they are, and the parent proves the delegation insecure, an NSEC at the cut
+    // with NS and no DS (RFC 4035 3.1.4.1: DS is the parent's to answer), its next name the
+    // first label with a zero octet appended, outside the child (RFC 9824 3.4).
+    const name = asciiLowerCase(question.name.replace(/\.$/, ""));
+    if (name === child && question.type === TYPE.DS && answer.denial && dnssecOk) {
+      const soa = answer.authority.filter((rr) => rr.type === "SOA");
+      const nsec: ResourceRecord = {
+        name: answer.denial.owner,
+        ttl: soa[0]?.ttl ?? 0,
+        type: "NSEC",
+        next: name.replace(/^[^.]*/, (first) => `${first}\u0000`),
+        types: [TYPE.NS, TYPE_RRSIG, TYPE_NSEC],
+      };
+      return { rcode: RCODE.NOERROR, aa: true, answers: [], authority: withSignatures([...soa, nsec], signer, nowSeconds), additional: [] };
+    }
+    if (name === child || name.endsWith(`.${child}`)) return answer;
+  }
   let result = answer;
   if (question.type === TYPE_DNSKEY && (question.class === CLASS_IN || question.class === CLASS_ANY) && isApex(question.name, signer) && answer.denial)
     result = { rcode: RCODE.NOERROR, aa: true, answers: [{ ...signer.dnskey(), name: question.name.replace(/\.$/, "") }], authority: [], additional: [] };
   if (!dnssecOk) return result;
 
+  let answers = result.answers;
   let authority = result.authority;
   let rcode = result.rcode;
   if (result.denial) {
-    const { owner, types, volatile = [] } = result.denial;
+    const { owner, records, volatile = [] } = result.denial;
     const soa = authority.find((rr) => rr.type === "SOA");
     // A type the store may add at any moment (a challenge's TXT, a ping's address) is listed
     // unless it is the one asked for: a resolver using NSEC aggressively (RFC 8198) would
     // otherwise deny it from cache for the negative TTL after it appears (an ACME challenge
     // set right after a client looked the name up). Listing more denies less: still valid.
     const listed =
-      types === null
+      records === null
         ? [TYPE_RRSIG, TYPE_NSEC, TYPE_NXNAME]
         : [
-            ...types.map((t) => TYPE[t]),
+            ...records.map((r) => TYPE[r.type]),
             ...volatile.map((t) => TYPE[t]).filter((t) => t !== question.type),
             TYPE_RRSIG,
             TYPE_NSEC,
@@ -53,19 +81,43 @@ export function signedAnswer(answer: ZoneAnswer, question: Question, signer: Sig
       ttl: soa?.ttl ?? 0,
       type: "NSEC",
       // lower case: RFC 4034 validators lower it when they check the signature, RFC 6840 ones do not
-      next: `\u0000.${asciiLowerCase(owner)}`,
+      next: successor(asciiLowerCase(owner.replace(/\.$/, ""))),
       types: [...new Set(listed)].sort((a, b) => a - b),
     };
-    authority = [...authority, nsec];
     rcode = RCODE.NOERROR;
+    // Every name has its NSEC under compact denial: asked for, it is the answer (a NODATA for
+    // NSEC proven by an NSEC listing NSEC would contradict itself).
+    if (question.type === TYPE_NSEC && result.answers.length === 0) {
+      answers = [nsec];
+      authority = [];
+    } else authority = [...authority, nsec];
   }
   return {
     rcode,
     aa: true,
-    answers: withSignatures(result.answers, signer, nowSeconds),
+    answers: withSignatures(answers, signer, nowSeconds),
     authority: withSignatures(authority, signer, nowSeconds),
     additional: withSignatures(result.additional, signer, nowSeconds),
   };
+}
+
+/**
+ * The name right after `name` in canonical order (RFC 9824 2): `\000.<name>`; for a name too
+ * long to take another label (255 octets on the wire), its first label with a zero octet
+ * appended, or failing that with its last octet one higher (never an upper-case letter, which
+ * canonical order would read as lower case).
+ */
+export function successor(name: string): string {
+  const wireLength = name === "" ? 1 : name.length + 2;
+  if (wireLength + 2 <= 255) return `\u0000.${name}`;
+  const dot = name.indexOf(".");
+  const first = dot < 0 ? name : name.slice(0, dot);
+  const rest = dot < 0 ? "" : name.slice(dot);
+  if (wireLength + 1 <= 255 && first.length < 63) return `${first}\u0000${rest}`;
+  let last = first.charCodeAt(first.length - 1) + 1;
+  if (last >= 0x41 && last <= 0x5a) last = 0x5b;
+  if (last > 0xff) throw new Error(`no successor name for ${name}`);
+  return `${first.slice(0, -1)}${String.fromCharCode(last)}${rest}`;
 }
 
 /** The records grouped into RRsets (in the order each first appears), each followed by its RRSIG. */

@@ -6,6 +6,7 @@ import { unmapIPv4 } from "../addresses.ts";
 import type { DnsSettings } from "../config.ts";
 import { MODE, type GatewayRecord } from "../gateway-data.ts";
 import { absoluteName, withoutDot } from "../names.ts";
+import { canonicalCompare, isAtOrBelow } from "./canonical.ts";
 
 export interface ZoneLookups {
   /** name: lower-case full name with its trailing dot, e.g. "demo.example.test." */
@@ -62,11 +63,12 @@ export interface ZoneAnswer {
   authority: ResourceRecord[];
   additional: ResourceRecord[];
   /**
-   * A negative answer's name (the last of a CNAME chain, case as asked) and the types it holds:
-   * null when it does not exist (NXDOMAIN); `volatile`, the types the store may add there at
-   * any moment. What a signed answer's NSEC says (dns/signed-answer.ts).
+   * A negative answer's name (the last of a CNAME chain, case as asked) and the records it
+   * holds (their types matter): null when it does not exist (NXDOMAIN); `volatile`, the types
+   * the store may add there at any moment. What a signed answer's NSEC says
+   * (dns/signed-answer.ts); set for every negative answer, read only when signing.
    */
-  denial?: { owner: string; types: RecordType[] | null; volatile?: RecordType[] };
+  denial?: { owner: string; records: readonly RecordData[] | null; volatile?: RecordType[] };
 }
 
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
@@ -148,7 +150,7 @@ export function answerQuestion(question: Question, lookups: ZoneLookups, zone: D
     if (node === undefined) {
       result.rcode = RCODE.NXDOMAIN;
       result.authority.push(soaForAuthority(zone, statics, lookups));
-      result.denial = { owner, types: null };
+      result.denial = { owner, records: null };
       return result;
     }
     // RFC 1034 4.3.2: CNAME and ANY questions are answered with the CNAME itself, not chased.
@@ -165,7 +167,7 @@ export function answerQuestion(question: Question, lookups: ZoneLookups, zone: D
     for (const data of matching) result.answers.push({ name: owner, ttl: node.ttl[data.type] ?? zone.ttl, ...withSerial(data, lookups) });
     if (matching.length === 0) {
       result.authority.push(soaForAuthority(zone, statics, lookups));
-      result.denial = { owner, types: [...new Set(records.map((r) => r.type))], volatile: node.volatile };
+      result.denial = { owner, records, volatile: node.volatile };
     } else if (current === "" && matching.some((r) => r.type === "NS")) result.additional.push(...glue(zone, statics));
     return result;
   }
@@ -363,6 +365,15 @@ function findNode(relative: string, lookups: ZoneLookups, zone: DnsSettings, sta
 }
 
 /**
+ * The PageKite subtree's zone, `<domain>.<domain>` (wire form, lower case), when the zone
+ * delegates it (dns.pagekite_address); null when it is part of the zone.
+ */
+export function delegatedChild(zone: DnsSettings): string | null {
+  const statics = staticZone(zone);
+  return statics.delegation ? `${statics.apexBelowApex}.${withoutDot(statics.apex)}` : null;
+}
+
+/**
  * A gateway's records as a transfer carries them: its address records (and the configured
  * CAA, TXT, MX) at `<name>`, and its challenge at `_acme-challenge.<name>`. `name` is its full
  * name (domains.name); the same records answerQuestion gives for those names.
@@ -417,6 +428,70 @@ export function* zoneRecords(zone: DnsSettings, serial: number, gateways: Iterab
     yield { name: child, ttl: zone.ttl, type: "NS", target: statics.delegation.nameserver };
     yield* nodeRecords(statics.delegation.nameserver, statics.delegation.glue, zone);
   }
+}
+
+/**
+ * One owner name of the zone and its records, for a signed transfer. `kind`: "delegation" is
+ * the PageKite zone cut `<domain>.<domain>.` (its NS is the child's, not signed; RFC 4035
+ * 2.2), "glue" a name below it (occluded: no NSEC, no RRSIG), every other name "authoritative".
+ */
+export interface ZoneOwner {
+  name: string;
+  kind: "authoritative" | "delegation" | "glue";
+  records: ResourceRecord[];
+}
+
+/**
+ * The zone's owner names at `serial` in canonical order (RFC 4034 6.1), each once with all its
+ * records: what zoneRecords gives, grouped by owner. `gateways` must come in canonical order
+ * (ZoneSnapshot.gateways(size, "canonical")) and are read as they are needed; the static
+ * names (few) are sorted here and merged in, each gateway's `_acme-challenge` child right
+ * after it. Empty non-terminals own nothing and are not given.
+ */
+export function* canonicalZoneOwners(zone: DnsSettings, serial: number, gateways: Iterable<[string, GatewayRecord]>): Generator<ZoneOwner> {
+  const statics = staticZone(zone);
+  const apexName = withoutDot(statics.apex);
+  const fixed: ZoneOwner[] = [];
+  for (const [relative, node] of statics.nodes) {
+    const name = relative === "" ? apexName : `${relative}.${apexName}`;
+    const records = nodeRecords(name, node, zone).map((r) => (r.type === "SOA" ? { ...r, serial } : r));
+    if (records.length > 0) fixed.push({ name, kind: "authoritative", records });
+  }
+  if (statics.delegation) {
+    const cut = `${statics.apexBelowApex}.${apexName}`;
+    for (const owner of fixed) if (isAtOrBelow(owner.name, cut)) owner.kind = "glue";
+    fixed.push({ name: cut, kind: "delegation", records: [{ name: cut, ttl: zone.ttl, type: "NS", target: statics.delegation.nameserver }] });
+    const glue = nodeRecords(statics.delegation.nameserver, statics.delegation.glue, zone);
+    const same = fixed.find((o) => o.name === statics.delegation?.nameserver);
+    if (same) same.records.push(...glue);
+    else fixed.push({ name: statics.delegation.nameserver, kind: "glue", records: glue });
+  }
+  fixed.sort((a, b) => canonicalCompare(a.name, b.name));
+
+  let next = 0;
+  /** The static owners before `name`; then whether the static owner at `name` stands instead of the gateway's. */
+  function* before(name: string): Generator<ZoneOwner, boolean> {
+    while (next < fixed.length && canonicalCompare(fixed[next].name, name) < 0) yield fixed[next++];
+    return next < fixed.length && canonicalCompare(fixed[next].name, name) === 0;
+  }
+  for (const [full, gateway] of gateways) {
+    const records = gatewayRecords(full, gateway, zone);
+    if (records.length === 0) continue;
+    const name = withoutDot(full);
+    const own = records.filter((r) => r.name === name);
+    const below = records.filter((r) => r.name !== name);
+    if (own.length > 0) {
+      // gatewayRecords merged the static records at the gateway's name in already
+      if (yield* before(name)) next++;
+      yield { name, kind: "authoritative", records: own };
+    }
+    if (below.length > 0) {
+      // a static name wins over a gateway's challenge, as in the answers (findNode)
+      if (yield* before(below[0].name)) yield fixed[next++];
+      else yield { name: below[0].name, kind: "authoritative", records: below };
+    }
+  }
+  while (next < fixed.length) yield fixed[next++];
 }
 
 /** The records of one node, owned by `owner` (its CNAME, or its record sets with their TTLs). */

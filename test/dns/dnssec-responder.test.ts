@@ -6,6 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { AnswerCache } from "../../src/dns/answer-cache.ts";
 import { generateSigningKey, loadSigner, signingEpoch } from "../../src/dns/dnssec.ts";
 import { createResponder } from "../../src/dns/responder.ts";
+import { successor } from "../../src/dns/signed-answer.ts";
 import { decode, encodeQuery, seededStore, testZone } from "./client.ts";
 
 const zone = testZone({ dnssec: true });
@@ -106,6 +107,31 @@ describe("signed answers to queries with the DO bit", () => {
     expect(homeCname.authorities[2].data.rrtypes).toEqual(["A", "MX", "TXT", "AAAA", "RRSIG", "NSEC", "CAA"]);
   });
 
+  test("a missing name of 255 octets still gets its NSEC: a next name that fits (delv validates all three forms)", () => {
+    const [a, b, c] = ["a", "b", "c"].map((x) => x.repeat(63));
+    const longest = `${a}.${b}.${c}.${"d".repeat(48)}.example.test`; // 255 octets on the wire
+    const { decoded } = ask(longest, "A");
+    expect(decoded.rcode).toBe("NOERROR");
+    expect(decoded.authorities[2].data.nextDomain).toBe(`${"a".repeat(62)}b.${b}.${c}.${"d".repeat(48)}.example.test`);
+    const rest254 = `${b}.${c}.${"e".repeat(63)}.${"d".repeat(45)}.example.test`;
+    expect(successor(`x.${rest254}`)).toBe(`x\u0000.${rest254}`); // 254 octets: the first label grows
+    expect(successor("nope.example.test")).toBe("\u0000.nope.example.test");
+    expect(successor(`${"a".repeat(62)}@.${b}.${c}.${"d".repeat(48)}.example.test`).slice(62, 63)).toBe("["); // not "A"
+  });
+
+  test("asked for NSEC, a name gets its NSEC as the answer, signed", () => {
+    for (const [name, types] of [
+      ["home.example.test", ["A", "MX", "TXT", "AAAA", "RRSIG", "NSEC", "CAA"]],
+      ["nope.example.test", ["RRSIG", "NSEC", "UNKNOWN_128"]],
+    ] as const) {
+      const { decoded } = ask(name, "NSEC");
+      expect(decoded.rcode).toBe("NOERROR");
+      expect(shape(decoded.answers)).toEqual([`${name} NSEC`, `${name} RRSIG NSEC`]);
+      expect(decoded.answers[0].data.rrtypes).toEqual(types);
+      expect(decoded.authorities).toEqual([]);
+    }
+  });
+
   test("outside the zone: REFUSED, unsigned", () => {
     const { decoded } = ask("example.org", "A");
     expect(decoded.rcode).toBe("REFUSED");
@@ -143,6 +169,40 @@ describe("signed answers to queries with the DO bit", () => {
       const tcp = decode(signed(query, "tcp") as Buffer);
       expect(tcp.flags! & 0x200).toBe(0);
     }
+  });
+});
+
+describe("the delegated PageKite zone (dns.pagekite_address) with DNSSEC on", () => {
+  const delegating = createResponder({ zone: testZone({ dnssec: true, pagekiteAddress: "192.0.2.53" }), lookups, log: () => {}, signer, now: () => NOW });
+  const kite = "a1b2c3.f00dfeed.1a2b3c4d0123456789abcdef0123456789ab.https-443.home.example.test.example.test";
+
+  test("answers at and below its apex go out unsigned: it is a zone of its own, without a key", () => {
+    for (const [name, type] of [
+      [kite, "A"],
+      ["example.test.example.test", "NS"],
+      ["example.test.example.test", "SOA"],
+      ["ns.example.test.example.test", "A"],
+    ]) {
+      const { decoded } = ask(name, type, { respond: delegating });
+      expect(decoded.answers.length).toBeGreaterThan(0);
+      expect([...decoded.answers, ...decoded.authorities].filter((r) => r.type === "RRSIG" || r.type === "NSEC")).toEqual([]);
+    }
+  });
+
+  test("its DS is denied by the parent: a signed NSEC at the cut with NS and no DS or SOA, next outside the child", () => {
+    const { decoded } = ask("example.test.example.test", "DS", { respond: delegating });
+    expect(decoded.rcode).toBe("NOERROR");
+    expect(shape(decoded.authorities)).toEqual([
+      "example.test SOA",
+      "example.test RRSIG SOA",
+      "example.test.example.test NSEC",
+      "example.test.example.test RRSIG NSEC",
+    ]);
+    expect(decoded.authorities[2].data).toEqual({ nextDomain: "example\u0000.test.example.test", rrtypes: ["NS", "RRSIG", "NSEC"] });
+  });
+
+  test("without the delegation the PageKite names are the zone's own, and signed", () => {
+    expect(shape(ask(kite, "A").decoded.answers)).toEqual([`${kite} A`, `${kite} RRSIG A`]);
   });
 });
 

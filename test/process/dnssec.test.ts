@@ -115,6 +115,18 @@ describe.skipIf(!TOOLS.every((tool) => existsSync(tool)))("a signed zone and rea
     }
   });
 
+  test("the delegated PageKite zone resolves as insecure through unbound (not bogus), its missing DS validated", async () => {
+    const unbound = resolvers[0];
+    // learn the zone cut first, as a resolver minimising its queries does
+    const ns = await dig(unbound.address, `${ZONE}.${ZONE}`, "NS", { dnssec: true });
+    expect(ns.status, ns.raw).toBe("NOERROR");
+    expect(ns.flags).not.toContain("ad");
+    const kite = await dig(unbound.address, `a1b2c3.f00dfeed.1a2b3c4d0123456789abcdef0123456789ab.https-443.${label}.${ZONE}.${ZONE}`, "A", { dnssec: true });
+    expect(kite.status, `${kite.raw}\n${unbound.daemon.output()}`).toBe("NOERROR");
+    expect(kite.answer.map((r) => r.data)).toEqual(["255.255.255.1"]);
+    expect(await delv(server, ds, `${ZONE}.${ZONE}`, "DS")).toContain("; negative response, fully validated");
+  });
+
   test("a challenge set after its name was looked up is validated at once (no NSEC in unbound's cache denies it)", async () => {
     const unbound = resolvers[0];
     const late = await subscribe(server);

@@ -85,6 +85,7 @@ describe("embedded migrations", () => {
       for (const trigger of ["insert", "delete", "update", "rename"]) old.run(`DROP TRIGGER zone_changes_after_${trigger}`);
       for (const table of ["zone_changes", "zone_changesets", "zone_state", "dnssec_keys"]) old.run(`DROP TABLE ${table}`);
       old.run("DROP INDEX domains_keep_token");
+      old.run("DROP INDEX domains_canonical_name");
       for (const column of ["last_ipv4", "last_ipv6", "warned_for", "keep_token", "keep_expires"]) old.run(`ALTER TABLE domains DROP COLUMN ${column}`);
       const since = embeddedMigrations().find((m) => m.tag === "0002_dual_stack_addresses")!.folderMillis;
       old.query("DELETE FROM __drizzle_migrations WHERE created_at >= ?").run(since);
