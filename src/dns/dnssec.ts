@@ -4,7 +4,8 @@
 //
 // Shapes (the interface other parts build on):
 //   generateSigningKey(algorithm): SigningKey        a new key, { algorithm, pkcs8 } (what the database keeps)
-//   loadSigner(key, { zone, ttl }): Signer          the key parsed once into node:crypto KeyObjects
+//   loadSigner(key, { zone, ttl, cache? }): Signer  the key parsed once into node:crypto KeyObjects
+//                                                    (cache: a SignatureCache to share, e.g. across reloads)
 //   signer.algorithm / signer.keyTag                 13 or 15 / RFC 4034 appendix B tag of the DNSKEY
 //   signer.dnskey(): ResourceRecord                  the apex DNSKEY (flags 257), TTL `ttl`
 //   signer.ds(): ResourceRecord                      the DS (SHA-256) the registrar publishes, TTL `ttl`
@@ -14,6 +15,8 @@
 //   signingEpoch(nowSeconds)                         changes once a week, after every owner's signatures rolled
 //   dsText(signer.ds())                              the DS as text, as dnssec-dsfromkey prints it
 //   canonicalRdata(rr) / signedData(rrset, rrsig) / keyTag(rdata) / dsDigest(owner, rdata)
+// Elsewhere: store/dnssec-keys.ts keeps the key (signingKey, readSigningKey); signed-answer.ts
+// makes an answer signed (compact denial, successor()); wire.ts writes the four record types.
 //
 // Validity, as PowerDNS signs live: inception = start of the week - 7 days, expiration = start
 // of the week + 14 days, so the signed input of an unchanged RRset is the same all week and

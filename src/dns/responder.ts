@@ -167,7 +167,11 @@ function createUncachedResponder(options: ResponderOptions) {
       const dnssec = options.signer;
       Object.assign(
         reply,
-        dnssec ? signedAnswer(answered, query.question, dnssec, query.edns?.dnssecOk === true, now(), delegatedChild(options.zone)) : answered,
+        dnssec
+          ? signedAnswer(answered, query.question, dnssec, query.edns?.dnssecOk === true, now(), delegatedChild(options.zone), (type) =>
+              answerQuestion({ ...query.question, type }, lookups, options.zone),
+            )
+          : answered,
       );
     } catch (e) {
       reportFailure(`dns: lookup failed, answering SERVFAIL: ${(e as Error).message}`);

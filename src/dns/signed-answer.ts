@@ -30,6 +30,8 @@ export function signedAnswer(
   nowSeconds: number,
   /** the delegated PageKite zone (zone.ts delegatedChild), or null */
   child: string | null = null,
+  /** the zone's answer to the same name with another type (for a query of type RRSIG) */
+  askType?: (type: number) => ZoneAnswer,
 ): ZoneAnswer {
   if (!answer.aa || (answer.rcode !== RCODE.NOERROR && answer.rcode !== RCODE.NXDOMAIN)) return answer;
   if (child) {
@@ -55,6 +57,17 @@ export function signedAnswer(
   if (question.type === TYPE_DNSKEY && (question.class === CLASS_IN || question.class === CLASS_ANY) && isApex(question.name, signer) && answer.denial)
     result = { rcode: RCODE.NOERROR, aa: true, answers: [{ ...signer.dnskey(), name: question.name.replace(/\.$/, "") }], authority: [], additional: [] };
   if (!dnssecOk) return result;
+
+  // RRSIG asked for at a name that holds records: the signatures of its RRsets, as BIND
+  // answers (a NODATA proven by an NSEC listing RRSIG would contradict itself).
+  if (question.type === TYPE_RRSIG && askType && result.denial?.records?.length) {
+    const signatures: ResourceRecord[] = [];
+    for (const type of new Set(result.denial.records.map((r) => TYPE[r.type]))) {
+      const sets = withSignatures(askType(type).answers, signer, nowSeconds);
+      signatures.push(...sets.filter((rr) => rr.type === "RRSIG" && (rr as { covered: number }).covered === type));
+    }
+    if (signatures.length > 0) return { rcode: RCODE.NOERROR, aa: true, answers: signatures, authority: [], additional: [] };
+  }
 
   let answers = result.answers;
   let authority = result.authority;

@@ -132,6 +132,19 @@ describe("signed answers to queries with the DO bit", () => {
     }
   });
 
+  test("asked for RRSIG, a name gets the signatures of its RRsets", () => {
+    const { decoded } = ask("home.example.test", "RRSIG");
+    expect(decoded.rcode).toBe("NOERROR");
+    expect(shape(decoded.answers).sort()).toEqual([
+      "home.example.test RRSIG A",
+      "home.example.test RRSIG CAA",
+      "home.example.test RRSIG MX",
+      "home.example.test RRSIG TXT",
+    ]);
+    // a name without records (a challenge not set) has no signatures but its NSEC's: NODATA
+    expect(ask("_acme-challenge.fresh.example.test", "RRSIG").decoded.answers).toEqual([]);
+  });
+
   test("outside the zone: REFUSED, unsigned", () => {
     const { decoded } = ask("example.org", "A");
     expect(decoded.rcode).toBe("REFUSED");
