@@ -133,10 +133,17 @@ export function createNotifier(options: NotifierOptions): Notifier {
     const socket = await socketFor(entry.target.host.includes(":") ? 6 : 4);
     if (closed || pending.get(targetKey(entry.target)) !== entry) return;
     entry.tries++;
-    try {
-      if (socket) socket.send(entry.message, entry.target.port, entry.target.host);
-    } catch (e) {
-      logOnce(entry, `dns: NOTIFY of serial ${entry.serial} to ${name(entry.target)}: ${(e as Error).message}`);
+    // One socket for every target: an ICMP "port unreachable" for one target's datagram (a
+    // secondary that is down) is reported by the kernel on the socket's next send, whoever it
+    // goes to; that send did not go out, so it is made once more.
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      try {
+        if (socket) socket.send(entry.message, entry.target.port, entry.target.host);
+        break;
+      } catch (e) {
+        if (attempt === 1 && (e as NodeJS.ErrnoException).code === "ECONNREFUSED") continue;
+        logOnce(entry, `dns: NOTIFY of serial ${entry.serial} to ${name(entry.target)}: ${(e as Error).message}`);
+      }
     }
     const last = entry.tries > delays.length;
     entry.timer = setTimeout(

@@ -89,6 +89,32 @@ const until = async (condition: () => boolean) => {
 };
 
 describe("NOTIFY sender", () => {
+  test("a secondary that is down costs the others nothing: the ICMP error its NOTIFY draws is not charged to the next target's", async () => {
+    const live = await secondary(() => ({ signWith: KEY }));
+    closers.push(live.close);
+    const gone = createSocket("udp4");
+    await new Promise<void>((resolve) => gone.bind(0, "127.0.0.1", () => resolve()));
+    const closedPort = gone.address().port;
+    gone.close(); // nothing listens there now: each NOTIFY to it comes back as ICMP port unreachable
+    const log: string[] = [];
+    const zone = testZone({
+      tsigKeys: [KEY],
+      notify: [
+        { host: "127.0.0.1", port: live.port, key: "xfr-key." },
+        { host: "127.0.0.1", port: closedPort, key: "" },
+      ],
+    });
+    // no retry within the test: each serial has one try to reach the live secondary
+    const notifier = createNotifier({ zone, log: (line) => log.push(line), retryDelaysMs: [60_000] });
+    notifiers.push(notifier);
+    for (let serial = 1; serial <= 5; serial++) {
+      notifier.notify(serial);
+      await until(() => live.received.some((r) => r.serial === serial));
+      await Bun.sleep(50); // the ICMP error for the closed port comes back meanwhile
+    }
+    expect(live.received.map((r) => r.serial)).toEqual([1, 2, 3, 4, 5]);
+  });
+
   test("a signed NOTIFY is retried until the secondary answers its 3rd try, then stops: opcode 4, AA, the SOA with the serial, TSIG verified", async () => {
     const peer = await secondary((r, nth) => (nth === 3 && r.tsigOk ? { signWith: KEY } : null));
     closers.push(peer.close);
