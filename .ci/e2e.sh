@@ -40,4 +40,4 @@ echo "e2e: building dist/registration-server"
 npm run --silent build >/dev/null
 
 # Bounded as a whole (each test is bounded too); every process the suite starts is stopped by its PID.
-timeout --kill-after=10 540 npm run --silent test:e2e
+timeout --kill-after=10 900 npm run --silent test:e2e

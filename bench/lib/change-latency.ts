@@ -76,7 +76,7 @@ async function change(i: number): Promise<void> {
   const sent = performance.now();
   const res = await fetch(url, { headers: { "X-Real-IP": address }, signal: AbortSignal.timeout(10_000) }).catch(() => null);
   const committed = performance.now();
-  if (!res || res.status !== 200) {
+  if (res?.status !== 200) {
     apiErrors++;
     return;
   }

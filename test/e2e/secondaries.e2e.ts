@@ -497,7 +497,15 @@ max_fraction = 1
       })();
       db.close();
     });
-    const serial = await steps.step("our server publishes them as one new serial", 30_000, () => nextSerial(before));
+    const serial = await steps.step("our server publishes them: a new serial that then stays", 60_000, async () => {
+      let last = await nextSerial(before);
+      for (;;) {
+        await Bun.sleep(1500); // past the publisher's batching and its 1 s poll
+        const now = await ourSerial();
+        if (now === last) return now;
+        last = now;
+      }
+    });
     const full = await steps.step("dig AXFR from ours", 120_000, () => digAxfr(ours, DOMAIN, { key, timeoutMs: 110_000 }));
     check(full.ok, `AXFR failed:\n${tail(full.raw)}`);
     await steps.step("it holds exactly the zone: the static names and one A per row", 30_000, () => {
