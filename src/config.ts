@@ -25,6 +25,23 @@ export interface DnsSettings {
   cname: [string, string][];
   /** UDP response-rate limiting (dns.rrl_*); absent (zones built by hand in tests) = none */
   rrl?: RrlSettings;
+  /** dns.tsig_keys (RFC 8945): name lower case with its trailing dot; secret the base64 text (>= 16 octets) */
+  tsigKeys: TsigKey[];
+  /** dns.transfer_acl: who may AXFR/IXFR; key "" = no key needed, else a tsigKeys name. Empty = nobody. */
+  transferAcl: { cidr: string; key: string }[];
+  /** dns.notify: whom to NOTIFY on a change: an IP address (IPv6 without brackets) and port; key "" = unsigned */
+  notify: { host: string; port: number; key: string }[];
+  /** dns.journal_max_changes: changes kept for IXFR */
+  journalMaxChanges: number;
+  /** dns.pagekite_address: glue of ns.<domain>.<domain>.; "" when there is none to give */
+  pagekiteAddress: string;
+}
+
+export const TSIG_ALGORITHMS = ["hmac-sha256", "hmac-sha512"] as const;
+export interface TsigKey {
+  name: string;
+  algorithm: (typeof TSIG_ALGORITHMS)[number];
+  secret: string;
 }
 
 /** dns.rrl_*: UDP response-rate limiting (docs/operations.md, "Response-rate limiting") */
@@ -105,7 +122,7 @@ const DEFAULT_TEMPLATES = {
     "<p>Bringing the gateway back online keeps it too. If you no longer need the name, ignore this email.</p>",
 };
 
-type Kind = "string" | "port" | "int" | "fraction" | "bool" | "url" | "host" | "list" | "cidrs" | "nameservers" | "pairs" | "choice";
+type Kind = "string" | "port" | "int" | "fraction" | "bool" | "url" | "host" | "list" | "cidrs" | "nameservers" | "pairs" | "triples" | "address" | "choice";
 
 /** A default worked out from other settings (the domain, the HTTP port...), and how README and --help show it. */
 interface Computed {
@@ -126,6 +143,8 @@ interface Key {
   default: Computed | string | number | boolean | null | readonly unknown[];
   /** one line for --help and README's settings table */
   help: string;
+  /** holds secrets: an error about it never shows the value */
+  secret?: boolean;
 }
 
 /** http.access_log: every request on a line, or all but a gateway's routine successes (counted instead). */
@@ -228,6 +247,37 @@ const KEYS: Key[] = [
     max: 100,
     default: 2,
     help: "every Nth limited answer goes out truncated (TC) so resolvers retry over TCP; 0 = drop all",
+  },
+  {
+    key: "dns.tsig_keys",
+    kind: "triples",
+    secret: true,
+    default: [],
+    help: 'TSIG keys for transfers and NOTIFY: [["name.", "hmac-sha256", "<base64 secret>"]] (or hmac-sha512; at least 16 octets)',
+  },
+  { key: "dns.transfer_acl", kind: "pairs", default: [], help: 'who may AXFR/IXFR: [["192.0.2.0/24", "key-name."]]; key "" = none needed; [] = nobody' },
+  {
+    key: "dns.notify",
+    kind: "pairs",
+    default: [],
+    help: 'secondaries to NOTIFY on a change: [["192.0.2.53:53", "key-name."]] ([::1]:53 for IPv6); key "" = unsigned',
+  },
+  {
+    key: "dns.journal_max_changes",
+    kind: "int",
+    min: 1,
+    max: COUNT_MAX,
+    default: 10_000,
+    help: "changes kept for IXFR; a secondary further behind gets the whole zone",
+  },
+  {
+    key: "dns.pagekite_address",
+    kind: "address",
+    default: {
+      computed: ({ get }) => (get("dns.nameservers") as string[][]).find(([, ip]) => ip)?.[1] ?? "",
+      shown: 'the first dns.nameservers address, else ""',
+    },
+    help: 'glue address of ns.<domain>.<domain>., to which the zone delegates the PageKite subtree: this server; "" = none',
   },
   {
     key: "admin.host",
@@ -578,7 +628,7 @@ function fromToml(path: string): TomlLayer {
 // Values from flags and the environment arrive as strings and are parsed; TOML gives typed
 // values, which must be of the documented type (`port = "8080"` is a string, not a port).
 function coerce(k: Key, value: unknown, source: string, typed: boolean): unknown {
-  const bad = (why: string) => new SettingsError(`${source}: ${k.key} ${why} (got ${JSON.stringify(value)})`);
+  const bad = (why: string) => new SettingsError(`${source}: ${k.key} ${why}${k.secret ? "" : ` (got ${JSON.stringify(value)})`}`);
   if (typed) {
     const want = TOML_TYPE[k.kind];
     const got = Array.isArray(value) ? "list" : typeof value === "object" ? "table" : typeof value;
@@ -645,6 +695,16 @@ function coerce(k: Key, value: unknown, source: string, typed: boolean): unknown
       if (!Array.isArray(v) || v.some((s) => typeof s !== "string" || parseCidr(s) === null)) throw bad("must be a list of IP addresses or CIDRs");
       return v;
     }
+    case "address": {
+      if (typeof value !== "string" || (value !== "" && isIP(value) === 0)) throw bad('must be an IP address or ""');
+      return value;
+    }
+    case "triples": {
+      const v = parseJsonList(value);
+      if (!Array.isArray(v) || v.some((t) => !Array.isArray(t) || t.length !== 3 || t.some((s) => typeof s !== "string")))
+        throw bad("must be a list of [name, algorithm, secret] lists");
+      return v;
+    }
     case "pairs":
     case "nameservers": {
       const v = parseJsonList(value);
@@ -664,6 +724,7 @@ const TOML_TYPE: Partial<Record<Kind, "number" | "boolean" | "list">> = {
   list: "list",
   cidrs: "list",
   pairs: "list",
+  triples: "list",
   nameservers: "list",
 };
 
@@ -699,6 +760,56 @@ function parseSoa(text: string, source: string): DnsSettings["soa"] {
 function checkAddresses(key: string, list: string[], source: string): string[] {
   for (const a of list) if (isIP(a) === 0) throw new SettingsError(`${source}: ${key} has ${JSON.stringify(a)}, which is not an IP address`);
   return list;
+}
+
+/** A key or algorithm name as the wire and the digest have it: ASCII lower case with its trailing dot. */
+const KEY_NAME = /^(?=.{1,254}$)([a-z0-9_-]{1,63}\.)+$/;
+
+/** dns.tsig_keys, dns.transfer_acl, dns.notify, dns.journal_max_changes, dns.pagekite_address (SPEC section 8). */
+function transferSettings(
+  get: <T>(key: string) => T,
+  src: (key: string) => string,
+): Pick<DnsSettings, "tsigKeys" | "transferAcl" | "notify" | "journalMaxChanges" | "pagekiteAddress"> {
+  const tsigKeys = get<string[][]>("dns.tsig_keys").map(([name, algorithm, secret]): TsigKey => {
+    const where = `${src("dns.tsig_keys")}: dns.tsig_keys entry ${JSON.stringify(name)}`;
+    const keyName = fqdn(name);
+    if (!KEY_NAME.test(keyName)) throw new SettingsError(`${where}: the key name must be a DNS name of letters, digits, - and _`);
+    const alg = algorithm.toLowerCase().replace(/\.$/, "");
+    if (!(TSIG_ALGORITHMS as readonly string[]).includes(alg))
+      throw new SettingsError(`${where}: algorithm ${JSON.stringify(algorithm)} is not one of ${TSIG_ALGORITHMS.join(", ")}`);
+    const text = secret.trim();
+    // the secret itself is never part of a message
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0)
+      throw new SettingsError(`${where}: the secret is not base64 (e.g. from \`tsig-keygen -a ${alg} ${keyName}\` or \`openssl rand -base64 32\`)`);
+    if (Buffer.from(text, "base64").length < 16) throw new SettingsError(`${where}: the secret must decode to at least 16 octets`);
+    return { name: keyName, algorithm: alg as TsigKey["algorithm"], secret: text };
+  });
+  const names = new Set<string>();
+  for (const { name } of tsigKeys) {
+    if (names.has(name)) throw new SettingsError(`${src("dns.tsig_keys")}: dns.tsig_keys names ${name} twice`);
+    names.add(name);
+  }
+  const keyOf = (key: string | undefined, setting: string): string => {
+    if (key === undefined || key === "") return "";
+    const name = fqdn(key);
+    if (!names.has(name)) throw new SettingsError(`${src(setting)}: ${setting} names the key ${JSON.stringify(key)}, which is not in dns.tsig_keys`);
+    return name;
+  };
+  const transferAcl = get<string[][]>("dns.transfer_acl").map(([cidr, key]) => {
+    if (parseCidr(cidr) === null)
+      throw new SettingsError(`${src("dns.transfer_acl")}: dns.transfer_acl has ${JSON.stringify(cidr)}, which is not an address or CIDR`);
+    return { cidr: cidr.trim(), key: keyOf(key, "dns.transfer_acl") };
+  });
+  const notify = get<string[][]>("dns.notify").map(([target, key]) => {
+    const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(target.trim()) ?? /^([^:]+)(?::(\d+))?$/.exec(target.trim()) ?? [target, target.trim()];
+    const [host, port = "53"] = [m[1], m[2]];
+    if (isIP(host) === 0 || !/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)
+      throw new SettingsError(
+        `${src("dns.notify")}: dns.notify target ${JSON.stringify(target)} is not address:port (e.g. "192.0.2.53:53" or "[2001:db8::53]:53")`,
+      );
+    return { host, port: Number(port), key: keyOf(key, "dns.notify") };
+  });
+  return { tsigKeys, transferAcl, notify, journalMaxChanges: get("dns.journal_max_changes"), pagekiteAddress: get("dns.pagekite_address") };
 }
 
 /** A "host" key's value: a list once coerced, a single address as a default. */
@@ -809,6 +920,7 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
       txt,
       cname,
       rrl: { rate: get("dns.rrl_rate"), slip: get("dns.rrl_slip") },
+      ...transferSettings(get, src),
     },
     admin: { host: hostList(get("admin.host")), port: get("admin.port") },
     database: { path: get("database.path"), checkSeconds: get("database.check_seconds") },
@@ -859,6 +971,10 @@ function settingsWarnings(settings: Settings, legacy?: { smtpKeys: string[]; sou
   if (settings.dns.tunnelAddresses.length === 0)
     warnings.push(
       "dns.tunnel_addresses is empty: a tunnel-mode name (every WebThings gateway's: it never sends mode) has no address until its first ping, and the gateway's PageKite connects to its name before it pings; set dns.tunnel_addresses to the tunnel front end's address",
+    );
+  if (settings.dns.notify.length > 0 && settings.dns.transferAcl.length === 0)
+    warnings.push(
+      "dns.notify names secondaries but dns.transfer_acl is empty, so none may transfer the zone: add their addresses (and keys) to dns.transfer_acl",
     );
   if (legacy && legacy.smtpKeys.length > 0)
     warnings.push(

@@ -9,6 +9,7 @@ import { createMetricsRegistry, DomainCensus, ExpiryCounters, metricsPlugin } fr
 import { loadSettings, SettingsError, VERSION } from "./config.ts";
 import { AnswerVersions } from "./dns/answer-cache.ts";
 import { DnsCounters } from "./dns/counters.ts";
+import { createNotifier } from "./dns/notify.ts";
 import { startDnsThread } from "./dns/threaded.ts";
 import { startExpiry } from "./expiry.ts";
 import { createGateways } from "./gateways.ts";
@@ -22,7 +23,9 @@ import { openFilesLimit } from "./process-limits.ts";
 import { openDatabase } from "./store/db.ts";
 import { createStore } from "./store/domains.ts";
 import { watchDatabaseFile } from "./store/file-watch.ts";
+import { openZoneSnapshot } from "./store/zone-reader.ts";
 import { createSweeper } from "./store/sweeper.ts";
+import { createZonePublisher, serialPolicy, zoneFingerprint } from "./store/zone-journal.ts";
 
 // Closers of what has started so far, run in reverse on shutdown. The signal handlers go in
 // first, so a SIGTERM that arrives during start-up still ends in a clean exit 0.
@@ -134,7 +137,39 @@ const adminListening = admin
 // DNS answers from its own thread and connection; a committed write bumps the answer cache's
 // shared counters here, before its HTTP reply, so the very next query sees it.
 const versions = new AnswerVersions();
-store.onGatewayChange((name) => versions.invalidate(name));
+// Secondaries (dns.notify) hear of each new serial at once (src/dns/notify.ts).
+const notifier = createNotifier({ zone: settings.dns, log });
+closers.push(() => notifier.close());
+// The SOA serial: stored, bumped once per batch of DNS-visible changes (store/zone-journal.ts);
+// the DNS thread reads it from `versions`.
+const publisher = await orFail("cannot read or store the zone's serial", () =>
+  createZonePublisher({
+    db,
+    policySerial: () => serialPolicy(settings.dns.soa.serial),
+    maxChanges: () => settings.dns.journalMaxChanges,
+    fingerprint: zoneFingerprint(settings.dns),
+    log,
+    onPublish: (serial) => {
+      versions.setSerial(serial);
+      notifier.notify(serial);
+    },
+  }),
+);
+versions.setSerial(publisher.serial());
+// A restarted primary tells its secondaries where it stands, as BIND and NSD do.
+notifier.notify(publisher.serial());
+closers.push(() => {
+  try {
+    publisher.publishNow(); // what was written in the last moments gets its serial now, not at the next start
+  } catch (e) {
+    log(`shutdown: publishing the zone's last changes: ${errorText(e)}`);
+  }
+  publisher.close();
+});
+store.onGatewayChange((name) => {
+  versions.invalidate(name);
+  publisher.poke();
+});
 const dns = await orFail(`cannot listen for DNS on ${addresses(settings.dns.host, settings.dns.port)}`, () =>
   startDnsThread(
     {
@@ -145,6 +180,7 @@ const dns = await orFail(`cannot listen for DNS on ${addresses(settings.dns.host
       versions,
       counters: counters.dns,
       lookups: { gateway: store.findGatewayByName },
+      openSnapshot: () => openZoneSnapshot({ db }),
       log,
     },
     new URL("./dns/worker.ts", import.meta.url),
@@ -159,7 +195,10 @@ const expiry = startExpiry({
   log,
   now,
   writesRefused: fileWatch.refused,
-  onSweep: counters.expiry.record,
+  onSweep: (removed, seconds) => {
+    counters.expiry.record(removed, seconds);
+    publisher.poke();
+  },
   warn: gateways.warnQuiet,
 });
 closers.push(() => Promise.allSettled([http.stop(), adminListening?.stop(), dns.close(), expiry.stop()]));
@@ -185,7 +224,16 @@ reload = async () => {
     reserved.clear();
     for (const label of labels) reserved.add(label);
     mailer.rebuild();
-    if (plan.changed.some((key) => key.startsWith("dns."))) await dns.reload(settings.dns);
+    if (plan.changed.some((key) => key.startsWith("dns."))) {
+      await dns.reload(settings.dns);
+      notifier.reload(settings.dns);
+      try {
+        // Records of every gateway may read otherwise now: a new serial, and a full transfer for secondaries.
+        if (publisher.resetFor(zoneFingerprint(settings.dns))) log(`dns: the zone's records changed with the settings: serial ${publisher.serial()}`);
+      } catch (e) {
+        log(`dns: cannot move the zone's serial after the reload yet (tried again each second): ${errorText(e)}`);
+      }
+    }
   }
   log(reloadedLine(plan));
 };

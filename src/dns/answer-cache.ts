@@ -23,6 +23,9 @@
 //   changed the static records): an entry keeps the low 16 bits of the generation it was
 //   built under and is valid only while they match. Bump it in the thread that swapped the
 //   zone, after the swap, so no answer of the old zone is stored under the new generation.
+// - The zone's published SOA serial lives in the same buffer (setSerial, serial), so the DNS
+//   thread's SOA changes with the store's publisher; answers that carry the SOA depend on the
+//   pseudo-name SERIAL_NAME, whose counter setSerial bumps after it stores the new serial.
 
 /** Bytes of entries kept; the 10,000-name benchmark asks for 35,000 distinct messages of ~200 bytes each. */
 const DEFAULT_CAPACITY_BYTES = 24 << 20;
@@ -30,6 +33,11 @@ const SET_BITS = 17; // 131,072 sets of two slots
 const VERSION_BUCKET_BITS = 18; // 262,144 counters
 /** The counter after the buckets: the whole cache's generation. */
 const GENERATION = 1 << VERSION_BUCKET_BITS;
+/** After it: the published SOA serial, and whether one was set (1). */
+const SERIAL = GENERATION + 1;
+const SERIAL_SET = GENERATION + 2;
+/** What an answer carrying the SOA depends on, as if a row: no gateway name has a space in it. */
+export const SERIAL_NAME = " serial";
 /** An answer built from more rows than this (a long CNAME chain) is not cached. */
 const MAX_DEPENDENCIES = 8;
 
@@ -53,7 +61,7 @@ function bucketOf(name: string): number {
 export class AnswerVersions {
   readonly counters: Uint32Array;
 
-  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(4 * (GENERATION + 1))) {
+  constructor(readonly buffer: SharedArrayBuffer = new SharedArrayBuffer(4 * (SERIAL_SET + 1))) {
     this.counters = new Uint32Array(buffer);
   }
 
@@ -70,6 +78,18 @@ export class AnswerVersions {
   /** Forgets, in every cache over these counters, the answers built from this full name's row (lower case, trailing dot). */
   invalidate(name: string): void {
     Atomics.add(this.counters, bucketOf(name), 1); // wraps modulo 2^32
+  }
+
+  /** The zone's SOA serial from now on: answers carrying the old one (dependent on SERIAL_NAME) are forgotten. */
+  setSerial(serial: number): void {
+    Atomics.store(this.counters, SERIAL, serial >>> 0);
+    Atomics.store(this.counters, SERIAL_SET, 1);
+    this.invalidate(SERIAL_NAME); // after the store: an answer built with the new counter has the new serial
+  }
+
+  /** The serial setSerial stored, or undefined before any (the configured dns.soa serial applies then). */
+  serial(): number | undefined {
+    return Atomics.load(this.counters, SERIAL_SET) === 1 ? Atomics.load(this.counters, SERIAL) : undefined;
   }
 
   /** The counter of a name's bucket, read before its row is looked up. */

@@ -9,8 +9,10 @@ import type { DnsSettings } from "../config.ts";
 import { AnswerCache } from "./answer-cache.ts";
 import { DnsCounters, SLOT } from "./counters.ts";
 import { ResponseRateLimiter, truncatedReply, VERDICT } from "./rrl.ts";
-import { encodeQuestion, encodeResponse, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, type Response } from "./wire.ts";
-import { answerQuestion, RCODE, type ZoneLookups } from "./zone.ts";
+import { createResponder, rateLimitedLog, type MessageStream, type Responder, type TransferSource } from "./responder.ts";
+import type { ZoneSnapshot } from "./transfer.ts";
+import { encodeQuestion } from "./wire.ts";
+import type { ZoneLookups } from "./zone.ts";
 
 export interface DnsServerOptions {
   /** one address, or several: each is bound on UDP and TCP at the same port */
@@ -27,6 +29,34 @@ export interface DnsServerOptions {
   log: (line: string) => void;
   /** TCP bounds (docs/operations.md, "DNS over TCP"); tests set small ones */
   tcp?: Partial<TcpLimits>;
+  /** opens a consistent view of the zone for one AXFR/IXFR (store/zone-reader.ts); absent: transfers are refused */
+  openSnapshot?: () => ZoneSnapshot;
+}
+
+/** Transfers streaming at once; another is refused until one ends (a transfer holds a read transaction and a connection). */
+const MAX_TRANSFERS = 8;
+
+function boundedTransfers(open: () => ZoneSnapshot, max: number): TransferSource {
+  let active = 0;
+  return {
+    open() {
+      if (active >= max) return null;
+      const snapshot = open();
+      active++;
+      let closed = false;
+      return {
+        serial: snapshot.serial,
+        gateways: (pageSize) => snapshot.gateways(pageSize),
+        changesetsSince: (serial) => snapshot.changesetsSince(serial),
+        close() {
+          if (closed) return;
+          closed = true;
+          active--;
+          snapshot.close();
+        },
+      };
+    },
+  };
 }
 
 export interface TcpLimits {
@@ -68,10 +98,11 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   const cache = options.cache ?? new AnswerCache();
   options.watchGateways?.((name) => cache.invalidate(name));
   const counters = options.counters ?? new DnsCounters();
+  const transfers = options.openSnapshot && boundedTransfers(options.openSnapshot, MAX_TRANSFERS);
   const responderFor = (zone: DnsSettings) => {
     // The warm-up's made-up questions are counted apart, where nobody reads them.
     warmUp(createResponder({ ...options, zone, cache, counters: new DnsCounters() }), zone.domain);
-    return createResponder({ ...options, zone, cache, counters });
+    return createResponder({ ...options, zone, cache, counters, transfers });
   };
   const rrlFor = (zone: DnsSettings) => (zone.rrl && zone.rrl.rate > 0 ? new ResponseRateLimiter(zone.rrl) : null);
   const live: Live = { zone: options.zone, respond: responderFor(options.zone), rrl: rrlFor(options.zone) };
@@ -87,7 +118,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
         const udp = await bindUdp({ ...options, host, port, counters }, live);
         port = udp.port;
         try {
-          bound.push({ udp, tcp: await listenTcp({ ...options, host, port }, (message, transport) => live.respond(message, transport), limits) });
+          bound.push({ udp, tcp: await listenTcp({ ...options, host, port }, (message, client) => live.respond(message, "tcp", client), limits) });
         } catch (e) {
           udp.close();
           throw e;
@@ -154,124 +185,6 @@ function warmUp(respond: Responder, domain: string): void {
   }
 }
 
-type Transport = "udp" | "tcp";
-type Responder = (message: Buffer, transport: Transport) => Buffer | null;
-
-/** Messages longer than this are answered but not cached (a plain query is about 50 bytes). */
-const CACHEABLE_MESSAGE_BYTES = 512;
-
-/**
- * One reply (or none, for a message that is not a query) per received message. With a cache,
- * a message seen before (bar its ID) gets the bytes it got then, until a gateway row that
- * answer was built from changes.
- */
-export function createResponder(
-  options: Pick<DnsServerOptions, "zone" | "lookups" | "log"> & {
-    cache?: AnswerCache /** tests: encode with another writer */;
-    newWriter?: () => PacketWriter;
-    counters?: DnsCounters;
-  },
-): Responder {
-  const { cache } = options;
-  const counters = options.counters ?? new DnsCounters();
-  const answer = createUncachedResponder(options);
-  if (!cache)
-    return (message, transport) => {
-      const reply = answer(message, transport, options.lookups)?.reply ?? null;
-      if (reply) counters.countAnswer(message, reply, transport);
-      return reply;
-    };
-  return (message, transport) => {
-    const cacheable = message.length <= CACHEABLE_MESSAGE_BYTES;
-    if (cacheable) {
-      const hit = cache.get(message, transport);
-      if (hit) {
-        counters.values[SLOT.cacheHits]++;
-        counters.countAnswer(message, hit, transport);
-        return hit;
-      }
-      counters.values[SLOT.cacheMisses]++;
-    }
-    const dependsOn: string[] = [];
-    const versionsSeen: number[] = [];
-    const recording: ZoneLookups = {
-      gateway(name) {
-        dependsOn.push(name);
-        versionsSeen.push(cache.shared.of(name)); // before the read: a write committed meanwhile makes the entry stale
-        return options.lookups.gateway(name);
-      },
-    };
-    const result = answer(message, transport, recording);
-    if (result?.cacheable && cacheable) cache.set(message, transport, result.reply, dependsOn, versionsSeen);
-    if (result) counters.countAnswer(message, result.reply, transport);
-    return result?.reply ?? null;
-  };
-}
-
-/** A reply, and whether it may be cached: not a SERVFAIL standing in for a failed lookup or encoding. */
-interface Encoded {
-  reply: Buffer;
-  cacheable: boolean;
-}
-
-function createUncachedResponder(options: Pick<DnsServerOptions, "zone" | "log"> & { newWriter?: () => PacketWriter }) {
-  const reportFailure = rateLimitedLog(options.log);
-  const safeEncode = (reply: Response, limit: number, report: (line: string) => void) => safeEncodeWith(reply, limit, report, options.newWriter);
-  return (message: Buffer, transport: Transport, lookups: ZoneLookups): Encoded | null => {
-    const parsed = parseQuery(message);
-    if (parsed.kind === "drop") return null;
-    const limitFor = (edns: Response["edns"]) => (transport === "udp" ? udpLimit(edns) : TCP_LIMIT);
-    if (parsed.kind === "error") {
-      const { rcode, id, opcode, rd, cd, question, edns } = parsed;
-      const reply: Response = { id, opcode, rd, cd, rcode, aa: false, question, edns, answers: [], authority: [], additional: [] };
-      return safeEncode(reply, limitFor(edns), reportFailure);
-    }
-    const { query } = parsed;
-    const reply: Response = { ...query, rcode: RCODE.SERVFAIL, aa: false, answers: [], authority: [], additional: [] };
-    try {
-      Object.assign(reply, answerQuestion(query.question, lookups, options.zone));
-    } catch (e) {
-      reportFailure(`dns: lookup failed, answering SERVFAIL: ${(e as Error).message}`);
-      const failed = safeEncode(reply, limitFor(query.edns), reportFailure);
-      return failed && { reply: failed.reply, cacheable: false };
-    }
-    return safeEncode(reply, limitFor(query.edns), reportFailure);
-  };
-}
-
-/** The encoded reply; SERVFAIL without records when a record cannot be encoded. */
-function safeEncodeWith(reply: Response, limit: number, report: (line: string) => void, newWriter?: () => PacketWriter): Encoded | null {
-  try {
-    return { reply: encodeResponse(reply, limit, newWriter), cacheable: true };
-  } catch (e) {
-    report(`dns: cannot encode the answer, answering SERVFAIL: ${(e as Error).message}`);
-  }
-  try {
-    return {
-      reply: encodeResponse({ ...reply, rcode: RCODE.SERVFAIL, aa: false, answers: [], authority: [], additional: [] }, limit, newWriter),
-      cacheable: false,
-    };
-  } catch {
-    return null; // the question itself cannot be written back: nothing sensible to send
-  }
-}
-
-/** A failing database would otherwise write one line per query. */
-function rateLimitedLog(log: (line: string) => void, intervalMs = 10_000): (line: string) => void {
-  let last = 0;
-  let suppressed = 0;
-  return (line) => {
-    const now = Date.now();
-    if (now - last < intervalMs) {
-      suppressed++;
-      return;
-    }
-    log(suppressed > 0 ? `${line} (and ${suppressed} similar since the last report)` : line);
-    last = now;
-    suppressed = 0;
-  };
-}
-
 /** Replies are sent in batches of this many (one sendmmsg), or at the end of the event-loop turn. */
 const UDP_BATCH = 64;
 /** Replies waiting for the socket to drain; past this many a reply is dropped, as the network would. */
@@ -310,7 +223,7 @@ async function bindUdp(options: DnsServerOptions & { host: string; counters: Dns
       data(socket, message, port, address) {
         let reply: Buffer | null = null;
         try {
-          reply = live.respond(message, "udp");
+          reply = live.respond(message, "udp", address);
         } catch (e) {
           options.log(`dns: unexpected error on a UDP message: ${(e as Error).message}`);
         }
@@ -382,9 +295,11 @@ interface Connection {
 const NEWCOMER_GRACE_MS = 1000;
 
 /** The listening server and its open connections, oldest first (closed at shutdown, idle or not). */
+type TcpResponder = (message: Buffer, client: string) => Buffer | MessageStream | null;
+
 function listenTcp(
   options: DnsServerOptions & { host: string },
-  respond: Responder,
+  respond: TcpResponder,
   limits: TcpLimits,
 ): Promise<{ server: Server; connections: Map<TcpSocket, Connection> }> {
   const connections = new Map<TcpSocket, Connection>();
@@ -477,8 +392,11 @@ function clientOf(address: string): string {
   }
 }
 
+/** A transfer sends this many messages (~16 KB each) per event-loop turn, then lets other sockets in. */
+const TRANSFER_MESSAGES_PER_TURN = 8;
+
 /** RFC 1035 4.2.2 / RFC 7766: length-prefixed messages, pipelined, answered in order. */
-function serveConnection(socket: TcpSocket, connection: Connection, respond: Responder, log: (line: string) => void, limits: TcpLimits): void {
+function serveConnection(socket: TcpSocket, connection: Connection, respond: TcpResponder, log: (line: string) => void, limits: TcpLimits): void {
   let pending: Buffer = Buffer.alloc(0);
   let deadline: ReturnType<typeof setTimeout> | undefined;
   const stopDeadline = () => {
@@ -503,17 +421,66 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Res
   // nor memory beyond one socket buffer, and is cut by the idle timeout.
   let waitingForDrain = false;
   let ended = false;
+  /** a transfer going out: its next message is taken when the peer has read the last one */
+  let streaming: MessageStream | null = null;
+  socket.on("close", () => streaming?.return(undefined));
+  /** Frames one message; false when the connection is gone. */
+  const send = (reply: Buffer): boolean => {
+    const frame = Buffer.allocUnsafe(2 + reply.length);
+    frame.writeUInt16BE(reply.length, 0);
+    reply.copy(frame, 2);
+    connection.answered = true;
+    if (!socket.write(frame)) {
+      waitingForDrain = true;
+      socket.pause();
+    }
+    if (socket.writableLength > TCP_MAX_PENDING_OUTPUT) {
+      socket.destroy();
+      return false;
+    }
+    return true;
+  };
+  /** Sends the transfer's messages while the socket takes them; false when the connection is gone. */
+  const pump = (): boolean => {
+    for (let sent = 0; streaming && !waitingForDrain; sent++) {
+      if (sent === TRANSFER_MESSAGES_PER_TURN) {
+        // Other connections and the UDP socket get their turn; this one goes on in the next.
+        waitingForDrain = true;
+        socket.pause();
+        setImmediate(resumeSending);
+        return true;
+      }
+      let next: IteratorResult<Buffer, void>;
+      try {
+        next = streaming.next();
+      } catch (e) {
+        log(`dns: a zone transfer to ${socket.remoteAddress} failed: ${(e as Error).message}`);
+        socket.destroy(); // the peer sees the transfer end without its closing SOA, and retries
+        return false;
+      }
+      if (next.done) streaming = null;
+      else if (!send(next.value)) return false;
+    }
+    return true;
+  };
+  function resumeSending() {
+    if (!waitingForDrain || socket.destroyed) return;
+    waitingForDrain = false;
+    socket.resume();
+    answerPending();
+  }
   const answerPending = () => {
     let completed = false;
-    while (!waitingForDrain && pending.length >= 2) {
+    if (!pump()) return;
+    while (!waitingForDrain && !streaming && pending.length >= 2) {
       const length = pending.readUInt16BE(0);
       if (pending.length < 2 + length) break;
       const message = pending.subarray(2, 2 + length);
       pending = pending.subarray(2 + length);
       completed = true;
-      let reply: Buffer | null = null;
+      let reply: Buffer | MessageStream | null = null;
       try {
-        reply = respond(message, "tcp");
+        reply = respond(message, socket.remoteAddress ?? "");
       } catch (e) {
         log(`dns: unexpected error on a TCP message: ${(e as Error).message}`);
       }
@@ -522,33 +489,22 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Res
         socket.destroy();
         return;
       }
-      const frame = Buffer.allocUnsafe(2 + reply.length);
-      frame.writeUInt16BE(reply.length, 0);
-      reply.copy(frame, 2);
-      connection.answered = true;
-      if (!socket.write(frame)) {
-        waitingForDrain = true;
-        socket.pause();
+      if (Buffer.isBuffer(reply)) {
+        if (!send(reply)) return;
+        continue;
       }
-      if (socket.writableLength > TCP_MAX_PENDING_OUTPUT) {
-        socket.destroy();
-        return;
-      }
+      streaming = reply;
+      if (!pump()) return;
     }
     if (pending.length === 0) stopDeadline();
     else if (completed || deadline === undefined) startDeadline(); // a new message has begun
-    if (ended && !waitingForDrain) {
+    if (ended && !waitingForDrain && !streaming) {
       // Half-close from the peer: everything it sent is answered; a partial message never will be.
       if (pending.length > 0) socket.destroy();
       else socket.end();
     }
   };
-  socket.on("drain", () => {
-    if (!waitingForDrain) return;
-    waitingForDrain = false;
-    socket.resume();
-    answerPending();
-  });
+  socket.on("drain", resumeSending);
   socket.on("end", () => {
     ended = true;
     answerPending();

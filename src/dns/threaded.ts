@@ -6,6 +6,7 @@ import { AnswerCache, type AnswerVersions } from "./answer-cache.ts";
 import { DnsCounters } from "./counters.ts";
 import { startDnsServer, type DnsServer } from "./server.ts";
 import type { DnsWorkerReply, DnsWorkerRequest, PlainDnsOptions } from "./worker.ts";
+import type { ZoneSnapshot } from "./transfer.ts";
 import type { ZoneLookups } from "./zone.ts";
 
 export interface DnsThreadOptions extends PlainDnsOptions {
@@ -14,8 +15,9 @@ export interface DnsThreadOptions extends PlainDnsOptions {
   versions: AnswerVersions;
   /** what the answering thread counts for /metrics (shared, like `versions`) */
   counters?: DnsCounters;
-  /** this thread's lookups: used only for :memory: */
+  /** this thread's lookups and transfer snapshots: used only for :memory: */
   lookups: ZoneLookups;
+  openSnapshot?: () => ZoneSnapshot;
   log: (line: string) => void;
 }
 
@@ -29,8 +31,16 @@ const RESTART_DELAY_MS = 1000;
  * `workerUrl` is worker.ts resolved by main.ts: both are entry points of `bun build --compile`.
  */
 export async function startDnsThread(options: DnsThreadOptions, workerUrl: URL): Promise<DnsServer> {
-  const { dbPath, versions, counters = new DnsCounters(), lookups, log, ...plain } = options;
-  if (dbPath === ":memory:") return startDnsServer({ ...plain, lookups, cache: new AnswerCache(undefined, versions), counters, log });
+  const { dbPath, versions, counters = new DnsCounters(), lookups, openSnapshot, log, ...plain } = options;
+  if (dbPath === ":memory:")
+    return startDnsServer({
+      ...plain,
+      lookups: { serial: () => versions.serial(), ...lookups },
+      cache: new AnswerCache(undefined, versions),
+      counters,
+      openSnapshot,
+      log,
+    });
 
   let closing = false;
   let current: Running | null = null;

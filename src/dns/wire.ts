@@ -21,6 +21,29 @@ export interface Query {
   cd: boolean;
   question: Question;
   edns: Edns | null;
+  /** IXFR (qtype 251): the serial of the SOA the client sent in the authority section */
+  ixfrSerial?: number;
+  /** the TSIG record that ended the message, to be verified (tsig.ts) */
+  tsig?: TsigRecord;
+}
+
+/** A TSIG record (RFC 8945 4.2) as read from a message. */
+export interface TsigRecord {
+  /** the key name: ASCII lower case, with its trailing dot */
+  name: string;
+  /** the algorithm name, e.g. "hmac-sha256.": ASCII lower case, with its trailing dot */
+  algorithm: string;
+  /** the record's TTL (0 from every signer; the digest covers it) */
+  ttl: number;
+  /** seconds since the epoch (48 bits) */
+  timeSigned: number;
+  fudge: number;
+  mac: Buffer;
+  originalId: number;
+  error: number;
+  otherData: Buffer;
+  /** byte offset of the TSIG record in the message: the digest covers the bytes before it */
+  start: number;
 }
 
 /** What to do with a received message. */
@@ -34,6 +57,10 @@ export type Parsed =
 export const OPCODE_QUERY = 0;
 export const RCODE_BADVERS = 16;
 const TYPE_OPT = 41;
+const TYPE_SOA = 6;
+const TYPE_TSIG = 250;
+const TYPE_IXFR = 251;
+const CLASS_ANY = 255;
 const HEADER_BYTES = 12;
 const MAX_NAME_OCTETS = 255;
 
@@ -68,30 +95,157 @@ export function parseQuery(message: Uint8Array): Parsed {
   const name = readQuestionName(buf, HEADER_BYTES);
   if (!name || name.end + 4 > buf.length) return fail(RCODE.FORMERR);
   const question: Question = { name: name.text, type: buf.readUInt16BE(name.end), class: buf.readUInt16BE(name.end + 2) };
-  // A query carries its question and at most an OPT (and signatures we ignore) in additional.
-  if (ancount !== 0 || nscount !== 0) return fail(RCODE.FORMERR, question);
+  // A query carries its question, for IXFR the client's SOA in authority (RFC 1995 3), and
+  // in additional at most an OPT, then a TSIG as the very last record (RFC 8945 5.2).
+  const ixfr = question.type === TYPE_IXFR;
+  if (ancount !== 0 || nscount !== (ixfr ? 1 : 0)) return fail(RCODE.FORMERR, question);
+
+  let offset = name.end + 4;
+  let ixfrSerial: number | undefined;
+  if (ixfr) {
+    const soa = readRecordHeader(buf, offset);
+    if (!soa || soa.type !== TYPE_SOA) return fail(RCODE.FORMERR, question);
+    const rname = skipName(buf, soa.rdata); // past MNAME
+    const serialAt = rname < 0 ? -1 : skipName(buf, rname);
+    if (serialAt < 0 || serialAt + 20 !== soa.end) return fail(RCODE.FORMERR, question);
+    ixfrSerial = buf.readUInt32BE(serialAt);
+    offset = soa.end;
+  }
 
   let edns: Edns | null = null;
-  let offset = name.end + 4;
+  let tsig: TsigRecord | undefined;
   for (let i = 0; i < arcount; i++) {
     const start = offset;
-    offset = skipName(buf, offset);
-    if (offset < 0 || offset + 10 > buf.length) return fail(RCODE.FORMERR, question);
-    const type = buf.readUInt16BE(offset);
-    const cls = buf.readUInt16BE(offset + 2);
-    const ttl = buf.readUInt32BE(offset + 4);
-    const rdlength = buf.readUInt16BE(offset + 8);
-    const rdata = offset + 10;
-    offset = rdata + rdlength;
-    if (offset > buf.length) return fail(RCODE.FORMERR, question);
-    if (type !== TYPE_OPT) continue;
+    const rr = readRecordHeader(buf, offset);
+    if (!rr) return fail(RCODE.FORMERR, question);
+    offset = rr.end;
+    if (rr.type === TYPE_TSIG) {
+      // the last record, and so the only TSIG
+      const record = i === arcount - 1 ? readTsig(buf, start, rr) : null;
+      if (!record) return fail(RCODE.FORMERR, question);
+      tsig = record;
+      continue;
+    }
+    if (rr.type !== TYPE_OPT) continue;
     // RFC 6891 6.1.1: one OPT, owned by the root, with well-formed options.
-    if (edns || buf[start] !== 0 || !optionsWellFormed(buf, rdata, offset)) return fail(RCODE.FORMERR, question);
-    edns = ednsFields(cls, ttl);
+    if (edns || buf[start] !== 0 || !optionsWellFormed(buf, rr.rdata, rr.end)) return fail(RCODE.FORMERR, question);
+    edns = ednsFields(rr.cls, rr.ttl);
   }
   if (edns && edns.version > 0) return fail(RCODE_BADVERS, question, edns);
-  return { kind: "query", query: { id, opcode, rd, cd, question, edns } };
+  const query: Query = { id, opcode, rd, cd, question, edns };
+  if (ixfrSerial !== undefined) query.ixfrSerial = ixfrSerial;
+  if (tsig) query.tsig = tsig;
+  return { kind: "query", query };
 }
+
+interface RecordHeader {
+  type: number;
+  cls: number;
+  ttl: number;
+  /** offset of the RDATA, and just past it */
+  rdata: number;
+  end: number;
+}
+
+/** The fixed fields of the record at `offset`, or null when it runs past the end of the message. */
+function readRecordHeader(buf: Buffer, offset: number): RecordHeader | null {
+  const at = skipName(buf, offset);
+  if (at < 0 || at + 10 > buf.length) return null;
+  const end = at + 10 + buf.readUInt16BE(at + 8);
+  if (end > buf.length) return null;
+  return { type: buf.readUInt16BE(at), cls: buf.readUInt16BE(at + 2), ttl: buf.readUInt32BE(at + 4), rdata: at + 10, end };
+}
+
+/** The MAC length of each algorithm we know (a truncated MAC keeps at least half of it and 10 octets: RFC 8945 5.2.2.1). */
+export const TSIG_MAC_BYTES: Record<string, number> = { "hmac-sha256.": 32, "hmac-sha512.": 64 };
+
+/**
+ * The TSIG record at `start` (class ANY, RDATA exactly filled), or null when it is malformed:
+ * the caller answers FORMERR (RFC 8945 5.2). A MAC longer than its algorithm gives, or shorter
+ * than half of it or 10 octets, is malformed too (RFC 8945 5.2.2.1); an unknown algorithm is
+ * left to the key check (BADKEY).
+ */
+function readTsig(buf: Buffer, start: number, rr: RecordHeader): TsigRecord | null {
+  if (rr.cls !== CLASS_ANY) return null;
+  const name = readName(buf, start);
+  const algorithm = readName(buf, rr.rdata);
+  if (!name || !algorithm || algorithm.end + 10 > rr.end) return null;
+  let o = algorithm.end;
+  const timeSigned = buf.readUInt16BE(o) * 2 ** 32 + buf.readUInt32BE(o + 2);
+  const fudge = buf.readUInt16BE(o + 6);
+  const macSize = buf.readUInt16BE(o + 8);
+  o += 10;
+  if (o + macSize + 6 > rr.end) return null;
+  const mac = Buffer.from(buf.subarray(o, o + macSize));
+  o += macSize;
+  const originalId = buf.readUInt16BE(o);
+  const error = buf.readUInt16BE(o + 2);
+  const otherLength = buf.readUInt16BE(o + 4);
+  o += 6;
+  if (o + otherLength !== rr.end) return null;
+  const full = TSIG_MAC_BYTES[algorithm.text];
+  if (full !== undefined && macSize > 0 && (macSize > full || macSize < Math.max(10, full / 2))) return null;
+  const otherData = Buffer.from(buf.subarray(o, rr.end));
+  return { name: name.text, algorithm: algorithm.text, ttl: rr.ttl, timeSigned, fudge, mac, originalId, error, otherData, start };
+}
+
+/** The TSIG record ending any message (a response too), null when there is none, "malformed" when it cannot be read. */
+export function findTsig(message: Buffer): TsigRecord | null | "malformed" {
+  if (message.length < HEADER_BYTES) return "malformed";
+  const [qdcount, ancount, nscount, arcount] = [4, 6, 8, 10].map((o) => message.readUInt16BE(o));
+  let offset = HEADER_BYTES;
+  for (let i = 0; i < qdcount; i++) {
+    offset = skipName(message, offset);
+    if (offset < 0 || offset + 4 > message.length) return "malformed";
+    offset += 4;
+  }
+  const records = ancount + nscount + arcount;
+  for (let i = 0; i < records; i++) {
+    const start = offset;
+    const rr = readRecordHeader(message, offset);
+    if (!rr) return "malformed";
+    offset = rr.end;
+    if (rr.type !== TYPE_TSIG) continue;
+    if (i !== records - 1 || arcount === 0) return "malformed";
+    return readTsig(message, start, rr) ?? "malformed";
+  }
+  return null;
+}
+
+/**
+ * A name anywhere in a message (compression followed, at most 255 octets and as many jumps as
+ * labels) as ASCII-lower-case text with its trailing dot, and the offset just past it where it
+ * starts. null when malformed, or when a label holds a dot (its text form would be ambiguous).
+ */
+function readName(buf: Buffer, offset: number): { text: string; end: number } | null {
+  const labels: string[] = [];
+  let end = -1;
+  let octets = 1;
+  for (let jumps = 0; offset < buf.length; ) {
+    const length = buf[offset];
+    if (length === 0) {
+      const text = labels.length ? `${labels.join(".")}.` : ".";
+      return { text, end: end < 0 ? offset + 1 : end };
+    }
+    if ((length & 0xc0) === 0xc0) {
+      if (offset + 2 > buf.length || ++jumps > 127) return null;
+      if (end < 0) end = offset + 2;
+      offset = ((length & 0x3f) << 8) | buf[offset + 1];
+      continue;
+    }
+    if (length > 63) return null;
+    octets += length + 1;
+    if (octets > MAX_NAME_OCTETS || offset + 1 + length > buf.length) return null;
+    const label = buf.toString("latin1", offset + 1, offset + 1 + length);
+    if (label.includes(".")) return null;
+    labels.push(asciiLowerCase(label));
+    offset += 1 + length;
+  }
+  return null;
+}
+
+/** RFC 4034 6.2 canonical form: only the US-ASCII letters are lowered. */
+export const asciiLowerCase = (text: string): string => text.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
 
 /** An OPT's class is the requestor's payload size; its TTL holds the extended rcode, version and DO bit. */
 function ednsFields(cls: number, ttl: number): Edns {

@@ -5,6 +5,7 @@
 import type { DnsSettings } from "../config.ts";
 import { openLookupDatabase, type Db } from "../store/db.ts";
 import { createGatewayLookup } from "../store/queries.ts";
+import { openZoneSnapshot } from "../store/zone-reader.ts";
 import { AnswerCache, AnswerVersions } from "./answer-cache.ts";
 import { DnsCounters } from "./counters.ts";
 import { startDnsServer, type DnsServer, type DnsServerOptions } from "./server.ts";
@@ -12,7 +13,7 @@ import { startDnsServer, type DnsServer, type DnsServerOptions } from "./server.
 declare const self: Worker;
 
 /** What startDnsServer takes that is plain data (functions cannot cross to a thread). */
-export type PlainDnsOptions = Omit<DnsServerOptions, "lookups" | "watchGateways" | "cache" | "counters" | "log">;
+export type PlainDnsOptions = Omit<DnsServerOptions, "lookups" | "watchGateways" | "cache" | "counters" | "log" | "openSnapshot">;
 
 export type DnsWorkerRequest =
   | { kind: "start"; options: PlainDnsOptions; dbPath: string; versions: SharedArrayBuffer; counters: SharedArrayBuffer }
@@ -33,10 +34,14 @@ async function start(request: Extract<DnsWorkerRequest, { kind: "start" }>): Pro
   try {
     db = openLookupDatabase(request.dbPath);
     const gateway = createGatewayLookup(db);
+    const versions = new AnswerVersions(request.versions);
     dns = await startDnsServer({
       ...request.options,
-      lookups: { gateway },
-      cache: new AnswerCache(undefined, new AnswerVersions(request.versions)),
+      // the SOA serial the main thread's publisher stored (store/zone-journal.ts)
+      lookups: { gateway, serial: () => versions.serial() },
+      cache: new AnswerCache(undefined, versions),
+      // each transfer reads on a connection and in a read transaction of its own
+      openSnapshot: () => openZoneSnapshot({ path: request.dbPath }),
       counters: new DnsCounters(request.counters),
       log: (line) => reply({ kind: "log", line }),
     });

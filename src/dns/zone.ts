@@ -10,6 +10,8 @@ import { absoluteName, withoutDot } from "../names.ts";
 export interface ZoneLookups {
   /** name: lower-case full name with its trailing dot, e.g. "demo.example.test." */
   gateway(name: string): GatewayRecord | undefined;
+  /** the zone's published SOA serial (store/zone-journal.ts); absent or undefined: zone.soa.serial */
+  serial?(): number | undefined;
 }
 
 export interface Question {
@@ -72,6 +74,17 @@ interface StaticZone {
   nodes: Map<string, Node>;
   /** zone-relative names that exist only because a name below them does */
   emptyNonTerminals: Set<string>;
+  /**
+   * With dns.pagekite_address: the PageKite subtree <domain>.<domain>. as a zone of its own,
+   * delegated to this server (NS ns.<domain>.<domain>. and its glue), so that secondaries,
+   * which cannot compute the PageKite answers, refer resolvers here (docs/dns.md).
+   */
+  delegation: { apex: Node; nameserver: string; glue: Node } | null;
+  /** every gateway's shared records: the tunnel addresses, CAA and "*" TXT (in that order), "*" MX */
+  tunnel: RecordData[];
+  everyGateway: { caaTxt: RecordData[]; mx: RecordData[] };
+  /** TXT and MX configured for one gateway label */
+  labelled: Map<string, { txt: RecordData[]; mx: RecordData[] }>;
 }
 
 const staticZones = new WeakMap<DnsSettings, StaticZone>();
@@ -94,7 +107,7 @@ export function answerQuestion(question: Question, lookups: ZoneLookups, zone: D
     const node = findNode(current, lookups, zone, statics);
     if (node === undefined) {
       result.rcode = RCODE.NXDOMAIN;
-      result.authority.push(soaForAuthority(zone, statics));
+      result.authority.push(soaForAuthority(zone, statics, lookups));
       return result;
     }
     // RFC 1034 4.3.2: CNAME and ANY questions are answered with the CNAME itself, not chased.
@@ -108,8 +121,8 @@ export function answerQuestion(question: Question, lookups: ZoneLookups, zone: D
     }
     const records = node.cname !== undefined ? [{ type: "CNAME", target: node.cname } as RecordData] : node.records;
     const matching = question.type === QTYPE.ANY ? minimalAny(records) : records.filter((r) => TYPE[r.type] === question.type);
-    for (const data of matching) result.answers.push({ name: owner, ttl: node.ttl[data.type] ?? zone.ttl, ...data });
-    if (matching.length === 0) result.authority.push(soaForAuthority(zone, statics));
+    for (const data of matching) result.answers.push({ name: owner, ttl: node.ttl[data.type] ?? zone.ttl, ...withSerial(data, lookups) });
+    if (matching.length === 0) result.authority.push(soaForAuthority(zone, statics, lookups));
     else if (current === "" && matching.some((r) => r.type === "NS")) result.additional.push(...glue(zone, statics));
     return result;
   }
@@ -149,9 +162,16 @@ function relativeName(name: string, apex: string): string | null {
   return absolute.endsWith(`.${apex}`) ? absolute.slice(0, -apex.length - 1) : null;
 }
 
-function soaForAuthority(zone: DnsSettings, statics: StaticZone): ResourceRecord {
+function soaForAuthority(zone: DnsSettings, statics: StaticZone, lookups: ZoneLookups): ResourceRecord {
   // RFC 2308: negative answers are cached for the SOA minimum.
-  return { name: withoutDot(statics.apex), ttl: zone.soa.minimum, ...soaData(zone) };
+  return { name: withoutDot(statics.apex), ttl: zone.soa.minimum, ...withSerial(soaData(zone), lookups) };
+}
+
+/** The SOA with the published serial (the static zone holds the configured one); other records as they are. */
+function withSerial(data: RecordData, lookups: ZoneLookups): RecordData {
+  if (data.type !== "SOA") return data;
+  const serial = lookups.serial?.();
+  return serial === undefined ? data : { ...data, serial };
 }
 
 function soaData(zone: DnsSettings): RecordData {
@@ -233,7 +253,25 @@ function staticZone(zone: DnsSettings): StaticZone {
   }
   // The PageKite tree <...>.<domain>.<domain>. exists below <domain>.<domain>.
   if (!nodes.has(apexBelowApex)) emptyNonTerminals.add(apexBelowApex);
-  const built = { apex, apexBelowApex, nodes, emptyNonTerminals };
+  const glue = addressRecords(zone.pagekiteAddress ? [zone.pagekiteAddress] : []);
+  const nameserver = `ns.${apexBelowApex}.${withoutDot(apex)}`;
+  const delegation =
+    glue.length === 0
+      ? null
+      : { apex: { records: [soaData(zone), { type: "NS", target: nameserver } as RecordData], ttl: {} }, nameserver, glue: { records: glue, ttl: {} } };
+  const labelled = new Map<string, { txt: RecordData[]; mx: RecordData[] }>();
+  for (const [label] of [...zone.txt, ...zone.mx])
+    if (label !== "@" && label !== "*") labelled.set(label, { txt: txtFor(label, zone), mx: mxFor(label, zone) });
+  const built = {
+    apex,
+    apexBelowApex,
+    nodes,
+    emptyNonTerminals,
+    delegation,
+    tunnel: addressRecords(zone.tunnelAddresses),
+    everyGateway: { caaTxt: [...caa(zone), ...txtFor("*", zone)], mx: mxFor("*", zone) },
+    labelled,
+  };
   staticZones.set(zone, built);
   return built;
 }
@@ -257,7 +295,7 @@ function findNode(relative: string, lookups: ZoneLookups, zone: DnsSettings, sta
 
   if (labels.length === 1 && fixed?.cname === undefined) {
     const gateway = lookups.gateway(`${relative}.${statics.apex}`);
-    if (gateway) return mergeNodes(gatewayNode(relative, gateway, zone), fixed);
+    if (gateway) return mergeNodes(gatewayNode(relative, gateway, zone, statics), fixed);
   }
   if (fixed) return fixed;
 
@@ -269,6 +307,8 @@ function findNode(relative: string, lookups: ZoneLookups, zone: DnsSettings, sta
     }
   }
 
+  if (statics.delegation && relative === statics.apexBelowApex) return statics.delegation.apex;
+  if (statics.delegation && relative === `ns.${statics.apexBelowApex}`) return statics.delegation.glue;
   const apexLabels = statics.apexBelowApex.split(".").length;
   if (labels.length > apexLabels && relative.endsWith(`.${statics.apexBelowApex}`)) {
     const address = pageKiteAnswer(labels.slice(0, -apexLabels), lookups, statics.apex);
@@ -279,23 +319,88 @@ function findNode(relative: string, lookups: ZoneLookups, zone: DnsSettings, sta
   return undefined;
 }
 
+/**
+ * A gateway's records as a transfer carries them: its address records (and the configured
+ * CAA, TXT, MX) at `<name>`, and its challenge at `_acme-challenge.<name>`. `name` is its full
+ * name (domains.name); the same records answerQuestion gives for those names.
+ */
+export function gatewayRecords(name: string, gateway: GatewayRecord, zone: DnsSettings): ResourceRecord[] {
+  const statics = staticZone(zone);
+  const label = gatewayLabel(name, statics);
+  if (label === null) return [];
+  const fixed = statics.nodes.get(label);
+  if (fixed?.cname !== undefined) return [];
+  const out = nodeRecords(withoutDot(name), mergeNodes(gatewayNode(label, gateway, zone, statics), fixed), zone);
+  if (gateway.dnsChallenge) out.push({ name: `_acme-challenge.${withoutDot(name)}`, ttl: zone.gatewayTtl, type: "TXT", text: gateway.dnsChallenge });
+  return out;
+}
+
+/** The label of a gateway's full name, or null when it is not one label below the apex. */
+function gatewayLabel(name: string, statics: StaticZone): string | null {
+  // domains.name is in the program's form already: the label is what comes before the apex
+  const label = name.endsWith(`.${statics.apex}`) ? name.slice(0, -statics.apex.length - 1) : relativeName(name, statics.apex);
+  return label === null || label === "" || label.includes(".") ? null : label;
+}
+
+/**
+ * Every record of the zone at `serial`, for a full transfer (RFC 5936): the SOA first (the
+ * caller ends the transfer with it again), the apex, the static names, each gateway from
+ * `gateways` (full name and row, in any order, read as they are needed), and the delegation
+ * of the PageKite subtree. The PageKite answers themselves are computed per query and not
+ * part of it.
+ */
+export function* zoneRecords(zone: DnsSettings, serial: number, gateways: Iterable<[string, GatewayRecord]>): Generator<ResourceRecord> {
+  const statics = staticZone(zone);
+  const apexName = withoutDot(statics.apex);
+  const soa = { ...soaData(zone), serial } as RecordData;
+  yield { name: apexName, ttl: zone.ttl, ...soa };
+  const top = statics.nodes.get("");
+  if (top) yield* nodeRecords(apexName, { ...top, records: top.records.filter((r) => r.type !== "SOA") }, zone);
+  // A static name a gateway also holds is given once, merged, with the gateway.
+  const shadowed = new Set<string>();
+  for (const [name, gateway] of gateways) {
+    const records = gatewayRecords(name, gateway, zone);
+    if (records.length === 0) continue;
+    const label = gatewayLabel(name, statics)!;
+    if (statics.nodes.has(label)) shadowed.add(label);
+    yield* records;
+  }
+  for (const [relative, node] of statics.nodes) {
+    if (relative === "" || shadowed.has(relative)) continue;
+    yield* nodeRecords(`${relative}.${apexName}`, node, zone);
+  }
+  if (statics.delegation) {
+    const child = `${statics.apexBelowApex}.${apexName}`;
+    yield { name: child, ttl: zone.ttl, type: "NS", target: statics.delegation.nameserver };
+    yield* nodeRecords(statics.delegation.nameserver, statics.delegation.glue, zone);
+  }
+}
+
+/** The records of one node, owned by `owner` (its CNAME, or its record sets with their TTLs). */
+function nodeRecords(owner: string, node: Node, zone: DnsSettings): ResourceRecord[] {
+  if (node.cname !== undefined) return [{ name: owner, ttl: zone.ttl, type: "CNAME", target: node.cname }];
+  return node.records.map((data) => ({ name: owner, ttl: node.ttl[data.type] ?? zone.ttl, ...data }));
+}
+
 function mergeNodes(gateway: Node, fixed: Node | undefined): Node {
   if (!fixed) return gateway;
   const present = new Set(gateway.records.map((r) => r.type));
   return { records: [...gateway.records, ...fixed.records.filter((r) => !present.has(r.type))], ttl: { ...fixed.ttl, ...gateway.ttl } };
 }
 
-function gatewayNode(label: string, gateway: GatewayRecord, zone: DnsSettings): Node {
+function gatewayNode(label: string, gateway: GatewayRecord, zone: DnsSettings, statics: StaticZone): Node {
   const records: RecordData[] = [];
   if (gateway.mode === MODE.tunnel) {
     // A tunnel lands on the tunnel servers; without any configured, on the gateway itself.
-    const tunnel = addressRecords(zone.tunnelAddresses);
+    const tunnel = statics.tunnel;
     records.push(...(tunnel.length > 0 ? tunnel : addressRecords([gateway.lastIp])));
   } else if (gateway.mode === MODE.dynamicDns) {
     // Dual stack: A from the last IPv4 address given, AAAA from the last IPv6 one.
-    records.push(...addressRecords([gateway.lastIpv4, gateway.lastIpv6]));
+    if (gateway.lastIpv4) records.push(...addressRecords([gateway.lastIpv4]));
+    if (gateway.lastIpv6) records.push(...addressRecords([gateway.lastIpv6]));
   }
-  records.push(...caa(zone), ...txtFor("*", zone), ...txtFor(label, zone), ...mxFor("*", zone), ...mxFor(label, zone));
+  const own = statics.labelled.get(label);
+  records.push(...statics.everyGateway.caaTxt, ...(own?.txt ?? []), ...statics.everyGateway.mx, ...(own?.mx ?? []));
   return { records, ttl: { A: zone.gatewayTtl, AAAA: zone.gatewayTtl } };
 }
 

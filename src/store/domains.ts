@@ -29,6 +29,7 @@ export type {
   DomainPage,
   KeepOutcome,
   NewDomain,
+  PingResult,
   PingWrite,
   QuietName,
   QuietQuery,
@@ -63,18 +64,19 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
   const infoCache = new InfoCache(cacheInfo ? undefined : 0);
   const wrote = () => infoCache.clear();
 
-  /** One ping's UPDATE, its row's /info copy forgotten first; the pinged row's full name. */
+  /** One ping's UPDATE, its row's /info copy forgotten first: the pinged row's full name, and whether an address moved. */
   const applyPing = (ping: PingWrite) => {
     infoCache.forget(ping.token);
     return queries.recordPing(ping);
   };
   const commitPing = groupCommit(db.$client, applyPing);
-  /** A ping or dyndns2 update naming its addresses, group-committed: resolves once committed. */
+  /** A ping or dyndns2 update naming its addresses, group-committed: resolves once committed (false: no row has the token). */
   const recordUpdate = (write: PingWrite): Promise<boolean> => {
     if (write.token === "") return Promise.resolve(false);
-    return commitPing(write).then((name) => {
-      changed(name);
-      return name !== undefined;
+    return commitPing(write).then((result) => {
+      // Listeners (the answer cache, the zone's serial) hear only of an address that moved.
+      if (result?.moved) changed(result.name);
+      return result !== undefined;
     });
   };
 
@@ -140,12 +142,12 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
       queries.withdrawReclamationToken(id, token, previous);
     },
 
-    /** A /ping: `ip` becomes last_ip and the address of its family. */
+    /** A /ping: `ip` becomes last_ip and the address of its family; false when no row has the token. Listeners hear of it only when an address moved. */
     recordPing(token: string, timestamp: number, ip: string): boolean {
       if (token === "") return false;
-      const name = applyPing(pingWrite(token, timestamp, ip));
-      changed(name);
-      return name !== undefined;
+      const result = applyPing(pingWrite(token, timestamp, ip));
+      if (result?.moved) changed(result.name);
+      return result !== undefined;
     },
 
     /** recordPing for the API's hot path: resolves once committed together with the other pings of this turn. */

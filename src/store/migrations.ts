@@ -7,12 +7,18 @@ import baseline from "../../drizzle/0000_baseline.sql" with { type: "text" };
 import dropDomainsTimestamp from "../../drizzle/0001_drop_domains_timestamp.sql" with { type: "text" };
 import dualStackAddresses from "../../drizzle/0002_dual_stack_addresses.sql" with { type: "text" };
 import expiryWarnings from "../../drizzle/0003_expiry_warnings.sql" with { type: "text" };
+import zoneJournal from "../../drizzle/0004_zone_journal.sql" with { type: "text" };
+import zoneJournalTriggers from "../../drizzle/0005_zone_journal_triggers.sql" with { type: "text" };
+import publishedChangesIndex from "../../drizzle/0006_published_changes_index.sql" with { type: "text" };
 
 export const MIGRATION_SQL: Record<string, string> = {
   "0000_baseline": baseline,
   "0001_drop_domains_timestamp": dropDomainsTimestamp,
   "0002_dual_stack_addresses": dualStackAddresses,
   "0003_expiry_warnings": expiryWarnings,
+  "0004_zone_journal": zoneJournal,
+  "0005_zone_journal_triggers": zoneJournalTriggers,
+  "0006_published_changes_index": publishedChangesIndex,
 };
 
 export interface Migration {

@@ -28,6 +28,13 @@ export interface PingWrite {
   ipv6: string | null;
 }
 
+/** What a ping did to its row: `moved` when an address changed (DNS answers differ), not only the last-seen time. */
+export interface PingResult {
+  /** full name with its trailing dot */
+  name: string;
+  moved: boolean;
+}
+
 /** What /info shows of a domain and its account. */
 export interface DomainInfo {
   name: string;
@@ -218,19 +225,32 @@ export function createQueries(db: Db) {
     .returning({ id: domains.id })
     .prepare();
   // The API's busiest write, also run bare (see infoByToken). A family not given keeps its address.
-  const ping = direct(
+  // Most pings come from the address the row holds already: the first statement then moves the
+  // last-seen time alone, which no DNS answer, journal entry or cached answer depends on (and
+  // no trigger sees); where it matches nothing, the second writes the moved addresses.
+  const sameToken = and(eq(domains.token, p("token")), ne(domains.token, ""));
+  const newIpv4 = sql`coalesce(${p("ipv4")}, ${domains.lastIpv4})`;
+  const newIpv6 = sql`coalesce(${p("ipv6")}, ${domains.lastIpv6})`;
+  const pingStaying = direct(
     db
       .update(domains)
-      .set({
-        timestamp: v("timestamp"),
-        lastIp: v("ip"),
-        lastIpv4: sql`coalesce(${p("ipv4")}, ${domains.lastIpv4})`,
-        lastIpv6: sql`coalesce(${p("ipv6")}, ${domains.lastIpv6})`,
-      })
-      .where(and(eq(domains.token, p("token")), ne(domains.token, "")))
+      .set({ timestamp: v("timestamp") })
+      .where(and(sameToken, eq(domains.lastIp, p("ip")), eq(domains.lastIpv4, newIpv4), eq(domains.lastIpv6, newIpv6)))
       .returning({ name: domains.name }),
   );
-  const pingedName = (values: PingWrite) => ping.values(values)[0]?.[0] as string | undefined;
+  const pingMoving = direct(
+    db
+      .update(domains)
+      .set({ timestamp: v("timestamp"), lastIp: v("ip"), lastIpv4: newIpv4, lastIpv6: newIpv6 })
+      .where(sameToken)
+      .returning({ name: domains.name }),
+  );
+  const pinged = (values: PingWrite): PingResult | undefined => {
+    const stayed = pingStaying.values(values)[0]?.[0] as string | undefined;
+    if (stayed !== undefined) return { name: stayed, moved: false };
+    const moved = pingMoving.values(values)[0]?.[0] as string | undefined;
+    return moved === undefined ? undefined : { name: moved, moved: true };
+  };
   const setChallenge = db
     .update(domains)
     .set({ dnsChallenge: v("challenge") })
@@ -531,8 +551,8 @@ export function createQueries(db: Db) {
       withdrawReclamation.run({ id, token, previousToken: previous.token, previousExpires: previous.expires });
     },
 
-    /** One ping's UPDATE; the pinged row's full name, undefined when no row has this token. */
-    recordPing: pingedName,
+    /** One ping's UPDATE: the pinged row's full name and whether an address moved; undefined when no row has this token. */
+    recordPing: pinged,
 
     setDnsChallenge(token: string, challenge: string): string | undefined {
       return token ? setChallenge.all({ token, challenge })[0]?.name : undefined;

@@ -1,7 +1,7 @@
 // The only place a table or column name is written. The first columns of each table are
 // the Rust server's layout, so its SQLite file opens as is; the rest are ours.
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { check, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 import { MODE } from "../gateway-data.ts";
 
@@ -56,6 +56,64 @@ export const domains = sqliteTable(
     index("domains_reclamation_token").on(t.reclamationToken).where(sql`${t.reclamationToken} <> ''`),
     index("domains_verification_token").on(t.verificationToken).where(sql`${t.verificationToken} <> ''`),
     index("domains_keep_token").on(t.keepToken).where(sql`${t.keepToken} <> ''`),
+  ],
+);
+
+/** The zone's published state (one row): the SOA serial secondaries see, and what shaped it (zone-journal.ts). */
+export const zoneState = sqliteTable(
+  "zone_state",
+  {
+    id: integer("id").primaryKey(),
+    /** the current published SOA serial (RFC 1982) */
+    serial: integer("serial").notNull(),
+    /** zoneFingerprint() of the settings the zone at `serial` was built from */
+    fingerprint: text("fingerprint").notNull(),
+  },
+  (t) => [check("zone_state_one_row", sql`${t.id} = 1`)],
+);
+
+/** One published batch of changes: the zone went from serial `previous` to `serial`. */
+export const zoneChangesets = sqliteTable(
+  "zone_changesets",
+  {
+    serial: integer("serial").primaryKey(),
+    previous: integer("previous").notNull(),
+    /** Unix seconds */
+    created: integer("created").notNull(),
+  },
+  // IXFR walks the changesets from a secondary's serial, one `previous` to the next
+  (t) => [index("zone_changesets_previous").on(t.previous)],
+);
+
+/**
+ * The change journal: a row per DNS-visible change of a domains row, written by triggers
+ * (drizzle/0005) for every writer; serial NULL until the publisher stamps it. old_* / new_*
+ * are the row before and after, NULL mode meaning the row did not exist.
+ */
+export const zoneChanges = sqliteTable(
+  "zone_changes",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    /** the changeset it was published in; NULL: not yet published */
+    serial: integer("serial"),
+    /** full name with its trailing dot */
+    name: text("name").notNull(),
+    oldMode: integer("old_mode"),
+    oldLastIp: text("old_last_ip"),
+    oldLastIpv4: text("old_last_ipv4"),
+    oldLastIpv6: text("old_last_ipv6"),
+    oldDnsChallenge: text("old_dns_challenge"),
+    newMode: integer("new_mode"),
+    newLastIp: text("new_last_ip"),
+    newLastIpv4: text("new_last_ipv4"),
+    newLastIpv6: text("new_last_ipv6"),
+    newDnsChallenge: text("new_dns_challenge"),
+  },
+  (t) => [
+    // partial: a trigger's insert (serial NULL) adds no entry here, only the publisher's stamped rows do
+    index("zone_changes_serial").on(t.serial).where(sql`${t.serial} IS NOT NULL`),
+    // the unpublished changes by name: the publisher's batch and the snapshot's view of a row
+    index("zone_changes_unpublished").on(t.name, t.id).where(sql`${t.serial} IS NULL`),
   ],
 );
 

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { Packet } from "dns2";
 import { AnswerCache, AnswerVersions } from "../../src/dns/answer-cache.ts";
 import { ByteWriter } from "../../src/dns/byte-writer.ts";
-import { createResponder } from "../../src/dns/server.ts";
+import { createResponder } from "../../src/dns/responder.ts";
 import { encodeQuery, GATEWAYS, seededStore, testZone } from "./client.ts";
 
 const zone = testZone();

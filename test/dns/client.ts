@@ -118,6 +118,11 @@ export function testZone(overrides: Partial<DnsSettings> = {}): DnsSettings {
       ["_dmarc", "v=DMARC1; p=reject"],
     ],
     cname: [["docs.example.test.", "example.github.io."]],
+    tsigKeys: [],
+    transferAcl: [],
+    notify: [],
+    journalMaxChanges: 10_000,
+    pagekiteAddress: "",
     ...overrides,
   };
 }
@@ -162,7 +167,7 @@ export function seededStore(): { store: Store; dir: string; cleanup(): void } {
 }
 
 /** startDnsServer in this process on a port it binds itself. */
-export async function startTestDns(zone: DnsSettings, lookups: ZoneLookups, log: string[] = [], options: Pick<DnsServerOptions, "tcp"> = {}) {
+export async function startTestDns(zone: DnsSettings, lookups: ZoneLookups, log: string[] = [], options: Pick<DnsServerOptions, "tcp" | "openSnapshot"> = {}) {
   const server = await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups, log: (line) => log.push(line), ...options });
   return { port: server.port, close: () => server.close(), log };
 }

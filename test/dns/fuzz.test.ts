@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createSocket } from "node:dgram";
 import { connect } from "node:net";
-import { createResponder } from "../../src/dns/server.ts";
+import { createResponder } from "../../src/dns/responder.ts";
 import { decode, encodeQuery, seededStore, startTestDns, tcpExchange, testZone, udpExchange } from "./client.ts";
 
 const SEED = Number(process.env.DNS_FUZZ_SEED ?? 20240101);

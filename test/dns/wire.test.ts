@@ -144,3 +144,113 @@ describe("encodeQuestion", () => {
     });
   });
 });
+
+describe("parseQuery: IXFR's authority SOA and a closing TSIG", () => {
+  const soa = (serial: number) => ({ name: "example.test", type: "SOA", data: { mname: "ns1.example.test", rname: "h.example.test", serial } }) as any;
+  const ixfr = (authorities: any[], additionals: any[] = []) =>
+    dnsPacket.encode({ type: "query", id: 9, questions: [{ name: "example.test", type: "IXFR" as any, class: "IN" }], authorities, additionals });
+  /** A TSIG record's RDATA (RFC 8945 4.2), fields as given. */
+  function tsigRdata(fields: { algorithm?: string; time?: number; fudge?: number; mac?: Buffer; id?: number; error?: number; other?: Buffer } = {}): Buffer {
+    const { algorithm = "hmac-sha256", time = 1_700_000_000, fudge = 300, mac = Buffer.alloc(32, 7), id = 9, error = 0, other = Buffer.alloc(0) } = fields;
+    const name = Buffer.concat([...algorithm.split(".").map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
+    const fixed = Buffer.alloc(10);
+    fixed.writeUInt16BE(Math.floor(time / 2 ** 32), 0);
+    fixed.writeUInt32BE(time % 2 ** 32, 2);
+    fixed.writeUInt16BE(fudge, 6);
+    fixed.writeUInt16BE(mac.length, 8);
+    const tail = Buffer.alloc(6);
+    tail.writeUInt16BE(id, 0);
+    tail.writeUInt16BE(error, 2);
+    tail.writeUInt16BE(other.length, 4);
+    return Buffer.concat([name, fixed, mac, tail, other]);
+  }
+  const tsigRr = (data = tsigRdata(), name = "Xfr-Key") => ({ name, type: "TSIG", class: "ANY", ttl: 0, data }) as any;
+  const rcode = (message: Buffer) => {
+    const parsed = parseQuery(message);
+    return parsed.kind === "error" ? parsed.rcode : parsed.kind;
+  };
+
+  test("an IXFR query gives the serial of the client's SOA in the authority section", () => {
+    const parsed = parseQuery(ixfr([soa(2024010105)]));
+    expect(parsed.kind === "query" && parsed.query.ixfrSerial).toBe(2024010105);
+    expect(parsed.kind === "query" && parsed.query.question.type).toBe(251);
+  });
+
+  test("an IXFR whose SOA is compressed (as dig writes it) is read the same", () => {
+    // owner = pointer to the question's name; RDATA names point there too
+    const question = dnsPacket.encode({ type: "query", id: 9, questions: [{ name: "example.test", type: "IXFR" as any, class: "IN" }] });
+    const rdata = Buffer.concat([Buffer.from([0xc0, 12, 0xc0, 12]), Buffer.from([0, 0, 0, 42, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4])]);
+    const rr = Buffer.concat([Buffer.from([0xc0, 12, 0, 6, 0, 1, 0, 0, 0, 0, 0, rdata.length]), rdata]);
+    const message = Buffer.concat([question, rr]);
+    message.writeUInt16BE(1, 8);
+    const parsed = parseQuery(message);
+    expect(parsed.kind === "query" && parsed.query.ixfrSerial).toBe(42);
+  });
+
+  test("IXFR without its SOA, with two records, or with another type there: FORMERR", () => {
+    expect(rcode(ixfr([]))).toBe(RCODE.FORMERR);
+    expect(rcode(ixfr([soa(1), soa(2)]))).toBe(RCODE.FORMERR);
+    expect(rcode(ixfr([{ name: "example.test", type: "A", data: "192.0.2.1" }]))).toBe(RCODE.FORMERR);
+    const cut = ixfr([soa(1)]);
+    cut.writeUInt16BE(cut.readUInt16BE(cut.length - 22) + 1, cut.length - 22); // RDLENGTH one more than the RDATA
+    expect(rcode(cut)).toBe(RCODE.FORMERR);
+  });
+
+  test("any other query with an authority record is still FORMERR, and has no ixfrSerial", () => {
+    const aWithSoa = dnsPacket.encode({ type: "query", id: 9, questions: [{ name: "example.test", type: "A", class: "IN" }], authorities: [soa(1)] });
+    expect(rcode(aWithSoa)).toBe(RCODE.FORMERR);
+    const parsed = parseQuery(query("example.test", "AXFR"));
+    expect(parsed.kind === "query" && "ixfrSerial" in parsed.query).toBe(false);
+  });
+
+  test("a TSIG as the last record is read: key and algorithm in lower case, every field, and its offset", () => {
+    const message = query("gw.example.test", "A", { additionals: [opt(), tsigRr(tsigRdata({ algorithm: "HMAC-SHA256", other: Buffer.from([1, 2]) }))] });
+    const parsed = parseQuery(message);
+    if (parsed.kind !== "query") throw new Error(parsed.kind);
+    const tsig = parsed.query.tsig!;
+    expect({ ...tsig, mac: tsig.mac.toString("hex"), otherData: [...tsig.otherData] }).toEqual({
+      name: "xfr-key.",
+      algorithm: "hmac-sha256.",
+      ttl: 0,
+      timeSigned: 1_700_000_000,
+      fudge: 300,
+      mac: "07".repeat(32),
+      originalId: 9,
+      error: 0,
+      otherData: [1, 2],
+      start: message.length - (9 + 10 + tsigRdata({ other: Buffer.from([1, 2]) }).length),
+    });
+    expect(message.subarray(tsig.start, tsig.start + 9).toString("latin1")).toBe("\x07Xfr-Key\x00");
+    expect(parsed.query.edns?.payload).toBe(1232);
+  });
+
+  test("a 48-bit time signed past 2^32 is read whole", () => {
+    const parsed = parseQuery(query("gw.example.test", "A", { additionals: [tsigRr(tsigRdata({ time: 2 ** 32 + 5 }))] }));
+    expect(parsed.kind === "query" && parsed.query.tsig?.timeSigned).toBe(2 ** 32 + 5);
+  });
+
+  test("a TSIG before another record, two TSIGs, a TSIG of class IN, or one whose RDATA does not add up: FORMERR", () => {
+    expect(rcode(query("gw.example.test", "A", { additionals: [tsigRr(), opt()] }))).toBe(RCODE.FORMERR);
+    expect(rcode(query("gw.example.test", "A", { additionals: [tsigRr(), tsigRr()] }))).toBe(RCODE.FORMERR);
+    expect(rcode(query("gw.example.test", "A", { additionals: [{ ...tsigRr(), class: "IN" }] }))).toBe(RCODE.FORMERR);
+    const rdata = tsigRdata();
+    expect(rcode(query("gw.example.test", "A", { additionals: [tsigRr(Buffer.concat([rdata, Buffer.from([0])]))] }))).toBe(RCODE.FORMERR);
+    expect(rcode(query("gw.example.test", "A", { additionals: [tsigRr(rdata.subarray(0, rdata.length - 1))] }))).toBe(RCODE.FORMERR);
+    expect(rcode(query("gw.example.test", "A", { additionals: [tsigRr(rdata.subarray(0, 12))] }))).toBe(RCODE.FORMERR);
+  });
+
+  test("a MAC longer than the algorithm gives, or shorter than half of it, is malformed (FORMERR); an unknown algorithm is read", () => {
+    for (const mac of [Buffer.alloc(33), Buffer.alloc(15), Buffer.alloc(9)])
+      expect(rcode(query("gw.example.test", "A", { additionals: [tsigRr(tsigRdata({ mac }))] }))).toBe(RCODE.FORMERR);
+    for (const mac of [Buffer.alloc(0), Buffer.alloc(16), Buffer.alloc(32)])
+      expect(rcode(query("gw.example.test", "A", { additionals: [tsigRr(tsigRdata({ mac }))] }))).toBe("query");
+    expect(rcode(query("gw.example.test", "A", { additionals: [tsigRr(tsigRdata({ algorithm: "hmac-md5.sig-alg.reg.int", mac: Buffer.alloc(16) }))] }))).toBe(
+      "query",
+    );
+  });
+
+  test("an IXFR signed with TSIG gives both", () => {
+    const parsed = parseQuery(ixfr([soa(77)], [tsigRr()]));
+    expect(parsed.kind === "query" && [parsed.query.ixfrSerial, parsed.query.tsig?.name]).toEqual([77, "xfr-key."]);
+  });
+});

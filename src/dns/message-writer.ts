@@ -1,0 +1,161 @@
+// A transfer message writer: records straight into one buffer, names compressed against every
+// name already in the message (RFC 1035 4.1.4). Transfers write hundreds of thousands of
+// records; dns2's Packet, which answers single queries (wire.ts), builds an object per record
+// and field and took 2.2 s for the 200,000 records of a 100,000-name zone, this ~0.2 s. Checked
+// against dns2's encoding record by record (test/dns/message-writer.test.ts).
+import { isIP } from "node:net";
+import { ipv6Groups } from "../addresses.ts";
+import { characterStrings, type Edns } from "./wire.ts";
+import { TYPE, type Question, type ResourceRecord } from "./zone.ts";
+
+const CLASS_IN = 1;
+const TYPE_OPT = 41;
+const MAX_POINTER = 0x3fff;
+
+export interface MessageHeader {
+  id: number;
+  aa: boolean;
+  rcode: number;
+  /** the first message of a transfer carries the question, later ones none (RFC 5936 2.2.1) */
+  question?: Question;
+  /** an OPT record goes last when the query had one */
+  edns: Edns | null;
+}
+
+/** Writes one message; `toBuffer()` gives its bytes. At most 65,535 bytes: the caller keeps well below. */
+export class MessageWriter {
+  private readonly buf = Buffer.allocUnsafe(65_535);
+  private offset = 12;
+  private answers = 0;
+  /** lower-case name (suffix) -> where it was written */
+  private readonly names = new Map<string, number>();
+
+  constructor(private readonly header: MessageHeader) {
+    if (header.question) {
+      this.name(header.question.name);
+      this.u16(header.question.type);
+      this.u16(header.question.class);
+    }
+  }
+
+  get length(): number {
+    return this.offset;
+  }
+
+  /** Appends an answer record; throws on data it cannot write (an address that is not one). */
+  record(rr: ResourceRecord): void {
+    this.name(rr.name);
+    this.u16(TYPE[rr.type]);
+    this.u16(CLASS_IN);
+    this.u32(rr.ttl);
+    const lengthAt = this.offset;
+    this.offset += 2;
+    switch (rr.type) {
+      case "A": {
+        if (isIP(rr.address) !== 4) throw new Error(`not an IPv4 address: ${rr.address}`);
+        let start = 0;
+        for (let i = 0; i < 4; i++) {
+          const end = i < 3 ? rr.address.indexOf(".", start) : rr.address.length;
+          this.buf[this.offset++] = Number(rr.address.slice(start, end));
+          start = end + 1;
+        }
+        break;
+      }
+      case "AAAA":
+        for (const group of ipv6Groups(rr.address)) this.u16(group);
+        break;
+      case "NS":
+      case "CNAME":
+        this.name(rr.target);
+        break;
+      case "SOA":
+        this.name(rr.mname);
+        this.name(rr.rname);
+        for (const value of [rr.serial, rr.refresh, rr.retry, rr.expire, rr.minimum]) this.u32(value);
+        break;
+      case "MX":
+        this.u16(rr.priority);
+        this.name(rr.exchange);
+        break;
+      case "TXT":
+        for (const part of characterStrings(rr.text)) this.characterString(part);
+        break;
+      case "CAA":
+        this.buf[this.offset++] = rr.flags;
+        this.characterString(Buffer.from(rr.tag));
+        this.bytes(Buffer.from(rr.value));
+        break;
+      case "HINFO":
+        this.characterString(Buffer.from(rr.cpu));
+        this.characterString(Buffer.from(rr.os));
+        break;
+    }
+    this.buf.writeUInt16BE(this.offset - lengthAt - 2, lengthAt);
+    this.answers++;
+  }
+
+  toBuffer(): Buffer {
+    const { header } = this;
+    let additional = 0;
+    if (header.edns) {
+      // RFC 6891: root owner, our payload size, extended rcode bits and the echoed DO bit in the TTL
+      this.buf[this.offset++] = 0;
+      this.u16(TYPE_OPT);
+      this.u16(1232);
+      this.u32((((header.rcode >> 4) & 0xff) << 24) | (header.edns.dnssecOk ? 0x8000 : 0));
+      this.u16(0);
+      additional = 1;
+    }
+    const b = this.buf;
+    b.writeUInt16BE(header.id, 0);
+    b[2] = 0x80 | (header.aa ? 0x04 : 0); // QR, opcode QUERY, AA
+    b[3] = header.rcode & 0x0f;
+    b.writeUInt16BE(header.question ? 1 : 0, 4);
+    b.writeUInt16BE(this.answers, 6);
+    b.writeUInt16BE(0, 8);
+    b.writeUInt16BE(additional, 10);
+    return Buffer.from(b.subarray(0, this.offset));
+  }
+
+  /** A name (dotted text, no trailing dot; "" the root), pointing at its longest suffix written before. */
+  private name(text: string): void {
+    let rest = text;
+    while (rest !== "") {
+      const key = rest.toLowerCase();
+      const at = this.names.get(key);
+      if (at !== undefined) {
+        this.u16(0xc000 | at);
+        return;
+      }
+      if (this.offset <= MAX_POINTER) this.names.set(key, this.offset);
+      const dot = rest.indexOf(".");
+      const label = dot < 0 ? rest : rest.slice(0, dot);
+      const written = this.buf.write(label, this.offset + 1, "latin1");
+      if (written === 0 || written > 63) throw new Error(`not a DNS label: ${JSON.stringify(label)}`);
+      this.buf[this.offset] = written;
+      this.offset += 1 + written;
+      rest = dot < 0 ? "" : rest.slice(dot + 1);
+    }
+    this.buf[this.offset++] = 0;
+  }
+
+  private characterString(bytes: Uint8Array): void {
+    this.buf[this.offset++] = bytes.length;
+    this.bytes(bytes);
+  }
+
+  private bytes(bytes: Uint8Array): void {
+    this.buf.set(bytes, this.offset);
+    this.offset += bytes.length;
+  }
+
+  private u16(value: number): void {
+    this.buf.writeUInt16BE(value, this.offset);
+    this.offset += 2;
+  }
+
+  private u32(value: number): void {
+    this.buf.writeUInt32BE(value >>> 0, this.offset);
+    this.offset += 4;
+  }
+}

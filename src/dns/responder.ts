@@ -1,0 +1,257 @@
+// Bytes in, messages out: one received message becomes one reply, none (not a query), or a
+// stream of messages (a zone transfer over TCP). The answer cache, the SERVFAIL fallback and
+// transfer access are here; server.ts only moves bytes, zone.ts and transfer.ts build answers.
+import { addressBytes, inCidr, parseCidr, unmapIPv4 } from "../addresses.ts";
+import type { DnsSettings } from "../config.ts";
+import { absoluteName } from "../names.ts";
+import { SERIAL_NAME, type AnswerCache } from "./answer-cache.ts";
+import { DnsCounters, SLOT } from "./counters.ts";
+import { transferMessages, type ZoneSnapshot } from "./transfer.ts";
+import { TsigSigner, tsigErrorReply, tsigLength, verifyRequest } from "./tsig.ts";
+import { encodeResponse, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, type Query, type Response } from "./wire.ts";
+import { answerQuestion, QTYPE, RCODE, zoneRecords, type ZoneLookups } from "./zone.ts";
+
+export type Transport = "udp" | "tcp";
+
+/** A zone transfer's messages, produced as the peer reads them; `return()` ends it early. */
+export type MessageStream = Generator<Buffer, void, undefined>;
+
+/** What a received message gets: a reply, a stream of messages (TCP transfers), or nothing. */
+export interface Responder {
+  (message: Buffer, transport: "udp", client?: string): Buffer | null;
+  (message: Buffer, transport: Transport, client?: string): Buffer | MessageStream | null;
+}
+
+/** Where transfers read the zone: a consistent snapshot, or null when too many are under way. */
+export interface TransferSource {
+  open(): ZoneSnapshot | null;
+}
+
+export interface ResponderOptions {
+  zone: DnsSettings;
+  lookups: ZoneLookups;
+  log: (line: string) => void;
+  cache?: AnswerCache;
+  /** tests: encode with another writer */
+  newWriter?: () => PacketWriter;
+  counters?: DnsCounters;
+  /** absent: every AXFR and IXFR is refused */
+  transfers?: TransferSource;
+}
+
+/** Messages longer than this are answered but not cached (a plain query is about 50 bytes). */
+const CACHEABLE_MESSAGE_BYTES = 512;
+
+/**
+ * One reply (or none, for a message that is not a query) per received message; a stream for a
+ * transfer. With a cache, a message seen before (bar its ID) gets the bytes it got then, until
+ * a gateway row that answer was built from changes.
+ */
+export function createResponder(options: ResponderOptions): Responder {
+  const { cache } = options;
+  const counters = options.counters ?? new DnsCounters();
+  const answer = createUncachedResponder(options);
+  const count = (message: Buffer, result: Answered | null, transport: Transport) => {
+    if (result && "reply" in result) counters.countAnswer(message, result.reply, transport);
+    else if (result) counters.countAnswer(message, result.first, transport);
+  };
+  const replyOf = (result: Answered | null) => (result === null ? null : "reply" in result ? result.reply : result.stream);
+  if (!cache)
+    return ((message: Buffer, transport: Transport, client = "") => {
+      const result = answer(message, transport, client, options.lookups);
+      count(message, result, transport);
+      return replyOf(result);
+    }) as Responder;
+  return ((message: Buffer, transport: Transport, client = "") => {
+    const cacheable = message.length <= CACHEABLE_MESSAGE_BYTES;
+    if (cacheable) {
+      const hit = cache.get(message, transport);
+      if (hit) {
+        counters.values[SLOT.cacheHits]++;
+        counters.countAnswer(message, hit, transport);
+        return hit;
+      }
+      counters.values[SLOT.cacheMisses]++;
+    }
+    const dependsOn: string[] = [];
+    const versionsSeen: number[] = [];
+    const recording: ZoneLookups = {
+      gateway(name) {
+        dependsOn.push(name);
+        versionsSeen.push(cache.shared.of(name)); // before the read: a write committed meanwhile makes the entry stale
+        return options.lookups.gateway(name);
+      },
+      // An answer carrying the SOA is forgotten when the serial moves (AnswerVersions.setSerial).
+      serial:
+        options.lookups.serial &&
+        (() => {
+          dependsOn.push(SERIAL_NAME);
+          versionsSeen.push(cache.shared.of(SERIAL_NAME));
+          return options.lookups.serial?.();
+        }),
+    };
+    const result = answer(message, transport, client, recording);
+    if (result && "reply" in result && result.cacheable && cacheable) cache.set(message, transport, result.reply, dependsOn, versionsSeen);
+    count(message, result, transport);
+    return replyOf(result);
+  }) as Responder;
+}
+
+/** A reply, and whether it may be cached: not a SERVFAIL standing in for a failed lookup or encoding. */
+interface Encoded {
+  reply: Buffer;
+  cacheable: boolean;
+}
+
+/** A transfer: its first message (for the counters) and all of them, the first included. */
+interface Streamed {
+  first: Buffer;
+  stream: MessageStream;
+}
+
+type Answered = Encoded | Streamed;
+
+function createUncachedResponder(options: ResponderOptions) {
+  const reportFailure = rateLimitedLog(options.log);
+  const safeEncode = (reply: Response, limit: number, report: (line: string) => void) => safeEncodeWith(reply, limit, report, options.newWriter);
+  return (message: Buffer, transport: Transport, client: string, lookups: ZoneLookups): Answered | null => {
+    const parsed = parseQuery(message);
+    if (parsed.kind === "drop") return null;
+    const limitFor = (edns: Response["edns"]) => (transport === "udp" ? udpLimit(edns) : TCP_LIMIT);
+    if (parsed.kind === "error") {
+      const { rcode, id, opcode, rd, cd, question, edns } = parsed;
+      const reply: Response = { id, opcode, rd, cd, rcode, aa: false, question, edns, answers: [], authority: [], additional: [] };
+      return safeEncode(reply, limitFor(edns), reportFailure);
+    }
+    const { query } = parsed;
+    const reply: Response = { ...query, rcode: RCODE.SERVFAIL, aa: false, answers: [], authority: [], additional: [] };
+    // A signed query is verified whatever it asks (RFC 8945 5.2), and its answer signed, never cached.
+    let signer: TsigSigner | null = null;
+    if (query.tsig) {
+      const keys = options.zone.tsigKeys ?? [];
+      const check = verifyRequest(message, query.tsig, keys, Date.now() / 1000);
+      if (!check.ok) return { reply: tsigErrorReply({ ...query, tsig: query.tsig }, check.error, keys, Date.now() / 1000), cacheable: false };
+      signer = new TsigSigner(check.key, check.requestMac);
+    }
+    const finish = (encoded: Encoded | null): Encoded | null =>
+      encoded && (signer ? { reply: signer.sign(encoded.reply, Date.now() / 1000), cacheable: false } : encoded);
+    const limit = limitFor(query.edns) - (signer ? tsigLength(signer.key) : 0);
+    const type = query.question.type;
+    if (type === QTYPE.AXFR || type === QTYPE.IXFR) {
+      const transfer = answerTransfer(query, transport, client, signer, options, lookups, reportFailure);
+      if (transfer && "stream" in transfer) return transfer;
+      Object.assign(reply, transfer);
+      const encoded = finish(safeEncode(reply, limit, reportFailure));
+      return encoded && { reply: encoded.reply, cacheable: false };
+    }
+    try {
+      Object.assign(reply, answerQuestion(query.question, lookups, options.zone));
+    } catch (e) {
+      reportFailure(`dns: lookup failed, answering SERVFAIL: ${(e as Error).message}`);
+      const failed = finish(safeEncode(reply, limit, reportFailure));
+      return failed && { reply: failed.reply, cacheable: false };
+    }
+    return finish(safeEncode(reply, limit, reportFailure));
+  };
+}
+
+/**
+ * AXFR and IXFR of the zone (docs/dns.md, "Zone transfers"): only to clients dns.transfer_acl
+ * lets in; a full stream only over TCP. Over UDP an IXFR gets the current SOA alone, which
+ * tells a secondary to come back over TCP when it is behind (RFC 1995 2), and AXFR is refused.
+ * Returns the stream, or what goes into a single reply.
+ */
+function answerTransfer(
+  query: Query,
+  transport: Transport,
+  client: string,
+  signer: TsigSigner | null,
+  options: ResponderOptions,
+  lookups: ZoneLookups,
+  report: (line: string) => void,
+): Streamed | Partial<Response> | null {
+  const refused = { rcode: RCODE.REFUSED, aa: false };
+  const { zone } = options;
+  if (query.question.class !== 1 || absoluteName(query.question.name) !== absoluteName(zone.domain)) return refused;
+  if (!options.transfers || !transferAllowed(zone, client, signer?.key.name ?? null)) return refused;
+  if (transport === "udp") {
+    if (query.question.type === QTYPE.AXFR) return refused;
+    const serial = lookups.serial?.() ?? zone.soa.serial;
+    return { rcode: RCODE.NOERROR, aa: true, answers: [zoneRecords(zone, serial, []).next().value!] };
+  }
+  let snapshot: ZoneSnapshot | null;
+  try {
+    snapshot = options.transfers.open();
+  } catch (e) {
+    report(`dns: cannot read the zone for a transfer to ${client}, answering SERVFAIL: ${(e as Error).message}`);
+    return { rcode: RCODE.SERVFAIL, aa: false };
+  }
+  if (!snapshot) {
+    report(`dns: transfer to ${client} refused: too many transfers under way`);
+    return refused;
+  }
+  const stream = transferMessages(query, snapshot, zone, signer ? (message) => signer.sign(message, Date.now() / 1000) : undefined);
+  try {
+    const first = stream.next();
+    if (first.done) return { rcode: RCODE.SERVFAIL, aa: false };
+    return { first: first.value, stream: restartedWith(first.value, stream) };
+  } catch (e) {
+    stream.return(undefined);
+    report(`dns: transfer to ${client} failed, answering SERVFAIL: ${(e as Error).message}`);
+    return { rcode: RCODE.SERVFAIL, aa: false };
+  }
+}
+
+/** The stream again from its first message (taken already to count the answer). */
+function* restartedWith(first: Buffer, rest: MessageStream): MessageStream {
+  try {
+    yield first;
+    yield* rest;
+  } finally {
+    rest.return(undefined);
+  }
+}
+
+/** Whether dns.transfer_acl lets this client (signed with `keyName`, or unsigned: null) transfer the zone. */
+export function transferAllowed(zone: DnsSettings, client: string, keyName: string | null): boolean {
+  const bytes = addressBytes(unmapIPv4(client));
+  if (!bytes) return false;
+  for (const { cidr, key } of zone.transferAcl ?? []) {
+    const network = parseCidr(cidr);
+    if (network && inCidr(bytes, network) && (key === "" || key === keyName)) return true;
+  }
+  return false;
+}
+
+/** The encoded reply; SERVFAIL without records when a record cannot be encoded. */
+function safeEncodeWith(reply: Response, limit: number, report: (line: string) => void, newWriter?: () => PacketWriter): Encoded | null {
+  try {
+    return { reply: encodeResponse(reply, limit, newWriter), cacheable: true };
+  } catch (e) {
+    report(`dns: cannot encode the answer, answering SERVFAIL: ${(e as Error).message}`);
+  }
+  try {
+    return {
+      reply: encodeResponse({ ...reply, rcode: RCODE.SERVFAIL, aa: false, answers: [], authority: [], additional: [] }, limit, newWriter),
+      cacheable: false,
+    };
+  } catch {
+    return null; // the question itself cannot be written back: nothing sensible to send
+  }
+}
+
+/** A failing database would otherwise write one line per query. */
+export function rateLimitedLog(log: (line: string) => void, intervalMs = 10_000): (line: string) => void {
+  let last = 0;
+  let suppressed = 0;
+  return (line) => {
+    const now = Date.now();
+    if (now - last < intervalMs) {
+      suppressed++;
+      return;
+    }
+    log(suppressed > 0 ? `${line} (and ${suppressed} similar since the last report)` : line);
+    last = now;
+    suppressed = 0;
+  };
+}

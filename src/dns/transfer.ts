@@ -1,0 +1,134 @@
+// Zone transfers out: the messages of an AXFR (RFC 5936) or IXFR (RFC 1995) answer, built
+// lazily from a snapshot of the store, so a zone of a million names streams out a message at a
+// time as the peer reads (server.ts pulls the next one on `drain`). Pure: no sockets.
+import type { DnsSettings } from "../config.ts";
+import type { GatewayRecord } from "../gateway-data.ts";
+import type { Changeset, ZoneSnapshot } from "../store/zone-reader.ts";
+import { MessageWriter } from "./message-writer.ts";
+import type { Edns } from "./wire.ts";
+
+export type { Changeset, ZoneSnapshot };
+import { gatewayRecords, QTYPE, RCODE, zoneRecords, type Question, type ResourceRecord } from "./zone.ts";
+
+export interface TransferQuery {
+  id: number;
+  question: Question;
+  edns: Edns | null;
+  /** IXFR: the serial the client holds (the SOA in its query's authority section) */
+  ixfrSerial?: number;
+}
+
+/**
+ * Records per message are packed up to about this many octets: large enough that a transfer
+ * is few messages (100,000 names are ~400), small enough that a message never waits on
+ * the 64 KiB limit and each write is one socket buffer.
+ */
+const MESSAGE_TARGET_OCTETS = 16_000;
+
+/**
+ * The messages answering a transfer query, SOA first and last. `finish` sees each encoded
+ * message before it goes out (TSIG signs it there). The snapshot is read as messages are
+ * taken and closed when the last one is, or when the caller stops early (`return()`).
+ */
+export function* transferMessages(
+  query: TransferQuery,
+  snapshot: ZoneSnapshot,
+  zone: DnsSettings,
+  finish: (message: Buffer) => Buffer = (m) => m,
+): Generator<Buffer> {
+  let open = true;
+  const close = () => {
+    if (open) snapshot.close();
+    open = false;
+  };
+  function* thenClose(records: Iterable<ResourceRecord>) {
+    yield* records;
+    close(); // all read: the read transaction ends before the last message goes out
+  }
+  try {
+    yield* pack(query, thenClose(transferRecords(query, snapshot, zone)), finish);
+  } finally {
+    close();
+  }
+}
+
+/** The records of the answer, in order. */
+function* transferRecords(query: TransferQuery, snapshot: ZoneSnapshot, zone: DnsSettings): Generator<ResourceRecord> {
+  const soa = soaAt(zone, snapshot.serial);
+  if (query.question.type === QTYPE.IXFR && query.ixfrSerial !== undefined) {
+    // RFC 1995 2: a client as new as we are (or newer: RFC 1982) gets the SOA alone.
+    if (!serialLess(query.ixfrSerial, snapshot.serial)) {
+      yield soa;
+      return;
+    }
+    const changesets = snapshot.changesetsSince(query.ixfrSerial);
+    if (changesets !== null) {
+      yield soa;
+      for (const changeset of changesets) {
+        const { removed, added } = differences(changeset, zone);
+        yield soaAt(zone, changeset.from);
+        yield* removed;
+        yield soaAt(zone, changeset.to);
+        yield* added;
+      }
+      yield soa;
+      return;
+    }
+    // Not in the journal: the whole zone, as an AXFR would carry it (RFC 1995 4).
+  }
+  yield* zoneRecords(zone, snapshot.serial, snapshot.gateways());
+  yield soa;
+}
+
+/** A changeset's records: what its names held before it and no longer do, and the reverse. */
+export function differences(changeset: Changeset, zone: DnsSettings): { removed: ResourceRecord[]; added: ResourceRecord[] } {
+  // A name changed several times within one changeset: its first state against its last.
+  const states = new Map<string, { old: GatewayRecord | null; new: GatewayRecord | null }>();
+  for (const change of changeset.changes) {
+    const seen = states.get(change.name);
+    if (seen) seen.new = change.new;
+    else states.set(change.name, { old: change.old, new: change.new });
+  }
+  const removed: ResourceRecord[] = [];
+  const added: ResourceRecord[] = [];
+  for (const [name, state] of states) {
+    const before = state.old ? gatewayRecords(name, state.old, zone) : [];
+    const after = state.new ? gatewayRecords(name, state.new, zone) : [];
+    const beforeKeys = new Set(before.map(recordKey));
+    const afterKeys = new Set(after.map(recordKey));
+    for (const record of before) if (!afterKeys.has(recordKey(record))) removed.push(record);
+    for (const record of after) if (!beforeKeys.has(recordKey(record))) added.push(record);
+  }
+  return { removed, added };
+}
+
+/** A record's identity for a difference: owner (any case), type, TTL and data. */
+function recordKey(record: ResourceRecord): string {
+  return JSON.stringify({ ...record, name: record.name.toLowerCase() });
+}
+
+function soaAt(zone: DnsSettings, serial: number): ResourceRecord {
+  return zoneRecords(zone, serial, []).next().value as ResourceRecord;
+}
+
+/** RFC 1982: whether serial a comes before serial b. */
+export function serialLess(a: number, b: number): boolean {
+  const diff = (b - a) >>> 0;
+  return diff !== 0 && diff < 0x80000000;
+}
+
+/** Records into messages of about MESSAGE_TARGET_OCTETS; the question goes in the first only (RFC 5936 2.2.1). */
+function* pack(query: TransferQuery, records: Iterable<ResourceRecord>, finish: (message: Buffer) => Buffer): Generator<Buffer> {
+  const header = { id: query.id, aa: true, rcode: RCODE.NOERROR, edns: query.edns };
+  let writer = new MessageWriter({ ...header, question: query.question });
+  let empty = true;
+  for (const record of records) {
+    if (writer.length >= MESSAGE_TARGET_OCTETS && !empty) {
+      yield finish(writer.toBuffer());
+      writer = new MessageWriter(header);
+    }
+    writer.record(record);
+    empty = false;
+  }
+  if (!empty) yield finish(writer.toBuffer());
+}

@@ -1,0 +1,279 @@
+// AXFR/IXFR through real sockets: access, streaming with backpressure, and a real client (dig).
+import { afterAll, describe, expect, test } from "bun:test";
+import { connect } from "node:net";
+import type { GatewayRecord } from "../../src/gateway-data.ts";
+import type { ZoneSnapshot } from "../../src/dns/transfer.ts";
+import type { DnsSettings } from "../../src/config.ts";
+import { decode, encodeQuery, seededStore, startTestDns, tcpExchange, testZone, udpExchange } from "./client.ts";
+
+const seeded = seededStore();
+afterAll(() => seeded.cleanup());
+const lookups = { gateway: seeded.store.findGatewayByName };
+const SERIAL = 2024010107;
+
+function rows(count: number): [string, GatewayRecord][] {
+  return Array.from({ length: count }, (_, i) => [
+    `gw${i}.example.test.`,
+    { mode: 1, lastIp: "", lastIpv4: `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, lastIpv6: "", dnsChallenge: "", token: "" },
+  ]);
+}
+
+/** Opens snapshots over `gateways`, counting the ones open now. */
+function snapshots(gateways: [string, GatewayRecord][]) {
+  const state = { open: 0, opened: 0 };
+  const open = (): ZoneSnapshot => {
+    state.open++;
+    state.opened++;
+    let closed = false;
+    return {
+      serial: SERIAL,
+      gateways: function* () {
+        yield* gateways;
+      },
+      changesetsSince: () => null,
+      close() {
+        if (!closed) state.open--;
+        closed = true;
+      },
+    };
+  };
+  return { state, open };
+}
+
+const zoneWith = (acl: DnsSettings["transferAcl"]) => testZone({ transferAcl: acl });
+
+/** Reads a whole transfer over TCP: messages until the second SOA. */
+function axfr(port: number, query = encodeQuery("example.test", "AXFR"), timeoutMs = 20_000): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1");
+    const messages: Buffer[] = [];
+    let pending = Buffer.alloc(0);
+    let soas = 0;
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`transfer incomplete after ${messages.length} messages`));
+    }, timeoutMs);
+    socket.on("error", reject);
+    socket.on("data", (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
+        const message = pending.subarray(2, 2 + pending.readUInt16BE(0));
+        pending = pending.subarray(2 + message.length);
+        messages.push(message);
+        const decoded = decode(message);
+        soas += (decoded.answers ?? []).filter((a) => a.type === "SOA").length;
+        if (soas >= 2 || decoded.rcode !== "NOERROR") {
+          clearTimeout(timer);
+          socket.destroy();
+          resolve(messages);
+        }
+      }
+    });
+    socket.write(Buffer.concat([Buffer.from([query.length >> 8, query.length & 0xff]), query]));
+  });
+}
+
+describe("zone transfers over sockets", () => {
+  test("an allowed client gets the whole zone over TCP, SOA first and last, in many messages", async () => {
+    const source = snapshots(rows(30_000));
+    const dns = await startTestDns(zoneWith([{ cidr: "127.0.0.0/8", key: "" }]), lookups, [], { openSnapshot: source.open });
+    try {
+      const messages = await axfr(dns.port);
+      const answers = messages.flatMap((m) => decode(m).answers ?? []);
+      expect(messages.length).toBeGreaterThan(30);
+      expect(answers[0].type).toBe("SOA");
+      expect(answers.at(-1)!.type).toBe("SOA");
+      expect(answers.filter((a) => a.type === "A" && a.name.startsWith("gw")).length).toBe(30_000);
+      expect(source.state.open).toBe(0);
+    } finally {
+      await dns.close();
+    }
+  });
+
+  test("dig reads the transfer as a complete zone", async () => {
+    const source = snapshots(rows(2000));
+    const dns = await startTestDns(zoneWith([{ cidr: "127.0.0.1/32", key: "" }]), lookups, [], { openSnapshot: source.open });
+    try {
+      // not spawnSync: the server answers from this thread
+      const dig = Bun.spawn(["dig", "@127.0.0.1", "-p", String(dns.port), "example.test", "AXFR", "+nocmd", "+nostats"], { stdout: "pipe" });
+      const out = await new Response(dig.stdout).text();
+      expect(out).not.toContain("failed");
+      const lines = out.split("\n").filter((l) => l && !l.startsWith(";"));
+      expect(lines.filter((l) => /\tSOA\t/.test(l))).toHaveLength(2);
+      expect(lines.filter((l) => /^gw\d+\.example\.test\.\s+60\s+IN\s+A\s/.test(l))).toHaveLength(2000);
+    } finally {
+      await dns.close();
+    }
+  });
+
+  test("a client outside dns.transfer_acl, or with no ACL at all, is refused", async () => {
+    for (const acl of [[], [{ cidr: "192.0.2.0/24", key: "" }], [{ cidr: "127.0.0.0/8", key: "xfr-key." }]]) {
+      const source = snapshots(rows(10));
+      const dns = await startTestDns(zoneWith(acl), lookups, [], { openSnapshot: source.open });
+      try {
+        const [reply] = await tcpExchange(dns.port, [encodeQuery("example.test", "AXFR")]);
+        expect(decode(reply).rcode).toBe("REFUSED");
+        expect(decode(reply).answers).toEqual([]);
+        expect(source.state.opened).toBe(0);
+      } finally {
+        await dns.close();
+      }
+    }
+  });
+
+  test("AXFR over UDP is refused; a transfer of a name that is not the zone's apex too", async () => {
+    const source = snapshots(rows(10));
+    const dns = await startTestDns(zoneWith([{ cidr: "127.0.0.0/8", key: "" }]), lookups, [], { openSnapshot: source.open });
+    try {
+      expect(decode(await udpExchange(dns.port, encodeQuery("example.test", "AXFR"))).rcode).toBe("REFUSED");
+      const [sub] = await tcpExchange(dns.port, [encodeQuery("home.example.test", "AXFR")]);
+      expect(decode(sub).rcode).toBe("REFUSED");
+      const [other] = await tcpExchange(dns.port, [encodeQuery("example.org", "AXFR")]);
+      expect(decode(other).rcode).toBe("REFUSED");
+      expect(source.state.opened).toBe(0);
+    } finally {
+      await dns.close();
+    }
+  });
+
+  test("a peer that stops reading holds one socket buffer, not the zone; closing it ends the transfer", async () => {
+    const source = snapshots(rows(200_000));
+    const dns = await startTestDns(zoneWith([{ cidr: "127.0.0.0/8", key: "" }]), lookups, [], { openSnapshot: source.open });
+    try {
+      const socket = connect(dns.port, "127.0.0.1");
+      let received = 0;
+      socket.on("data", (chunk: Buffer) => {
+        received += chunk.length;
+        socket.pause(); // read one chunk, then stop
+      });
+      const query = encodeQuery("example.test", "AXFR");
+      socket.write(Buffer.concat([Buffer.from([query.length >> 8, query.length & 0xff]), query]));
+      await Bun.sleep(1000);
+      expect(source.state.open).toBe(1);
+      expect(received).toBeGreaterThan(0);
+      // the zone is ~12 MB on the wire: what went out is bounded by the socket buffers
+      expect(received).toBeLessThan(4 << 20);
+      socket.destroy();
+      for (let i = 0; i < 50 && source.state.open > 0; i++) await Bun.sleep(20);
+      expect(source.state.open).toBe(0);
+      // and the server still answers
+      expect(decode(await udpExchange(dns.port, encodeQuery("home.example.test", "A"))).rcode).toBe("NOERROR");
+    } finally {
+      await dns.close();
+    }
+  });
+
+  test("past 8 transfers at once, another is refused; queries on the same connection wait for the transfer", async () => {
+    const source = snapshots(rows(200_000));
+    const dns = await startTestDns(zoneWith([{ cidr: "127.0.0.0/8", key: "" }]), lookups, [], { openSnapshot: source.open });
+    const stalled: ReturnType<typeof connect>[] = [];
+    try {
+      const query = encodeQuery("example.test", "AXFR");
+      for (let i = 0; i < 8; i++) {
+        const socket = connect(dns.port, "127.0.0.1");
+        socket.on("data", () => socket.pause());
+        socket.write(Buffer.concat([Buffer.from([query.length >> 8, query.length & 0xff]), query]));
+        stalled.push(socket);
+      }
+      for (let i = 0; i < 100 && source.state.open < 8; i++) await Bun.sleep(20);
+      expect(source.state.open).toBe(8);
+      const [ninth] = await tcpExchange(dns.port, [query]);
+      expect(decode(ninth).rcode).toBe("REFUSED");
+      for (const socket of stalled) socket.destroy();
+      for (let i = 0; i < 50 && source.state.open > 0; i++) await Bun.sleep(20);
+      // a transfer and then a query on one connection: the query's answer follows the last SOA
+      const small = snapshots(rows(10));
+      await dns.close();
+      const again = await startTestDns(zoneWith([{ cidr: "127.0.0.0/8", key: "" }]), lookups, [], { openSnapshot: small.open });
+      try {
+        const replies = await tcpExchange(again.port, [query, encodeQuery("home.example.test", "A", { id: 4242 })], 2, 5000);
+        const last = decode(replies.at(-1)!);
+        expect(replies.length).toBe(2);
+        expect(decode(replies[0]).answers!.filter((a) => a.type === "SOA")).toHaveLength(2);
+        expect(last.id).toBe(4242);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      for (const socket of stalled) socket.destroy();
+      await dns.close().catch(() => {});
+    }
+  });
+});
+
+describe("TSIG on the server's answers", () => {
+  const key = { name: "xfr-key.", algorithm: "hmac-sha256" as const, secret: Buffer.alloc(32, 7).toString("base64") };
+  const signedZone = () => testZone({ tsigKeys: [key], transferAcl: [{ cidr: "127.0.0.0/8", key: "xfr-key." }] });
+  const dig = async (port: number, ...args: string[]) => {
+    const child = Bun.spawn(["dig", "@127.0.0.1", "-p", String(port), "+nocmd", "+tries=1", "+time=3", ...args], { stdout: "pipe", stderr: "pipe" });
+    return (await new Response(child.stdout).text()) + (await new Response(child.stderr).text());
+  };
+
+  test("dig -y gets a signed, verified transfer when the ACL asks for the key; unsigned is refused", async () => {
+    const source = snapshots(rows(3000));
+    const dns = await startTestDns(signedZone(), lookups, [], { openSnapshot: source.open });
+    try {
+      const out = await dig(dns.port, "-y", `hmac-sha256:xfr-key.:${key.secret}`, "example.test", "AXFR");
+      expect(out).not.toMatch(/failed|failure|Couldn't verify|BADSIG|BADKEY/i);
+      expect(out.split("\n").filter((l) => /\tSOA\t/.test(l))).toHaveLength(2);
+      expect(out.split("\n").filter((l) => /^gw\d+\.example\.test\.\s/.test(l) && /\tA\t/.test(l))).toHaveLength(3000);
+      const unsigned = await dig(dns.port, "example.test", "AXFR");
+      expect(unsigned).toMatch(/Transfer failed|REFUSED/);
+    } finally {
+      await dns.close();
+    }
+  });
+
+  test("a signed ordinary query gets a signed answer dig verifies; the same query twice is never served from the cache unsigned", async () => {
+    const dns = await startTestDns(signedZone(), lookups);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const out = await dig(dns.port, "-y", `hmac-sha256:xfr-key.:${key.secret}`, "home.example.test", "A");
+        expect(out).toContain("status: NOERROR");
+        expect(out).toMatch(/xfr-key\.\s+0\s+ANY\s+TSIG\s+hmac-sha256\./);
+        expect(out).not.toMatch(/Couldn't verify|failure/i);
+      }
+    } finally {
+      await dns.close();
+    }
+  });
+
+  test("a query signed with an unknown key or a wrong secret gets NOTAUTH, not an answer", async () => {
+    const dns = await startTestDns(signedZone(), lookups);
+    try {
+      const unknown = await dig(dns.port, "-y", `hmac-sha256:other-key.:${key.secret}`, "home.example.test", "A");
+      expect(unknown).toMatch(/NOTAUTH|BADKEY|tsig indicates error/i);
+      expect(unknown).not.toMatch(/^home\.example\.test\.\s.*\tA\t/m);
+      const wrong = await dig(dns.port, "-y", `hmac-sha256:xfr-key.:${Buffer.alloc(32, 8).toString("base64")}`, "example.test", "AXFR");
+      expect(wrong).toMatch(/NOTAUTH|BADSIG|tsig indicates error|Transfer failed/i);
+      expect(wrong).not.toMatch(/\tSOA\t/);
+    } finally {
+      await dns.close();
+    }
+  });
+
+  test("IXFR over UDP from an allowed client gets the current SOA alone", async () => {
+    const source = snapshots(rows(10));
+    const dns = await startTestDns(testZone({ transferAcl: [{ cidr: "127.0.0.0/8", key: "" }] }), lookups, [], { openSnapshot: source.open });
+    try {
+      const out = await dig(dns.port, "+notcp", "example.test", "IXFR=2024010100");
+      expect(out).toContain("(UDP)");
+      expect(out.split("\n").filter((l) => /\tSOA\t/.test(l) && !l.startsWith(";"))).toHaveLength(1);
+      expect(source.state.opened).toBe(0);
+    } finally {
+      await dns.close();
+    }
+  });
+
+  test("IXFR over TCP with a serial outside the journal gets the whole zone", async () => {
+    const source = snapshots(rows(500));
+    const dns = await startTestDns(testZone({ transferAcl: [{ cidr: "127.0.0.0/8", key: "" }] }), lookups, [], { openSnapshot: source.open });
+    try {
+      const out = await dig(dns.port, "example.test", "IXFR=2024010100");
+      expect(out.split("\n").filter((l) => /\tSOA\t/.test(l) && !l.startsWith(";"))).toHaveLength(2);
+      expect(out.split("\n").filter((l) => /^gw\d+\.example\.test\.\s/.test(l) && /\tA\t/.test(l))).toHaveLength(500);
+    } finally {
+      await dns.close();
+    }
+  });
+});

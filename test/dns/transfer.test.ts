@@ -1,0 +1,253 @@
+// The zone walk and the AXFR/IXFR message streams (src/dns/transfer.ts), decoded by dns-packet.
+import { afterAll, describe, expect, test } from "bun:test";
+import type { GatewayRecord } from "../../src/gateway-data.ts";
+import { differences, serialLess, transferMessages, type Changeset, type ZoneSnapshot } from "../../src/dns/transfer.ts";
+import { answerQuestion, gatewayRecords, TYPE, zoneRecords, type ResourceRecord } from "../../src/dns/zone.ts";
+import { decode, GATEWAYS, seededStore, testZone } from "./client.ts";
+
+const seeded = seededStore();
+afterAll(() => seeded.cleanup());
+const zone = testZone();
+const SERIAL = 2024010105;
+const lookups = { gateway: seeded.store.findGatewayByName };
+const seededGateways = (): [string, GatewayRecord][] =>
+  GATEWAYS.map((g) => [`${g.label}.example.test.`, seeded.store.findGatewayByName(`${g.label}.example.test.`)!] as [string, GatewayRecord]);
+
+const key = (r: ResourceRecord) => JSON.stringify({ ...r, name: r.name.toLowerCase() });
+
+function gateway(overrides: Partial<GatewayRecord> = {}): GatewayRecord {
+  return { mode: 1, lastIp: "203.0.113.1", lastIpv4: "203.0.113.1", lastIpv6: "", dnsChallenge: "", token: "", ...overrides };
+}
+
+/** A snapshot over plain data, as store/zone-reader.ts gives one over the database. */
+function snapshotOf(serial: number, gateways: [string, GatewayRecord][], journal: Changeset[] = []): ZoneSnapshot & { closed: boolean } {
+  return {
+    serial,
+    closed: false,
+    gateways: function* () {
+      yield* gateways;
+    },
+    changesetsSince(from) {
+      if (from === serial) return [];
+      const start = journal.findIndex((c) => c.from === from);
+      return start < 0 ? null : journal.slice(start);
+    },
+    close() {
+      this.closed = true;
+    },
+  };
+}
+
+const axfrQuery = { id: 77, question: { name: "example.test", type: 252, class: 1 }, edns: null };
+const ixfrQuery = (from: number) => ({ id: 78, question: { name: "example.test", type: 251, class: 1 }, edns: null, ixfrSerial: from });
+
+/** Every answer record of a decoded transfer, in order, as "name TYPE data". */
+function records(messages: Buffer[]): string[] {
+  return messages.flatMap((m) => decode(m).answers!.map((a) => `${a.name} ${a.type} ${JSON.stringify((a as { data?: unknown }).data)}`));
+}
+
+describe("zone walk", () => {
+  test("every record of the walk is what a query for its name and type answers", () => {
+    const walked = [...zoneRecords(zone, zone.soa.serial, seededGateways())];
+    expect(walked.length).toBeGreaterThan(20);
+    for (const record of walked) {
+      const answer = answerQuestion({ name: record.name, type: TYPE[record.type], class: 1 }, lookups, zone);
+      expect(answer.answers.map(key)).toContain(key(record));
+    }
+  });
+
+  test("every answer to the names of the zone is in the walk", () => {
+    const walked = new Set([...zoneRecords(zone, zone.soa.serial, seededGateways())].map(key));
+    const names = ["example.test", "ns1.example.test", "ns2.example.test", "api.example.test", "www.example.test", "_psl.example.test"];
+    for (const g of GATEWAYS) names.push(`${g.label}.example.test`, `_acme-challenge.${g.label}.example.test`);
+    let checked = 0;
+    for (const name of names)
+      for (const type of Object.values(TYPE).filter((t) => t !== TYPE.HINFO)) {
+        const answer = answerQuestion({ name, type, class: 1 }, lookups, zone);
+        for (const record of answer.answers) {
+          if (record.type === "CNAME" && type !== TYPE.CNAME) continue; // a chased CNAME's target is walked at its own name
+          expect(walked).toContain(key(record));
+          checked++;
+        }
+      }
+    expect(checked).toBeGreaterThan(20);
+  });
+
+  test("the walk starts with the SOA at the given serial and names each gateway's challenge", () => {
+    const walked = [...zoneRecords(zone, 7, seededGateways())];
+    expect(walked[0]).toMatchObject({ name: "example.test", type: "SOA", serial: 7 });
+    expect(walked.filter((r) => r.type === "SOA")).toHaveLength(1);
+    expect(walked).toContainEqual({ name: "_acme-challenge.home.example.test", ttl: 60, type: "TXT", text: "chal-123" });
+  });
+
+  test("the PageKite subtree is delegated to this server when dns.pagekite_address is set", () => {
+    const delegating = testZone({ pagekiteAddress: "192.0.2.99" });
+    const walked = [...zoneRecords(delegating, 1, [])].map(key);
+    const ns = { name: "example.test.example.test", ttl: 86400, type: "NS", target: "ns.example.test.example.test" } as ResourceRecord;
+    const glue = { name: "ns.example.test.example.test", ttl: 86400, type: "A", address: "192.0.2.99" } as ResourceRecord;
+    expect(walked).toContain(key(ns));
+    expect(walked).toContain(key(glue));
+    // ...and answered here as a zone of its own
+    expect(answerQuestion({ name: "Example.Test.example.test", type: TYPE.NS, class: 1 }, lookups, delegating).answers.map(key)).toEqual([
+      key({ ...ns, name: "Example.Test.example.test" }),
+    ]);
+    expect(answerQuestion({ name: "ns.example.test.example.test", type: TYPE.A, class: 1 }, lookups, delegating).answers.map(key)).toEqual([key(glue)]);
+    // without it, nothing is delegated and the answers stay as they were
+    expect([...zoneRecords(zone, 1, [])].some((r) => r.name.endsWith("example.test.example.test"))).toBe(false);
+    expect(answerQuestion({ name: "example.test.example.test", type: TYPE.NS, class: 1 }, lookups, zone).answers).toEqual([]);
+  });
+});
+
+describe("AXFR", () => {
+  test("SOA first and last, every walked record once, the question in the first message only", () => {
+    const snapshot = snapshotOf(SERIAL, seededGateways());
+    const messages = [...transferMessages(axfrQuery, snapshot, zone)];
+    const walked = [...zoneRecords(zone, SERIAL, seededGateways())];
+    const got = records(messages);
+    expect(got).toHaveLength(walked.length + 1);
+    expect(got[0]).toStartWith("example.test SOA");
+    expect(got.at(-1)).toBe(got[0]);
+    const first = decode(messages[0]);
+    expect(first.id).toBe(77);
+    expect(first.flags! & 0x0400).toBe(0x0400); // AA
+    expect(first.questions).toEqual([{ name: "example.test", type: "AXFR", class: "IN" }]);
+    expect(snapshot.closed).toBe(true);
+  });
+
+  test("a large zone goes out in many messages of at most ~16 KB, read from the snapshot as they are taken", () => {
+    const many: [string, GatewayRecord][] = [];
+    for (let i = 0; i < 20_000; i++) many.push([`gw${i}.example.test.`, gateway({ lastIpv4: `10.0.${i >> 8}.${i & 255}` })]);
+    let read = 0;
+    const snapshot = snapshotOf(SERIAL, []);
+    snapshot.gateways = function* () {
+      for (const row of many) {
+        read++;
+        yield row;
+      }
+    };
+    const stream = transferMessages(axfrQuery, snapshot, zone);
+    const first = stream.next().value as Buffer;
+    expect(read).toBeLessThan(2000); // not the whole zone for the first message
+    const messages = [first, ...stream];
+    expect(messages.length).toBeGreaterThan(20);
+    for (const m of messages) expect(m.length).toBeLessThan(17_000);
+    for (const m of messages.slice(1)) expect(decode(m).questions).toEqual([]);
+    const got = records(messages);
+    for (let i = 0; i < 20_000; i += 997) expect(got).toContain(`gw${i}.example.test A "10.0.${i >> 8}.${i & 255}"`);
+    expect(got.filter((r) => r.includes(" CAA ")).length).toBe(20_001); // each gateway's and the apex's
+  });
+
+  test("stopping early closes the snapshot", () => {
+    const many: [string, GatewayRecord][] = Array.from({ length: 5000 }, (_, i) => [`gw${i}.example.test.`, gateway()]);
+    const snapshot = snapshotOf(SERIAL, many);
+    const stream = transferMessages(axfrQuery, snapshot, zone);
+    stream.next();
+    expect(snapshot.closed).toBe(false);
+    stream.return(undefined);
+    expect(snapshot.closed).toBe(true);
+  });
+
+  test("each message passes through `finish` (where TSIG signs it)", () => {
+    const seen: number[] = [];
+    const messages = [
+      ...transferMessages(axfrQuery, snapshotOf(SERIAL, seededGateways()), zone, (m) => {
+        seen.push(m.length);
+        return Buffer.concat([m, Buffer.from("!")]);
+      }),
+    ];
+    expect(seen).toHaveLength(messages.length);
+    expect(messages.every((m) => m.at(-1) === 0x21)).toBe(true);
+  });
+});
+
+describe("IXFR", () => {
+  const home = "home.example.test.";
+  const journal: Changeset[] = [
+    { from: 10, to: 11, changes: [{ name: home, old: gateway({ lastIpv4: "203.0.113.1" }), new: gateway({ lastIpv4: "203.0.113.2" }) }] },
+    {
+      from: 11,
+      to: 12,
+      changes: [
+        { name: "new.example.test.", old: null, new: gateway({ lastIpv4: "198.51.100.1" }) },
+        { name: home, old: gateway({ lastIpv4: "203.0.113.2" }), new: gateway({ lastIpv4: "203.0.113.2", dnsChallenge: "tok" }) },
+        { name: home, old: gateway({ lastIpv4: "203.0.113.2", dnsChallenge: "tok" }), new: null },
+      ],
+    },
+  ];
+
+  test("a client behind the journal gets each changeset: old SOA, deletions, new SOA, additions", () => {
+    const got = records([...transferMessages(ixfrQuery(10), snapshotOf(12, [], journal), zone)]);
+    const soa = (serial: number) =>
+      `example.test SOA ${JSON.stringify({ mname: "ns1.example.test", rname: "hostmaster.example.test", serial, refresh: 900, retry: 900, expire: 1209600, minimum: 60 })}`;
+    // every gateway name also carries the zone's CAA and the "*" TXT and MX (testZone)
+    const shared = (name: string) => [
+      `${name} CAA ${JSON.stringify({ flags: 0, tag: "issue", value: "letsencrypt.org", issuerCritical: false })}`,
+      `${name} TXT ${JSON.stringify([Buffer.from("gateway")])}`,
+      `${name} MX ${JSON.stringify({ preference: 20, exchange: "mx.example.net" })}`,
+    ];
+    expect(got).toEqual([
+      soa(12),
+      soa(10),
+      'home.example.test A "203.0.113.1"',
+      soa(11),
+      'home.example.test A "203.0.113.2"',
+      soa(11),
+      'home.example.test A "203.0.113.2"',
+      ...shared("home.example.test"),
+      soa(12),
+      'new.example.test A "198.51.100.1"',
+      ...shared("new.example.test"),
+      soa(12),
+    ]);
+  });
+
+  test("a name whose row went and came back within a changeset shows only what differs", () => {
+    const same = gateway();
+    const { removed, added } = differences(
+      {
+        from: 1,
+        to: 2,
+        changes: [
+          { name: home, old: same, new: null },
+          { name: home, old: null, new: same },
+        ],
+      },
+      zone,
+    );
+    expect(removed).toEqual([]);
+    expect(added).toEqual([]);
+  });
+
+  test("a client as new as the zone gets the SOA alone", () => {
+    const messages = [...transferMessages(ixfrQuery(12), snapshotOf(12, seededGateways(), journal), zone)];
+    expect(records(messages)).toHaveLength(1);
+    // a newer one (a serial the client got elsewhere) too
+    expect(records([...transferMessages(ixfrQuery(13), snapshotOf(12, seededGateways(), journal), zone)])).toHaveLength(1);
+  });
+
+  test("a serial the journal does not reach gets the whole zone", () => {
+    const got = records([...transferMessages(ixfrQuery(5), snapshotOf(12, seededGateways(), journal), zone)]);
+    const axfr = records([...transferMessages(axfrQuery, snapshotOf(12, seededGateways(), journal), zone)]);
+    expect(got).toEqual(axfr);
+  });
+
+  test("the changeset records are the ones the walk gives for those rows", () => {
+    const row = gateway({ dnsChallenge: "abc", lastIpv6: "2001:db8::1" });
+    const { added } = differences({ from: 1, to: 2, changes: [{ name: "x.example.test.", old: null, new: row }] }, zone);
+    expect(added.map(key).sort()).toEqual(
+      [...zoneRecords(zone, 1, [["x.example.test.", row]])]
+        .filter((r) => r.name.includes("x.example"))
+        .map(key)
+        .sort(),
+    );
+    expect(gatewayRecords("x.example.test.", row, zone).length).toBe(added.length);
+  });
+
+  test("serials compare in RFC 1982 arithmetic", () => {
+    expect(serialLess(1, 2)).toBe(true);
+    expect(serialLess(2, 1)).toBe(false);
+    expect(serialLess(0xffffffff, 0)).toBe(true);
+    expect(serialLess(5, 5)).toBe(false);
+    expect(serialLess(0, 0x7fffffff)).toBe(true);
+  });
+});
