@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { createHash, randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -462,6 +462,7 @@ max_fraction = 1
         );
       }
     });
+    mkdirSync(join(work, "unbound"));
     const unbound = await steps.step("start unbound with a stub-zone at the NSD secondary", 30_000, () =>
       startUnbound(join(work, "unbound"), DOMAIN, byKind("nsd").address),
     );
