@@ -9,7 +9,8 @@
 #     before and our peak RSS (VmHWM) after: the growth is what the transfer cost (target < 100 MB).
 #  3. CHANGES_PER_SECOND (100) /ping address changes for CHANGE_SECONDS (10) s with ours
 #     NOTIFYing the secondary: the API's 200 to the secondary answering the new A, p50/p99
-#     (target p99 < 200 ms), by bench/lib/change-latency.ts.
+#     (target p99 < 200 ms), by bench/lib/change-latency.ts. The secondary's reload throttle is
+#     off (SECONDARY_RELOAD_TIMEOUT=0; NSD's default of 1 s adds up to a second to every change).
 # Small dry run: TRANSFER_NAMES=2000 BIG_NAMES=5000 CHANGE_SECONDS=2 bench/transfer.sh
 source "$(dirname "$0")/lib/common.sh"
 source "$BENCH_DIR/lib/servers.sh"
@@ -18,6 +19,7 @@ TRANSFER_NAMES="${TRANSFER_NAMES:-100000}"
 BIG_NAMES="${BIG_NAMES:-1000000}"
 CHANGES_PER_SECOND="${CHANGES_PER_SECOND:-100}"
 CHANGE_SECONDS="${CHANGE_SECONDS:-10}"
+SECONDARY_RELOAD_TIMEOUT="${SECONDARY_RELOAD_TIMEOUT:-0}"
 NSD_PRIMARY_PORT=5311 OURS_PORT=5312 SECONDARY_PORT=5313 OURS_HTTP=18090
 ZONE=bench.test
 
@@ -40,10 +42,11 @@ notify = [["127.0.0.1:$SECONDARY_PORT", "xfr-key."]]
 TOML
 }
 
-nsd_common() { # DIR PORT: the server: section of an NSD config in DIR
+nsd_common() { # DIR PORT [SERVER LINE]: the server: and key: sections of an NSD config in DIR
   cat <<CONF
 server:
   ip-address: 127.0.0.1@$2
+  ${3:-}
   do-ip6: no
   server-count: 1
   username: ""
@@ -74,6 +77,7 @@ start_nsd_primary() {
   cp "$1/$ZONE.zone" "$dir/"
   { nsd_common "$dir" $NSD_PRIMARY_PORT
     printf 'zone:\n  name: "%s"\n  zonefile: "%s.zone"\n  provide-xfr: 127.0.0.1 xfr-key\n' "$ZONE" "$ZONE"; } >"$dir/nsd.conf"
+  nsd-checkconf "$dir/nsd.conf" >&2
   taskset -c "$SERVER_CPU" nsd -d -c "$dir/nsd.conf" >>"$dir/nsd.log" 2>&1 &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
@@ -84,8 +88,11 @@ start_nsd_primary() {
 start_secondary() {
   local dir="$WORK/nsd-secondary"
   rm -rf "$dir" && mkdir -p "$dir"
-  { nsd_common "$dir" $SECONDARY_PORT
+  # NSD throttles reloads after a transfer to one a second by default (xfrd-reload-timeout: 1),
+  # which would be most of what change latency measures: 0 lets each transfer be served at once.
+  { nsd_common "$dir" $SECONDARY_PORT "xfrd-reload-timeout: $SECONDARY_RELOAD_TIMEOUT"
     printf 'zone:\n  name: "%s"\n  zonefile: "%s.zone"\n  request-xfr: 127.0.0.1@%s xfr-key\n  allow-notify: 127.0.0.1 xfr-key\n' "$ZONE" "$ZONE" "$1"; } >"$dir/nsd.conf"
+  nsd-checkconf "$dir/nsd.conf" >&2
   taskset -c "$LOAD_CPU" nsd -d -c "$dir/nsd.conf" >>"$dir/nsd.log" 2>&1 &
   SECONDARY_PID=$!
   PIDS+=("$SECONDARY_PID")
@@ -104,6 +111,7 @@ full_transfer() {
   started=$(date +%s.%N)
   start_secondary "$1"
   until [ "$(serial_at $SECONDARY_PORT)" = "$want" ]; do
+    kill -0 "$SECONDARY_PID" 2>/dev/null || { log "the secondary exited"; tail -5 "$WORK/nsd-secondary/nsd.log" >&2; return 1; }
     now=$(date +%s.%N)
     if awk -v a="$started" -v b="$now" 'BEGIN { exit !(b - a > 600) }'; then log "the secondary never served serial $want"; tail -5 "$WORK/nsd-secondary/nsd.log" >&2; return 1; fi
     sleep 0.02
