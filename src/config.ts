@@ -216,7 +216,7 @@ const KEYS: Key[] = [
       computed: ({ domain }) => `ns1.${domain}. hostmaster.${domain}. ${defaultSerial()} 900 900 1209600 60`,
       shown: "ns1.<domain>. hostmaster.<domain>. <YYYYMMDD00> 900 900 1209600 60",
     },
-    help: "the SOA: mname rname serial refresh retry expire minimum",
+    help: "the SOA: mname rname serial refresh retry expire minimum; the served serial is stored and only grows, this one is its floor",
   },
   {
     key: "dns.nameservers",

@@ -147,6 +147,7 @@ const publisher = await orFail("cannot read or store the zone's serial", () =>
     db,
     policySerial: () => serialPolicy(settings.dns.soa.serial),
     maxChanges: () => settings.dns.journalMaxChanges,
+    tunnelAddressesSet: () => settings.dns.tunnelAddresses.length > 0,
     fingerprint: zoneFingerprint(settings.dns),
     log,
     onPublish: (serial) => {

@@ -6,6 +6,7 @@ import type { Database } from "bun:sqlite";
 import { createHash } from "node:crypto";
 import type { DnsSettings } from "../config.ts";
 import type { Db } from "./db.ts";
+import { MODE } from "../gateway-data.ts";
 
 /** RFC 1982: a serial is a 32-bit number compared modulo 2^32; an increment is at most 2^31 - 1. */
 const SERIAL_SPACE = 2 ** 32;
@@ -79,6 +80,12 @@ export interface ZonePublisherOptions {
   log: (line: string) => void;
   /** after every new serial (a batch published, or a reset): the DNS thread's SOA, NOTIFY */
   onPublish?: (serial: number) => void;
+  /**
+   * Whether dns.tunnel_addresses is set: then a tunnel-mode name answers them, whatever its
+   * last_ip, so a ping that moves only that is no change to publish (the fingerprint covers
+   * the setting itself).
+   */
+  tunnelAddressesSet?: () => boolean;
   /** how long a poke waits for more writes to join its batch (ms) */
   batchMs?: number;
   /** how often to look for changes written by other processes, the command line (ms; 0 = never) */
@@ -119,6 +126,19 @@ const NEW = STATE_COLUMNS.map((c) => `new_${c}`);
  * journal. Changes gathered before it started (the command line's, while no server ran) are
  * published a batch interval after it.
  */
+/**
+ * SQL: whether a name's state before its first unpublished change (f.old_*) and after its last
+ * (l.new_*) give the same records, so there is nothing to publish. Tunnel mode answers last_ip
+ * only without tunnel addresses (parameter 2: 1 when they are set); dynamic-DNS mode answers
+ * last_ipv4 and last_ipv6, never last_ip (a dual-stack gateway pinging over IPv4 and IPv6 in
+ * turn moves only last_ip). Mode and challenge always count; NULL mode = no row.
+ */
+const ANSWERED_ALIKE = `f.old_mode IS l.new_mode AND f.old_dns_challenge IS l.new_dns_challenge AND (
+  CASE f.old_mode
+    WHEN ${MODE.tunnel} THEN ?2 OR f.old_last_ip IS l.new_last_ip
+    WHEN ${MODE.dynamicDns} THEN f.old_last_ipv4 IS l.new_last_ipv4 AND f.old_last_ipv6 IS l.new_last_ipv6
+    ELSE 1 END)`;
+
 export function createZonePublisher(options: ZonePublisherOptions): ZonePublisher {
   const sqlite: Database = options.db.$client;
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
@@ -134,13 +154,13 @@ export function createZonePublisher(options: ZonePublisherOptions): ZonePublishe
   const clearChangeset = sqlite.query<unknown, [number]>("DELETE FROM zone_changesets WHERE serial = ?");
   // Per name, the state before its first unpublished change and after its last; a name whose
   // changes cancel out (added and removed, pinged away and back) is left out.
-  const stamp = sqlite.query<unknown, [number]>(
+  const stamp = sqlite.query<unknown, [number, number]>(
     `INSERT INTO zone_changes (serial, name, ${OLD.join(", ")}, ${NEW.join(", ")})
      SELECT ?, g.name, ${OLD.map((c) => `f.${c}`).join(", ")}, ${NEW.map((c) => `l.${c}`).join(", ")}
      FROM (SELECT name, min(id) AS first, max(id) AS last FROM zone_changes WHERE serial IS NULL GROUP BY name) AS g
      JOIN zone_changes AS f ON f.id = g.first
      JOIN zone_changes AS l ON l.id = g.last
-     WHERE NOT (${STATE_COLUMNS.map((c) => `f.old_${c} IS l.new_${c}`).join(" AND ")})
+     WHERE NOT (${ANSWERED_ALIKE})
      ORDER BY g.name`,
   );
   const dropPending = sqlite.query<unknown, []>("DELETE FROM zone_changes WHERE serial IS NULL");
@@ -233,7 +253,7 @@ export function createZonePublisher(options: ZonePublisherOptions): ZonePublishe
         // A changeset left under this number from a serial space gone round: not this one's.
         clearSerial.run(next);
         clearChangeset.run(next);
-        const stamped = stamp.run(next).changes;
+        const stamped = stamp.run(next, options.tunnelAddressesSet?.() ? 1 : 0).changes;
         dropPending.run();
         if (stamped === 0) return null;
         addChangeset.run(next, last, now());

@@ -295,6 +295,37 @@ describe("zone publisher", () => {
     expect(publisher.published).toEqual([start + 1]);
   });
 
+  test("a ping that moves only an address DNS does not answer is no change: tunnel mode with tunnel addresses, dual stack taking turns", () => {
+    const { db } = openFile();
+    const store = createStore(db);
+    subscribe(store, "tun", 1, 0);
+    subscribe(store, "dual", 2, 1);
+    let tunnelAddresses = true;
+    const publisher = publisherOn(db, { tunnelAddressesSet: () => tunnelAddresses });
+    const start = publisher.serial();
+    store.recordPing(tokenOf(2), NOW, "192.0.2.1");
+    store.recordPing(tokenOf(2), NOW, "2001:db8::1");
+    expect(publisher.publishNow()).toBe(start + 1); // dual gets its A and AAAA
+
+    // tunnel mode answers the tunnel addresses: its last_ip is nobody's business
+    store.recordPing(tokenOf(1), NOW, "198.51.100.1");
+    // the dual-stack gateway pings over IPv4, then IPv6: last_ip moves, its A and AAAA do not
+    store.recordPing(tokenOf(2), NOW, "192.0.2.1");
+    store.recordPing(tokenOf(2), NOW, "2001:db8::1");
+    expect(pending(db).length).toBeGreaterThan(0);
+    expect(publisher.publishNow()).toBeNull();
+    expect(pending(db)).toEqual([]);
+
+    // without tunnel addresses the ping's address is the answer
+    tunnelAddresses = false;
+    store.recordPing(tokenOf(1), NOW, "198.51.100.2");
+    expect(publisher.publishNow()).toBe(start + 2);
+    // and a new IPv6 address of the dual-stack one is a change
+    store.recordPing(tokenOf(2), NOW, "2001:db8::2");
+    expect(publisher.publishNow()).toBe(start + 3);
+    expect(publisher.published).toEqual([start + 1, start + 2, start + 3]);
+  });
+
   test("the journal is trimmed to the newest changesets of at most maxChanges changes, whole changesets, oldest first", () => {
     const { db } = openFile();
     const store = createStore(db);
