@@ -339,6 +339,17 @@ max_fraction = 1
     };
     let mark = 0;
     try {
+      // One change first: its NOTIFY to Knot's closed port must not cost NSD's or BIND's theirs.
+      await soft("one change while Knot is stopped: NSD and BIND answer it", 20_000, async () => {
+        await subscribe(`alone-${run}`);
+        await onEvery(
+          secondaries.filter((s) => s !== knot),
+          "one change, Knot stopped",
+          `alone-${run}.${DOMAIN}`,
+          "A",
+          (r) => addresses(r).join() === TUNNEL,
+        );
+      });
       await soft(`${labels.length} changes while Knot is stopped (journal: ${JOURNAL_MAX_CHANGES} changes): NSD and BIND follow`, 60_000, async () => {
         for (const label of labels) await subscribe(label);
         await onEvery(
