@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 
 # pagekite runs in a network namespace (unshare/nsenter from util-linux, ip from iproute2; root).
 # chromium: headless, driven over the DevTools protocol by test/e2e/pages.e2e.ts.
-# nsd, knot (knotd, knotc), bind9 (named), ldnsutils: secondaries.e2e.ts runs its own instances on free ports.
-packages=(pebble lego unbound dnsutils openssl pagekite iproute2 chromium ddclient inadyn prometheus nsd knot bind9 ldnsutils)
-commands=(pebble lego unbound unbound-checkconf dig openssl pagekite ip unshare nsenter chromium ddclient inadyn prometheus nsd nsd-checkconf knotd knotc named named-checkconf ldns-read-zone)
+# bind9-utils (dnssec-dsfromkey) and ldnsutils (ldns-verify-zone): the DNSSEC checks.
+# nsd, knot (knotd, knotc), bind9 (named): secondaries.e2e.ts runs its own instances on free ports.
+packages=(pebble lego unbound dnsutils bind9-utils ldnsutils openssl pagekite iproute2 chromium ddclient inadyn prometheus nsd knot bind9)
+commands=(pebble lego unbound unbound-checkconf dig delv dnssec-dsfromkey ldns-verify-zone openssl pagekite ip unshare nsenter chromium ddclient inadyn prometheus nsd nsd-checkconf knotd knotc named named-checkconf)
 missing=0
 for c in "${commands[@]}"; do command -v "$c" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$c" >/dev/null 2>&1 || missing=1; done
 if [ "$missing" = 1 ]; then

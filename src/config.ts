@@ -35,7 +35,14 @@ export interface DnsSettings {
   journalMaxChanges: number;
   /** dns.pagekite_address: glue of ns.<domain>.<domain>.; "" when there is none to give */
   pagekiteAddress: string;
+  /** dns.dnssec: answers to queries with the DO bit are signed (SPEC 9); absent (zones built by hand in tests) = off */
+  dnssec?: boolean;
+  /** dns.dnssec_algorithm: of the key made at the first start with dns.dnssec on */
+  dnssecAlgorithm?: DnssecAlgorithm;
 }
+
+export const DNSSEC_ALGORITHMS = ["ecdsap256sha256", "ed25519"] as const;
+export type DnssecAlgorithm = (typeof DNSSEC_ALGORITHMS)[number];
 
 export const TSIG_ALGORITHMS = ["hmac-sha256", "hmac-sha512"] as const;
 export interface TsigKey {
@@ -278,6 +285,14 @@ const KEYS: Key[] = [
       shown: 'the first dns.nameservers address, else ""',
     },
     help: 'glue address of ns.<domain>.<domain>., to which the zone delegates the PageKite subtree: this server; "" = none',
+  },
+  { key: "dns.dnssec", kind: "bool", default: false, help: "sign answers to queries with the DO bit (DNSSEC); the key is made at the first start" },
+  {
+    key: "dns.dnssec_algorithm",
+    kind: "choice",
+    choices: DNSSEC_ALGORITHMS,
+    default: "ecdsap256sha256",
+    help: "ecdsap256sha256 (13) or ed25519 (15): the key made at the first start with dns.dnssec on; a stored key keeps its own",
   },
   {
     key: "admin.host",
@@ -921,6 +936,8 @@ export function loadSettings(argv: string[], env: Record<string, string | undefi
       cname,
       rrl: { rate: get("dns.rrl_rate"), slip: get("dns.rrl_slip") },
       ...transferSettings(get, src),
+      dnssec: get<boolean>("dns.dnssec"),
+      dnssecAlgorithm: get<DnssecAlgorithm>("dns.dnssec_algorithm"),
     },
     admin: { host: hostList(get("admin.host")), port: get("admin.port") },
     database: { path: get("database.path"), checkSeconds: get("database.check_seconds") },

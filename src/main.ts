@@ -9,6 +9,7 @@ import { createMetricsRegistry, DomainCensus, ExpiryCounters, metricsPlugin } fr
 import { loadSettings, SettingsError, VERSION } from "./config.ts";
 import { AnswerVersions } from "./dns/answer-cache.ts";
 import { DnsCounters } from "./dns/counters.ts";
+import { dsText, loadSigner } from "./dns/dnssec.ts";
 import { createNotifier } from "./dns/notify.ts";
 import { startDnsThread } from "./dns/threaded.ts";
 import { startExpiry } from "./expiry.ts";
@@ -21,6 +22,7 @@ import { applyReload, planReload, reloadableMailer, reloadedLine, restartLine } 
 import { staticLabels } from "./names.ts";
 import { openFilesLimit } from "./process-limits.ts";
 import { openDatabase } from "./store/db.ts";
+import { signingKey } from "./store/dnssec-keys.ts";
 import { createStore } from "./store/domains.ts";
 import { watchDatabaseFile } from "./store/file-watch.ts";
 import { openZoneSnapshot } from "./store/zone-reader.ts";
@@ -171,6 +173,31 @@ store.onGatewayChange((name) => {
   versions.invalidate(name);
   publisher.poke();
 });
+// A signed zone's signatures roll weekly: its fingerprint holds the week, so the serial moves
+// and secondaries transfer the new signatures (zoneFingerprint); unsigned, this never resets.
+const resigning = setInterval(() => {
+  try {
+    if (publisher.resetFor(zoneFingerprint(settings.dns))) log(`dns: new signing week, serial ${publisher.serial()} for the secondaries`);
+  } catch (e) {
+    log(`dns: cannot move the zone's serial for the new signing week yet (tried again each minute): ${errorText(e)}`);
+  }
+}, 60_000);
+resigning.unref();
+closers.push(() => clearInterval(resigning));
+// DNSSEC (SPEC 9): the key is made at the first start with dns.dnssec on, then kept.
+const dnssec = settings.dns.dnssec
+  ? await orFail("cannot read or store the DNSSEC key", () => {
+      const wanted = settings.dns.dnssecAlgorithm ?? "ecdsap256sha256";
+      const { key, made } = signingKey(db, wanted, now());
+      const ds = dsText(loadSigner(key, { zone: settings.domain, ttl: settings.dns.ttl, cacheEntries: 2 }).ds());
+      log(`dnssec: ${made ? "made a new" : "signing with the stored"} ${key.algorithm} key; the registrar needs its DS: ${ds}`);
+      if (key.algorithm !== wanted) log(`warning: dns.dnssec_algorithm is ${wanted} but the stored key is ${key.algorithm}, which keeps signing`);
+      // tests only: signatures that do not verify, to see validators refuse them
+      const corruptSignatures = process.env.REGSRV_TEST_BREAK_DNSSEC === "1";
+      if (corruptSignatures) log("warning: REGSRV_TEST_BREAK_DNSSEC=1: every signature is broken on purpose, validators will fail");
+      return { key, corruptSignatures };
+    })
+  : undefined;
 const dns = await orFail(`cannot listen for DNS on ${addresses(settings.dns.host, settings.dns.port)}`, () =>
   startDnsThread(
     {
@@ -182,6 +209,7 @@ const dns = await orFail(`cannot listen for DNS on ${addresses(settings.dns.host
       counters: counters.dns,
       lookups: { gateway: store.findGatewayByName },
       openSnapshot: () => openZoneSnapshot({ db }),
+      dnssec,
       log,
     },
     new URL("./dns/worker.ts", import.meta.url),

@@ -5,6 +5,7 @@ import { HELP, loadSettings, SettingsError, type Settings } from "../config.ts";
 import { runBackup } from "./backup.ts";
 import { CliError, type Invocation, out, quietOnClosedStdout } from "./common.ts";
 import { runCheckConfig } from "./check-config.ts";
+import { runDnssecDs } from "./dnssec.ts";
 import { runDomains } from "./domains.ts";
 
 interface Command {
@@ -47,6 +48,12 @@ const COMMANDS: Record<string, Command> = {
     switches: { "--force": "replace FILE if it exists (refused otherwise)" },
     run: runBackup,
   },
+  "dnssec ds": {
+    usage: "dnssec ds",
+    about: "Prints the DS record (SHA-256) of the zone's DNSSEC key, for the registrar; the server makes the key at its first start with dns.dnssec = true.",
+    switches: {},
+    run: runDnssecDs,
+  },
 };
 
 /** `registration-server --help`: serve's help with the subcommands listed first. */
@@ -71,7 +78,8 @@ export async function dispatch(argv: string[]): Promise<{ serve: string[] } | { 
   const first = argv[0];
   if (first === undefined || first.startsWith("-")) return { serve: argv };
   if (first === "serve") return { serve: argv.slice(1) };
-  const name = first === "domains" && argv[1] !== undefined && !argv[1].startsWith("-") ? `domains ${argv[1]}` : first;
+  const grouped = first === "domains" || first === "dnssec";
+  const name = grouped && argv[1] !== undefined && !argv[1].startsWith("-") ? `${first} ${argv[1]}` : first;
   const command = COMMANDS[name];
   if (!command && name === "domains" && (argv[1] === "--help" || argv[1] === "-h")) {
     const group = Object.entries(COMMANDS).filter(([key]) => key.startsWith("domains "));
@@ -79,7 +87,7 @@ export async function dispatch(argv: string[]): Promise<{ serve: string[] } | { 
     return { exit: 0 };
   }
   if (!command) {
-    const known = first === "domains" ? "domains list|show|delete" : `serve, ${Object.keys(COMMANDS).join(", ")}`;
+    const known = first === "domains" ? "domains list|show|delete" : first === "dnssec" ? "dnssec ds" : `serve, ${Object.keys(COMMANDS).join(", ")}`;
     return usageError(`unknown command '${name}' (commands: ${known}; see --help)`);
   }
   const rest = argv.slice(name.split(" ").length);

@@ -5,7 +5,7 @@
 // against dns2's encoding record by record (test/dns/message-writer.test.ts).
 import { isIP } from "node:net";
 import { ipv6Groups } from "../addresses.ts";
-import { characterStrings, type Edns } from "./wire.ts";
+import { characterStrings, dnssecRdata, type Edns } from "./wire.ts";
 import { TYPE, type Question, type ResourceRecord } from "./zone.ts";
 
 const CLASS_IN = 1;
@@ -88,6 +88,12 @@ export class MessageWriter {
       case "HINFO":
         this.characterString(Buffer.from(rr.cpu));
         this.characterString(Buffer.from(rr.os));
+        break;
+      case "DNSKEY":
+      case "RRSIG":
+      case "NSEC":
+      case "DS":
+        this.bytes(dnssecRdata(rr));
         break;
     }
     this.buf.writeUInt16BE(this.offset - lengthAt - 2, lengthAt);

@@ -6,10 +6,12 @@ import type { DnsSettings } from "../config.ts";
 import { absoluteName } from "../names.ts";
 import { SERIAL_NAME, type AnswerCache } from "./answer-cache.ts";
 import { DnsCounters, SLOT } from "./counters.ts";
+import { signingEpoch, type Signer } from "./dnssec.ts";
+import { signedAnswer } from "./signed-answer.ts";
 import { transferMessages, type ZoneSnapshot } from "./transfer.ts";
 import { TsigSigner, tsigErrorReply, tsigLength, verifyRequest } from "./tsig.ts";
 import { encodeResponse, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, type Query, type Response } from "./wire.ts";
-import { answerQuestion, QTYPE, RCODE, zoneRecords, type ZoneLookups } from "./zone.ts";
+import { answerQuestion, delegatedChild, QTYPE, RCODE, zoneRecords, type ZoneLookups } from "./zone.ts";
 
 export type Transport = "udp" | "tcp";
 
@@ -37,6 +39,10 @@ export interface ResponderOptions {
   counters?: DnsCounters;
   /** absent: every AXFR and IXFR is refused */
   transfers?: TransferSource;
+  /** dns.dnssec on: signs answers to queries with the DO bit (signed-answer.ts); absent: nothing is signed */
+  signer?: Signer;
+  /** seconds since the epoch, for signatures; tests move it */
+  now?: () => number;
 }
 
 /** Messages longer than this are answered but not cached (a plain query is about 50 bytes). */
@@ -56,6 +62,16 @@ export function createResponder(options: ResponderOptions): Responder {
     else if (result) counters.countAnswer(message, result.first, transport);
   };
   const replyOf = (result: Answered | null) => (result === null ? null : "reply" in result ? result.reply : result.stream);
+  // Signed answers carry the week's signatures: every cached one is forgotten when the
+  // signing week rolls (signingEpoch), well before the signatures in it expire.
+  const now = options.now ?? (() => Date.now() / 1000);
+  let epoch = options.signer ? signingEpoch(now()) : 0;
+  const rollEpoch = () => {
+    const current = signingEpoch(now());
+    if (current === epoch) return;
+    epoch = current;
+    cache?.shared.forgetAll();
+  };
   if (!cache)
     return ((message: Buffer, transport: Transport, client = "") => {
       const result = answer(message, transport, client, options.lookups);
@@ -63,6 +79,7 @@ export function createResponder(options: ResponderOptions): Responder {
       return replyOf(result);
     }) as Responder;
   return ((message: Buffer, transport: Transport, client = "") => {
+    if (options.signer) rollEpoch();
     const cacheable = message.length <= CACHEABLE_MESSAGE_BYTES;
     if (cacheable) {
       const hit = cache.get(message, transport);
@@ -113,6 +130,7 @@ type Answered = Encoded | Streamed;
 
 function createUncachedResponder(options: ResponderOptions) {
   const reportFailure = rateLimitedLog(options.log);
+  const now = options.now ?? (() => Date.now() / 1000);
   const safeEncode = (reply: Response, limit: number, report: (line: string) => void) => safeEncodeWith(reply, limit, report, options.newWriter);
   return (message: Buffer, transport: Transport, client: string, lookups: ZoneLookups): Answered | null => {
     const parsed = parseQuery(message);
@@ -145,7 +163,16 @@ function createUncachedResponder(options: ResponderOptions) {
       return encoded && { reply: encoded.reply, cacheable: false };
     }
     try {
-      Object.assign(reply, answerQuestion(query.question, lookups, options.zone));
+      const answered = answerQuestion(query.question, lookups, options.zone);
+      const dnssec = options.signer;
+      Object.assign(
+        reply,
+        dnssec
+          ? signedAnswer(answered, query.question, dnssec, query.edns?.dnssecOk === true, now(), delegatedChild(options.zone), (type) =>
+              answerQuestion({ ...query.question, type }, lookups, options.zone),
+            )
+          : answered,
+      );
     } catch (e) {
       reportFailure(`dns: lookup failed, answering SERVFAIL: ${(e as Error).message}`);
       const failed = finish(safeEncode(reply, limit, reportFailure));
@@ -190,7 +217,9 @@ function answerTransfer(
     report(`dns: transfer to ${client} refused: too many transfers under way`);
     return refused;
   }
-  const stream = transferMessages(query, snapshot, zone, signer ? (message) => signer.sign(message, Date.now() / 1000) : undefined);
+  // dns.dnssec on: presigned, whatever the query's DO bit (a secondary answers validators too)
+  const signing = options.signer ? { signer: options.signer, nowSeconds: (options.now ?? (() => Date.now() / 1000))() } : null;
+  const stream = transferMessages(query, snapshot, zone, signer ? (message) => signer.sign(message, Date.now() / 1000) : undefined, signing);
   try {
     const first = stream.next();
     if (first.done) return { rcode: RCODE.SERVFAIL, aa: false };

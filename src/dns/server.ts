@@ -8,6 +8,7 @@ import { ipv6Prefix } from "../addresses.ts";
 import type { DnsSettings } from "../config.ts";
 import { AnswerCache } from "./answer-cache.ts";
 import { DnsCounters, SLOT } from "./counters.ts";
+import { loadSigner, SignatureCache, type SigningKey } from "./dnssec.ts";
 import { ResponseRateLimiter, truncatedReply, VERDICT } from "./rrl.ts";
 import { createResponder, rateLimitedLog, type MessageStream, type Responder, type TransferSource } from "./responder.ts";
 import type { ZoneSnapshot } from "./transfer.ts";
@@ -31,6 +32,11 @@ export interface DnsServerOptions {
   tcp?: Partial<TcpLimits>;
   /** opens a consistent view of the zone for one AXFR/IXFR (store/zone-reader.ts); absent: transfers are refused */
   openSnapshot?: () => ZoneSnapshot;
+  /**
+   * The zone's signing key (store/dnssec-keys.ts), plain data so it crosses to the DNS thread;
+   * answers are signed while the zone's dns.dnssec is on. corruptSignatures: tests only.
+   */
+  dnssec?: { key: SigningKey; corruptSignatures?: boolean };
 }
 
 /** Transfers streaming at once; another is refused until one ends (a transfer holds a read transaction and a connection). */
@@ -46,7 +52,7 @@ function boundedTransfers(open: () => ZoneSnapshot, max: number): TransferSource
       let closed = false;
       return {
         serial: snapshot.serial,
-        gateways: (pageSize) => snapshot.gateways(pageSize),
+        gateways: (pageSize, order) => snapshot.gateways(pageSize, order),
         changesetsSince: (serial) => snapshot.changesetsSince(serial),
         close() {
           if (closed) return;
@@ -99,10 +105,17 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   options.watchGateways?.((name) => cache.invalidate(name));
   const counters = options.counters ?? new DnsCounters();
   const transfers = options.openSnapshot && boundedTransfers(options.openSnapshot, MAX_TRANSFERS);
+  // One signature cache for the key, kept across reloads (the DNSKEY's TTL may change).
+  const signatures = options.dnssec && new SignatureCache();
+  const signerFor = (zone: DnsSettings) =>
+    options.dnssec && zone.dnssec
+      ? loadSigner(options.dnssec.key, { zone: zone.domain, ttl: zone.ttl, cache: signatures, corruptSignatures: options.dnssec.corruptSignatures })
+      : undefined;
   const responderFor = (zone: DnsSettings) => {
+    const signer = signerFor(zone);
     // The warm-up's made-up questions are counted apart, where nobody reads them.
-    warmUp(createResponder({ ...options, zone, cache, counters: new DnsCounters() }), zone.domain);
-    return createResponder({ ...options, zone, cache, counters, transfers });
+    warmUp(createResponder({ ...options, zone, cache, counters: new DnsCounters(), signer }), zone.domain);
+    return createResponder({ ...options, zone, cache, counters, transfers, signer });
   };
   const rrlFor = (zone: DnsSettings) => (zone.rrl && zone.rrl.rate > 0 ? new ResponseRateLimiter(zone.rrl) : null);
   const live: Live = { zone: options.zone, respond: responderFor(options.zone), rrl: rrlFor(options.zone) };
@@ -394,6 +407,12 @@ function clientOf(address: string): string {
 
 /** A transfer sends this many messages (~16 KB each) per event-loop turn, then lets other sockets in. */
 const TRANSFER_MESSAGES_PER_TURN = 8;
+/**
+ * ...or fewer, once a turn has taken this long (ms): an unsigned message is encoded in well
+ * under 1 ms, but a presigned one carries ~100 fresh signatures (3-10 ms), and 8 of them would
+ * hold every other query back for tens of milliseconds.
+ */
+const TRANSFER_TURN_MS = 5;
 
 /** RFC 1035 4.2.2 / RFC 7766: length-prefixed messages, pipelined, answered in order. */
 function serveConnection(socket: TcpSocket, connection: Connection, respond: TcpResponder, log: (line: string) => void, limits: TcpLimits): void {
@@ -442,8 +461,9 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
   };
   /** Sends the transfer's messages while the socket takes them; false when the connection is gone. */
   const pump = (): boolean => {
+    const turnStarted = performance.now();
     for (let sent = 0; streaming && !waitingForDrain; sent++) {
-      if (sent === TRANSFER_MESSAGES_PER_TURN) {
+      if (sent === TRANSFER_MESSAGES_PER_TURN || (sent > 0 && performance.now() - turnStarted >= TRANSFER_TURN_MS)) {
         // Other connections and the UDP socket get their turn; this one goes on in the next.
         waitingForDrain = true;
         socket.pause();

@@ -4,7 +4,9 @@
 import type { DnsSettings } from "../config.ts";
 import type { GatewayRecord } from "../gateway-data.ts";
 import type { Changeset, ZoneSnapshot } from "../store/zone-reader.ts";
+import type { Signer } from "./dnssec.ts";
 import { MessageWriter } from "./message-writer.ts";
+import { signedZoneRecords } from "./presigned.ts";
 import type { Edns } from "./wire.ts";
 
 export type { Changeset, ZoneSnapshot };
@@ -25,6 +27,12 @@ export interface TransferQuery {
  */
 const MESSAGE_TARGET_OCTETS = 16_000;
 
+/** dns.dnssec on: the zone goes out presigned (presigned.ts), signed as of `nowSeconds`. */
+export interface TransferSigning {
+  signer: Signer;
+  nowSeconds: number;
+}
+
 /**
  * The messages answering a transfer query, SOA first and last. `finish` sees each encoded
  * message before it goes out (TSIG signs it there). The snapshot is read as messages are
@@ -35,6 +43,7 @@ export function* transferMessages(
   snapshot: ZoneSnapshot,
   zone: DnsSettings,
   finish: (message: Buffer) => Buffer = (m) => m,
+  signing: TransferSigning | null = null,
 ): Generator<Buffer> {
   let open = true;
   const close = () => {
@@ -46,14 +55,14 @@ export function* transferMessages(
     close(); // all read: the read transaction ends before the last message goes out
   }
   try {
-    yield* pack(query, thenClose(transferRecords(query, snapshot, zone)), finish);
+    yield* pack(query, thenClose(transferRecords(query, snapshot, zone, signing)), finish);
   } finally {
     close();
   }
 }
 
 /** The records of the answer, in order. */
-function* transferRecords(query: TransferQuery, snapshot: ZoneSnapshot, zone: DnsSettings): Generator<ResourceRecord> {
+function* transferRecords(query: TransferQuery, snapshot: ZoneSnapshot, zone: DnsSettings, signing: TransferSigning | null): Generator<ResourceRecord> {
   const soa = soaAt(zone, snapshot.serial);
   if (query.question.type === QTYPE.IXFR && query.ixfrSerial !== undefined) {
     // RFC 1995 2: a client as new as we are (or newer: RFC 1982) gets the SOA alone.
@@ -61,7 +70,9 @@ function* transferRecords(query: TransferQuery, snapshot: ZoneSnapshot, zone: Dn
       yield soa;
       return;
     }
-    const changesets = snapshot.changesetsSince(query.ixfrSerial);
+    // A signed zone's changes move NSEC links and signatures the journal does not hold: a
+    // secondary that is behind gets the whole signed zone (RFC 1995 4 allows it).
+    const changesets = signing ? null : snapshot.changesetsSince(query.ixfrSerial);
     if (changesets !== null) {
       yield soa;
       for (const changeset of changesets) {
@@ -76,7 +87,8 @@ function* transferRecords(query: TransferQuery, snapshot: ZoneSnapshot, zone: Dn
     }
     // Not in the journal: the whole zone, as an AXFR would carry it (RFC 1995 4).
   }
-  yield* zoneRecords(zone, snapshot.serial, snapshot.gateways());
+  if (signing) yield* signedZoneRecords(zone, snapshot.serial, snapshot.gateways(undefined, "canonical"), signing.signer, signing.nowSeconds);
+  else yield* zoneRecords(zone, snapshot.serial, snapshot.gateways());
   yield soa;
 }
 

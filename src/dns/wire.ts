@@ -441,7 +441,97 @@ function toDns2(rr: ResourceRecord): Record<string, unknown> {
     case "HINFO":
       // dns2 has no HINFO writer: it writes `data` as the RDATA, two <character-string>s.
       return { ...base, data: Buffer.concat([rr.cpu, rr.os].map((text) => Buffer.concat([Buffer.from([Buffer.byteLength(text)]), Buffer.from(text)]))) };
+    case "DNSKEY":
+      // dns2's DNSKEY writer takes the key in base64
+      return { ...base, flags: rr.flags, protocol: rr.protocol, algorithm: rr.algorithm, key: Buffer.from(rr.key).toString("base64") };
+    case "RRSIG":
+    case "NSEC":
+    case "DS":
+      // dns2 has no writer for these: it writes `data` as the RDATA.
+      return { ...base, data: dnssecRdata(rr) };
   }
+}
+
+/** The pseudo-type compact denial lists in an NSEC for a name that does not exist (RFC 9824). */
+export const TYPE_NXNAME = 128;
+
+/**
+ * The RDATA of a DNSSEC record (RFC 4034 2-5), names uncompressed as the RFC requires, written
+ * as they are (case kept). `lowerSigner`: the RRSIG signer's name lower-cased (the canonical
+ * form, RFC 4034 6.2, that a signature covers).
+ */
+export function dnssecRdata(rr: Extract<ResourceRecord, { type: "DNSKEY" | "RRSIG" | "NSEC" | "DS" }>, lowerSigner = false): Buffer {
+  switch (rr.type) {
+    case "DNSKEY": {
+      const out = Buffer.allocUnsafe(4 + rr.key.length);
+      out.writeUInt16BE(rr.flags, 0);
+      out[2] = rr.protocol;
+      out[3] = rr.algorithm;
+      out.set(rr.key, 4);
+      return out;
+    }
+    case "RRSIG": {
+      const signer = uncompressedName(lowerSigner ? asciiLowerCase(rr.signer) : rr.signer);
+      const out = Buffer.allocUnsafe(18 + signer.length + rr.signature.length);
+      out.writeUInt16BE(rr.covered, 0);
+      out[2] = rr.algorithm;
+      out[3] = rr.labels;
+      out.writeUInt32BE(rr.originalTtl >>> 0, 4);
+      out.writeUInt32BE(rr.expiration >>> 0, 8);
+      out.writeUInt32BE(rr.inception >>> 0, 12);
+      out.writeUInt16BE(rr.keyTag, 16);
+      out.set(signer, 18);
+      out.set(rr.signature, 18 + signer.length);
+      return out;
+    }
+    case "NSEC":
+      return Buffer.concat([uncompressedName(rr.next), typeBitmap(rr.types)]);
+    case "DS": {
+      const out = Buffer.allocUnsafe(4 + rr.digest.length);
+      out.writeUInt16BE(rr.keyTag, 0);
+      out[2] = rr.algorithm;
+      out[3] = rr.digestType;
+      out.set(rr.digest, 4);
+      return out;
+    }
+  }
+}
+
+/** A name in wire form without compression: dotted text (no trailing dot, "" the root), labels as latin1 octets. */
+export function uncompressedName(text: string): Buffer {
+  const labels = text === "" ? [] : text.split(".");
+  const out = Buffer.allocUnsafe(labels.reduce((n, l) => n + l.length + 1, 1));
+  let o = 0;
+  for (const label of labels) {
+    if (label.length === 0 || label.length > 63) throw new Error(`not a DNS label: ${JSON.stringify(label)}`);
+    out[o++] = label.length;
+    o += out.write(label, o, "latin1");
+  }
+  out[o++] = 0;
+  if (o > MAX_NAME_OCTETS) throw new Error(`name longer than ${MAX_NAME_OCTETS} octets: ${text}`);
+  return out;
+}
+
+/** The NSEC type bit maps (RFC 4034 4.1.2): per 256-type window in use, its number, length and bits. */
+export function typeBitmap(types: readonly number[]): Buffer {
+  const windows = new Map<number, Uint8Array>();
+  for (const type of types) {
+    const window = type >> 8;
+    let bits = windows.get(window);
+    if (!bits) {
+      bits = new Uint8Array(32);
+      windows.set(window, bits);
+    }
+    bits[(type & 0xff) >> 3] |= 0x80 >> (type & 7);
+  }
+  const parts: Uint8Array[] = [];
+  for (const window of [...windows.keys()].sort((a, b) => a - b)) {
+    const bits = windows.get(window)!;
+    let length = 32;
+    while (bits[length - 1] === 0) length--;
+    parts.push(Uint8Array.of(window, length), bits.subarray(0, length));
+  }
+  return Buffer.concat(parts);
 }
 
 /** TXT text as <character-string>s of at most 255 octets each (RFC 1035 3.3.14). */

@@ -6,6 +6,7 @@ import { unmapIPv4 } from "../addresses.ts";
 import type { DnsSettings } from "../config.ts";
 import { MODE, type GatewayRecord } from "../gateway-data.ts";
 import { absoluteName, withoutDot } from "../names.ts";
+import { canonicalCompare, isAtOrBelow } from "./canonical.ts";
 
 export interface ZoneLookups {
   /** name: lower-case full name with its trailing dot, e.g. "demo.example.test." */
@@ -31,7 +32,25 @@ export type RecordData =
   | { type: "TXT"; text: string }
   | { type: "CAA"; flags: number; tag: string; value: string }
   /** only ever synthesized, as the answer to ANY (RFC 8482 4.2) */
-  | { type: "HINFO"; cpu: string; os: string };
+  | { type: "HINFO"; cpu: string; os: string }
+  // DNSSEC (RFC 4034; dns/dnssec.ts makes them). Names in RDATA are never compressed.
+  | { type: "DNSKEY"; flags: number; protocol: number; algorithm: number; key: Uint8Array }
+  | {
+      type: "RRSIG";
+      covered: number;
+      algorithm: number;
+      labels: number;
+      originalTtl: number;
+      /** seconds since the epoch (serial arithmetic on the wire: RFC 4034 3.1.5) */
+      expiration: number;
+      inception: number;
+      keyTag: number;
+      signer: string;
+      signature: Uint8Array;
+    }
+  /** `next` in the same text form as owner names (a label may hold any octet, "\0" included); `types` numeric */
+  | { type: "NSEC"; next: string; types: number[] }
+  | { type: "DS"; keyTag: number; algorithm: number; digestType: number; digest: Uint8Array };
 
 export type RecordType = RecordData["type"];
 /** Owner names and target names are in wire presentation form: without a trailing dot (names.ts withoutDot). */
@@ -43,10 +62,31 @@ export interface ZoneAnswer {
   answers: ResourceRecord[];
   authority: ResourceRecord[];
   additional: ResourceRecord[];
+  /**
+   * A negative answer's name (the last of a CNAME chain, case as asked) and the records it
+   * holds (their types matter): null when it does not exist (NXDOMAIN); `volatile`, the types
+   * the store may add there at any moment. What a signed answer's NSEC says
+   * (dns/signed-answer.ts); set for every negative answer, read only when signing.
+   */
+  denial?: { owner: string; records: readonly RecordData[] | null; volatile?: RecordType[] };
 }
 
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
-export const TYPE: Record<RecordType, number> = { A: 1, NS: 2, CNAME: 5, SOA: 6, HINFO: 13, MX: 15, TXT: 16, AAAA: 28, CAA: 257 };
+export const TYPE: Record<RecordType, number> = {
+  A: 1,
+  NS: 2,
+  CNAME: 5,
+  SOA: 6,
+  HINFO: 13,
+  MX: 15,
+  TXT: 16,
+  AAAA: 28,
+  DS: 43,
+  RRSIG: 46,
+  NSEC: 47,
+  DNSKEY: 48,
+  CAA: 257,
+};
 export const QTYPE = { OPT: 41, TSIG: 250, IXFR: 251, AXFR: 252, ANY: 255 } as const;
 const CLASS_IN = 1;
 const CLASS_ANY = 255;
@@ -63,6 +103,8 @@ interface Node {
   records: RecordData[];
   ttl: Partial<Record<RecordType, number>>;
   cname?: string;
+  /** types the store may add here at any moment (a ping's address, a challenge) */
+  volatile?: RecordType[];
 }
 
 interface StaticZone {
@@ -108,6 +150,7 @@ export function answerQuestion(question: Question, lookups: ZoneLookups, zone: D
     if (node === undefined) {
       result.rcode = RCODE.NXDOMAIN;
       result.authority.push(soaForAuthority(zone, statics, lookups));
+      result.denial = { owner, records: null };
       return result;
     }
     // RFC 1034 4.3.2: CNAME and ANY questions are answered with the CNAME itself, not chased.
@@ -122,8 +165,10 @@ export function answerQuestion(question: Question, lookups: ZoneLookups, zone: D
     const records = node.cname !== undefined ? [{ type: "CNAME", target: node.cname } as RecordData] : node.records;
     const matching = question.type === QTYPE.ANY ? minimalAny(records) : records.filter((r) => TYPE[r.type] === question.type);
     for (const data of matching) result.answers.push({ name: owner, ttl: node.ttl[data.type] ?? zone.ttl, ...withSerial(data, lookups) });
-    if (matching.length === 0) result.authority.push(soaForAuthority(zone, statics, lookups));
-    else if (current === "" && matching.some((r) => r.type === "NS")) result.additional.push(...glue(zone, statics));
+    if (matching.length === 0) {
+      result.authority.push(soaForAuthority(zone, statics, lookups));
+      result.denial = { owner, records, volatile: node.volatile };
+    } else if (current === "" && matching.some((r) => r.type === "NS")) result.additional.push(...glue(zone, statics));
     return result;
   }
   // A CNAME loop in the configuration: what was followed so far is all there is.
@@ -303,7 +348,7 @@ function findNode(relative: string, lookups: ZoneLookups, zone: DnsSettings, sta
     const gateway = lookups.gateway(`${labels[1]}.${statics.apex}`);
     if (gateway) {
       const challenge: RecordData[] = gateway.dnsChallenge ? [{ type: "TXT", text: gateway.dnsChallenge }] : [];
-      return { records: challenge, ttl: { TXT: zone.gatewayTtl } };
+      return { records: challenge, ttl: { TXT: zone.gatewayTtl }, volatile: ["TXT"] };
     }
   }
 
@@ -317,6 +362,15 @@ function findNode(relative: string, lookups: ZoneLookups, zone: DnsSettings, sta
 
   if (statics.emptyNonTerminals.has(relative)) return { records: [], ttl: {} };
   return undefined;
+}
+
+/**
+ * The PageKite subtree's zone, `<domain>.<domain>` (wire form, lower case), when the zone
+ * delegates it (dns.pagekite_address); null when it is part of the zone.
+ */
+export function delegatedChild(zone: DnsSettings): string | null {
+  const statics = staticZone(zone);
+  return statics.delegation ? `${statics.apexBelowApex}.${withoutDot(statics.apex)}` : null;
 }
 
 /**
@@ -376,6 +430,70 @@ export function* zoneRecords(zone: DnsSettings, serial: number, gateways: Iterab
   }
 }
 
+/**
+ * One owner name of the zone and its records, for a signed transfer. `kind`: "delegation" is
+ * the PageKite zone cut `<domain>.<domain>.` (its NS is the child's, not signed; RFC 4035
+ * 2.2), "glue" a name below it (occluded: no NSEC, no RRSIG), every other name "authoritative".
+ */
+export interface ZoneOwner {
+  name: string;
+  kind: "authoritative" | "delegation" | "glue";
+  records: ResourceRecord[];
+}
+
+/**
+ * The zone's owner names at `serial` in canonical order (RFC 4034 6.1), each once with all its
+ * records: what zoneRecords gives, grouped by owner. `gateways` must come in canonical order
+ * (ZoneSnapshot.gateways(size, "canonical")) and are read as they are needed; the static
+ * names (few) are sorted here and merged in, each gateway's `_acme-challenge` child right
+ * after it. Empty non-terminals own nothing and are not given.
+ */
+export function* canonicalZoneOwners(zone: DnsSettings, serial: number, gateways: Iterable<[string, GatewayRecord]>): Generator<ZoneOwner> {
+  const statics = staticZone(zone);
+  const apexName = withoutDot(statics.apex);
+  const fixed: ZoneOwner[] = [];
+  for (const [relative, node] of statics.nodes) {
+    const name = relative === "" ? apexName : `${relative}.${apexName}`;
+    const records = nodeRecords(name, node, zone).map((r) => (r.type === "SOA" ? { ...r, serial } : r));
+    if (records.length > 0) fixed.push({ name, kind: "authoritative", records });
+  }
+  if (statics.delegation) {
+    const cut = `${statics.apexBelowApex}.${apexName}`;
+    for (const owner of fixed) if (isAtOrBelow(owner.name, cut)) owner.kind = "glue";
+    fixed.push({ name: cut, kind: "delegation", records: [{ name: cut, ttl: zone.ttl, type: "NS", target: statics.delegation.nameserver }] });
+    const glue = nodeRecords(statics.delegation.nameserver, statics.delegation.glue, zone);
+    const same = fixed.find((o) => o.name === statics.delegation?.nameserver);
+    if (same) same.records.push(...glue);
+    else fixed.push({ name: statics.delegation.nameserver, kind: "glue", records: glue });
+  }
+  fixed.sort((a, b) => canonicalCompare(a.name, b.name));
+
+  let next = 0;
+  /** The static owners before `name`; then whether the static owner at `name` stands instead of the gateway's. */
+  function* before(name: string): Generator<ZoneOwner, boolean> {
+    while (next < fixed.length && canonicalCompare(fixed[next].name, name) < 0) yield fixed[next++];
+    return next < fixed.length && canonicalCompare(fixed[next].name, name) === 0;
+  }
+  for (const [full, gateway] of gateways) {
+    const records = gatewayRecords(full, gateway, zone);
+    if (records.length === 0) continue;
+    const name = withoutDot(full);
+    const own = records.filter((r) => r.name === name);
+    const below = records.filter((r) => r.name !== name);
+    if (own.length > 0) {
+      // gatewayRecords merged the static records at the gateway's name in already
+      if (yield* before(name)) next++;
+      yield { name, kind: "authoritative", records: own };
+    }
+    if (below.length > 0) {
+      // a static name wins over a gateway's challenge, as in the answers (findNode)
+      if (yield* before(below[0].name)) yield fixed[next++];
+      else yield { name: below[0].name, kind: "authoritative", records: below };
+    }
+  }
+  while (next < fixed.length) yield fixed[next++];
+}
+
 /** The records of one node, owned by `owner` (its CNAME, or its record sets with their TTLs). */
 function nodeRecords(owner: string, node: Node, zone: DnsSettings): ResourceRecord[] {
   if (node.cname !== undefined) return [{ name: owner, ttl: zone.ttl, type: "CNAME", target: node.cname }];
@@ -385,7 +503,11 @@ function nodeRecords(owner: string, node: Node, zone: DnsSettings): ResourceReco
 function mergeNodes(gateway: Node, fixed: Node | undefined): Node {
   if (!fixed) return gateway;
   const present = new Set(gateway.records.map((r) => r.type));
-  return { records: [...gateway.records, ...fixed.records.filter((r) => !present.has(r.type))], ttl: { ...fixed.ttl, ...gateway.ttl } };
+  return {
+    records: [...gateway.records, ...fixed.records.filter((r) => !present.has(r.type))],
+    ttl: { ...fixed.ttl, ...gateway.ttl },
+    volatile: gateway.volatile,
+  };
 }
 
 function gatewayNode(label: string, gateway: GatewayRecord, zone: DnsSettings, statics: StaticZone): Node {
@@ -401,7 +523,7 @@ function gatewayNode(label: string, gateway: GatewayRecord, zone: DnsSettings, s
   }
   const own = statics.labelled.get(label);
   records.push(...statics.everyGateway.caaTxt, ...(own?.txt ?? []), ...statics.everyGateway.mx, ...(own?.mx ?? []));
-  return { records, ttl: { A: zone.gatewayTtl, AAAA: zone.gatewayTtl } };
+  return { records, ttl: { A: zone.gatewayTtl, AAAA: zone.gatewayTtl }, volatile: ["A", "AAAA"] };
 }
 
 /**

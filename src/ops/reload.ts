@@ -12,6 +12,9 @@ const RESTART_KEYS: ReadonlySet<string> = new Set([
   "http.port",
   "dns.host",
   "dns.port",
+  // the signing key reaches the DNS thread at its start
+  "dns.dnssec",
+  "dns.dnssec_algorithm",
   "admin.host",
   "admin.port",
   "database.path",
@@ -63,7 +66,15 @@ export function planReload(running: Settings, next: Settings): ReloadPlan {
 /** Puts the reloadable part of `next` into `running` in place; listen addresses and ports stay. */
 export function applyReload(running: Settings, next: Settings): void {
   if (next.domain !== running.domain) return;
-  const kept = { http: { host: running.http.host, port: running.http.port }, dns: { host: running.dns.host, port: running.dns.port } };
+  const kept = {
+    http: { host: running.http.host, port: running.http.port },
+    dns: {
+      host: running.dns.host,
+      port: running.dns.port,
+      dnssec: running.dns.dnssec,
+      dnssecAlgorithm: running.dns.dnssecAlgorithm,
+    },
+  };
   for (const section of LIVE_SECTIONS) Object.assign(running[section], next[section]);
   Object.assign(running.http, kept.http);
   Object.assign(running.dns, kept.dns);

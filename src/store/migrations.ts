@@ -10,6 +10,8 @@ import expiryWarnings from "../../drizzle/0003_expiry_warnings.sql" with { type:
 import zoneJournal from "../../drizzle/0004_zone_journal.sql" with { type: "text" };
 import zoneJournalTriggers from "../../drizzle/0005_zone_journal_triggers.sql" with { type: "text" };
 import publishedChangesIndex from "../../drizzle/0006_published_changes_index.sql" with { type: "text" };
+import dnssecKeys from "../../drizzle/0007_dnssec_keys.sql" with { type: "text" };
+import domainsCanonicalOrder from "../../drizzle/0008_domains_canonical_order.sql" with { type: "text" };
 
 export const MIGRATION_SQL: Record<string, string> = {
   "0000_baseline": baseline,
@@ -19,6 +21,8 @@ export const MIGRATION_SQL: Record<string, string> = {
   "0004_zone_journal": zoneJournal,
   "0005_zone_journal_triggers": zoneJournalTriggers,
   "0006_published_changes_index": publishedChangesIndex,
+  "0007_dnssec_keys": dnssecKeys,
+  "0008_domains_canonical_order": domainsCanonicalOrder,
 };
 
 export interface Migration {

@@ -1,7 +1,7 @@
 // The only place a table or column name is written. The first columns of each table are
 // the Rust server's layout, so its SQLite file opens as is; the rest are ours.
 import { sql } from "drizzle-orm";
-import { check, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { blob, check, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 import { MODE } from "../gateway-data.ts";
 
@@ -116,6 +116,20 @@ export const zoneChanges = sqliteTable(
     index("zone_changes_unpublished").on(t.name, t.id).where(sql`${t.serial} IS NULL`),
   ],
 );
+
+/**
+ * DNSSEC signing keys (SPEC 9, store/dnssec-keys.ts): the zone's one combined key, generated
+ * at the first start with dns.dnssec on. The oldest row signs; a backup carries it.
+ */
+export const dnssecKeys = sqliteTable("dnssec_keys", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  /** dns.dnssec_algorithm's value when it was made: ecdsap256sha256 or ed25519 */
+  algorithm: text("algorithm").notNull(),
+  /** the private key, PKCS#8 DER */
+  privateKey: blob("private_key", { mode: "buffer" }).notNull(),
+  /** Unix seconds */
+  created: integer("created").notNull(),
+});
 
 export type Domain = typeof domains.$inferSelect;
 export type Account = typeof accounts.$inferSelect;

@@ -5,6 +5,7 @@
 import type { Database } from "bun:sqlite";
 import { createHash } from "node:crypto";
 import type { DnsSettings } from "../config.ts";
+import { signingEpoch } from "../dns/dnssec.ts";
 import type { Db } from "./db.ts";
 import { MODE } from "../gateway-data.ts";
 
@@ -47,8 +48,13 @@ export function serialPolicy(configured: number, now = new Date()): number {
  * SOA serial: when it differs from the stored one, every gateway's records may read otherwise
  * (tunnel addresses, CAA, `*` records), which the journal did not record, so the serial moves
  * and the journal starts afresh (secondaries take a full transfer).
+ *
+ * With dns.dnssec on, the transfer carries signatures (dns/presigned.ts) that roll each week:
+ * the week (signingEpoch at `nowSeconds`) is part of the shape, so checked again through the
+ * week (main.ts) the serial moves once a week and secondaries take the new signatures long
+ * before theirs expire. Off, the hash is what it was before DNSSEC existed.
  */
-export function zoneFingerprint(dns: DnsSettings): string {
+export function zoneFingerprint(dns: DnsSettings, nowSeconds = Date.now() / 1000): string {
   const { soa, ...rest } = dns;
   const shape = [
     rest.domain,
@@ -64,6 +70,7 @@ export function zoneFingerprint(dns: DnsSettings): string {
     rest.cname,
     // dns.pagekite_address (the glue of the delegated PageKite tree)
     (dns as DnsSettings & { pagekiteAddress?: string }).pagekiteAddress ?? "",
+    ...(dns.dnssec ? [{ dnssecWeek: signingEpoch(nowSeconds) }] : []),
   ];
   return createHash("sha256").update(JSON.stringify(shape)).digest("hex");
 }

@@ -25,9 +25,11 @@ export interface ZoneSnapshot {
   readonly serial: number;
   /**
    * Every gateway row as of `serial`, in name order, read `pageSize` rows at a time (never all
-   * in memory). `token` is "" (not transferred).
+   * in memory). `token` is "" (not transferred). `order` "canonical": in the DNSSEC canonical
+   * order of one-label names (RFC 4034 6.1: a label before every longer label it begins, "a"
+   * before "a-b"), which is the order of the name with each '.' as char(1).
    */
-  gateways(pageSize?: number): Generator<[name: string, gateway: GatewayRecord]>;
+  gateways(pageSize?: number, order?: GatewayOrder): Generator<[name: string, gateway: GatewayRecord]>;
   /**
    * The changesets from `serial` to the snapshot's serial, oldest first: [] when `serial` is
    * the current one; null when the journal cannot bridge it (unknown, older than the journal,
@@ -38,7 +40,16 @@ export interface ZoneSnapshot {
   close(): void;
 }
 
+export type GatewayOrder = "name" | "canonical";
+
 const DEFAULT_PAGE_SIZE = 1000;
+/**
+ * The canonical walk's key, written exactly as the domains_canonical_name index
+ * (drizzle/0008_domains_canonical_order.sql) so that SQLite pages on the index.
+ */
+const CANONICAL_KEY = "replace(name, '.', char(1))";
+/** The same key in JS, to merge the pending changes into the rows (names are ASCII: SQLite's octet order is JS's). */
+const canonicalKey = (name: string) => name.replaceAll(".", "\x01");
 /** Like the DNS lookups' connection: a WAL reader waits for no writer, only a WAL reset or recovery. */
 const READ_LOCK_WAIT_MS = 100;
 
@@ -70,16 +81,23 @@ export function openZoneSnapshot(source: { path: string } | { db: Db }): ZoneSna
     if (!state) throw new Error("the zone has no published serial yet (zone_state is empty: the server's publisher creates it)");
     const serial = state.serial;
 
-    const rowsAfter = sqlite.query<[string, ...StateRow], [string, number]>(
-      "SELECT name, mode, last_ip, last_ipv4, last_ipv6, dns_challenge FROM domains WHERE name > ? ORDER BY name LIMIT ?",
-    );
-    // A row with unpublished changes is as its first unpublished change found it.
-    const firstPending = `SELECT z.name, z.old_mode, z.old_last_ip, z.old_last_ipv4, z.old_last_ipv6, z.old_dns_challenge FROM zone_changes AS z
-       WHERE z.serial IS NULL AND z.name > ?1 AND %UPPER%
-         AND z.id = (SELECT min(id) FROM zone_changes WHERE serial IS NULL AND name = z.name)
-       ORDER BY z.name`;
-    const pendingIn = sqlite.query<[string, ...StateRow], [string, string]>(firstPending.replace("%UPPER%", "z.name <= ?2"));
-    const pendingAfter = sqlite.query<[string, ...StateRow], [string]>(firstPending.replace("%UPPER%", "1"));
+    // One set of statements per order; the key is the column itself, or the indexed expression.
+    const statements = (key: string) => {
+      const zKey = key.replace("name", "z.name");
+      const rowsAfter = sqlite.query<[string, ...StateRow], [string, number]>(
+        `SELECT name, mode, last_ip, last_ipv4, last_ipv6, dns_challenge FROM domains WHERE ${key} > ? ORDER BY ${key} LIMIT ?`,
+      );
+      // A row with unpublished changes is as its first unpublished change found it.
+      const firstPending = `SELECT z.name, z.old_mode, z.old_last_ip, z.old_last_ipv4, z.old_last_ipv6, z.old_dns_challenge FROM zone_changes AS z
+         WHERE z.serial IS NULL AND ${zKey} > ?1 AND %UPPER%
+           AND z.id = (SELECT min(id) FROM zone_changes WHERE serial IS NULL AND name = z.name)
+         ORDER BY ${zKey}`;
+      const pendingIn = sqlite.query<[string, ...StateRow], [string, string]>(firstPending.replace("%UPPER%", `${zKey} <= ?2`));
+      const pendingAfter = sqlite.query<[string, ...StateRow], [string]>(firstPending.replace("%UPPER%", "1"));
+      return { rowsAfter, pendingIn, pendingAfter };
+    };
+    const byOrder: Record<GatewayOrder, ReturnType<typeof statements> | null> = { name: statements("name"), canonical: null };
+    const keyOf: Record<GatewayOrder, (name: string) => string> = { name: (name) => name, canonical: canonicalKey };
     const changesetFrom = sqlite.query<{ serial: number }, [number]>("SELECT serial FROM zone_changesets WHERE previous = ? LIMIT 1");
     const changesets = sqlite.query<{ n: number }, []>("SELECT count(*) AS n FROM zone_changesets");
     const changeCount = sqlite.query<{ n: number }, [number]>("SELECT count(*) AS n FROM zone_changes WHERE serial = ?");
@@ -92,21 +110,24 @@ export function openZoneSnapshot(source: { path: string } | { db: Db }): ZoneSna
     return {
       serial,
 
-      *gateways(pageSize = DEFAULT_PAGE_SIZE) {
+      *gateways(pageSize = DEFAULT_PAGE_SIZE, order = "name") {
         if (!open) throw new Error("the zone snapshot is closed");
         const size = Math.max(1, Math.floor(pageSize));
+        byOrder.canonical ??= order === "canonical" ? statements(CANONICAL_KEY) : null;
+        const { rowsAfter, pendingIn, pendingAfter } = byOrder[order]!;
+        const key = keyOf[order];
         let after = "";
         for (;;) {
           const rows = rowsAfter.values(after, size) as [string, ...StateRow][];
-          const upper = rows.length === size ? rows[rows.length - 1][0] : null;
+          const upper = rows.length === size ? key(rows[rows.length - 1][0]) : null;
           const pending = (upper === null ? pendingAfter.values(after) : pendingIn.values(after, upper)) as [string, ...StateRow][];
-          // Both in name order: merged, a pending change's state wins over the row.
+          // Both in the walk's order: merged, a pending change's state wins over the row.
           let r = 0;
           let p = 0;
           while (r < rows.length || p < pending.length) {
             let name: string;
             let state: GatewayRecord | null;
-            if (p < pending.length && (r >= rows.length || pending[p][0] <= rows[r][0])) {
+            if (p < pending.length && (r >= rows.length || key(pending[p][0]) <= key(rows[r][0]))) {
               name = pending[p][0];
               state = record(pending[p].slice(1) as StateRow);
               if (r < rows.length && rows[r][0] === name) r++;

@@ -201,6 +201,46 @@ describe("zone transfers over sockets", () => {
   });
 });
 
+describe("a slow transfer shares the thread", () => {
+  test("messages that take long to make (a presigned zone's) go out one per turn: a query waits for at most about two", async () => {
+    // Each row costs 0.2 ms of CPU, so each message tens of ms, as signing ~100 RRsets does.
+    const gateways = rows(4000);
+    let pulled = 0;
+    const slow: ZoneSnapshot = {
+      serial: SERIAL,
+      *gateways() {
+        for (const row of gateways) {
+          const until = performance.now() + 0.2;
+          while (performance.now() < until) {}
+          pulled++;
+          yield row;
+        }
+      },
+      changesetsSince: () => null,
+      close() {},
+    };
+    const dns = await startTestDns(zoneWith([{ cidr: "127.0.0.0/8", key: "" }]), lookups, [], { openSnapshot: () => slow });
+    try {
+      const transfer = axfr(dns.port);
+      for (let i = 0; i < 100 && pulled === 0; i++) await Bun.sleep(10);
+      const waits: number[] = [];
+      for (let i = 0; i < 5 && pulled < gateways.length * 0.8; i++) {
+        const before = pulled;
+        expect(decode(await udpExchange(dns.port, encodeQuery("home.example.test", "A"), 5000)).rcode).toBe("NOERROR");
+        waits.push(pulled - before);
+        await Bun.sleep(20);
+      }
+      const messages = await transfer;
+      const rowsPerMessage = gateways.length / messages.length;
+      expect(waits.length).toBeGreaterThan(0);
+      // 8 messages a turn would make a query wait for several of them
+      expect(Math.max(...waits)).toBeLessThan(3 * rowsPerMessage);
+    } finally {
+      await dns.close();
+    }
+  }, 30_000);
+});
+
 describe("TSIG on the server's answers", () => {
   const key = { name: "xfr-key.", algorithm: "hmac-sha256" as const, secret: Buffer.alloc(32, 7).toString("base64") };
   const signedZone = () => testZone({ tsigKeys: [key], transferAcl: [{ cidr: "127.0.0.0/8", key: "xfr-key." }] });

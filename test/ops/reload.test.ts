@@ -52,6 +52,16 @@ describe("settings reload plan", () => {
     expect(restartLine(plan)).toMatch(/database\.path, dns\.port, .*http\.port changed but need a restart/);
   });
 
+  test("dns.dnssec and dns.dnssec_algorithm need a restart (the key reaches the DNS thread at its start)", () => {
+    const running = load({});
+    const next = load({ REGISTRATION_DNS_DNSSEC: "true", REGISTRATION_DNS_DNSSEC_ALGORITHM: "ed25519", REGISTRATION_DNS_TTL: "300" });
+    const plan = planReload(running, next);
+    expect(plan.needRestart.sort()).toEqual(["dns.dnssec", "dns.dnssec_algorithm"]);
+    expect(plan.changed).toEqual(["dns.ttl"]);
+    applyReload(running, next);
+    expect([running.dns.dnssec, running.dns.dnssecAlgorithm, running.dns.ttl]).toEqual([false, "ecdsap256sha256", 300]);
+  });
+
   test("a new domain needs a restart and changes nothing, its records included", () => {
     const running = load({});
     const next = load({ REGISTRATION_DOMAIN: "other.test", REGISTRATION_DNS_TXT: '[["@", "v=new"]]' });

@@ -83,8 +83,9 @@ describe("embedded migrations", () => {
       // Back to the shape before 0002 (and 0003 to 0006), with rows a /ping wrote then.
       const old = new Database(path);
       for (const trigger of ["insert", "delete", "update", "rename"]) old.run(`DROP TRIGGER zone_changes_after_${trigger}`);
-      for (const table of ["zone_changes", "zone_changesets", "zone_state"]) old.run(`DROP TABLE ${table}`);
+      for (const table of ["zone_changes", "zone_changesets", "zone_state", "dnssec_keys"]) old.run(`DROP TABLE ${table}`);
       old.run("DROP INDEX domains_keep_token");
+      old.run("DROP INDEX domains_canonical_name");
       for (const column of ["last_ipv4", "last_ipv6", "warned_for", "keep_token", "keep_expires"]) old.run(`ALTER TABLE domains DROP COLUMN ${column}`);
       const since = embeddedMigrations().find((m) => m.tag === "0002_dual_stack_addresses")!.folderMillis;
       old.query("DELETE FROM __drizzle_migrations WHERE created_at >= ?").run(since);

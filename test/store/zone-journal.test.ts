@@ -21,6 +21,8 @@ import {
   type ZonePublisherOptions,
 } from "../../src/store/zone-journal.ts";
 import { LEGACY, LEGACY_DB_FILE } from "../support/make-legacy-db.ts";
+import { signingEpoch } from "../../src/dns/dnssec.ts";
+import { testZone } from "../dns/client.ts";
 
 const dirs: string[] = [];
 const closers: (() => void)[] = [];
@@ -394,6 +396,52 @@ describe("zone publisher", () => {
       { pagekiteAddress: "192.0.2.99" },
     ])
       expect(zoneFingerprint({ ...zone, ...changed } as DnsSettings)).not.toBe(base);
+  });
+
+  test("dns.dnssec on: the fingerprint holds the signing week (secondaries get each week's signatures); off, it is as before DNSSEC", () => {
+    const zone = testZone();
+    const base = zoneFingerprint(zone);
+    // the hash before dns.dnssec existed, whatever the time
+    expect(zoneFingerprint({ ...zone, dnssec: false }, 0)).toBe(base);
+    expect(zoneFingerprint({ ...zone, dnssec: false }, 1e9)).toBe(base);
+    const signed = { ...zone, dnssec: true };
+    const monday = 1_795_996_800; // any time: the signing week is what moves
+    const week = zoneFingerprint(signed, monday);
+    expect(week).not.toBe(base);
+    // the same all through one signing week, another in the next
+    const epoch = signingEpoch(monday);
+    let sameWeek = 0;
+    for (let t = monday - 7 * 86400; t <= monday + 7 * 86400; t += 3600) {
+      if (signingEpoch(t) === epoch) {
+        expect(zoneFingerprint(signed, t)).toBe(week);
+        sameWeek++;
+      } else expect(zoneFingerprint(signed, t)).not.toBe(week);
+    }
+    expect(sameWeek).toBe(7 * 24);
+  });
+
+  test("a new signing week: resetFor moves the serial once, and not again within the week", () => {
+    const { db } = openFile();
+    const signed = { ...testZone(), dnssec: true };
+    const t0 = 1_795_996_800;
+    const publisher = createZonePublisher({
+      db,
+      policySerial: () => 100,
+      maxChanges: 10_000,
+      fingerprint: zoneFingerprint(signed, t0),
+      log: () => {},
+      pollMs: 0,
+    });
+    const start = publisher.serial();
+    expect(publisher.resetFor(zoneFingerprint(signed, t0 + 3600))).toBe(signingEpoch(t0 + 3600) !== signingEpoch(t0));
+    const next = t0 + 7 * 86400 + 2 * 3600;
+    expect(signingEpoch(next)).not.toBe(signingEpoch(t0));
+    const moved = publisher.serial();
+    expect(publisher.resetFor(zoneFingerprint(signed, next))).toBe(true);
+    expect(publisher.serial()).not.toBe(moved);
+    expect(publisher.resetFor(zoneFingerprint(signed, next + 3600))).toBe(false);
+    expect(publisher.serial()).not.toBe(start);
+    publisher.close();
   });
 
   test("settings of another shape than the stored fingerprint: one bump and an empty journal, at start-up and on resetFor", () => {

@@ -47,9 +47,13 @@ export interface BinaryServer extends RunningServer {
 
 /**
  * Starts the compiled binary; REGISTRATION_HTTP_TRUST_PROXY lets a test choose the client IP with X-Real-IP.
- * options.exec is a prefix that runs it elsewhere (inside a network namespace: netns.ts).
+ * options.exec is a prefix that runs it elsewhere (inside a network namespace: netns.ts); options.env adds variables.
  */
-export async function startBinary(resend: ResendStandIn, extraArgs: string[] = [], options: { exec?: string[] } = {}): Promise<BinaryServer> {
+export async function startBinary(
+  resend: ResendStandIn,
+  extraArgs: string[] = [],
+  options: { exec?: string[]; env?: Record<string, string> } = {},
+): Promise<BinaryServer> {
   await ensureBuilt();
   const binaryDir = mkdtempSync(join(tmpdir(), "regsrv-e2e-bin-"));
   const binary = join(binaryDir, "registration-server");
@@ -61,7 +65,7 @@ export async function startBinary(resend: ResendStandIn, extraArgs: string[] = [
     command: [...(options.exec ?? []), binary],
     cwd: binaryDir,
     httpPort,
-    env: { ...resendEnv(resend), REGISTRATION_HTTP_TRUST_PROXY: "true" },
+    env: { ...resendEnv(resend), REGISTRATION_HTTP_TRUST_PROXY: "true", ...options.env },
     args: ["--public-url", `http://127.0.0.1:${httpPort}`, ...extraArgs],
     readyTimeoutMs: 20_000,
   });

@@ -27,6 +27,8 @@ export interface DigOptions {
   /** keep a truncated UDP answer instead of retrying over TCP */
   ignoreTruncation?: boolean;
   recurse?: boolean;
+  /** set the DO bit (+dnssec): signed answers */
+  dnssec?: boolean;
   /** a prefix that runs dig elsewhere (inside a network namespace: netns.ts) */
   exec?: string[];
 }
@@ -55,6 +57,7 @@ export async function dig(server: string, name: string, type: string, options: D
     options.edns === false ? "+noedns" : "+edns=0",
     options.ignoreTruncation ? "+ignore" : "+noignore",
     options.recurse === false ? "+norecurse" : "+recurse",
+    ...(options.dnssec ? ["+dnssec"] : []),
   ];
   const result = await run(args, { timeoutMs: 10_000 });
   const raw = `$ ${args.join(" ")}\n${result.stdout}${result.stderr}`;

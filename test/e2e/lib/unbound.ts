@@ -12,8 +12,17 @@ export interface Unbound {
   address: string;
 }
 
-/** options.exec runs it inside a network namespace (netns.ts), where it can take port 53. */
-export async function startUnbound(dir: string, zone: string, authoritative: string, options: { port?: number; exec?: string[] } = {}): Promise<Unbound> {
+/**
+ * options.exec runs it inside a network namespace (netns.ts), where it can take port 53.
+ * options.trustAnchor (a DS line, as `dnssec ds` prints it) makes it validate the zone: ad on
+ * what verifies, SERVFAIL on what does not; without one the zone is taken as unsigned.
+ */
+export async function startUnbound(
+  dir: string,
+  zone: string,
+  authoritative: string,
+  options: { port?: number; exec?: string[]; trustAnchor?: string } = {},
+): Promise<Unbound> {
   const port = options.port ?? (await freePort());
   const [authHost, authPort] = authoritative.split(":");
   const config = join(dir, "unbound.conf");
@@ -37,9 +46,16 @@ export async function startUnbound(dir: string, zone: string, authoritative: str
   pidfile: "${join(dir, "unbound.pid")}"
   # our server listens on loopback, which unbound refuses to query by default
   do-not-query-localhost: no
-  # the test zone is not signed and has no trust anchor
+${
+  options.trustAnchor
+    ? `  # the zone is signed: validate it from its DS, and say why when it fails
+  trust-anchor: "${options.trustAnchor}"
+  val-log-level: 2
+`
+    : `  # the test zone is not signed and has no trust anchor
   domain-insecure: "${zone}"
-  # .test is one of unbound's built-in blocked local zones (RFC 6761)
+`
+}  # .test is one of unbound's built-in blocked local zones (RFC 6761)
   local-zone: "test." nodefault
   qname-minimisation: no
 remote-control:

@@ -1,0 +1,241 @@
+// Signed answers (SPEC 9) from the responder over a real store: RRSIGs after every RRset of a
+// DO-bit query, the apex DNSKEY, compact denial (RFC 9824) for NXDOMAIN and NODATA, nothing
+// changed for queries without the DO bit, and cached answers forgotten when the signing week
+// rolls. Read back with dns-packet, an independent decoder.
+import { afterAll, describe, expect, test } from "bun:test";
+import { AnswerCache } from "../../src/dns/answer-cache.ts";
+import { generateSigningKey, loadSigner, signingEpoch } from "../../src/dns/dnssec.ts";
+import { createResponder } from "../../src/dns/responder.ts";
+import { successor } from "../../src/dns/signed-answer.ts";
+import { decode, encodeQuery, seededStore, testZone } from "./client.ts";
+
+const zone = testZone({ dnssec: true });
+const seeded = seededStore();
+const { store } = seeded;
+afterAll(() => seeded.cleanup());
+const signer = loadSigner(generateSigningKey("ecdsap256sha256"), { zone: "example.test", ttl: zone.ttl });
+const lookups = { gateway: store.findGatewayByName };
+const NOW = 1_800_000_000;
+const log: string[] = [];
+const signed = createResponder({ zone, lookups, log: (l) => log.push(l), signer, now: () => NOW });
+const unsigned = createResponder({ zone, lookups, log: (l) => log.push(l) });
+
+const DO = { udpPayloadSize: 1232, flags: 0x8000 };
+type Rr = { name: string; type: string; ttl?: number; data: any };
+function ask(name: string, type: string, options: { dnssecOk?: boolean; respond?: typeof signed; transport?: "udp" | "tcp" } = {}) {
+  const query = encodeQuery(name, type, { id: 1, edns: options.dnssecOk === false ? { udpPayloadSize: 1232 } : DO });
+  const reply = (options.respond ?? signed)(query, options.transport ?? "udp") as Buffer;
+  return { reply, decoded: decode(reply) as ReturnType<typeof decode> & { answers: Rr[]; authorities: Rr[]; additionals: Rr[] } };
+}
+const shape = (records: Rr[]) => records.map((r) => (r.type === "RRSIG" ? `${r.name} RRSIG ${r.data.typeCovered}` : `${r.name} ${r.type}`));
+
+describe("signed answers to queries with the DO bit", () => {
+  test("a gateway's A comes with its RRSIG: our key, our zone as signer, the RRset's TTL and labels", () => {
+    const { decoded } = ask("Home.example.test", "A");
+    expect(decoded.rcode).toBe("NOERROR");
+    expect(decoded.flag_aa).toBe(true);
+    expect(shape(decoded.answers)).toEqual(["Home.example.test A", "Home.example.test RRSIG A"]);
+    const rrsig = decoded.answers[1];
+    expect(rrsig.ttl).toBe(decoded.answers[0].ttl);
+    expect(rrsig.data).toMatchObject({ algorithm: 13, labels: 3, originalTTL: 60, keyTag: signer.keyTag, signersName: "example.test" });
+    expect(rrsig.data.signature.length).toBe(64);
+    expect(rrsig.data.inception).toBeLessThanOrEqual(NOW - 7 * 86400);
+    expect(rrsig.data.expiration).toBeGreaterThan(NOW + 7 * 86400);
+  });
+
+  test("every RRset of every section is signed: apex NS, its glue, a CNAME chain", () => {
+    expect(shape(ask("example.test", "NS").decoded.answers)).toEqual(["example.test NS", "example.test NS", "example.test RRSIG NS"]);
+    expect(shape(ask("example.test", "NS").decoded.additionals.filter((r) => r.type !== "OPT"))).toEqual([
+      "ns1.example.test A",
+      "ns1.example.test RRSIG A",
+      "ns2.example.test A",
+      "ns2.example.test RRSIG A",
+    ]);
+    expect(shape(ask("www.example.test", "A").decoded.answers)).toEqual([
+      "www.example.test CNAME",
+      "www.example.test RRSIG CNAME",
+      "example.test A",
+      "example.test RRSIG A",
+    ]);
+    expect(shape(ask("_acme-challenge.home.example.test", "TXT").decoded.answers)).toEqual([
+      "_acme-challenge.home.example.test TXT",
+      "_acme-challenge.home.example.test RRSIG TXT",
+    ]);
+  });
+
+  test("the DNSKEY is answered at the apex, with or without the DO bit; its RRSIG with it", () => {
+    const withDo = ask("example.test", "DNSKEY").decoded;
+    expect(shape(withDo.answers)).toEqual(["example.test DNSKEY", "example.test RRSIG DNSKEY"]);
+    expect(withDo.answers[0].data).toMatchObject({ flags: 257, algorithm: 13 });
+    expect(Buffer.from(withDo.answers[0].data.key).equals(Buffer.from((signer.dnskey() as { key: Uint8Array }).key))).toBe(true);
+    expect(shape(ask("example.test", "DNSKEY", { dnssecOk: false }).decoded.answers)).toEqual(["example.test DNSKEY"]);
+    // nowhere else
+    expect(ask("home.example.test", "DNSKEY").decoded.answers).toEqual([]);
+  });
+
+  test("a name that does not exist: NOERROR, the SOA and one NSEC to \\000.<name> with RRSIG NSEC NXNAME, each signed", () => {
+    const { decoded } = ask("Nope.example.test", "A");
+    expect(decoded.rcode).toBe("NOERROR");
+    expect(decoded.answers).toEqual([]);
+    expect(shape(decoded.authorities)).toEqual(["example.test SOA", "example.test RRSIG SOA", "Nope.example.test NSEC", "Nope.example.test RRSIG NSEC"]);
+    const nsec = decoded.authorities[2];
+    expect(nsec.data).toEqual({ nextDomain: "\u0000.nope.example.test", rrtypes: ["RRSIG", "NSEC", "UNKNOWN_128"] });
+    expect(nsec.ttl).toBe(60); // the SOA minimum, as the negative answer's SOA
+  });
+
+  test("NODATA: the NSEC lists the types the name holds (and the apex its DNSKEY)", () => {
+    // no address yet: the shared TXT, CAA, MX; and A, which a ping may add any moment
+    const fresh = ask("fresh.example.test", "AAAA").decoded;
+    expect(fresh.rcode).toBe("NOERROR");
+    expect(shape(fresh.authorities)).toEqual(["example.test SOA", "example.test RRSIG SOA", "fresh.example.test NSEC", "fresh.example.test RRSIG NSEC"]);
+    expect(fresh.authorities[2].data.rrtypes).toEqual(["A", "MX", "TXT", "RRSIG", "NSEC", "CAA"]);
+    expect(fresh.authorities[2].data.nextDomain).toBe("\u0000.fresh.example.test");
+    const apex = ask("example.test", "DS").decoded;
+    expect(apex.authorities[2].data.rrtypes).toEqual(["A", "NS", "SOA", "MX", "TXT", "AAAA", "RRSIG", "NSEC", "DNSKEY", "CAA"]);
+    // a gateway's _acme-challenge without a challenge holds nothing but the NSEC and its RRSIG
+    const challengeless = ask("_acme-challenge.fresh.example.test", "TXT").decoded;
+    expect(challengeless.authorities[2].data.rrtypes).toEqual(["RRSIG", "NSEC"]);
+  });
+
+  test("a type the store may add any moment is not denied by a NODATA for another type (RFC 8198 caches)", () => {
+    // An ACME client looks the challenge name's zone up (SOA) before it sets the challenge: a
+    // resolver caching that NSEC must not answer the TXT query that follows from it.
+    const soa = ask("_acme-challenge.fresh.example.test", "SOA").decoded;
+    expect(soa.authorities[2].data.rrtypes).toEqual(["TXT", "RRSIG", "NSEC"]);
+    // a dynamic-DNS gateway with only an IPv4 address: AAAA may come with its next ping
+    const homeCname = ask("home.example.test", "CNAME").decoded;
+    expect(homeCname.authorities[2].data.rrtypes).toEqual(["A", "MX", "TXT", "AAAA", "RRSIG", "NSEC", "CAA"]);
+  });
+
+  test("a missing name of 255 octets still gets its NSEC: a next name that fits (delv validates all three forms)", () => {
+    const [a, b, c] = ["a", "b", "c"].map((x) => x.repeat(63));
+    const longest = `${a}.${b}.${c}.${"d".repeat(48)}.example.test`; // 255 octets on the wire
+    const { decoded } = ask(longest, "A");
+    expect(decoded.rcode).toBe("NOERROR");
+    expect(decoded.authorities[2].data.nextDomain).toBe(`${"a".repeat(62)}b.${b}.${c}.${"d".repeat(48)}.example.test`);
+    const rest254 = `${b}.${c}.${"e".repeat(63)}.${"d".repeat(45)}.example.test`;
+    expect(successor(`x.${rest254}`)).toBe(`x\u0000.${rest254}`); // 254 octets: the first label grows
+    expect(successor("nope.example.test")).toBe("\u0000.nope.example.test");
+    expect(successor(`${"a".repeat(62)}@.${b}.${c}.${"d".repeat(48)}.example.test`).slice(62, 63)).toBe("["); // not "A"
+  });
+
+  test("asked for NSEC, a name gets its NSEC as the answer, signed", () => {
+    for (const [name, types] of [
+      ["home.example.test", ["A", "MX", "TXT", "AAAA", "RRSIG", "NSEC", "CAA"]],
+      ["nope.example.test", ["RRSIG", "NSEC", "UNKNOWN_128"]],
+    ] as const) {
+      const { decoded } = ask(name, "NSEC");
+      expect(decoded.rcode).toBe("NOERROR");
+      expect(shape(decoded.answers)).toEqual([`${name} NSEC`, `${name} RRSIG NSEC`]);
+      expect(decoded.answers[0].data.rrtypes).toEqual(types);
+      expect(decoded.authorities).toEqual([]);
+    }
+  });
+
+  test("asked for RRSIG, a name gets the signatures of its RRsets", () => {
+    const { decoded } = ask("home.example.test", "RRSIG");
+    expect(decoded.rcode).toBe("NOERROR");
+    expect(shape(decoded.answers).sort()).toEqual([
+      "home.example.test RRSIG A",
+      "home.example.test RRSIG CAA",
+      "home.example.test RRSIG MX",
+      "home.example.test RRSIG TXT",
+    ]);
+    // a name without records (a challenge not set) has no signatures but its NSEC's: NODATA
+    expect(ask("_acme-challenge.fresh.example.test", "RRSIG").decoded.answers).toEqual([]);
+  });
+
+  test("outside the zone: REFUSED, unsigned", () => {
+    const { decoded } = ask("example.org", "A");
+    expect(decoded.rcode).toBe("REFUSED");
+    expect([...decoded.answers, ...decoded.authorities]).toEqual([]);
+  });
+
+  test("without the DO bit, the same bytes as with DNSSEC off (only DNSKEY differs)", () => {
+    const names = ["example.test", "home.example.test", "six.example.test", "www.example.test", "nope.example.test", "_acme-challenge.home.example.test"];
+    for (const name of names)
+      for (const type of ["A", "AAAA", "TXT", "NS", "SOA", "CAA", "MX", "ANY"]) {
+        const query = encodeQuery(name, type, { id: 7 });
+        expect((signed(query, "udp") as Buffer).toString("hex")).toBe((unsigned(query, "udp") as Buffer).toString("hex"));
+        const edns = encodeQuery(name, type, { id: 7, edns: { udpPayloadSize: 1232 } });
+        expect((signed(edns, "udp") as Buffer).toString("hex")).toBe((unsigned(edns, "udp") as Buffer).toString("hex"));
+      }
+  });
+
+  test("UDP size rules hold: a DO query with a 512-byte payload gets at most 512 bytes, TC when the signed answer does not fit", () => {
+    for (const [name, type] of [
+      ["example.test", "NS"],
+      ["example.test", "TXT"],
+      ["nope.example.test", "A"],
+      ["home.example.test", "A"],
+    ]) {
+      const query = encodeQuery(name, type, { id: 1, edns: { udpPayloadSize: 512, flags: 0x8000 } });
+      const reply = signed(query, "udp") as Buffer;
+      expect(reply.length).toBeLessThanOrEqual(512);
+      const decoded = decode(reply);
+      if (!(decoded.flags! & 0x200)) {
+        // complete: every answer RRset still has its RRSIG
+        const covered = new Set((decoded.answers ?? []).filter((r) => r.type === "RRSIG").map((r) => (r as Rr).data.typeCovered));
+        for (const r of decoded.answers ?? []) if (r.type !== "RRSIG") expect(covered.has(r.type)).toBe(true);
+      }
+      // over TCP the whole signed answer
+      const tcp = decode(signed(query, "tcp") as Buffer);
+      expect(tcp.flags! & 0x200).toBe(0);
+    }
+  });
+});
+
+describe("the delegated PageKite zone (dns.pagekite_address) with DNSSEC on", () => {
+  const delegating = createResponder({ zone: testZone({ dnssec: true, pagekiteAddress: "192.0.2.53" }), lookups, log: () => {}, signer, now: () => NOW });
+  const kite = "a1b2c3.f00dfeed.1a2b3c4d0123456789abcdef0123456789ab.https-443.home.example.test.example.test";
+
+  test("answers at and below its apex go out unsigned: it is a zone of its own, without a key", () => {
+    for (const [name, type] of [
+      [kite, "A"],
+      ["example.test.example.test", "NS"],
+      ["example.test.example.test", "SOA"],
+      ["ns.example.test.example.test", "A"],
+    ]) {
+      const { decoded } = ask(name, type, { respond: delegating });
+      expect(decoded.answers.length).toBeGreaterThan(0);
+      expect([...decoded.answers, ...decoded.authorities].filter((r) => r.type === "RRSIG" || r.type === "NSEC")).toEqual([]);
+    }
+  });
+
+  test("its DS is denied by the parent: a signed NSEC at the cut with NS and no DS or SOA, next outside the child", () => {
+    const { decoded } = ask("example.test.example.test", "DS", { respond: delegating });
+    expect(decoded.rcode).toBe("NOERROR");
+    expect(shape(decoded.authorities)).toEqual([
+      "example.test SOA",
+      "example.test RRSIG SOA",
+      "example.test.example.test NSEC",
+      "example.test.example.test RRSIG NSEC",
+    ]);
+    expect(decoded.authorities[2].data).toEqual({ nextDomain: "example\u0000.test.example.test", rrtypes: ["NS", "RRSIG", "NSEC"] });
+  });
+
+  test("without the delegation the PageKite names are the zone's own, and signed", () => {
+    expect(shape(ask(kite, "A").decoded.answers)).toEqual([`${kite} A`, `${kite} RRSIG A`]);
+  });
+});
+
+describe("signed answers in the answer cache", () => {
+  test("a cached signed answer is the same bytes; it is rebuilt once the signing week rolls", () => {
+    let now = NOW;
+    const cache = new AnswerCache();
+    const respond = createResponder({ zone, lookups, log: () => {}, signer, now: () => now, cache });
+    const query = encodeQuery("home.example.test", "A", { id: 3, edns: DO });
+    const first = respond(query, "udp") as Buffer;
+    expect((respond(query, "udp") as Buffer).equals(first)).toBe(true);
+    expect(cache.stats.hits).toBe(1);
+    // the next epoch: every owner's signatures have rolled
+    now = (signingEpoch(NOW) + 1) * 7 * 86400 + 3600;
+    const rolled = respond(query, "udp") as Buffer;
+    expect(cache.stats.hits).toBe(1);
+    const before = (decode(first).answers![1] as Rr).data;
+    const after = (decode(rolled).answers![1] as Rr).data;
+    expect(after.inception).toBe(before.inception + 7 * 86400);
+    expect((respond(query, "udp") as Buffer).equals(rolled)).toBe(true);
+    expect(cache.stats.hits).toBe(2);
+  });
+});

@@ -1,0 +1,164 @@
+// A signed zone checked by real validators (SPEC 9): BIND's delv and unbound, holding the DS
+// that `registration-server dnssec ds` prints as their trust anchor, validate a gateway's A, its
+// _acme-challenge TXT, the apex SOA/NS/CAA, a name that does not exist and a NODATA; the DS
+// matches BIND's dnssec-dsfromkey over the DNSKEY the server answers; the key survives a
+// restart; and a build whose signatures are broken (REGSRV_TEST_BREAK_DNSSEC) is refused.
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { dig } from "../e2e/lib/dig.ts";
+import { run } from "../e2e/lib/proc.ts";
+import { startUnbound, type Unbound } from "../e2e/lib/unbound.ts";
+import { subscribe, writeToml } from "../support/helpers.ts";
+import { get, runCli, startServer, type RunningServer } from "../support/server.ts";
+
+// Process starts, resolvers and validators: seconds each on a loaded machine.
+setDefaultTimeout(60_000);
+
+const ZONE = "example.test";
+const dir = mkdtempSync(join(tmpdir(), "regsrv-dnssec-"));
+const dbPath = join(dir, "registration.sqlite");
+const config = await writeToml(
+  dir,
+  `[dns]
+dnssec = true
+nameservers = [["ns1.example.test.", "192.0.2.53"]]
+caa = ["0 issue \\"letsencrypt.org\\""]
+`,
+);
+const started: RunningServer[] = [];
+const resolvers: Unbound[] = [];
+afterAll(async () => {
+  for (const r of resolvers) await r.daemon.stop();
+  for (const s of started) await s.cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function serve(env: Record<string, string> = {}): Promise<RunningServer> {
+  const server = await startServer({ dir, dbPath, args: ["--config", config], env });
+  started.push(server);
+  return server;
+}
+
+async function dsOfCli(): Promise<string> {
+  const result = await runCli(["dnssec", "ds", "--db", dbPath, "--config", config, "--domain", ZONE]);
+  expect(result.stderr).toBe("");
+  expect(result.code).toBe(0);
+  return result.stdout.trim();
+}
+
+async function validatingUnbound(server: RunningServer, ds: string, name: string): Promise<Unbound> {
+  const work = join(dir, name);
+  mkdirSync(work, { recursive: true });
+  const unbound = await startUnbound(work, ZONE, `127.0.0.1:${server.dnsPort}`, { trustAnchor: ds });
+  resolvers.push(unbound);
+  return unbound;
+}
+
+/** delv against the server itself, the DS as its only trust anchor. */
+async function delv(server: RunningServer, ds: string, name: string, type: string): Promise<string> {
+  const [, , , tag, algorithm, digestType, digest] = ds.split(/\s+/);
+  const anchors = join(dir, "anchors.conf");
+  writeFileSync(anchors, `trust-anchors { "${ZONE}." static-ds ${tag} ${algorithm} ${digestType} "${digest}"; };\n`);
+  const result = await run(["delv", "@127.0.0.1", "-p", String(server.dnsPort), "-a", anchors, `+root=${ZONE}`, name, type], { timeoutMs: 15_000 });
+  return `${result.stdout}${result.stderr}`;
+}
+
+let server = await serve();
+const gateway = await subscribe(server);
+const label = gateway.name.replace(/\..*$/, "");
+expect((await get(server, `/ping?token=${gateway.token}`)).status).toBe(200);
+expect((await get(server, `/dnsconfig?token=${gateway.token}&challenge=validated-challenge`)).status).toBe(200);
+
+/** Every kind of answer the validators are asked about: [name, type, negative]. */
+const QUESTIONS: [string, string, boolean][] = [
+  [`${label}.${ZONE}`, "A", false],
+  [`_acme-challenge.${label}.${ZONE}`, "TXT", false],
+  [ZONE, "SOA", false],
+  [ZONE, "NS", false],
+  [ZONE, "CAA", false],
+  [`no-such-name.${ZONE}`, "A", true],
+  [`${label}.${ZONE}`, "AAAA", true],
+];
+
+// Debian's unbound, bind9-dnsutils (dig, delv) and bind9-utils (installed by .ci/e2e.sh; a machine without them skips these).
+const TOOLS = ["/usr/sbin/unbound", "/usr/bin/dig", "/usr/bin/delv", "/usr/bin/dnssec-dsfromkey"];
+
+describe.skipIf(!TOOLS.every((tool) => existsSync(tool)))("a signed zone and real validators", () => {
+  let ds = "";
+
+  test("`dnssec ds` prints what dnssec-dsfromkey computes over the DNSKEY the server answers", async () => {
+    ds = await dsOfCli();
+    expect(ds).toMatch(/^example\.test\. IN DS \d+ 13 2 [0-9A-F]{64}$/);
+    const fromKey = await run(["bash", "-c", `dig @127.0.0.1 -p ${server.dnsPort} +norec +noall +answer ${ZONE} DNSKEY | dnssec-dsfromkey -2 -f - ${ZONE}`], {
+      timeoutMs: 15_000,
+    });
+    expect(fromKey.stdout.trim()).toBe(ds);
+    expect(server.output()).toContain(`the registrar needs its DS: ${ds}`);
+  });
+
+  test("delv fully validates every kind of answer, the negative ones included", async () => {
+    for (const [name, type, negative] of QUESTIONS) {
+      const out = await delv(server, ds, name, type);
+      expect(out, `${name} ${type}`).toContain(negative ? "; negative response, fully validated" : "; fully validated");
+    }
+  });
+
+  test("unbound holding the DS answers each with the ad flag", async () => {
+    const unbound = await validatingUnbound(server, ds, "unbound-good");
+    for (const [name, type, negative] of QUESTIONS) {
+      const answer = await dig(unbound.address, name, type, { dnssec: true });
+      expect(answer.flags, `${name} ${type}\n${answer.raw}\n${unbound.daemon.output()}`).toContain("ad");
+      expect(answer.status).toBe("NOERROR");
+      expect(answer.answer.filter((r) => r.type === type).length > 0).toBe(!negative);
+    }
+  });
+
+  test("the delegated PageKite zone resolves as insecure through unbound (not bogus), its missing DS validated", async () => {
+    const unbound = resolvers[0];
+    // learn the zone cut first, as a resolver minimising its queries does
+    const ns = await dig(unbound.address, `${ZONE}.${ZONE}`, "NS", { dnssec: true });
+    expect(ns.status, ns.raw).toBe("NOERROR");
+    expect(ns.flags).not.toContain("ad");
+    const kite = await dig(unbound.address, `a1b2c3.f00dfeed.1a2b3c4d0123456789abcdef0123456789ab.https-443.${label}.${ZONE}.${ZONE}`, "A", { dnssec: true });
+    expect(kite.status, `${kite.raw}\n${unbound.daemon.output()}`).toBe("NOERROR");
+    expect(kite.answer.map((r) => r.data)).toEqual(["255.255.255.1"]);
+    expect(await delv(server, ds, `${ZONE}.${ZONE}`, "DS")).toContain("; negative response, fully validated");
+  });
+
+  test("a challenge set after its name was looked up is validated at once (no NSEC in unbound's cache denies it)", async () => {
+    const unbound = resolvers[0];
+    const late = await subscribe(server);
+    const name = `_acme-challenge.${late.name.replace(/\..*$/, "")}.${ZONE}`;
+    // what an ACME client does first: find the zone of the challenge name
+    const before = await dig(unbound.address, name, "SOA", { dnssec: true });
+    expect(before.flags).toContain("ad");
+    expect((await get(server, `/dnsconfig?token=${late.token}&challenge=set-late`)).status).toBe(200);
+    const txt = await dig(unbound.address, name, "TXT", { dnssec: true });
+    expect(txt.flags, txt.raw).toContain("ad");
+    expect(txt.answer.filter((r) => r.type === "TXT").map((r) => r.data)).toEqual(['"set-late"']);
+  });
+
+  test("the key survives a restart: the same DNSKEY and DS, still validating", async () => {
+    const before = await dig(`127.0.0.1:${server.dnsPort}`, ZONE, "DNSKEY", { recurse: false });
+    await server.stop();
+    server = await serve();
+    expect(server.output()).toContain("signing with the stored ecdsap256sha256 key");
+    const after = await dig(`127.0.0.1:${server.dnsPort}`, ZONE, "DNSKEY", { recurse: false });
+    expect(after.answer.map((r) => r.data)).toEqual(before.answer.map((r) => r.data));
+    expect(await dsOfCli()).toBe(ds);
+    expect(await delv(server, ds, `${label}.${ZONE}`, "A")).toContain("; fully validated");
+  });
+
+  test("broken signatures (REGSRV_TEST_BREAK_DNSSEC=1): unbound answers SERVFAIL (signature crypto failed), delv does not validate", async () => {
+    await server.stop();
+    server = await serve({ REGSRV_TEST_BREAK_DNSSEC: "1" });
+    expect(server.output()).toContain("every signature is broken on purpose");
+    const unbound = await validatingUnbound(server, ds, "unbound-broken");
+    const answer = await dig(unbound.address, `${label}.${ZONE}`, "A", { dnssec: true });
+    expect(answer.status, answer.raw).toBe("SERVFAIL");
+    expect(unbound.daemon.output()).toMatch(/validation failure.*signature crypto failed/);
+    expect(await delv(server, ds, `${label}.${ZONE}`, "A")).not.toContain("fully validated");
+  });
+});
