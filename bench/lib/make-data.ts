@@ -1,7 +1,7 @@
 // Writes one benchmark data set into a folder: our SQLite database (through the real
 // migrations), the same zone as an NSD zone file and a PowerDNS gsqlite3 database,
 // the tokens wrk picks from, and a shuffled dnsperf query file.
-//   bun bench/lib/make-data.ts --out DIR --domains N [--stale N] [--queries N] [--no-zones]
+//   bun bench/lib/make-data.ts --out DIR --domains N [--stale N] [--queries N] [--no-zones] [--no-pdns]
 import { Database } from "bun:sqlite";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,6 +19,8 @@ const { values: args } = parseArgs({
     "inactive-days": { type: "string", default: "60" },
     queries: { type: "string", default: "200000" },
     "no-zones": { type: "boolean", default: false },
+    /** the NSD zone file only (bench/transfer.sh has no PowerDNS) */
+    "no-pdns": { type: "boolean", default: false },
   },
 });
 
@@ -85,6 +87,8 @@ sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");
 sqlite.close();
 
 writeFileSync(join(out, "tokens.txt"), `${rows.map((r) => r.token).join("\n")}\n`);
+// names.txt: line i is the name of tokens.txt's line i (bench/transfer.sh asks for it)
+writeFileSync(join(out, "names.txt"), `${rows.map((r) => `${r.label}.${DOMAIN}`).join("\n")}\n`);
 writeFileSync(
   join(out, "ours.toml"),
   `domain = "${DOMAIN}"\n[dns]\nttl = ${TTL}\ngateway_ttl = ${GATEWAY_TTL}\n` +
@@ -111,16 +115,18 @@ for (let i = queries.length - 1; i > 0; i--) {
 }
 writeFileSync(join(out, "queries.txt"), `${queries.join("\n")}\n`);
 
+const soa = `${SOA.mname} ${SOA.rname} ${SOA.serial} ${SOA.refresh} ${SOA.retry} ${SOA.expire} ${SOA.minimum}`;
 if (!args["no-zones"]) {
   // NSD: the same records as a zone file.
-  const soa = `${SOA.mname} ${SOA.rname} ${SOA.serial} ${SOA.refresh} ${SOA.retry} ${SOA.expire} ${SOA.minimum}`;
   const lines = [`$ORIGIN ${DOMAIN}.`, `@ ${TTL} IN SOA ${soa}`, `@ ${TTL} IN NS ${SOA.mname}`, `ns1 ${TTL} IN A ${NS_IP}`];
   for (const r of rows) {
     lines.push(`${r.label} ${GATEWAY_TTL} IN A ${r.ip}`);
     if (r.challenge) lines.push(`_acme-challenge.${r.label} ${GATEWAY_TTL} IN TXT "${r.challenge}"`);
   }
   writeFileSync(join(out, `${DOMAIN}.zone`), `${lines.join("\n")}\n`);
+}
 
+if (!args["no-zones"] && !args["no-pdns"]) {
   // PowerDNS: the Debian package's gsqlite3 schema, one domain, the same records.
   const pdnsPath = join(out, "pdns.sqlite");
   rmSync(pdnsPath, { force: true });

@@ -131,6 +131,8 @@ export async function legoObtain(options: {
   token: string;
   fqdn: string;
   timeoutMs?: number;
+  /** the hook waits this long after /dnsconfig (a gateway waits about 2.5 s) */
+  hookWaitMs?: number;
 }): Promise<LegoResult> {
   mkdirSync(options.dir, { recursive: true });
   const hookLog = join(options.dir, "hook.log");
@@ -174,6 +176,7 @@ export async function legoObtain(options: {
       REGSRV_URL: options.apiUrl,
       REGSRV_TOKEN: options.token,
       HOOK_LOG: hookLog,
+      HOOK_WAIT_MS: String(options.hookWaitMs ?? 0),
     },
   });
   const hookCalls = existsSync(hookLog)

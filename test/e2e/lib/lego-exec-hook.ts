@@ -1,6 +1,7 @@
 // lego's `exec` DNS provider calls this as `<hook> present|cleanup <fqdn> <value>`; like a
 // gateway, it publishes the value through our /dnsconfig with the gateway's token.
-// Environment: REGSRV_URL (API base), REGSRV_TOKEN (gateway token), HOOK_LOG (JSON lines file).
+// Environment: REGSRV_URL (API base), REGSRV_TOKEN (gateway token), HOOK_LOG (JSON lines file),
+// HOOK_WAIT_MS (after a 200, wait this long before lego asks for validation, as a gateway waits).
 import { appendFileSync } from "node:fs";
 
 const [action, fqdn, value] = process.argv.slice(2);
@@ -33,6 +34,7 @@ if (action === "present") {
     console.error(`/dnsconfig answered ${status}: ${body}`);
     process.exit(1);
   }
+  await Bun.sleep(Number(process.env.HOOK_WAIT_MS ?? 0));
 } else {
   // The API has no call to remove a challenge; a gateway leaves it until the next one.
   log({ action, fqdn, value });
