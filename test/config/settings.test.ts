@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, get, runCli, startServer, useServer, type RunningServer } from "../support/server.ts";
+import { freePort, get, runCli, SOURCE_COMMAND, startServer, useServer, type RunningServer } from "../support/server.ts";
 import { startResendStandIn, type ResendStandIn } from "../support/resend.ts";
 import { loadSettings, SettingsError } from "../../src/config.ts";
 import { emailSince, expectError, freshName, info, subscribe, verificationLink, writeToml } from "../support/helpers.ts";
@@ -32,7 +32,8 @@ async function start(options: Parameters<typeof startServer>[0]) {
 
 describe("--help and --version", () => {
   test("--help prints usage naming the flags and exits 0", async () => {
-    const r = await runCli(["--help"]);
+    // from source, as `npm start` runs it (the other spawns run the bundle: test/support/server-bundle.ts)
+    const r = await runCli(["--help"], { command: SOURCE_COMMAND });
     expect(r.code).toBe(0);
     for (const flag of ["--config", "--domain", "--host", "--http-port", "--public-url", "--dns-host", "--dns-port", "--db"]) expect(r.stdout).toContain(flag);
   });
