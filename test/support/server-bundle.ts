@@ -12,7 +12,7 @@ import { join, relative } from "node:path";
 const ROOT = join(import.meta.dir, "..", "..");
 /** The entry points of `npm run build`: the server and the workers it starts by URL. */
 const ENTRY_POINTS = ["main.ts", "store/sweep-worker.ts", "dns/worker.ts", "ops/census-worker.ts"];
-const CACHE = join(tmpdir(), "regsrv-test-bundle");
+const CACHE = join(tmpdir(), `regsrv-test-bundle-${process.getuid?.() ?? "user"}`);
 /** Bundles older than this are removed when a new one is built. */
 const KEEP_MS = 24 * 3600 * 1000;
 
