@@ -90,6 +90,8 @@ export interface StartOptions {
   dbPath?: string;
   /** command to run instead of the bundled src/main.ts (test/support/server-bundle.ts), e.g. the compiled binary or SOURCE_COMMAND */
   command?: string[];
+  /** a command that runs the server's command (its arguments follow), e.g. a shell that sets `ulimit -n` first */
+  wrapper?: string[];
   cwd?: string;
   readyTimeoutMs?: number;
   /** ports to pass instead of 0 (the server's own pick); with defaultFlags false, where a config file names them */
@@ -132,7 +134,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const dbPath = options.dbPath ?? join(dir, "registration.sqlite");
   const httpPort = options.httpPort ?? 0;
   const dnsPort = options.dnsPort ?? 0;
-  const command = options.command ?? (await serverCommand());
+  const command = [...(options.wrapper ?? []), ...(options.command ?? (await serverCommand()))];
   const env = cleanEnv();
   // No admin listener unless a test asks for one: its default port is one for the whole host.
   const limitsOff = { REGISTRATION_ADMIN_PORT: "0", ...(options.limits ? {} : LIMITS_OFF_ENV) };
