@@ -5,14 +5,12 @@
 // every descriptor lets go of them. The test sets a small limit (256). The flood that waits for
 // those 12 s is test/slow/http-half-open.slow.ts (npm run test:slow).
 import { describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { get, useServer } from "../support/server.ts";
 
-const MAIN = join(import.meta.dir, "..", "..", "src", "main.ts");
 const LIMIT = 256;
 
 /** The server under a soft and hard limit of LIMIT open files, as `ulimit -n` in a unit file would set. */
-const limited = useServer({ command: ["sh", "-c", `ulimit -n ${LIMIT} && exec "$@"`, "sh", process.execPath, MAIN] });
+const limited = useServer({ wrapper: ["sh", "-c", `ulimit -n ${LIMIT} && exec "$@"`, "sh"] });
 
 describe("half-open HTTP requests", () => {
   test("the log gives the open-files limit the process runs with", async () => {

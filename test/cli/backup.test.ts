@@ -1,14 +1,16 @@
 // `backup FILE` as a child process while a running server takes a loop of /subscribe: the copy
 // opens, passes PRAGMA integrity_check and holds every name acknowledged before the command
-// started; an existing FILE is kept unless --force.
+// started; an existing FILE is kept unless --force. A child process for each exit code (0, 1, 2);
+// the other runs in this process (test/support/cli.ts), on their own connection as the CLI's.
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { freshName, subscribe } from "../support/helpers.ts";
+import { cliInProcess } from "../support/cli.ts";
 import { type RunningServer, runCli, startServer } from "../support/server.ts";
 
-// Each CLI run is a process start (about a second on a loaded machine).
+// A CLI run in a child process is a process start (about a second on a loaded machine).
 setDefaultTimeout(60_000);
 
 let server: RunningServer;
@@ -19,7 +21,11 @@ afterAll(async () => {
   await server?.cleanup();
 });
 
-const backup = (...args: string[]) => runCli(["backup", ...args, "--db", server.dbPath, "--admin-port", "0"]);
+const args = (more: string[]) => ["backup", ...more, "--db", server.dbPath, "--admin-port", "0"];
+/** `backup` on the running server's file, in a child process. */
+const backup = (...more: string[]) => runCli(args(more));
+/** The same in this process. */
+const backupHere = (...more: string[]) => cliInProcess(args(more));
 
 function namesIn(path: string): Set<string> {
   const copy = new Database(path, { readonly: true });
@@ -57,21 +63,21 @@ describe("backup FILE", () => {
 
   test("an existing FILE is refused (exit 1, file untouched) and replaced with --force", async () => {
     const file = join(server.dir, "again.sqlite");
-    expect((await backup(file)).code).toBe(0);
+    expect((await backupHere(file)).code).toBe(0);
     const first = readFileSync(file);
     const { name } = await subscribe(server);
     const refused = await backup(file);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toBe(`registration-server: ${file} exists (--force replaces it)\n`);
     expect(readFileSync(file).equals(first)).toBe(true);
-    expect((await backup(file, "--force")).code).toBe(0);
+    expect((await backupHere(file, "--force")).code).toBe(0);
     expect(namesIn(file).has(`${name}.example.test.`)).toBe(true);
   });
 
   test("failures: no such directory or no database is exit 1; no FILE is exit 2", async () => {
     const [noDir, noDb, noFile] = await Promise.all([
-      backup(join(server.dir, "missing", "copy.sqlite")),
-      runCli(["backup", join(server.dir, "x.sqlite"), "--db", join(server.dir, "none.sqlite"), "--admin-port", "0"]),
+      backupHere(join(server.dir, "missing", "copy.sqlite")),
+      cliInProcess(["backup", join(server.dir, "x.sqlite"), "--db", join(server.dir, "none.sqlite"), "--admin-port", "0"]),
       runCli(["backup", "--admin-port", "0"]),
     ]);
     expect([noDir.code, noDir.stderr]).toEqual([1, `registration-server: no such directory: ${join(server.dir, "missing")}\n`]);

@@ -1,5 +1,7 @@
-// `domains list|show|delete` as a child process: first on a database file no server has open,
-// then against one running server on that same file, through its admin listener.
+// `domains list|show|delete`: first on a database file no server has open, then against one
+// running server on that same file, through its admin listener. Most runs are in this process
+// (test/support/cli.ts: the dispatch main.ts calls); a child process for each exit code (0, 1,
+// 2) and for what needs one (a pipe, a reader that goes away).
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,9 +10,11 @@ import { openDatabase } from "../../src/store/db.ts";
 import { createStore } from "../../src/store/domains.ts";
 import { decode, encodeQuery, udpExchange } from "../dns/client.ts";
 import { info, subscribe } from "../support/helpers.ts";
+import { cliInProcess } from "../support/cli.ts";
+import { serverCommand } from "../support/server-bundle.ts";
 import { freePort, type RunningServer, runCli, startServer } from "../support/server.ts";
 
-// Each CLI run is a process start (about a second on a loaded machine).
+// A CLI run in a child process is a process start (about a second on a loaded machine).
 setDefaultTimeout(60_000);
 
 const dir = mkdtempSync(join(tmpdir(), "regsrv-cli-"));
@@ -20,8 +24,11 @@ const GONE = { label: "gone", token: "33333333-3333-4333-8333-333333333333", ip:
 let adminPort = 0;
 let server: RunningServer | undefined;
 
-/** The CLI on this file's database and admin port. */
-const cli = (...args: string[]) => runCli([...args, "--domain", "example.test", "--db", dbPath, "--admin-port", String(adminPort)]);
+const on = (args: string[]) => [...args, "--domain", "example.test", "--db", dbPath, "--admin-port", String(adminPort)];
+/** The CLI on this file's database and admin port, in this process. */
+const cli = (...args: string[]) => cliInProcess(on(args));
+/** The same in a child process. */
+const cliProcess = (...args: string[]) => runCli(on(args));
 const rcode = async (name: string) => decode(await udpExchange(server!.dnsPort, encodeQuery(name, "A"))).rcode;
 
 beforeAll(async () => {
@@ -81,7 +88,7 @@ describe("with no server answering, the CLI works on the file", () => {
     const first = await cli("domains", "delete", "gone.example.test.");
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(/^deleted gone\.example\.test \(in .*no server answered/);
-    const again = await cli("domains", "delete", "gone");
+    const again = await cliProcess("domains", "delete", "gone"); // exit 1 from the process
     expect(again.code).toBe(1);
     expect(again.stderr).toBe("registration-server: no such name: gone\n");
   });
@@ -103,14 +110,11 @@ describe("with no server answering, the CLI works on the file", () => {
   });
 
   test("domains list into a reader that stops after its first chunk (| head): exit 0, nothing on stderr", async () => {
-    const proc = Bun.spawn(
-      [process.execPath, join(import.meta.dir, "..", "..", "src", "main.ts"), "domains", "list", "--db", join(dir, "big.sqlite"), "--admin-port", "0"],
-      {
-        stdout: "pipe",
-        stderr: "pipe",
-        stdin: "ignore",
-      },
-    );
+    const proc = Bun.spawn([...(await serverCommand()), "domains", "list", "--db", join(dir, "big.sqlite"), "--admin-port", "0"], {
+      stdout: "pipe",
+      stderr: "pipe",
+      stdin: "ignore",
+    });
     const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
     expect((await reader.read()).done).toBe(false);
     await reader.cancel();
@@ -153,7 +157,7 @@ describe("through the running server's admin listener", () => {
 
   test("a server on the admin port that serves another file: exit 1, nothing deleted", async () => {
     const other = join(dir, "other.sqlite");
-    const { code, stderr } = await runCli(["domains", "delete", "keep", "--db", other, "--admin-port", String(adminPort)]);
+    const { code, stderr } = await cliInProcess(["domains", "delete", "keep", "--db", other, "--admin-port", String(adminPort)]);
     expect(code).toBe(1);
     expect(stderr).toBe(`registration-server: the server at http://127.0.0.1:${adminPort} serves ${dbPath}, not ${other} (check --db and --admin-port)\n`);
     expect(await rcode("keep.example.test")).toBe("NOERROR");
@@ -163,7 +167,9 @@ describe("through the running server's admin listener", () => {
 describe("usage", () => {
   test("--help for each subcommand: exit 0 and its usage line", async () => {
     const commands = [["domains", "list"], ["domains", "show"], ["domains", "delete"], ["domains"], ["backup"], ["check-config"], ["serve"]];
-    const runs = await Promise.all(commands.map((command) => runCli([...command, "--help"])));
+    // serve's help is main.ts's, and one subcommand's goes through a process; the rest in this one
+    const inProcess = (command: string[]) => !["serve", "backup"].includes(command[0]);
+    const runs = await Promise.all(commands.map((command) => (inProcess(command) ? cliInProcess : runCli)([...command, "--help"])));
     for (const [i, { code, stdout }] of runs.entries()) {
       expect(code).toBe(0);
       expect(stdout).toContain(commands[i][0] === "serve" ? "Usage: registration-server [serve]" : `Usage: registration-server ${commands[i].join(" ")}`);
@@ -181,7 +187,9 @@ describe("usage", () => {
       [["domains", "list", "--admin-port", "70000"], /admin.port must be a port number/],
       [["serve", "--dns-port", "99999"], /dns.port must be a port number/],
     ];
-    const runs = await Promise.all(cases.map(([args]) => runCli(args)));
+    // serve's settings are main.ts's, and one subcommand's usage error goes through a process; the rest in this one
+    const inProcess = (args: string[]) => !["serve", "frobnicate"].includes(args[0]);
+    const runs = await Promise.all(cases.map(([args]) => (inProcess(args) ? cliInProcess : runCli)(args)));
     for (const [i, { code, stderr }] of runs.entries()) {
       expect({ args: cases[i][0], code }).toEqual({ args: cases[i][0], code: 2 });
       expect(stderr).toMatch(cases[i][1]);

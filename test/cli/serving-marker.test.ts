@@ -6,6 +6,7 @@ import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { decode, encodeQuery, udpExchange } from "../dns/client.ts";
 import { subscribe } from "../support/helpers.ts";
+import { cliInProcess } from "../support/cli.ts";
 import { type RunningServer, runCli, startServer } from "../support/server.ts";
 
 setDefaultTimeout(60_000);
@@ -18,9 +19,11 @@ test("a server without an admin listener makes the CLI refuse to delete, until i
   server = await startServer(); // the harness runs servers with admin.port = 0
   const { name } = await subscribe(server);
   expect(existsSync(`${server.dbPath}.serving`)).toBe(true);
-  const cli = (...args: string[]) => runCli([...args, "--domain", "example.test", "--db", server!.dbPath]);
+  const on = (args: string[]) => [...args, "--domain", "example.test", "--db", server!.dbPath, "--admin-port", "0"];
+  // the refusal from a child process; the reads and the last delete in this one (test/support/cli.ts)
+  const cli = (...args: string[]) => cliInProcess(on(args));
 
-  const refused = await cli("domains", "delete", name);
+  const refused = await runCli(on(["domains", "delete", name]));
   expect(refused.code).toBe(1);
   expect(refused.stderr).toContain(`a server (pid ${server.proc.pid}) has ${server.dbPath} open with no admin listener`);
   expect(decode(await udpExchange(server.dnsPort, encodeQuery(`${name}.example.test`, "A"))).rcode).toBe("NOERROR");

@@ -4,10 +4,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, get, runCli, startServer, useServer, type RunningServer } from "../support/server.ts";
+import { freePort, get, runCli, SOURCE_COMMAND, startServer, useServer, type RunningServer } from "../support/server.ts";
 import { startResendStandIn, type ResendStandIn } from "../support/resend.ts";
 import { loadSettings, SettingsError } from "../../src/config.ts";
-import { emailSince, expectError, freshName, info, subscribe, verificationLink, writeToml } from "../support/helpers.ts";
+import { domainRow, emailSince, expectError, freshName, info, subscribe, verificationLink, writeToml } from "../support/helpers.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const servers: RunningServer[] = [];
@@ -32,7 +32,8 @@ async function start(options: Parameters<typeof startServer>[0]) {
 
 describe("--help and --version", () => {
   test("--help prints usage naming the flags and exits 0", async () => {
-    const r = await runCli(["--help"]);
+    // from source, as `npm start` runs it (the other spawns run the bundle: test/support/server-bundle.ts)
+    const r = await runCli(["--help"], { command: SOURCE_COMMAND });
     expect(r.code).toBe(0);
     for (const flag of ["--config", "--domain", "--host", "--http-port", "--public-url", "--dns-host", "--dns-port", "--db"]) expect(r.stdout).toContain(flag);
   });
@@ -172,22 +173,16 @@ interval_seconds = 600
   });
 
   test("flags override REGISTRATION_* variables and the TOML file", async () => {
+    // In process: the two tests above pin that the process serves what loadSettings returns from each source.
     const dir = tempDir();
     const toml = await tomlSettings(dir);
-    const envPort = await freePort();
-    const flagPort = await freePort();
-    const server = await start({
-      defaultFlags: false,
-      args: ["--config", toml.path, "--domain", "flag.test", "--http-port", String(flagPort), "--db", join(dir, "from-flag.sqlite")],
-      env: { REGISTRATION_DOMAIN: "env.test", REGISTRATION_HTTP_PORT: String(envPort), REGISTRATION_DATABASE_PATH: join(dir, "from-env.sqlite") },
-      httpPort: flagPort,
-      dnsPort: toml.dnsPort,
-      cwd: dir,
+    const { settings } = loadSettings(["--config", toml.path, "--domain", "flag.test", "--http-port", "8081", "--db", join(dir, "from-flag.sqlite")], {
+      REGISTRATION_DOMAIN: "env.test",
+      REGISTRATION_HTTP_PORT: "8082",
+      REGISTRATION_DATABASE_PATH: join(dir, "from-env.sqlite"),
     });
-    const { token } = await subscribe(server, "flagname");
-    expect((await info(server, token)).json.name).toBe("flagname.flag.test.");
-    expect(existsSync(join(dir, "from-flag.sqlite"))).toBe(true);
-    expect(existsSync(join(dir, "from-env.sqlite"))).toBe(false);
+    expect([settings.domain, settings.http.port, settings.database.path]).toEqual(["flag.test", 8081, join(dir, "from-flag.sqlite")]);
+    expect([settings.dns.port, settings.expiry.inactiveDays]).toEqual([toml.dnsPort, 30]); // the TOML's, where no flag or variable says otherwise
   });
 
   test("defaults: domain example.test and the database at ./data/registration.sqlite (directory created)", async () => {
@@ -413,7 +408,7 @@ describe("start-up line and signals", () => {
     const dir = tempDir();
     const dbPath = join(dir, "registration.sqlite");
     const server = await start({ dir, dbPath });
-    const { token } = await subscribe(server);
+    const { name, token } = await subscribe(server);
     const t0 = performance.now();
     const code = await server.stop(signal);
     expect(code).toBe(0);
@@ -424,8 +419,8 @@ describe("start-up line and signals", () => {
         () => "down",
       ),
     ).toBe("down");
-    const again = await start({ dir, dbPath });
-    expect((await info(again, token)).status).toBe(200);
+    // the row is in the file, readable once the process is gone (test/process/crash.test.ts restarts after kill -9)
+    expect(domainRow(dbPath, name)?.token).toBe(token);
   });
 
   test("SIGTERM sent as soon as the start-up line appears still exits 0 (handlers are in place before ready)", async () => {
@@ -435,8 +430,9 @@ describe("start-up line and signals", () => {
     expect(codes).toEqual(codes.map(() => 0));
   });
 
+  // the last test of this block: it stops the shared server
   test("SIGTERM while requests are in flight: those requests are answered and the process exits 0", async () => {
-    const server = await start({});
+    const { server } = shared;
     const inflight = Array.from({ length: 20 }, () =>
       get(server, `/subscribe?name=${freshName("bye")}`).then(
         (r) => r.status,

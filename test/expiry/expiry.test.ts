@@ -107,7 +107,7 @@ describe("expiry sweep", () => {
     const kept = await subscribe(server);
     server.clock += 2 * DAY;
     const recent = await subscribe(server);
-    await server.startExpiry();
+    await server.startExpiry({ intervalMs: 50 }); // the periodic sweep every 50 ms
     await server.waitForOutput(/expiry: removed 0 /); // the start-up sweep: nothing is 5 days old yet
     const outputBefore = server.output().length;
     server.clock += 2 * DAY; // gone: last seen 6 days ago, kept 4, recent 2

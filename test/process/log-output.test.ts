@@ -5,9 +5,9 @@ import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { subscribe, waitFor } from "../support/helpers.ts";
+import { serverCommand } from "../support/server-bundle.ts";
 import { get, loopbackArgs, startServer, TEST_SERVER_ENV, type RunningServer } from "../support/server.ts";
 
-const ROOT = join(import.meta.dir, "..", "..");
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -25,7 +25,7 @@ async function readyLineWith(journal: boolean): Promise<string> {
   const fd = openSync(out, "w");
   const stat = fstatSync(fd, { bigint: true });
   const stream = journal ? `${stat.dev}:${stat.ino}` : `${stat.dev}:${stat.ino + 1n}`;
-  const proc = Bun.spawn([process.execPath, join(ROOT, "src", "main.ts"), ...loopbackArgs(join(dir, "registration.sqlite"))], {
+  const proc = Bun.spawn([...(await serverCommand()), ...loopbackArgs(join(dir, "registration.sqlite"))], {
     cwd: dir,
     env: { ...process.env, ...TEST_SERVER_ENV, JOURNAL_STREAM: stream },
     stdout: fd,

@@ -6,12 +6,10 @@
 // every descriptor lets go of them. The test sets a small limit (256).
 import { afterEach, describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
-import { join } from "node:path";
 import { decode, encodeQuery, tcpExchange } from "../dns/client.ts";
 import { get, startServer, type RunningServer } from "../support/server.ts";
 import { waitFor } from "../support/helpers.ts";
 
-const MAIN = join(import.meta.dir, "..", "..", "src", "main.ts");
 const LIMIT = 256;
 const FLOOD = 300;
 
@@ -24,7 +22,7 @@ afterEach(async () => {
 
 /** The server under a soft and hard limit of LIMIT open files, as `ulimit -n` in a unit file would set. */
 async function startLimited(env: Record<string, string> = {}) {
-  const server = await startServer({ command: ["sh", "-c", `ulimit -n ${LIMIT} && exec "$@"`, "sh", process.execPath, MAIN], env });
+  const server = await startServer({ wrapper: ["sh", "-c", `ulimit -n ${LIMIT} && exec "$@"`, "sh"], env });
   servers.push(server);
   return server;
 }

@@ -66,8 +66,11 @@ export interface TestApp {
   /** the app's answer to `path` (or a full URL), as if the TCP peer were `from` */
   handle(path: string, init?: RequestInit & { from?: string }): Promise<Response>;
   get(path: string, options?: { from?: string; headers?: Record<string, string> }): Promise<Reply>;
-  /** starts the expiry sweep as main.ts does (its worker thread, settings.expiry, the warnings), on this app's clock */
-  startExpiry(): Promise<void>;
+  /**
+   * starts the expiry sweep as main.ts does (its worker thread, settings.expiry, the warnings), on
+   * this app's clock; intervalMs: sweeps that often instead of every expiry.interval_seconds
+   */
+  startExpiry(options?: { intervalMs?: number }): Promise<void>;
   /** stops the app (its stop hooks log, e.g. the access-log summary) and closes the database */
   close(): Promise<void>;
 }
@@ -174,9 +177,9 @@ export function startApp(options: AppOptions = {}): TestApp {
       } catch {}
       return { status: res.status, headers: res.headers, json, text };
     },
-    async startExpiry() {
+    async startExpiry({ intervalMs } = {}) {
       const sweeper = await createSweeper(store, dbPath, new URL("../../src/store/sweep-worker.ts", import.meta.url));
-      expiry = startExpiry({ sweeper, ...settings.expiry, log, now: () => state.clock, warn: gateways.warnQuiet });
+      expiry = startExpiry({ sweeper, ...settings.expiry, intervalMs, log, now: () => state.clock, warn: gateways.warnQuiet });
     },
     async close() {
       await expiry?.stop();

@@ -1,5 +1,6 @@
 // Starts the real server as a child process on loopback ports it binds itself (port 0, read back
-// from its ready line), with a real SQLite file.
+// from its ready line), with a real SQLite file. The child runs src/ bundled once per run
+// (test/support/server-bundle.ts): it starts faster than from source.
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { createSocket } from "node:dgram";
@@ -7,8 +8,10 @@ import { tmpdir } from "node:os";
 import { afterAll, beforeAll } from "bun:test";
 import { resendEnv, startResendStandIn, type ResendStandIn } from "./resend.ts";
 import { join } from "node:path";
+import { serverCommand } from "./server-bundle.ts";
 
-const ROOT = join(import.meta.dir, "..", "..");
+/** `bun src/main.ts` as `npm start` runs it, for the tests that pin running from source. */
+export const SOURCE_COMMAND = [process.execPath, join(import.meta.dir, "..", "..", "src", "main.ts")];
 
 /**
  * A port free on loopback for both TCP and UDP, for tests that must name a port before the
@@ -46,7 +49,7 @@ export async function runCli(
   args: string[],
   options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; command?: string[] } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
-  const command = options.command ?? [process.execPath, join(ROOT, "src", "main.ts")];
+  const command = options.command ?? (await serverCommand());
   const proc = Bun.spawn([...command, ...args], {
     cwd: options.cwd ?? tmpdir(),
     // No admin listener unless asked for: its default port is one for the whole host.
@@ -85,8 +88,10 @@ export interface StartOptions {
   /** reuse an existing directory/database (e.g. after kill -9) */
   dir?: string;
   dbPath?: string;
-  /** command to run instead of `bun src/main.ts` (e.g. the compiled binary) */
+  /** command to run instead of the bundled src/main.ts (test/support/server-bundle.ts), e.g. the compiled binary or SOURCE_COMMAND */
   command?: string[];
+  /** a command that runs the server's command (its arguments follow), e.g. a shell that sets `ulimit -n` first */
+  wrapper?: string[];
   cwd?: string;
   readyTimeoutMs?: number;
   /** ports to pass instead of 0 (the server's own pick); with defaultFlags false, where a config file names them */
@@ -129,7 +134,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const dbPath = options.dbPath ?? join(dir, "registration.sqlite");
   const httpPort = options.httpPort ?? 0;
   const dnsPort = options.dnsPort ?? 0;
-  const command = options.command ?? [process.execPath, join(ROOT, "src", "main.ts")];
+  const command = [...(options.wrapper ?? []), ...(options.command ?? (await serverCommand()))];
   const env = cleanEnv();
   // No admin listener unless a test asks for one: its default port is one for the whole host.
   const limitsOff = { REGISTRATION_ADMIN_PORT: "0", ...(options.limits ? {} : LIMITS_OFF_ENV) };
