@@ -125,24 +125,31 @@ export class MessageWriter {
 
   /** A name (dotted text, no trailing dot; "" the root), pointing at its longest suffix written before. */
   private name(text: string): void {
-    let rest = text;
-    while (rest !== "") {
-      const key = rest.toLowerCase();
+    const { buf } = this;
+    const lower = text.toLowerCase();
+    for (let start = 0; start < text.length; ) {
+      const key = start === 0 ? lower : lower.slice(start);
       const at = this.names.get(key);
       if (at !== undefined) {
         this.u16(0xc000 | at);
         return;
       }
       if (this.offset <= MAX_POINTER) this.names.set(key, this.offset);
-      const dot = rest.indexOf(".");
-      const label = dot < 0 ? rest : rest.slice(0, dot);
-      const written = this.buf.write(label, this.offset + 1, "latin1");
-      if (written === 0 || written > 63) throw new Error(`not a DNS label: ${JSON.stringify(label)}`);
-      this.buf[this.offset] = written;
-      this.offset += 1 + written;
-      rest = dot < 0 ? "" : rest.slice(dot + 1);
+      let end = text.indexOf(".", start);
+      if (end < 0) end = text.length;
+      const length = end - start;
+      if (length === 0 || length > 63) throw new Error(`not a DNS label: ${JSON.stringify(text.slice(start, end))}`);
+      buf[this.offset] = length;
+      // labels are octets written as latin1 text (wire.ts reads them so)
+      for (let i = 0; i < length; i++) {
+        const octet = text.charCodeAt(start + i);
+        if (octet > 0xff) throw new Error(`not a DNS label: ${JSON.stringify(text.slice(start, end))}`);
+        buf[this.offset + 1 + i] = octet;
+      }
+      this.offset += 1 + length;
+      start = end + 1;
     }
-    this.buf[this.offset++] = 0;
+    buf[this.offset++] = 0;
   }
 
   private characterString(bytes: Uint8Array): void {

@@ -464,10 +464,10 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
     const turnStarted = performance.now();
     for (let sent = 0; streaming && !waitingForDrain; sent++) {
       if (sent === TRANSFER_MESSAGES_PER_TURN || (sent > 0 && performance.now() - turnStarted >= TRANSFER_TURN_MS)) {
-        // Other connections and the UDP socket get their turn; this one goes on in the next.
+        // Other connections and the UDP socket get their turn; this one goes on in the next
+        // (without pausing the socket: pause and resume each turn cost more than the yield).
         waitingForDrain = true;
-        socket.pause();
-        setImmediate(resumeSending);
+        setImmediate(resumeTurn);
         return true;
       }
       let next: IteratorResult<Buffer, void>;
@@ -483,6 +483,11 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
     }
     return true;
   };
+  function resumeTurn() {
+    if (!waitingForDrain || socket.destroyed || socket.writableNeedDrain) return; // a real drain wait came meanwhile
+    waitingForDrain = false;
+    answerPending();
+  }
   function resumeSending() {
     if (!waitingForDrain || socket.destroyed) return;
     waitingForDrain = false;

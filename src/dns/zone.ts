@@ -110,6 +110,8 @@ interface Node {
 interface StaticZone {
   /** the zone's own name in the program's form, "example.test." */
   apex: string;
+  /** ".example.test.": what a name in the zone ends with */
+  dotApex: string;
   /** the zone's name as a name inside the zone, "example.test": the PageKite tree <domain>.<domain>. */
   apexBelowApex: string;
   /** zone-relative lower-case name ("" = apex) -> node */
@@ -309,6 +311,7 @@ function staticZone(zone: DnsSettings): StaticZone {
     if (label !== "@" && label !== "*") labelled.set(label, { txt: txtFor(label, zone), mx: mxFor(label, zone) });
   const built = {
     apex,
+    dotApex: `.${apex}`,
     apexBelowApex,
     nodes,
     emptyNonTerminals,
@@ -392,7 +395,7 @@ export function gatewayRecords(name: string, gateway: GatewayRecord, zone: DnsSe
 /** The label of a gateway's full name, or null when it is not one label below the apex. */
 function gatewayLabel(name: string, statics: StaticZone): string | null {
   // domains.name is in the program's form already: the label is what comes before the apex
-  const label = name.endsWith(`.${statics.apex}`) ? name.slice(0, -statics.apex.length - 1) : relativeName(name, statics.apex);
+  const label = name.endsWith(statics.dotApex) ? name.slice(0, -statics.dotApex.length) : relativeName(name, statics.apex);
   return label === null || label === "" || label.includes(".") ? null : label;
 }
 
