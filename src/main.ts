@@ -9,7 +9,7 @@ import { createMetricsRegistry, DomainCensus, ExpiryCounters, metricsPlugin } fr
 import { loadSettings, SettingsError, VERSION } from "./config.ts";
 import { AnswerVersions } from "./dns/answer-cache.ts";
 import { DnsCounters } from "./dns/counters.ts";
-import { dsText, loadSigner } from "./dns/dnssec.ts";
+import { dnskeyOf, dsOf, dsText, loadSigner } from "./dns/dnssec.ts";
 import { createNotifier } from "./dns/notify.ts";
 import { startDnsThread } from "./dns/threaded.ts";
 import { startExpiry } from "./expiry.ts";
@@ -142,6 +142,27 @@ const versions = new AnswerVersions();
 // Secondaries (dns.notify) hear of each new serial at once (src/dns/notify.ts).
 const notifier = createNotifier({ zone: settings.dns, log });
 closers.push(() => notifier.close());
+// DNSSEC (SPEC 9): the key is made at the first start with dns.dnssec on, then kept.
+const dnssec = settings.dns.dnssec
+  ? await orFail("cannot read or store the DNSSEC key", () => {
+      const wanted = settings.dns.dnssecAlgorithm ?? "ecdsap256sha256";
+      const { key, published, made } = signingKey(db, wanted, now());
+      const ds = dsText(loadSigner(key, { zone: settings.domain, ttl: settings.dns.ttl, cacheEntries: 2 }).ds());
+      log(`dnssec: ${made ? "made a new" : "signing with the stored"} ${key.algorithm} key; the registrar needs its DS: ${ds}`);
+      if (key.algorithm !== wanted) log(`warning: dns.dnssec_algorithm is ${wanted} but the stored key is ${key.algorithm}, which keeps signing`);
+      // tests only: signatures that do not verify, to see validators refuse them
+      const corruptSignatures = process.env.REGSRV_TEST_BREAK_DNSSEC === "1";
+      if (corruptSignatures) log("warning: REGSRV_TEST_BREAK_DNSSEC=1: every signature is broken on purpose, validators will fail");
+      for (const other of published) {
+        const ds = dsText(dsOf(dnskeyOf(other, settings.domain, settings.dns.ttl)));
+        log(`dnssec: rollover under way: a ${other.state} key is in the DNSKEY RRset too, its DS: ${ds}`);
+      }
+      // The DNSKEY RRset is part of the zone's shape: a rollover step moves the serial (zoneFingerprint).
+      const keySet = [key, ...published].map((k) => `${dsOf(dnskeyOf(k, settings.domain, settings.dns.ttl)).keyTag}`).join(",");
+      return { key, keySet, published: published.map(({ algorithm, pkcs8 }) => ({ algorithm, pkcs8 })), corruptSignatures };
+    })
+  : undefined;
+const dnssecKeySet = dnssec?.keySet ?? "";
 // The SOA serial: stored, bumped once per batch of DNS-visible changes (store/zone-journal.ts);
 // the DNS thread reads it from `versions`.
 const publisher = await orFail("cannot read or store the zone's serial", () =>
@@ -150,7 +171,7 @@ const publisher = await orFail("cannot read or store the zone's serial", () =>
     policySerial: () => serialPolicy(settings.dns.soa.serial),
     maxChanges: () => settings.dns.journalMaxChanges,
     tunnelAddressesSet: () => settings.dns.tunnelAddresses.length > 0,
-    fingerprint: zoneFingerprint(settings.dns),
+    fingerprint: zoneFingerprint(settings.dns, undefined, dnssecKeySet),
     log,
     onPublish: (serial) => {
       versions.setSerial(serial);
@@ -177,27 +198,14 @@ store.onGatewayChange((name) => {
 // and secondaries transfer the new signatures (zoneFingerprint); unsigned, this never resets.
 const resigning = setInterval(() => {
   try {
-    if (publisher.resetFor(zoneFingerprint(settings.dns))) log(`dns: new signing week, serial ${publisher.serial()} for the secondaries`);
+    if (publisher.resetFor(zoneFingerprint(settings.dns, undefined, dnssecKeySet)))
+      log(`dns: new signing week, serial ${publisher.serial()} for the secondaries`);
   } catch (e) {
     log(`dns: cannot move the zone's serial for the new signing week yet (tried again each minute): ${errorText(e)}`);
   }
 }, 60_000);
 resigning.unref();
 closers.push(() => clearInterval(resigning));
-// DNSSEC (SPEC 9): the key is made at the first start with dns.dnssec on, then kept.
-const dnssec = settings.dns.dnssec
-  ? await orFail("cannot read or store the DNSSEC key", () => {
-      const wanted = settings.dns.dnssecAlgorithm ?? "ecdsap256sha256";
-      const { key, made } = signingKey(db, wanted, now());
-      const ds = dsText(loadSigner(key, { zone: settings.domain, ttl: settings.dns.ttl, cacheEntries: 2 }).ds());
-      log(`dnssec: ${made ? "made a new" : "signing with the stored"} ${key.algorithm} key; the registrar needs its DS: ${ds}`);
-      if (key.algorithm !== wanted) log(`warning: dns.dnssec_algorithm is ${wanted} but the stored key is ${key.algorithm}, which keeps signing`);
-      // tests only: signatures that do not verify, to see validators refuse them
-      const corruptSignatures = process.env.REGSRV_TEST_BREAK_DNSSEC === "1";
-      if (corruptSignatures) log("warning: REGSRV_TEST_BREAK_DNSSEC=1: every signature is broken on purpose, validators will fail");
-      return { key, corruptSignatures };
-    })
-  : undefined;
 const dns = await orFail(`cannot listen for DNS on ${addresses(settings.dns.host, settings.dns.port)}`, () =>
   startDnsThread(
     {
@@ -209,7 +217,7 @@ const dns = await orFail(`cannot listen for DNS on ${addresses(settings.dns.host
       counters: counters.dns,
       lookups: { gateway: store.findGatewayByName },
       openSnapshot: () => openZoneSnapshot({ db }),
-      dnssec,
+      dnssec: dnssec && { key: dnssec.key, published: dnssec.published, corruptSignatures: dnssec.corruptSignatures },
       log,
     },
     new URL("./dns/worker.ts", import.meta.url),
@@ -258,7 +266,8 @@ reload = async () => {
       notifier.reload(settings.dns);
       try {
         // Records of every gateway may read otherwise now: a new serial, and a full transfer for secondaries.
-        if (publisher.resetFor(zoneFingerprint(settings.dns))) log(`dns: the zone's records changed with the settings: serial ${publisher.serial()}`);
+        if (publisher.resetFor(zoneFingerprint(settings.dns, undefined, dnssecKeySet)))
+          log(`dns: the zone's records changed with the settings: serial ${publisher.serial()}`);
       } catch (e) {
         log(`dns: cannot move the zone's serial after the reload yet (tried again each second): ${errorText(e)}`);
       }

@@ -5,7 +5,7 @@ import { HELP, loadSettings, SettingsError, type Settings } from "../config.ts";
 import { runBackup } from "./backup.ts";
 import { CliError, type Invocation, out, quietOnClosedStdout } from "./common.ts";
 import { runCheckConfig } from "./check-config.ts";
-import { runDnssecDs } from "./dnssec.ts";
+import { rollCommand, runDnssecDs } from "./dnssec.ts";
 import { runDomains } from "./domains.ts";
 
 interface Command {
@@ -50,9 +50,28 @@ const COMMANDS: Record<string, Command> = {
   },
   "dnssec ds": {
     usage: "dnssec ds",
-    about: "Prints the DS record (SHA-256) of the zone's DNSSEC key, for the registrar; the server makes the key at its first start with dns.dnssec = true.",
+    about:
+      "Prints the DS record (SHA-256) of each key in the zone's DNSKEY RRset, for the registrar (during a rollover marked active, published or retiring); the server makes the key at its first start with dns.dnssec = true.",
     switches: {},
     run: runDnssecDs,
+  },
+  "dnssec roll prepublish": {
+    usage: "dnssec roll prepublish",
+    about: 'Rollover step 1: adds a new key to the DNSKEY RRset beside the signing one (server stopped; README "DNSSEC").',
+    switches: {},
+    run: rollCommand("prepublish"),
+  },
+  "dnssec roll switch": {
+    usage: "dnssec roll switch",
+    about: "Rollover step 2: the pre-published key signs; the old one stays in the DNSKEY RRset (server stopped).",
+    switches: {},
+    run: rollCommand("switch"),
+  },
+  "dnssec roll retire": {
+    usage: "dnssec roll retire",
+    about: "Rollover step 3, once the old DS is gone from the parent: the old key leaves the DNSKEY RRset (server stopped).",
+    switches: {},
+    run: rollCommand("retire"),
   },
 };
 
@@ -79,7 +98,8 @@ export async function dispatch(argv: string[]): Promise<{ serve: string[] } | { 
   if (first === undefined || first.startsWith("-")) return { serve: argv };
   if (first === "serve") return { serve: argv.slice(1) };
   const grouped = first === "domains" || first === "dnssec";
-  const name = grouped && argv[1] !== undefined && !argv[1].startsWith("-") ? `${first} ${argv[1]}` : first;
+  let name = grouped && argv[1] !== undefined && !argv[1].startsWith("-") ? `${first} ${argv[1]}` : first;
+  if (name === "dnssec roll" && argv[2] !== undefined && !argv[2].startsWith("-")) name = `dnssec roll ${argv[2]}`;
   const command = COMMANDS[name];
   if (!command && name === "domains" && (argv[1] === "--help" || argv[1] === "-h")) {
     const group = Object.entries(COMMANDS).filter(([key]) => key.startsWith("domains "));
@@ -87,7 +107,12 @@ export async function dispatch(argv: string[]): Promise<{ serve: string[] } | { 
     return { exit: 0 };
   }
   if (!command) {
-    const known = first === "domains" ? "domains list|show|delete" : first === "dnssec" ? "dnssec ds" : `serve, ${Object.keys(COMMANDS).join(", ")}`;
+    const known =
+      first === "domains"
+        ? "domains list|show|delete"
+        : first === "dnssec"
+          ? "dnssec ds|roll prepublish|roll switch|roll retire"
+          : `serve, ${Object.keys(COMMANDS).join(", ")}`;
     return usageError(`unknown command '${name}' (commands: ${known}; see --help)`);
   }
   const rest = argv.slice(name.split(" ").length);

@@ -66,6 +66,8 @@ export interface SignerOptions {
   cacheEntries?: number;
   /** a cache to share with an earlier signer of the same key (a settings reload); default a new one */
   cache?: SignatureCache;
+  /** keys beside the signing one in the apex DNSKEY RRset (a rollover's pre-published or retiring key): they sign nothing */
+  published?: readonly SigningKey[];
   /** tests only: every signature has its first byte flipped, so validators must fail */
   corruptSignatures?: boolean;
 }
@@ -75,6 +77,8 @@ export interface Signer {
   readonly keyTag: number;
   readonly zone: string;
   dnskey(): ResourceRecord;
+  /** the apex DNSKEY RRset: the signing key's DNSKEY, then the published keys' */
+  dnskeys(): ResourceRecord[];
   ds(): ResourceRecord;
   sign(rrset: readonly ResourceRecord[], nowSeconds: number): ResourceRecord;
   validity(owner: string, nowSeconds: number): { inception: number; expiration: number };
@@ -89,6 +93,7 @@ export function loadSigner(key: SigningKey, options: SignerOptions): Signer {
   const publicKey = publicKeyBytes(privateKey, key.algorithm);
   const zone = options.zone.replace(/\.$/, "");
   const dnskeyRecord: ResourceRecord = { name: zone, ttl: options.ttl, type: "DNSKEY", flags: DNSKEY_FLAGS, protocol: PROTOCOL, algorithm, key: publicKey };
+  const dnskeySet = [dnskeyRecord, ...(options.published ?? []).map((other) => dnskeyOf(other, zone, options.ttl))];
   const dnskeyRdata = dnssecRdata(dnskeyRecord as Extract<ResourceRecord, { type: "DNSKEY" }>);
   const tag = keyTag(dnskeyRdata);
   const dsRecord: ResourceRecord = {
@@ -113,6 +118,7 @@ export function loadSigner(key: SigningKey, options: SignerOptions): Signer {
     zone,
     cache,
     dnskey: () => ({ ...dnskeyRecord }),
+    dnskeys: () => dnskeySet.map((rr) => ({ ...rr })),
     ds: () => ({ ...dsRecord }),
     validity,
     sign(rrset, nowSeconds) {
@@ -155,6 +161,30 @@ export function loadSigner(key: SigningKey, options: SignerOptions): Signer {
 export function dsText(ds: ResourceRecord): string {
   if (ds.type !== "DS") throw new Error("not a DS record");
   return `${ds.name.replace(/\.$/, "")}. IN DS ${ds.keyTag} ${ds.algorithm} ${ds.digestType} ${Buffer.from(ds.digest).toString("hex").toUpperCase()}`;
+}
+
+/** The DNSKEY record (flags 257) of a key, owned by the zone. */
+export function dnskeyOf(key: SigningKey, zone: string, ttl: number): ResourceRecord {
+  const algorithm = ALGORITHM_NUMBER[key.algorithm];
+  if (algorithm === undefined) throw new Error(`unknown DNSSEC algorithm: ${key.algorithm}`);
+  const privateKey = createPrivateKey({ key: Buffer.from(key.pkcs8), format: "der", type: "pkcs8" });
+  const name = zone.replace(/\.$/, "");
+  return { name, ttl, type: "DNSKEY", flags: DNSKEY_FLAGS, protocol: PROTOCOL, algorithm, key: publicKeyBytes(privateKey, key.algorithm) };
+}
+
+/** The DS (SHA-256) of a DNSKEY record. */
+export function dsOf(dnskey: ResourceRecord): Extract<ResourceRecord, { type: "DS" }> {
+  if (dnskey.type !== "DNSKEY") throw new Error("not a DNSKEY record");
+  const rdata = dnssecRdata(dnskey);
+  return {
+    name: dnskey.name,
+    ttl: dnskey.ttl,
+    type: "DS",
+    keyTag: keyTag(rdata),
+    algorithm: dnskey.algorithm,
+    digestType: DIGEST_SHA256,
+    digest: dsDigest(dnskey.name, rdata),
+  };
 }
 
 /** The public key as a DNSKEY carries it: x||y for P-256 (RFC 6605), x for Ed25519 (RFC 8080). */

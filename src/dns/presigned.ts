@@ -40,7 +40,10 @@ export function* signedZoneRecords(
     const sets = rrsets(owner.records);
     if (apex === null) {
       apex = owner.name;
-      sets.set(TYPE.DNSKEY, [{ ...signer.dnskey(), name: owner.name }]);
+      sets.set(
+        TYPE.DNSKEY,
+        signer.dnskeys().map((rr) => ({ ...rr, name: owner.name })),
+      );
     }
     for (const set of sets.values()) {
       yield* set;

@@ -36,7 +36,7 @@ export interface DnsServerOptions {
    * The zone's signing key (store/dnssec-keys.ts), plain data so it crosses to the DNS thread;
    * answers are signed while the zone's dns.dnssec is on. corruptSignatures: tests only.
    */
-  dnssec?: { key: SigningKey; corruptSignatures?: boolean };
+  dnssec?: { key: SigningKey; published?: SigningKey[]; corruptSignatures?: boolean };
 }
 
 /** Transfers streaming at once; another is refused until one ends (a transfer holds a read transaction and a connection). */
@@ -109,7 +109,13 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   const signatures = options.dnssec && new SignatureCache();
   const signerFor = (zone: DnsSettings) =>
     options.dnssec && zone.dnssec
-      ? loadSigner(options.dnssec.key, { zone: zone.domain, ttl: zone.ttl, cache: signatures, corruptSignatures: options.dnssec.corruptSignatures })
+      ? loadSigner(options.dnssec.key, {
+          zone: zone.domain,
+          ttl: zone.ttl,
+          cache: signatures,
+          published: options.dnssec.published,
+          corruptSignatures: options.dnssec.corruptSignatures,
+        })
       : undefined;
   const responderFor = (zone: DnsSettings) => {
     const signer = signerFor(zone);

@@ -55,7 +55,13 @@ export function signedAnswer(
   }
   let result = answer;
   if (question.type === TYPE_DNSKEY && (question.class === CLASS_IN || question.class === CLASS_ANY) && isApex(question.name, signer) && answer.denial)
-    result = { rcode: RCODE.NOERROR, aa: true, answers: [{ ...signer.dnskey(), name: question.name.replace(/\.$/, "") }], authority: [], additional: [] };
+    result = {
+      rcode: RCODE.NOERROR,
+      aa: true,
+      answers: signer.dnskeys().map((rr) => ({ ...rr, name: question.name.replace(/\.$/, "") })),
+      authority: [],
+      additional: [],
+    };
   if (!dnssecOk) return result;
 
   // RRSIG asked for at a name that holds records: the signatures of its RRsets, as BIND

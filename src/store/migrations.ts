@@ -12,6 +12,7 @@ import zoneJournalTriggers from "../../drizzle/0005_zone_journal_triggers.sql" w
 import publishedChangesIndex from "../../drizzle/0006_published_changes_index.sql" with { type: "text" };
 import dnssecKeys from "../../drizzle/0007_dnssec_keys.sql" with { type: "text" };
 import domainsCanonicalOrder from "../../drizzle/0008_domains_canonical_order.sql" with { type: "text" };
+import dnssecKeyState from "../../drizzle/0009_dnssec_key_state.sql" with { type: "text" };
 
 export const MIGRATION_SQL: Record<string, string> = {
   "0000_baseline": baseline,
@@ -23,6 +24,7 @@ export const MIGRATION_SQL: Record<string, string> = {
   "0006_published_changes_index": publishedChangesIndex,
   "0007_dnssec_keys": dnssecKeys,
   "0008_domains_canonical_order": domainsCanonicalOrder,
+  "0009_dnssec_key_state": dnssecKeyState,
 };
 
 export interface Migration {

@@ -129,6 +129,8 @@ export const dnssecKeys = sqliteTable("dnssec_keys", {
   privateKey: blob("private_key", { mode: "buffer" }).notNull(),
   /** Unix seconds */
   created: integer("created").notNull(),
+  /** active (signs), published (pre-published, in the DNSKEY RRset) or retiring (signed before the switch, still in the RRset) */
+  state: text("state").notNull().default("active"),
 });
 
 export type Domain = typeof domains.$inferSelect;

@@ -52,9 +52,11 @@ export function serialPolicy(configured: number, now = new Date()): number {
  * With dns.dnssec on, the transfer carries signatures (dns/presigned.ts) that roll each week:
  * the week (signingEpoch at `nowSeconds`) is part of the shape, so checked again through the
  * week (main.ts) the serial moves once a week and secondaries take the new signatures long
- * before theirs expire. Off, the hash is what it was before DNSSEC existed.
+ * before theirs expire. `dnssecKeys` (the key tags of the DNSKEY RRset, in order, the signing
+ * key first) is part of it too: each rollover step changes the RRset or its signer, so the
+ * serial moves. Off, the hash is what it was before DNSSEC existed.
  */
-export function zoneFingerprint(dns: DnsSettings, nowSeconds = Date.now() / 1000): string {
+export function zoneFingerprint(dns: DnsSettings, nowSeconds = Date.now() / 1000, dnssecKeys = ""): string {
   const { soa, ...rest } = dns;
   const shape = [
     rest.domain,
@@ -71,6 +73,7 @@ export function zoneFingerprint(dns: DnsSettings, nowSeconds = Date.now() / 1000
     // dns.pagekite_address (the glue of the delegated PageKite tree)
     (dns as DnsSettings & { pagekiteAddress?: string }).pagekiteAddress ?? "",
     ...(dns.dnssec ? [{ dnssecWeek: signingEpoch(nowSeconds) }] : []),
+    ...(dns.dnssec && dnssecKeys ? [{ dnssecKeys }] : []),
   ];
   return createHash("sha256").update(JSON.stringify(shape)).digest("hex");
 }

@@ -8,6 +8,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  dnskeyOf,
+  dsOf,
   type DnssecAlgorithm,
   generateSigningKey,
   loadSigner,
@@ -225,6 +227,20 @@ describe("signatures", () => {
     expect(cache.get(digest(99_999))?.[0]).toBe(99_999 & 0xff);
     expect(cache.get(digest(5))).toBeUndefined();
     expect(new SignatureCache().bytes).toBe((1 << 18) * 88);
+  });
+
+  test("a rollover's published keys join the DNSKEY RRset after the signing key, and sign nothing", () => {
+    const active = generateSigningKey("ecdsap256sha256");
+    const next = generateSigningKey("ed25519");
+    const alone = loadSigner(active, { zone: ZONE, ttl: 300 });
+    const rolling = loadSigner(active, { zone: ZONE, ttl: 300, published: [next] });
+    const nextSigner = loadSigner(next, { zone: ZONE, ttl: 300 });
+    expect(alone.dnskeys()).toEqual([alone.dnskey()]);
+    expect(rolling.dnskeys()).toEqual([alone.dnskey(), nextSigner.dnskey()]);
+    expect(dsOf(dnskeyOf(next, ZONE, 300))).toEqual(nextSigner.ds() as ReturnType<typeof dsOf>);
+    expect(rolling.keyTag).toBe(alone.keyTag);
+    const soa = rolling.sign([{ name: ZONE, ttl: 300, type: "TXT", text: "x" }], 1_800_000_000);
+    expect((soa as { keyTag: number }).keyTag).toBe(alone.keyTag);
   });
 
   test("a key of another algorithm than stated is refused at load", () => {

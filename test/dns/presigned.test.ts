@@ -149,6 +149,25 @@ describe("the NSEC chain", () => {
   });
 });
 
+describe("a rollover's DNSKEY RRset in the presigned zone", () => {
+  const next = generateSigningKey("ecdsap256sha256");
+  const rolling = loadSigner(generateSigningKey("ecdsap256sha256"), { zone: "example.test", ttl: zone.ttl, published: [next] });
+  const records = signed(rolling);
+
+  test("both DNSKEYs at the apex, the RRset signed once, by the signing key", () => {
+    const dnskeys = records.filter((r): r is Rr<"DNSKEY"> => r.type === "DNSKEY");
+    expect(dnskeys.map((r) => Buffer.from(r.key).toString("hex"))).toEqual(rolling.dnskeys().map((r) => Buffer.from((r as Rr<"DNSKEY">).key).toString("hex")));
+    expect(dnskeys).toHaveLength(2);
+    const sigs = records.filter((r): r is Rr<"RRSIG"> => r.type === "RRSIG" && r.covered === TYPE.DNSKEY);
+    expect(sigs.map((r) => r.keyTag)).toEqual([rolling.keyTag]);
+  });
+
+  test.skipIf(!haveTools("ldns-verify-zone"))("ldns-verify-zone accepts it with the signing key's DS", () => {
+    const result = ldnsVerify(records, rolling);
+    expect(result.code, result.out).toBe(0);
+  });
+});
+
 describe.skipIf(!haveTools("ldns-verify-zone"))("ldns-verify-zone over the presigned zone", () => {
   for (const [algorithm, s] of Object.entries(signers))
     test(`${algorithm}: verified and complete, with the DS as trust anchor`, () => {

@@ -420,6 +420,16 @@ describe("zone publisher", () => {
     expect(sameWeek).toBe(7 * 24);
   });
 
+  test("dns.dnssec on: each rollover step (the DNSKEY RRset's key tags, signer first) moves the fingerprint; off, keys change nothing", () => {
+    const zone = testZone();
+    const signed = { ...zone, dnssec: true };
+    const at = 1_795_996_800;
+    const steps = ["1111", "1111,2222", "2222,1111", "2222"].map((keys) => zoneFingerprint(signed, at, keys));
+    expect(new Set(steps).size).toBe(4);
+    expect(zoneFingerprint(signed, at, "1111")).toBe(steps[0]);
+    expect(zoneFingerprint(zone, at, "1111,2222")).toBe(zoneFingerprint(zone));
+  });
+
   test("a new signing week: resetFor moves the serial once, and not again within the week", () => {
     const { db } = openFile();
     const signed = { ...testZone(), dnssec: true };

@@ -1,0 +1,1 @@
+ALTER TABLE `dnssec_keys` ADD `state` text DEFAULT 'active' NOT NULL;

@@ -1,0 +1,184 @@
+// A DNSSEC key rollover carried out as README "DNSSEC" tells the operator (double-DS, RFC 7583
+// 3.3.2 with a combined key): `dnssec roll prepublish`, a restart, `dnssec roll switch`, a
+// restart, `dnssec roll retire`, a restart. Checked from outside: the DNSKEY RRset the server
+// answers, which key signs, the DS lines `dnssec ds` prints, the SOA serial, and BIND's delv
+// validating with the DS set a parent would hold at each point.
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { dig } from "../e2e/lib/dig.ts";
+import { run } from "../e2e/lib/proc.ts";
+import { writeToml } from "../support/helpers.ts";
+import { runCli, startServer, type RunningServer } from "../support/server.ts";
+
+setDefaultTimeout(60_000);
+
+const ZONE = "example.test";
+const dir = mkdtempSync(join(tmpdir(), "regsrv-dnssec-roll-"));
+const dbPath = join(dir, "registration.sqlite");
+const config = await writeToml(dir, `[dns]\ndnssec = true\nnameservers = [["ns1.example.test.", "192.0.2.53"]]\n`);
+const started: RunningServer[] = [];
+afterAll(async () => {
+  for (const s of started) await s.cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function serve(): Promise<RunningServer> {
+  const server = await startServer({ dir, dbPath, args: ["--config", config] });
+  started.push(server);
+  return server;
+}
+
+const cli = (...args: string[]) => runCli([...args, "--db", dbPath, "--config", config, "--domain", ZONE]);
+
+/** `dnssec ds`'s lines, each `[DS text, state or ""]`. */
+async function dsLines(): Promise<[string, string][]> {
+  const result = await cli("dnssec", "ds");
+  expect(result.code, result.stderr).toBe(0);
+  return result.stdout
+    .trim()
+    .split("\n")
+    .map((line) => {
+      const [ds, state = ""] = line.split(" ; ");
+      return [ds, state];
+    });
+}
+
+const tagOf = (ds: string) => Number(ds.split(/\s+/)[3]);
+
+/** delv against the server, the given DS records as the trust anchors (what the parent holds). */
+async function delv(server: RunningServer, dsSet: string[], name: string, type: string): Promise<string> {
+  const anchors = join(dir, "anchors.conf");
+  const lines = dsSet.map((ds) => {
+    const [, , , tag, algorithm, digestType, digest] = ds.split(/\s+/);
+    return `"${ZONE}." static-ds ${tag} ${algorithm} ${digestType} "${digest}";`;
+  });
+  writeFileSync(anchors, `trust-anchors {\n${lines.join("\n")}\n};\n`);
+  const result = await run(["delv", "@127.0.0.1", "-p", String(server.dnsPort), "-a", anchors, `+root=${ZONE}`, name, type], { timeoutMs: 15_000 });
+  return `${result.stdout}${result.stderr}`;
+}
+
+/** The key tags of the RRSIGs over `type` at `name`, and the records of that type. */
+async function signed(server: RunningServer, name: string, type: string): Promise<{ records: string[]; signers: number[] }> {
+  const answer = await dig(`127.0.0.1:${server.dnsPort}`, name, type, { dnssec: true, recurse: false, tcp: true });
+  expect(answer.status, answer.raw).toBe("NOERROR");
+  return {
+    records: answer.answer.filter((r) => r.type === type).map((r) => r.data),
+    signers: answer.answer
+      .filter((r) => r.type === "RRSIG" && r.data.startsWith(`${type} `))
+      .map((r) => Number(r.data.split(/\s+/)[6]))
+      .sort(),
+  };
+}
+
+async function serial(server: RunningServer): Promise<number> {
+  const soa = await dig(`127.0.0.1:${server.dnsPort}`, ZONE, "SOA", { recurse: false });
+  return Number(soa.answer[0].data.split(/\s+/)[2]);
+}
+
+describe.skipIf(!["/usr/bin/dig", "/usr/bin/delv"].every((tool) => existsSync(tool)))("a DNSSEC key rollover (prepublish, switch, retire)", () => {
+  let server: RunningServer;
+  let oldDs = "";
+  let newDs = "";
+  let firstSerial = 0;
+  const QUESTIONS: [string, string][] = [
+    [ZONE, "SOA"],
+    [ZONE, "NS"],
+    [ZONE, "DNSKEY"],
+    [`no-such-name.${ZONE}`, "A"],
+  ];
+  const validates = async (dsSet: string[]) => {
+    for (const [name, type] of QUESTIONS) expect(await delv(server, dsSet, name, type), `${name} ${type}`).toContain("fully validated");
+  };
+
+  test("before: one key, one DS line, validated", async () => {
+    server = await serve();
+    const lines = await dsLines();
+    expect(lines).toHaveLength(1);
+    oldDs = lines[0][0];
+    firstSerial = await serial(server);
+    expect((await signed(server, ZONE, "DNSKEY")).records).toHaveLength(1);
+    await validates([oldDs]);
+  });
+
+  test("a roll step is refused while a server has the file open, and out of order", async () => {
+    const busy = await cli("dnssec", "roll", "prepublish");
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toContain(`has ${dbPath} open: stop it`);
+    await server.stop();
+    const early = await cli("dnssec", "roll", "switch");
+    expect(early.code).toBe(1);
+    expect(early.stderr).toContain("no key is pre-published: the first step is `dnssec roll prepublish`");
+    const retire = await cli("dnssec", "roll", "retire");
+    expect(retire.code).toBe(1);
+    expect(retire.stderr).toContain("no rollover is under way");
+    expect(await dsLines()).toEqual([[oldDs, ""]]);
+  });
+
+  test("prepublish: both DNSKEYs served, everything still signed by the old key only, two DS lines, a new serial", async () => {
+    const result = await cli("dnssec", "roll", "prepublish");
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain("pre-published a new ecdsap256sha256 key");
+    server = await serve();
+    expect(await serial(server)).toBeGreaterThan(firstSerial);
+    expect(server.output()).toContain("rollover under way: a published key is in the DNSKEY RRset too");
+    const lines = await dsLines();
+    expect(lines).toEqual([
+      [oldDs, "active"],
+      [expect.any(String), "published"],
+    ]);
+    newDs = lines[1][0];
+    expect(tagOf(newDs)).not.toBe(tagOf(oldDs));
+    const dnskeys = await signed(server, ZONE, "DNSKEY");
+    expect(dnskeys.records).toHaveLength(2);
+    expect(dnskeys.signers).toEqual([tagOf(oldDs)]);
+    expect((await signed(server, ZONE, "SOA")).signers).toEqual([tagOf(oldDs)]);
+    // the parent holds both DS records now (double-DS): validated through the old key
+    await validates([oldDs, newDs]);
+    // and a resolver that still has only the old DS cached validates too
+    await validates([oldDs]);
+  });
+
+  test("switch: the new key signs everything, the DNSKEY RRset included; the old key still served; both DS validate", async () => {
+    const serialBefore = await serial(server);
+    await server.stop();
+    const result = await cli("dnssec", "roll", "switch");
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`key ${tagOf(newDs)} signs now`);
+    server = await serve();
+    expect(await serial(server)).toBeGreaterThan(serialBefore);
+    expect(await dsLines()).toEqual([
+      [newDs, "active"],
+      [oldDs, "retiring"],
+    ]);
+    const dnskeys = await signed(server, ZONE, "DNSKEY");
+    expect(dnskeys.records).toHaveLength(2);
+    expect(dnskeys.signers).toEqual([tagOf(newDs)]);
+    expect((await signed(server, ZONE, "SOA")).signers).toEqual([tagOf(newDs)]);
+    expect((await signed(server, ZONE, "NS")).signers).toEqual([tagOf(newDs)]);
+    await validates([oldDs, newDs]);
+    await validates([newDs]);
+    // why README waits for the parent's DS TTL before switching: a resolver with the old DS alone fails now
+    expect(await delv(server, [oldDs], ZONE, "SOA")).not.toContain("fully validated");
+  });
+
+  test("retire: one DNSKEY, the new one; validated with the new DS only; further steps refused", async () => {
+    const serialBefore = await serial(server);
+    await server.stop();
+    const result = await cli("dnssec", "roll", "retire");
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`retired key ${tagOf(oldDs)}`);
+    const again = await cli("dnssec", "roll", "retire");
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("no rollover is under way");
+    server = await serve();
+    expect(await serial(server)).toBeGreaterThan(serialBefore);
+    expect(await dsLines()).toEqual([[newDs, ""]]);
+    const dnskeys = await signed(server, ZONE, "DNSKEY");
+    expect(dnskeys.records).toHaveLength(1);
+    expect(dnskeys.signers).toEqual([tagOf(newDs)]);
+    await validates([newDs]);
+    expect(await delv(server, [oldDs], ZONE, "SOA")).not.toContain("fully validated");
+  });
+});
