@@ -18,40 +18,11 @@ DATA="$WORK/axfr-$DOMAINS"
 "$BUN" "$BENCH_DIR/lib/make-data.ts" --out "$DATA" --domains "$DOMAINS" --queries 1000 >&2
 build_ours
 
-# PowerDNS signs its own copy of the zone: one key (ECDSA P-256, as ours), NSEC (not NSEC3).
-PDNS_SIGNED="$DATA/pdns-signed.sqlite"
-cp "$DATA/pdns.sqlite" "$PDNS_SIGNED"
-PDNS_CONF_DIR="$WORK/pdns-signed-conf"
-mkdir -p "$PDNS_CONF_DIR"
-printf 'launch=gsqlite3\ngsqlite3-database=%s\ngsqlite3-dnssec=yes\n' "$PDNS_SIGNED" >"$PDNS_CONF_DIR/pdns.conf"
-pdnsutil --config-dir="$PDNS_CONF_DIR" secure-zone bench.test >&2
-pdnsutil --config-dir="$PDNS_CONF_DIR" rectify-zone bench.test >&2
-
-# start_pdns_signed PORT: as start_pdns, on the signed copy, AXFR open to loopback.
-start_pdns_signed() {
-  local port="$1" dir="$WORK/pdns-signed"
-  mkdir -p "$dir"
-  cat >"$dir/pdns.conf" <<CONF
-launch=gsqlite3
-gsqlite3-database=$PDNS_SIGNED
-gsqlite3-dnssec=yes
-local-address=127.0.0.1
-local-port=$port
-daemon=no
-guardian=no
-disable-syslog=yes
-socket-dir=$dir
-webserver=no
-api=no
-loglevel=3
+# PowerDNS signs its own copy of the zone (bench/lib/servers.sh sign_pdns_copy), AXFR open to loopback.
+sign_pdns_copy "$DATA"
+PDNS_AXFR_CONF="$PDNS_DNSSEC_CONF
 disable-axfr=no
-allow-axfr-ips=127.0.0.0/8
-CONF
-  taskset -c "$SERVER_CPU" pdns_server --config-dir="$dir" >"$dir/pdns.log" 2>&1 &
-  SERVER_PID=$!
-  PIDS+=("$SERVER_PID")
-  wait_for_dns "$port" bench.test 30
-}
+allow-axfr-ips=127.0.0.0/8"
 
 # axfr PORT: prints "<seconds> <records>" for one whole transfer, received by dig on LOAD_CPU.
 axfr() {
@@ -75,7 +46,7 @@ for round in $(seq "$ROUNDS"); do
     case "$server" in
       ours-signed) port=5313; start_ours "$DATA" $port 18081 REGISTRATION_DNS_RRL_RATE=0 REGISTRATION_DNS_DNSSEC=true 'REGISTRATION_DNS_TRANSFER_ACL=[["127.0.0.1", ""]]' ;;
       ours-unsigned) port=5314; start_ours "$DATA" $port 18082 REGISTRATION_DNS_RRL_RATE=0 'REGISTRATION_DNS_TRANSFER_ACL=[["127.0.0.1", ""]]' ;;
-      pdns-signed) port=5315; start_pdns_signed $port ;;
+      pdns-signed) port=5315; start_pdns "$DATA" $port "$DATA/pdns-signed.sqlite" "$PDNS_AXFR_CONF" ;;
     esac
     read -r cold cold_records <<<"$(axfr $port)"
     read -r warm warm_records <<<"$(axfr $port)"

@@ -19,36 +19,7 @@ DATA="$WORK/dns10k"
 "$BUN" "$BENCH_DIR/lib/make-data.ts" --out "$DATA" --domains 10000 --queries 200000 >&2
 build_ours
 
-PDNS_SIGNED="$DATA/pdns-signed.sqlite"
-cp "$DATA/pdns.sqlite" "$PDNS_SIGNED"
-PDNS_CONF_DIR="$WORK/pdns-signed-conf"
-mkdir -p "$PDNS_CONF_DIR"
-printf 'launch=gsqlite3\ngsqlite3-database=%s\ngsqlite3-dnssec=yes\n' "$PDNS_SIGNED" >"$PDNS_CONF_DIR/pdns.conf"
-pdnsutil --config-dir="$PDNS_CONF_DIR" secure-zone bench.test >&2
-pdnsutil --config-dir="$PDNS_CONF_DIR" rectify-zone bench.test >&2
-
-start_pdns_signed() { # PORT
-  local port="$1" dir="$WORK/pdns-signed"
-  mkdir -p "$dir"
-  cat >"$dir/pdns.conf" <<CONF
-launch=gsqlite3
-gsqlite3-database=$PDNS_SIGNED
-gsqlite3-dnssec=yes
-local-address=127.0.0.1
-local-port=$port
-daemon=no
-guardian=no
-disable-syslog=yes
-socket-dir=$dir
-webserver=no
-api=no
-loglevel=3
-CONF
-  taskset -c "$SERVER_CPU" pdns_server --config-dir="$dir" >"$dir/pdns.log" 2>&1 &
-  SERVER_PID=$!
-  PIDS+=("$SERVER_PID")
-  wait_for_dns "$port" bench.test 30
-}
+sign_pdns_copy "$DATA"
 
 RESULTS="$WORK/dnssec-results.jsonl"
 : >"$RESULTS"
@@ -64,7 +35,7 @@ for round in $(seq "$ROUNDS"); do
   order=("${order[@]:$shift_by}" "${order[@]:0:$shift_by}")
   for server in "${order[@]}"; do
     case "$server" in
-      pdns-signed) port=5321; start_pdns_signed $port ;;
+      pdns-signed) port=5321; start_pdns "$DATA" $port "$DATA/pdns-signed.sqlite" "$PDNS_DNSSEC_CONF" ;;
       ours-signed) port=5322; start_ours "$DATA" $port 18083 REGISTRATION_DNS_RRL_RATE=0 REGISTRATION_DNS_DNSSEC=true ;;
       ours-unsigned) port=5323; start_ours "$DATA" $port 18084 REGISTRATION_DNS_RRL_RATE=0 ;;
     esac

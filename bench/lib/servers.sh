@@ -60,13 +60,14 @@ CONF
   wait_for_dns "$port" bench.test 30
 }
 
-# start_pdns DATA_DIR PORT: gsqlite3 backend, packet cache left at its default.
+# start_pdns DATA_DIR PORT [DATABASE [CONF_LINES]]: gsqlite3 backend, packet cache left at its
+# default; DATABASE instead of DATA_DIR/pdns.sqlite, CONF_LINES appended to pdns.conf.
 start_pdns() {
-  local data="$1" port="$2" dir="$WORK/pdns"
+  local data="$1" port="$2" database="${3:-$1/pdns.sqlite}" extra="${4:-}" dir="$WORK/pdns-$2"
   mkdir -p "$dir"
   cat >"$dir/pdns.conf" <<CONF
 launch=gsqlite3
-gsqlite3-database=$data/pdns.sqlite
+gsqlite3-database=$database
 local-address=127.0.0.1
 local-port=$port
 daemon=no
@@ -76,9 +77,23 @@ socket-dir=$dir
 webserver=no
 api=no
 loglevel=3
+$extra
 CONF
   taskset -c "$SERVER_CPU" pdns_server --config-dir="$dir" >"$dir/pdns.log" 2>&1 &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
   wait_for_dns "$port" bench.test 30
+}
+
+# sign_pdns_copy DATA_DIR: copies DATA_DIR/pdns.sqlite to pdns-signed.sqlite and signs the zone
+# there as `pdnsutil secure-zone` does by default (one ECDSA P-256 key, NSEC: as ours signs).
+# Start it with: start_pdns DATA_DIR PORT "DATA_DIR/pdns-signed.sqlite" "$PDNS_DNSSEC_CONF".
+PDNS_DNSSEC_CONF="gsqlite3-dnssec=yes"
+sign_pdns_copy() {
+  local data="$1" conf="$WORK/pdns-signed-conf"
+  cp "$data/pdns.sqlite" "$data/pdns-signed.sqlite"
+  mkdir -p "$conf"
+  printf 'launch=gsqlite3\ngsqlite3-database=%s\n%s\n' "$data/pdns-signed.sqlite" "$PDNS_DNSSEC_CONF" >"$conf/pdns.conf"
+  pdnsutil --config-dir="$conf" secure-zone bench.test >&2
+  pdnsutil --config-dir="$conf" rectify-zone bench.test >&2
 }

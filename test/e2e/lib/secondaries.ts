@@ -64,12 +64,9 @@ export interface SecondaryOptions {
   port?: number;
 }
 
-function nsdConfig(o: SecondaryOptions, port: number): { config: string; logFile: string; command: string[] } {
-  const logFile = join(o.dir, "nsd.log");
-  const config = join(o.dir, "nsd.conf");
-  writeFileSync(
-    config,
-    `server:
+/** The part of an NSD config a secondary and the stand-in primary share: a server of its own in `o.dir` on `port`, the key, the zone. */
+function nsdCommon(o: { dir: string; zone: string; key: TsigKey }, port: number, logFile: string): string {
+  return `server:
   ip-address: 127.0.0.1@${port}
   do-ip6: no
   server-count: 1
@@ -94,7 +91,15 @@ key:
 zone:
   name: "${o.zone}"
   zonefile: "${o.zone}.zone"
-  request-xfr: ${o.primary.host}@${o.primary.port} ${bare(o.key)}
+`;
+}
+
+function nsdConfig(o: SecondaryOptions, port: number): { config: string; logFile: string; command: string[] } {
+  const logFile = join(o.dir, "nsd.log");
+  const config = join(o.dir, "nsd.conf");
+  writeFileSync(
+    config,
+    `${nsdCommon(o, port, logFile)}  request-xfr: ${o.primary.host}@${o.primary.port} ${bare(o.key)}
   allow-notify: 127.0.0.0/8 ${bare(o.key)}
   # transfers leave from 127.0.0.1 (what a transfer ACL of 127.0.0.1/32 lets in)
   outgoing-interface: 127.0.0.1
@@ -298,32 +303,7 @@ export async function startNsdPrimary(o: {
   const config = join(o.dir, "nsd.conf");
   writeFileSync(
     config,
-    `server:
-  ip-address: 127.0.0.1@${port}
-  do-ip6: no
-  server-count: 1
-  username: ""
-  chroot: ""
-  zonesdir: "${o.dir}"
-  database: ""
-  zonelistfile: "${join(o.dir, "zone.list")}"
-  xfrdfile: "${join(o.dir, "xfrd.state")}"
-  xfrdir: "${o.dir}"
-  pidfile: "${join(o.dir, "nsd.pid")}"
-  logfile: "${logFile}"
-  verbosity: 2
-  rrl-ratelimit: 0
-  rrl-whitelist-ratelimit: 0
-remote-control:
-  control-enable: no
-key:
-  name: "${bare(o.key)}"
-  algorithm: ${o.key.algorithm}
-  secret: "${o.key.secret}"
-zone:
-  name: "${o.zone}"
-  zonefile: "${o.zone}.zone"
-  provide-xfr: 127.0.0.0/8 ${bare(o.key)}
+    `${nsdCommon(o, port, logFile)}  provide-xfr: 127.0.0.0/8 ${bare(o.key)}
   store-ixfr: yes
   create-ixfr: yes
 ${o.notify.map((n) => `  notify: ${n.host}@${n.port} ${bare(o.key)}\n`).join("")}`,
