@@ -11,7 +11,7 @@ import { signedAnswer } from "./signed-answer.ts";
 import { transferMessages, type ZoneSnapshot } from "./transfer.ts";
 import { TsigSigner, tsigErrorReply, tsigLength, verifyRequest } from "./tsig.ts";
 import { encodeResponse, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, type Query, type Response } from "./wire.ts";
-import { answerQuestion, delegatedChild, QTYPE, RCODE, zoneRecords, type ZoneLookups } from "./zone.ts";
+import { answerQuestion, delegatedChild, QTYPE, RCODE, soaRecord, type ZoneLookups } from "./zone.ts";
 
 export type Transport = "udp" | "tcp";
 
@@ -204,7 +204,7 @@ function answerTransfer(
   if (transport === "udp") {
     if (query.question.type === QTYPE.AXFR) return refused;
     const serial = lookups.serial?.() ?? zone.soa.serial;
-    return { rcode: RCODE.NOERROR, aa: true, answers: [zoneRecords(zone, serial, []).next().value!] };
+    return { rcode: RCODE.NOERROR, aa: true, answers: [soaRecord(zone, serial)] };
   }
   let snapshot: ZoneSnapshot | null;
   try {

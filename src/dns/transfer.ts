@@ -3,6 +3,7 @@
 // time as the peer reads (server.ts pulls the next one on `drain`). Pure: no sockets.
 import type { DnsSettings } from "../config.ts";
 import type { GatewayRecord } from "../gateway-data.ts";
+import { serialGreater } from "../store/zone-journal.ts";
 import type { Changeset, ZoneSnapshot } from "../store/zone-reader.ts";
 import type { Signer } from "./dnssec.ts";
 import { MessageWriter } from "./message-writer.ts";
@@ -10,7 +11,7 @@ import { signedZoneRecords } from "./presigned.ts";
 import type { Edns } from "./wire.ts";
 
 export type { Changeset, ZoneSnapshot };
-import { gatewayRecords, QTYPE, RCODE, zoneRecords, type Question, type ResourceRecord } from "./zone.ts";
+import { gatewayRecords, QTYPE, RCODE, soaRecord, zoneRecords, type Question, type ResourceRecord } from "./zone.ts";
 
 export interface TransferQuery {
   id: number;
@@ -63,10 +64,10 @@ export function* transferMessages(
 
 /** The records of the answer, in order. */
 function* transferRecords(query: TransferQuery, snapshot: ZoneSnapshot, zone: DnsSettings, signing: TransferSigning | null): Generator<ResourceRecord> {
-  const soa = soaAt(zone, snapshot.serial);
+  const soa = soaRecord(zone, snapshot.serial);
   if (query.question.type === QTYPE.IXFR && query.ixfrSerial !== undefined) {
     // RFC 1995 2: a client as new as we are (or newer: RFC 1982) gets the SOA alone.
-    if (!serialLess(query.ixfrSerial, snapshot.serial)) {
+    if (!serialGreater(snapshot.serial, query.ixfrSerial)) {
       yield soa;
       return;
     }
@@ -77,9 +78,9 @@ function* transferRecords(query: TransferQuery, snapshot: ZoneSnapshot, zone: Dn
       yield soa;
       for (const changeset of changesets) {
         const { removed, added } = differences(changeset, zone);
-        yield soaAt(zone, changeset.from);
+        yield soaRecord(zone, changeset.from);
         yield* removed;
-        yield soaAt(zone, changeset.to);
+        yield soaRecord(zone, changeset.to);
         yield* added;
       }
       yield soa;
@@ -117,16 +118,6 @@ export function differences(changeset: Changeset, zone: DnsSettings): { removed:
 /** A record's identity for a difference: owner (any case), type, TTL and data. */
 function recordKey(record: ResourceRecord): string {
   return JSON.stringify({ ...record, name: record.name.toLowerCase() });
-}
-
-function soaAt(zone: DnsSettings, serial: number): ResourceRecord {
-  return zoneRecords(zone, serial, []).next().value as ResourceRecord;
-}
-
-/** RFC 1982: whether serial a comes before serial b. */
-export function serialLess(a: number, b: number): boolean {
-  const diff = (b - a) >>> 0;
-  return diff !== 0 && diff < 0x80000000;
 }
 
 /** Records into messages of about MESSAGE_TARGET_OCTETS; the question goes in the first only (RFC 5936 2.2.1). */

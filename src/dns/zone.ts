@@ -221,6 +221,11 @@ function withSerial(data: RecordData, lookups: ZoneLookups): RecordData {
   return serial === undefined ? data : { ...data, serial };
 }
 
+/** The zone's SOA record at `serial`, as a transfer carries it (first, last, and per IXFR changeset). */
+export function soaRecord(zone: DnsSettings, serial: number): ResourceRecord {
+  return { name: withoutDot(staticZone(zone).apex), ttl: zone.ttl, ...soaData(zone), serial } as ResourceRecord;
+}
+
 function soaData(zone: DnsSettings): RecordData {
   const { mname, rname, serial, refresh, retry, expire, minimum } = zone.soa;
   return { type: "SOA", mname: withoutDot(mname), rname: withoutDot(rname), serial, refresh, retry, expire, minimum };
@@ -409,8 +414,7 @@ function gatewayLabel(name: string, statics: StaticZone): string | null {
 export function* zoneRecords(zone: DnsSettings, serial: number, gateways: Iterable<[string, GatewayRecord]>): Generator<ResourceRecord> {
   const statics = staticZone(zone);
   const apexName = withoutDot(statics.apex);
-  const soa = { ...soaData(zone), serial } as RecordData;
-  yield { name: apexName, ttl: zone.ttl, ...soa };
+  yield soaRecord(zone, serial);
   const top = statics.nodes.get("");
   if (top) yield* nodeRecords(apexName, { ...top, records: top.records.filter((r) => r.type !== "SOA") }, zone);
   // A static name a gateway also holds is given once, merged, with the gateway.
