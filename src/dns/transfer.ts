@@ -3,11 +3,11 @@
 // time as the peer reads (server.ts pulls the next one on `drain`). Pure: no sockets.
 import type { DnsSettings } from "../config.ts";
 import type { GatewayRecord } from "../gateway-data.ts";
-import { serialGreater } from "../store/zone-journal.ts";
 import type { Changeset, ZoneSnapshot } from "../store/zone-reader.ts";
 import type { Signer } from "./dnssec.ts";
 import { MessageWriter } from "./message-writer.ts";
 import { signedZoneRecords } from "./presigned.ts";
+import { serialGreater } from "./serial.ts";
 import type { Edns } from "./wire.ts";
 
 export type { Changeset, ZoneSnapshot };

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import type { GatewayRecord } from "../../src/gateway-data.ts";
 import { differences, transferMessages, type Changeset, type ZoneSnapshot } from "../../src/dns/transfer.ts";
 import { answerQuestion, gatewayRecords, TYPE, zoneRecords, type ResourceRecord } from "../../src/dns/zone.ts";
-import { serialGreater } from "../../src/store/zone-journal.ts";
+import { serialGreater } from "../../src/dns/serial.ts";
 import { decode, GATEWAYS, seededStore, testZone } from "./client.ts";
 
 const seeded = seededStore();

@@ -8,12 +8,11 @@ import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DnsSettings } from "../../src/config.ts";
+import { nextSerial, serialGreater } from "../../src/dns/serial.ts";
 import { openDatabase, type Db } from "../../src/store/db.ts";
 import { createStore } from "../../src/store/domains.ts";
 import {
   createZonePublisher,
-  nextSerial,
-  serialGreater,
   serialPolicy,
   todaySerial,
   zoneFingerprint,
