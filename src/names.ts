@@ -21,8 +21,13 @@ export function normalizeLabel(name: string): string {
  * names case-insensitively in ASCII only; other octets stay as they are). "" is the root, ".".
  */
 export function absoluteName(name: string): string {
-  const lower = name.replace(/[A-Z]+/g, (s) => s.toLowerCase());
+  const lower = asciiLowerCase(name);
   return lower.endsWith(".") ? lower : `${lower}.`;
+}
+
+/** ASCII letters lower-cased, every other octet as it is: how DNS compares names (RFC 4343), and their canonical form (RFC 4034 6.2). */
+export function asciiLowerCase(text: string): string {
+  return text.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
 }
 
 /** A name as written outside the program: without its trailing dot (the root is ""). */

@@ -26,7 +26,8 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign as cryptoSign, type KeyObject } from "node:crypto";
 import { isIP } from "node:net";
 import { ipv6Groups } from "../addresses.ts";
-import { asciiLowerCase, characterStrings, dnssecRdata, uncompressedName } from "./wire.ts";
+import { asciiLowerCase, withoutDot } from "../names.ts";
+import { characterStrings, dnssecRdata, uncompressedName } from "./wire.ts";
 import { TYPE, type ResourceRecord } from "./zone.ts";
 
 import type { DnssecAlgorithm } from "../config.ts";
@@ -91,7 +92,7 @@ export function loadSigner(key: SigningKey, options: SignerOptions): Signer {
   const algorithm = ALGORITHM_NUMBER[key.algorithm];
   if (algorithm === undefined) throw new Error(`unknown DNSSEC algorithm: ${key.algorithm}`);
   const publicKey = publicKeyBytes(privateKey, key.algorithm);
-  const zone = options.zone.replace(/\.$/, "");
+  const zone = withoutDot(options.zone);
   const dnskeyRecord: ResourceRecord = { name: zone, ttl: options.ttl, type: "DNSKEY", flags: DNSKEY_FLAGS, protocol: PROTOCOL, algorithm, key: publicKey };
   const dnskeySet = [dnskeyRecord, ...(options.published ?? []).map((other) => dnskeyOf(other, zone, options.ttl))];
   const dnskeyRdata = dnssecRdata(dnskeyRecord as Extract<ResourceRecord, { type: "DNSKEY" }>);
@@ -160,7 +161,7 @@ export function loadSigner(key: SigningKey, options: SignerOptions): Signer {
 /** A DS record as the registrar takes it, and as BIND's dnssec-dsfromkey prints it: `<zone>. IN DS <tag> <alg> 2 <HEX>`. */
 export function dsText(ds: ResourceRecord): string {
   if (ds.type !== "DS") throw new Error("not a DS record");
-  return `${ds.name.replace(/\.$/, "")}. IN DS ${ds.keyTag} ${ds.algorithm} ${ds.digestType} ${Buffer.from(ds.digest).toString("hex").toUpperCase()}`;
+  return `${withoutDot(ds.name)}. IN DS ${ds.keyTag} ${ds.algorithm} ${ds.digestType} ${Buffer.from(ds.digest).toString("hex").toUpperCase()}`;
 }
 
 /** The DNSKEY record (flags 257) of a key, owned by the zone. */
@@ -168,7 +169,7 @@ export function dnskeyOf(key: SigningKey, zone: string, ttl: number): ResourceRe
   const algorithm = ALGORITHM_NUMBER[key.algorithm];
   if (algorithm === undefined) throw new Error(`unknown DNSSEC algorithm: ${key.algorithm}`);
   const privateKey = createPrivateKey({ key: Buffer.from(key.pkcs8), format: "der", type: "pkcs8" });
-  const name = zone.replace(/\.$/, "");
+  const name = withoutDot(zone);
   return { name, ttl, type: "DNSKEY", flags: DNSKEY_FLAGS, protocol: PROTOCOL, algorithm, key: publicKeyBytes(privateKey, key.algorithm) };
 }
 
@@ -200,7 +201,7 @@ function publicKeyBytes(privateKey: KeyObject, algorithm: DnssecAlgorithm): Uint
 
 /** Labels of an owner name for the RRSIG (RFC 4034 3.1.3): our zone has no wildcard owners. */
 function labelCount(name: string): number {
-  const trimmed = name.replace(/\.$/, "");
+  const trimmed = withoutDot(name);
   return trimmed === "" ? 0 : trimmed.split(".").length;
 }
 
@@ -279,7 +280,7 @@ export function canonicalRdata(rr: ResourceRecord): Buffer {
  * lower-cased, TTL the original TTL.
  */
 export function signedData(rrset: readonly ResourceRecord[], rrsig: Extract<ResourceRecord, { type: "RRSIG" }>): Buffer {
-  const owner = uncompressedName(asciiLowerCase(rrset[0].name.replace(/\.$/, "")));
+  const owner = uncompressedName(asciiLowerCase(withoutDot(rrset[0].name)));
   const rdatas = rrset.map(canonicalRdata).sort(Buffer.compare);
   const parts: Uint8Array[] = [dnssecRdata({ ...rrsig, signature: new Uint8Array(0) }, true)];
   let previous: Buffer | undefined;
@@ -306,7 +307,7 @@ export function keyTag(dnskeyRdata: Uint8Array): number {
 
 /** RFC 4509: SHA-256 over the owner's canonical wire form and the DNSKEY RDATA. */
 export function dsDigest(owner: string, dnskeyRdata: Uint8Array): Uint8Array {
-  const name = uncompressedName(asciiLowerCase(owner.replace(/\.$/, "")));
+  const name = uncompressedName(asciiLowerCase(withoutDot(owner)));
   return new Uint8Array(createHash("sha256").update(name).update(dnskeyRdata).digest());
 }
 

@@ -2,7 +2,8 @@
 // compact denial of existence (RFC 9824), and an RRSIG after every RRset. Pure: the signer
 // (dnssec.ts) holds the key and the signature cache; the responder decides when to call this.
 import type { Signer } from "./dnssec.ts";
-import { asciiLowerCase, TYPE_NXNAME } from "./wire.ts";
+import { asciiLowerCase, withoutDot } from "../names.ts";
+import { TYPE_NXNAME } from "./wire.ts";
 import { RCODE, TYPE, type Question, type ResourceRecord, type ZoneAnswer } from "./zone.ts";
 
 const TYPE_DNSKEY = TYPE.DNSKEY;
@@ -11,7 +12,7 @@ const TYPE_NSEC = TYPE.NSEC;
 const CLASS_IN = 1;
 const CLASS_ANY = 255;
 
-const isApex = (name: string, signer: Signer) => asciiLowerCase(name.replace(/\.$/, "")) === asciiLowerCase(signer.zone);
+const isApex = (name: string, signer: Signer) => asciiLowerCase(withoutDot(name)) === asciiLowerCase(signer.zone);
 
 /**
  * The answer with DNSSEC: a DNSKEY question at the apex gets the key (with or without the DO
@@ -39,7 +40,7 @@ export function signedAnswer(
     // go out as they are, and the parent proves the delegation insecure, an NSEC at the cut
     // with NS and no DS (RFC 4035 3.1.4.1: DS is the parent's to answer), its next name the
     // first label with a zero octet appended, outside the child (RFC 9824 3.4).
-    const name = asciiLowerCase(question.name.replace(/\.$/, ""));
+    const name = asciiLowerCase(withoutDot(question.name));
     if (name === child && question.type === TYPE.DS && answer.denial && dnssecOk) {
       const soa = answer.authority.filter((rr) => rr.type === "SOA");
       const nsec: ResourceRecord = {
@@ -58,7 +59,7 @@ export function signedAnswer(
     result = {
       rcode: RCODE.NOERROR,
       aa: true,
-      answers: signer.dnskeys().map((rr) => ({ ...rr, name: question.name.replace(/\.$/, "") })),
+      answers: signer.dnskeys().map((rr) => ({ ...rr, name: withoutDot(question.name) })),
       authority: [],
       additional: [],
     };
@@ -100,7 +101,7 @@ export function signedAnswer(
       ttl: soa?.ttl ?? 0,
       type: "NSEC",
       // lower case: RFC 4034 validators lower it when they check the signature, RFC 6840 ones do not
-      next: successor(asciiLowerCase(owner.replace(/\.$/, ""))),
+      next: successor(asciiLowerCase(withoutDot(owner))),
       types: [...new Set(listed)].sort((a, b) => a - b),
     };
     rcode = RCODE.NOERROR;

@@ -3,7 +3,8 @@
 // signing our own NOTIFYs and checking their replies. Pure functions of bytes, keys and a clock.
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { TsigKey } from "../config.ts";
-import { asciiLowerCase, encodeResponse, findTsig, TCP_LIMIT, TSIG_MAC_BYTES, type Query, type TsigRecord } from "./wire.ts";
+import { asciiLowerCase } from "../names.ts";
+import { encodeResponse, findTsig, TCP_LIMIT, TSIG_MAC_BYTES, type Query, type TsigRecord } from "./wire.ts";
 
 export const TSIG_ERROR = { BADSIG: 16, BADKEY: 17, BADTIME: 18, BADTRUNC: 22 } as const;
 export type TsigError = (typeof TSIG_ERROR)[keyof typeof TSIG_ERROR];

@@ -4,6 +4,7 @@
 import { Packet } from "dns2";
 import { isIP } from "node:net";
 import { ipv6Groups } from "../addresses.ts";
+import { asciiLowerCase } from "../names.ts";
 import { ByteWriter } from "./byte-writer.ts";
 import { RCODE, TYPE, type Question, type ResourceRecord } from "./zone.ts";
 
@@ -243,9 +244,6 @@ function readName(buf: Buffer, offset: number): { text: string; end: number } | 
   }
   return null;
 }
-
-/** RFC 4034 6.2 canonical form: only the US-ASCII letters are lowered. */
-export const asciiLowerCase = (text: string): string => text.replace(/[A-Z]+/g, (upper) => upper.toLowerCase());
 
 /** An OPT's class is the requestor's payload size; its TTL holds the extended rcode, version and DO bit. */
 function ednsFields(cls: number, ttl: number): Edns {
