@@ -547,18 +547,14 @@ export function characterStrings(text: string): Buffer[] {
  * `flags` is the header's second word (e.g. 0x0100 for RD); `ednsPayload` adds an OPT.
  */
 export function encodeQuestion(id: number, name: string, type: number, options: { flags?: number; ednsPayload?: number } = {}): Buffer {
-  const labels = name.split(".").filter(Boolean);
+  const qname = uncompressedName(name.split(".").filter(Boolean).join("."));
   const { flags = 0, ednsPayload = 0 } = options;
-  const query = Buffer.alloc(HEADER_BYTES + labels.reduce((n, l) => n + l.length + 1, 1) + 4 + (ednsPayload ? 11 : 0));
+  const query = Buffer.alloc(HEADER_BYTES + qname.length + 4 + (ednsPayload ? 11 : 0));
   query.writeUInt16BE(id & 0xffff, 0);
   query.writeUInt16BE(flags, 2);
   query.writeUInt16BE(1, 4);
-  let o = HEADER_BYTES;
-  for (const label of labels) {
-    query[o++] = label.length;
-    o += query.write(label, o, "latin1");
-  }
-  query[o++] = 0;
+  query.set(qname, HEADER_BYTES);
+  let o = HEADER_BYTES + qname.length;
   query.writeUInt16BE(type, o);
   query.writeUInt16BE(1, o + 2);
   if (ednsPayload) {
