@@ -4,7 +4,7 @@
 // public key as the DNSKEY publishes it.
 import { describe, expect, test } from "bun:test";
 import { createPublicKey, verify } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -22,6 +22,7 @@ import {
 import { TYPE_NXNAME } from "../../src/dns/wire.ts";
 import { TYPE, type ResourceRecord } from "../../src/dns/zone.ts";
 import { presentation } from "./dnssec-text.ts";
+import { haveTools } from "../support/tools.ts";
 
 const ZONE = "example.test";
 const WEEK = 7 * 86400;
@@ -97,9 +98,8 @@ function withFile<T>(name: string, text: string, use: (path: string) => T): T {
 }
 
 // Debian's ldnsutils and bind9-utils (installed by .ci/e2e.sh; a machine without them skips these).
-const TOOLS = ["/usr/bin/ldns-verify-zone", "/usr/bin/dnssec-dsfromkey"];
 
-describe.skipIf(!TOOLS.every((tool) => existsSync(tool)))("signer against ldns-verify-zone and dnssec-dsfromkey", () => {
+describe.skipIf(!haveTools("ldns-verify-zone", "dnssec-dsfromkey"))("signer against ldns-verify-zone and dnssec-dsfromkey", () => {
   for (const algorithm of ["ecdsap256sha256", "ed25519"] as const) {
     test(`${algorithm}: a zone signed with it verifies, with the DS as trust anchor`, () => {
       const { text, signer } = signedZone(algorithm);

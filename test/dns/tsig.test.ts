@@ -6,12 +6,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as dnsPacket from "dns-packet";
 import { createHmac } from "node:crypto";
 import { createSocket } from "node:dgram";
-import { existsSync } from "node:fs";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import type { TsigKey } from "../../src/config.ts";
 import { RCODE_NOTAUTH, signRequest, TSIG_ERROR, tsigErrorReply, tsigLength, TsigSigner, verifyRequest, verifyResponse } from "../../src/dns/tsig.ts";
 import { encodeResponse, findTsig, parseQuery, TCP_LIMIT, type Query, type TsigRecord } from "../../src/dns/wire.ts";
 import type { ResourceRecord } from "../../src/dns/zone.ts";
+import { haveTools } from "../support/tools.ts";
 
 const SECRET = Buffer.alloc(32, 0xab).toString("base64");
 const KEY: TsigKey = { name: "xfr-key.", algorithm: "hmac-sha256", secret: SECRET };
@@ -325,7 +325,7 @@ describe("signRequest and verifyResponse (our NOTIFYs)", () => {
 
 // ---- real dig: BIND's own TSIG code verifies what we sign ----
 const DIG = "/usr/bin/dig";
-describe.skipIf(!existsSync(DIG))("dig -y against a responder built from parseQuery, verifyRequest, TsigSigner and tsigErrorReply", () => {
+describe.skipIf(!haveTools("dig"))("dig -y against a responder built from parseQuery, verifyRequest, TsigSigner and tsigErrorReply", () => {
   let clockSkew = 0;
   function respond(message: Buffer): Buffer[] {
     const parsed = parseQuery(message);

@@ -4,7 +4,7 @@
 // matches BIND's dnssec-dsfromkey over the DNSKEY the server answers; the key survives a
 // restart; and a build whose signatures are broken (REGSRV_TEST_BREAK_DNSSEC) is refused.
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dig } from "../e2e/lib/dig.ts";
@@ -12,6 +12,7 @@ import { run } from "../e2e/lib/proc.ts";
 import { startUnbound, type Unbound } from "../e2e/lib/unbound.ts";
 import { subscribe, writeToml } from "../support/helpers.ts";
 import { get, runCli, startServer, type RunningServer } from "../support/server.ts";
+import { haveTools } from "../support/tools.ts";
 
 // Process starts, resolvers and validators: seconds each on a loaded machine.
 setDefaultTimeout(60_000);
@@ -83,9 +84,8 @@ const QUESTIONS: [string, string, boolean][] = [
 ];
 
 // Debian's unbound, bind9-dnsutils (dig, delv) and bind9-utils (installed by .ci/e2e.sh; a machine without them skips these).
-const TOOLS = ["/usr/sbin/unbound", "/usr/bin/dig", "/usr/bin/delv", "/usr/bin/dnssec-dsfromkey"];
 
-describe.skipIf(!TOOLS.every((tool) => existsSync(tool)))("a signed zone and real validators", () => {
+describe.skipIf(!haveTools("unbound", "dig", "delv", "dnssec-dsfromkey"))("a signed zone and real validators", () => {
   let ds = "";
 
   test("`dnssec ds` prints what dnssec-dsfromkey computes over the DNSKEY the server answers", async () => {
