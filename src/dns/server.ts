@@ -449,13 +449,19 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
   /** a transfer going out: its next message is taken when the peer has read the last one */
   let streaming: MessageStream | null = null;
   socket.on("close", () => streaming?.return(undefined));
-  /** Frames one message; false when the connection is gone. */
-  const send = (reply: Buffer): boolean => {
-    const frame = Buffer.allocUnsafe(2 + reply.length);
-    frame.writeUInt16BE(reply.length, 0);
-    reply.copy(frame, 2);
+  /** Frames messages, written together; false when the connection is gone. */
+  const send = (...replies: Buffer[]): boolean => {
+    let length = 0;
+    for (const reply of replies) length += 2 + reply.length;
+    const frames = Buffer.allocUnsafe(length);
+    let at = 0;
+    for (const reply of replies) {
+      frames.writeUInt16BE(reply.length, at);
+      reply.copy(frames, at + 2);
+      at += 2 + reply.length;
+    }
     connection.answered = true;
-    if (!socket.write(frame)) {
+    if (!socket.write(frames)) {
       waitingForDrain = true;
       socket.pause();
     }
@@ -465,16 +471,20 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
     }
     return true;
   };
-  /** Sends the transfer's messages while the socket takes them; false when the connection is gone. */
+  /**
+   * Sends the transfer's next messages, a turn's worth in one write (a socket write is what
+   * costs: one per message took a third of a 100,000-name transfer's time); false when the
+   * connection is gone.
+   */
   const pump = (): boolean => {
+    if (!streaming || waitingForDrain) return true;
     const turnStarted = performance.now();
-    for (let sent = 0; streaming && !waitingForDrain; sent++) {
-      if (sent === TRANSFER_MESSAGES_PER_TURN || (sent > 0 && performance.now() - turnStarted >= TRANSFER_TURN_MS)) {
-        // Other connections and the UDP socket get their turn; this one goes on in the next
-        // (without pausing the socket: pause and resume each turn cost more than the yield).
-        waitingForDrain = true;
-        setImmediate(resumeTurn);
-        return true;
+    const messages: Buffer[] = [];
+    let more = false;
+    while (streaming) {
+      if (messages.length === TRANSFER_MESSAGES_PER_TURN || (messages.length > 0 && performance.now() - turnStarted >= TRANSFER_TURN_MS)) {
+        more = true;
+        break;
       }
       let next: IteratorResult<Buffer, void>;
       try {
@@ -485,7 +495,14 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
         return false;
       }
       if (next.done) streaming = null;
-      else if (!send(next.value)) return false;
+      else messages.push(next.value);
+    }
+    if (messages.length > 0 && !send(...messages)) return false;
+    if (more && !waitingForDrain) {
+      // Other connections and the UDP socket get their turn; this one goes on in the next
+      // (without pausing the socket: pause and resume each turn cost more than the yield).
+      waitingForDrain = true;
+      setImmediate(resumeTurn);
     }
     return true;
   };
