@@ -37,6 +37,28 @@ export interface Cidr {
 }
 
 /** The bytes of an IPv4 (4) or IPv6 (16) address, or null when it is neither. */
+/**
+ * Reads a dotted quad as isIP takes one (no leading zeros, each part at most 255) into `out`
+ * without allocating; false for anything else (then addressBytes reads it).
+ */
+export function dottedQuadInto(address: string, out: Uint8Array): boolean {
+  let part = 0;
+  let value = -1;
+  for (let i = 0; i <= address.length; i++) {
+    const c = i < address.length ? address.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (value < 0 || part > 3) return false;
+      out[part++] = value;
+      value = -1;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (value === 0) return false; // a leading zero
+      value = value < 0 ? c - 0x30 : value * 10 + c - 0x30;
+      if (value > 255) return false;
+    } else return false;
+  }
+  return part === 4;
+}
+
 export function addressBytes(address: string): Uint8Array | null {
   const text = unmapIPv4(address);
   const family = isIP(text);

@@ -1,6 +1,6 @@
 // The address forms the API and DNS share (src/addresses.ts), without sockets.
 import { describe, expect, test } from "bun:test";
-import { addressBytes, inCidr, ipv6Groups, ipv6GroupsInto, ipv6Prefix, parseCidr, unmapIPv4 } from "../src/addresses.ts";
+import { addressBytes, dottedQuadInto, inCidr, ipv6Groups, ipv6GroupsInto, ipv6Prefix, parseCidr, unmapIPv4 } from "../src/addresses.ts";
 
 describe("IPv6 groups", () => {
   test("'::' anywhere, a dotted IPv4 tail and a zone index give the eight groups", () => {
@@ -63,5 +63,46 @@ describe("addresses and networks", () => {
     expect(inCidr(addressBytes("2001:db9::1")!, v6)).toBe(false);
     expect(inCidr(addressBytes("10.0.0.1")!, parseCidr("::/0")!)).toBe(false);
     expect(inCidr(addressBytes("2001:db8::1")!, parseCidr("0.0.0.0/0")!)).toBe(false);
+  });
+});
+
+describe("dotted quads read without allocating", () => {
+  test("dottedQuadInto takes exactly what isIP takes as IPv4, with the same octets as addressBytes", () => {
+    const { isIP } = require("node:net") as typeof import("node:net");
+    const samples = [
+      "0.0.0.0",
+      "255.255.255.255",
+      "1.2.3.4",
+      "10.0.0.1",
+      "01.2.3.4",
+      "1.2.3.04",
+      "1.2.3",
+      "1.2.3.4.5",
+      "256.1.1.1",
+      "1.2.3.256",
+      "1..2.3",
+      ".1.2.3",
+      "1.2.3.",
+      "",
+      "a.b.c.d",
+      "1.2.3.4 ",
+      " 1.2.3.4",
+      "::ffff:1.2.3.4",
+      "2001:db8::1",
+      "1.2.3.4/24",
+      "99999999999.1.1.1",
+      "0.00.0.0",
+    ];
+    for (let i = 0; i < 2000; i++) {
+      const part = () =>
+        [String(Math.floor(Math.random() * 300)), `0${Math.floor(Math.random() * 10)}`, "", "x"][Math.random() < 0.9 ? 0 : Math.floor(Math.random() * 4)];
+      samples.push(Array.from({ length: 3 + Math.floor(Math.random() * 3) }, part).join("."));
+    }
+    const out = new Uint8Array(4);
+    for (const text of samples) {
+      const read = dottedQuadInto(text, out);
+      expect({ text, read }).toEqual({ text, read: isIP(text) === 4 });
+      if (read) expect([...out]).toEqual([...addressBytes(text)!]);
+    }
   });
 });

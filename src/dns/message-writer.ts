@@ -29,6 +29,8 @@ export class MessageWriter {
   private answers = 0;
   /** lower-case name (suffix) -> where it was written */
   private readonly names = new Map<string, number>();
+  /** where ownerName wrote a name that no record owns yet: the next record's owner */
+  private unowned = -1;
 
   constructor(private readonly header: MessageHeader) {
     if (header.question) {
@@ -45,6 +47,23 @@ export class MessageWriter {
   /** Appends an answer record; throws on data it cannot write (an address that is not one). */
   record(rr: ResourceRecord): void {
     this.name(rr.name);
+    this.rest(rr);
+  }
+
+  /** An answer record owned by the name written at `owner` (ownerName); `rr.name` is not read. */
+  recordOwnedAt(owner: number, rr: ResourceRecord): void {
+    this.owner(owner);
+    this.rest(rr);
+  }
+
+  /** The name at `owner`: right here when ownerName just wrote it, else a pointer to it. */
+  private owner(at: number): void {
+    if (at === this.unowned) this.unowned = -1;
+    else this.u16(0xc000 | at);
+  }
+
+  /** Type, class, TTL, data length and data. */
+  private rest(rr: ResourceRecord): void {
     this.u16(TYPE[rr.type]);
     this.u16(CLASS_IN);
     this.u32(rr.ttl);
@@ -77,9 +96,15 @@ export class MessageWriter {
         this.u16(rr.priority);
         this.name(rr.exchange);
         break;
-      case "TXT":
-        for (const part of characterStrings(rr.text)) this.characterString(part);
+      case "TXT": {
+        // mostly one <character-string> (a challenge: 43 octets), written in place
+        const written = this.buf.write(rr.text, this.offset + 1, "utf8");
+        if (written <= 255 && written === Buffer.byteLength(rr.text)) {
+          this.buf[this.offset] = written;
+          this.offset += 1 + written;
+        } else for (const part of characterStrings(rr.text)) this.characterString(part);
         break;
+      }
       case "CAA":
         this.buf[this.offset++] = rr.flags;
         this.characterString(Buffer.from(rr.tag));
@@ -98,6 +123,61 @@ export class MessageWriter {
     }
     this.buf.writeUInt16BE(this.offset - lengthAt - 2, lengthAt);
     this.answers++;
+  }
+
+  /** answer records written so far */
+  get records(): number {
+    return this.answers;
+  }
+
+  /**
+   * Writes the owner name `<label>.<suffix>` of the next record, for the records after it to
+   * point at (recordAt, addressAt, recordOwnedAt; the next one must follow): the label,
+   * then a pointer to `suffix` (lower-case, no trailing dot) when the message holds it, else
+   * the suffix in full; a number is where this message holds the suffix (an earlier
+   * ownerName). Returns where the name starts, or -1 (nothing written) when a pointer could
+   * not reach it or the label is not one: the caller writes those records with record().
+   */
+  ownerName(label: string, suffix: string | number): number {
+    const at = this.offset;
+    if (at > MAX_POINTER || label.length === 0 || label.length > 63) return -1;
+    for (let i = 0; i < label.length; i++) if (label.charCodeAt(i) > 0xff || label.charCodeAt(i) === 0x2e) return -1;
+    this.buf[this.offset] = label.length;
+    this.buf.write(label, this.offset + 1, "latin1");
+    this.offset += 1 + label.length;
+    const suffixAt = typeof suffix === "number" ? suffix : this.names.get(suffix);
+    if (suffixAt !== undefined) this.u16(0xc000 | suffixAt);
+    else this.name(suffix as string);
+    this.unowned = at;
+    return at;
+  }
+
+  /** A record owned by the name written at `owner` (ownerName): a pointer to it, then `tail` (recordTail). */
+  recordAt(owner: number, tail: Uint8Array): void {
+    this.owner(owner);
+    this.bytes(tail);
+    this.answers++;
+  }
+
+  /** An A (4 octets) or AAAA (16) record owned by the name at `owner`. */
+  addressAt(owner: number, ttl: number, address: Uint8Array): void {
+    this.owner(owner);
+    this.u16(address.length === 4 ? TYPE.A : TYPE.AAAA);
+    this.u16(CLASS_IN);
+    this.u32(ttl);
+    this.u16(address.length);
+    this.bytes(address);
+    this.answers++;
+  }
+
+  /**
+   * A record's octets after its owner name (type, class, TTL, data length, data), with the
+   * names in its data written in full: copied after a pointer by recordAt.
+   */
+  static recordTail(rr: ResourceRecord): Buffer {
+    const writer = new MessageWriter({ id: 0, aa: false, rcode: 0, edns: null });
+    writer.record({ ...rr, name: "" }); // the root: one zero octet after the header
+    return Buffer.from(writer.buf.subarray(13, writer.offset));
   }
 
   toBuffer(): Buffer {

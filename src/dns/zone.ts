@@ -397,6 +397,39 @@ export function gatewayRecords(name: string, gateway: GatewayRecord, zone: DnsSe
   return out;
 }
 
+/**
+ * What a transfer needs to write a plain gateway (one whose label has no static records of its
+ * own: nearly all of them) straight from its row: gatewayRecords' records for it are its
+ * address records (TTL `gatewayTtl`), then `shared` (CAA, "*" TXT, "*" MX: TTL `ttl`), then
+ * its challenge at `_acme-challenge.<name>` (TTL `gatewayTtl`). `label` gives the gateway's
+ * label, or null when gatewayRecords must be asked (a static name, or not a gateway name).
+ */
+export interface PlainGateways {
+  /** the zone's name without the trailing dot, lower-case */
+  apex: string;
+  label(name: string): string | null;
+  /** a tunnel-mode gateway's addresses: the tunnel servers' (empty: its own last address) */
+  tunnel: RecordData[];
+  shared: RecordData[];
+  ttl: number;
+  gatewayTtl: number;
+}
+
+export function plainGateways(zone: DnsSettings): PlainGateways {
+  const statics = staticZone(zone);
+  return {
+    apex: withoutDot(statics.apex),
+    label(name) {
+      const label = gatewayLabel(name, statics);
+      return label === null || statics.nodes.has(label) ? null : label;
+    },
+    tunnel: statics.tunnel,
+    shared: [...statics.everyGateway.caaTxt, ...statics.everyGateway.mx],
+    ttl: zone.ttl,
+    gatewayTtl: zone.gatewayTtl,
+  };
+}
+
 /** The label of a gateway's full name, or null when it is not one label below the apex. */
 function gatewayLabel(name: string, statics: StaticZone): string | null {
   // domains.name is in the program's form already: the label is what comes before the apex
@@ -412,6 +445,23 @@ function gatewayLabel(name: string, statics: StaticZone): string | null {
  * part of it.
  */
 export function* zoneRecords(zone: DnsSettings, serial: number, gateways: Iterable<[string, GatewayRecord]>): Generator<ResourceRecord> {
+  for (const item of zoneItems(zone, serial, gateways, false)) yield item as ResourceRecord;
+}
+
+/** A plain gateway (PlainGateways) as a transfer writes it from its row: full name and label. */
+export interface PlainGatewayRow {
+  row: GatewayRecord;
+  name: string;
+  label: string;
+}
+
+/** zoneRecords' records in the same order, each plain gateway's as one row when `plainRows`. */
+export function* zoneItems(
+  zone: DnsSettings,
+  serial: number,
+  gateways: Iterable<[string, GatewayRecord]>,
+  plainRows: boolean,
+): Generator<ResourceRecord | PlainGatewayRow> {
   const statics = staticZone(zone);
   const apexName = withoutDot(statics.apex);
   yield soaRecord(zone, serial);
@@ -420,6 +470,13 @@ export function* zoneRecords(zone: DnsSettings, serial: number, gateways: Iterab
   // A static name a gateway also holds is given once, merged, with the gateway.
   const shadowed = new Set<string>();
   for (const [name, gateway] of gateways) {
+    if (plainRows) {
+      const label = gatewayLabel(name, statics);
+      if (label !== null && !statics.nodes.has(label)) {
+        yield { row: gateway, name, label };
+        continue;
+      }
+    }
     const records = gatewayRecords(name, gateway, zone);
     if (records.length === 0) continue;
     const label = gatewayLabel(name, statics)!;

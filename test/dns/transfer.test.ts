@@ -1,5 +1,7 @@
 // The zone walk and the AXFR/IXFR message streams (src/dns/transfer.ts), decoded by dns-packet.
 import { afterAll, describe, expect, test } from "bun:test";
+import type { DnsSettings } from "../../src/config.ts";
+import { MessageWriter } from "../../src/dns/message-writer.ts";
 import type { GatewayRecord } from "../../src/gateway-data.ts";
 import { differences, transferMessages, type Changeset, type ZoneSnapshot } from "../../src/dns/transfer.ts";
 import { answerQuestion, gatewayRecords, TYPE, zoneRecords, type ResourceRecord } from "../../src/dns/zone.ts";
@@ -136,6 +138,62 @@ describe("AXFR", () => {
     const got = records(messages);
     for (let i = 0; i < 20_000; i += 997) expect(got).toContain(`gw${i}.example.test A "10.0.${i >> 8}.${i & 255}"`);
     expect(got.filter((r) => r.includes(" CAA ")).length).toBe(20_001); // each gateway's and the apex's
+  });
+
+  test("every kind of gateway row goes out exactly as the walk gives its records, in order", () => {
+    // The transfer writes most gateways straight from their rows (PlainGatewayWriter); the
+    // walk (zoneRecords) builds record objects. Both, decoded, must be the same records.
+    const rows: [string, GatewayRecord][] = [];
+    const shapes: Partial<GatewayRecord>[] = [
+      { mode: 0, lastIp: "198.51.100.7" },
+      { mode: 0, lastIp: "::ffff:198.51.100.8" },
+      { mode: 0, lastIp: "2001:db8::7" },
+      { mode: 0, lastIp: "" },
+      { mode: 0, lastIp: "not an address", dnsChallenge: "tunnel-challenge" },
+      { mode: 1, lastIpv4: "203.0.113.9", lastIpv6: "2001:db8:1::9" },
+      { mode: 1, lastIpv4: "", lastIpv6: "2001:db8:1::a", dnsChallenge: "c".repeat(300) },
+      { mode: 1, lastIpv4: "", lastIpv6: "", dnsChallenge: "challenge-only" },
+      { mode: 1, lastIpv4: "", lastIpv6: "" },
+      { mode: 7, dnsChallenge: "odd mode" },
+    ];
+    // plain labels, a label with its own TXT and MX, a static name, a CNAME, names outside the zone's gateways
+    const labels = ["plain", "_psl", "docs", "www", "ns1", "api", "x-y"];
+    for (const label of labels) for (const [i, shape] of shapes.entries()) rows.push([`${label}${i}.example.test.`, gateway(shape)]);
+    for (const [i, shape] of shapes.entries())
+      rows.push([labels[i % labels.length] === "plain" ? "_psl.example.test." : `${labels[i % labels.length]}.example.test.`, gateway(shape)]);
+    rows.push(["deep.label.example.test.", gateway()], ["other.example.org.", gateway()]);
+    const variants: Partial<DnsSettings>[] = [
+      {},
+      { tunnelAddresses: [], caa: [], mx: [], txt: [] },
+      {
+        tunnelAddresses: ["192.0.2.11"],
+        mx: [
+          ["*", 5, "mx.example.test."],
+          ["plain0", 7, "mx2.example.net."],
+        ],
+        txt: [["plain1", "own"]],
+      },
+      { domain: "Example.Test", gatewayTtl: 5, ttl: 7 },
+    ];
+    // name, type, TTL and data of every answer record, decoded by dns-packet
+    const decoded = (messages: Buffer[]) =>
+      messages.flatMap((m) =>
+        decode(m).answers!.map((a) => `${a.name} ${a.type} ${(a as { ttl?: number }).ttl} ${JSON.stringify((a as { data?: unknown }).data)}`),
+      );
+    for (const variant of variants) {
+      const z = testZone(variant);
+      for (let start = 0; start < rows.length; start += 7) {
+        const some = rows.slice(start, start + 7);
+        const got = decoded([...transferMessages(axfrQuery, snapshotOf(SERIAL, some), z)]);
+        const walked = [...zoneRecords(z, SERIAL, some)];
+        walked.push(walked[0]); // the closing SOA
+        // the same records through the general writer, decoded the same way
+        const writer = new MessageWriter({ id: 77, aa: true, rcode: 0, edns: null, question: axfrQuery.question });
+        for (const r of walked) writer.record(r);
+        expect(got).toEqual(decoded([writer.toBuffer()]));
+        expect(got.length).toBe(walked.length);
+      }
+    }
   });
 
   test("stopping early closes the snapshot", () => {
