@@ -14,6 +14,7 @@
 #     Measured with NSD and with Knot (LATENCY_SECONDARIES): NSD reloads by forking a new server
 #     for each transfer, Knot applies each IXFR in place, so the two bound what we can be held to.
 # Small dry run: TRANSFER_NAMES=2000 BIG_NAMES=5000 CHANGE_SECONDS=2 bench/transfer.sh
+# PARTS picks measurements (default "full latency big"), e.g. PARTS=full bench/transfer.sh 3
 source "$(dirname "$0")/lib/common.sh"
 source "$BENCH_DIR/lib/servers.sh"
 ROUNDS="${1:-1}"
@@ -23,6 +24,8 @@ CHANGES_PER_SECOND="${CHANGES_PER_SECOND:-100}"
 CHANGE_SECONDS="${CHANGE_SECONDS:-10}"
 SECONDARY_RELOAD_TIMEOUT="${SECONDARY_RELOAD_TIMEOUT:-0}"
 LATENCY_SECONDARIES="${LATENCY_SECONDARIES:-nsd knot}"
+PARTS="${PARTS:-full latency big}"
+part() { [[ " $PARTS " == *" $1 "* ]]; }
 NSD_PRIMARY_PORT=5311 OURS_PORT=5312 SECONDARY_PORT=5313 OURS_HTTP=18090
 ZONE=bench.test
 
@@ -168,6 +171,7 @@ make_data "$DATA" "$TRANSFER_NAMES"
 for round in $(seq "$ROUNDS"); do
   # 1. full transfer, NSD primary and ours (order alternates by round)
   order=(nsd ours); [ $((round % 2)) = 0 ] && order=(ours nsd)
+  part full || order=()
   declare -A took=()
   for primary in "${order[@]}"; do
     case "$primary" in
@@ -178,11 +182,12 @@ for round in $(seq "$ROUNDS"); do
     took[$primary]=$TRANSFER_SECONDS
     stop_pid "$SERVER_PID"
   done
-  ratio=$(awk -v o="${took[ours]}" -v n="${took[nsd]}" 'BEGIN { printf "%.2f", o / n }')
+  part full && ratio=$(awk -v o="${took[ours]}" -v n="${took[nsd]}" 'BEGIN { printf "%.2f", o / n }') &&
   echo "{\"round\":$round,\"what\":\"full transfer\",\"names\":$TRANSFER_NAMES,\"nsdSeconds\":${took[nsd]},\"oursSeconds\":${took[ours]},\"oursOverNsd\":$ratio}" | tee -a "$RESULTS" >&2
 
   # 3. change-to-secondary-answer latency, ours NOTIFYing the secondary, on a copy of the data
   # (the pings change it; the next round's full transfers compare the zone as generated)
+  part latency || continue
   for secondary in $LATENCY_SECONDARIES; do
     rm -rf "$DATA-changes" && cp -r "$DATA" "$DATA-changes"
     start_ours "$DATA-changes" $OURS_PORT $OURS_HTTP REGISTRATION_HTTP_TRUST_PROXY=true REGISTRATION_DNS_RRL_RATE=0
@@ -201,6 +206,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 # 2. BIG_NAMES names from ours: transfer time and our RSS growth
+if part big; then
 BIG="$WORK/transfer-${BIG_NAMES}"
 make_data "$BIG" "$BIG_NAMES"
 start_ours "$BIG" $OURS_PORT $OURS_HTTP
@@ -218,6 +224,7 @@ hwm_after=$(peak_rss_mb "$SERVER_PID")
 rss_after=$(rss_mb "$SERVER_PID")
 stop_pid "$SERVER_PID"
 echo "{\"what\":\"big transfer\",\"names\":$BIG_NAMES,\"oursSeconds\":$TRANSFER_SECONDS,\"rssBeforeMb\":$rss_before,\"peakRssDuringMb\":$peak,\"rssAfterMb\":$rss_after,\"growthMb\":$((peak - rss_before)),\"vmHwmBeforeMb\":$hwm_before,\"vmHwmAfterMb\":$hwm_after}" | tee -a "$RESULTS" >&2
+fi
 
 log "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 cat "$RESULTS"
