@@ -20,6 +20,7 @@ import {
   type ZonePublisherOptions,
 } from "../../src/store/zone-journal.ts";
 import { LEGACY, LEGACY_DB_FILE } from "../support/make-legacy-db.ts";
+import { waitFor } from "../support/helpers.ts";
 import { signingEpoch } from "../../src/dns/dnssec.ts";
 import { testZone } from "../dns/client.ts";
 
@@ -230,6 +231,24 @@ describe("zone publisher", () => {
     expect(serial).toBe(1);
     expect(serialGreater(serial, 4294967295)).toBe(true);
     expect(changesets(db)).toEqual([{ serial: 1, previous: 4294967295 }]);
+  });
+
+  test("a write after a quiet spell is published at once; one within the batch window waits for the window", async () => {
+    const { db } = openFile();
+    const store = createStore(db);
+    for (let i = 0; i < 3; i++) subscribe(store, `gw${i}`, i);
+    // a window far longer than the test: only the first poke can be published within it
+    const publisher = publisherOn(db, { batchMs: 600_000 });
+    store.onGatewayChange(() => publisher.poke());
+    const start = publisher.serial();
+    expect(await store.recordPingGrouped(tokenOf(0), NOW + 1, "198.51.100.1")).toBe(true);
+    await waitFor(() => publisher.published.length === 1, "the first change published without waiting for the window");
+    expect(publisher.published).toEqual([start + 1]);
+    expect(await store.recordPingGrouped(tokenOf(1), NOW + 1, "198.51.100.2")).toBe(true);
+    await Bun.sleep(50);
+    expect(publisher.published).toEqual([start + 1]); // the second waits for the window
+    expect(publisher.publishNow()).toBe(start + 2);
+    publisher.close();
   });
 
   test("100 writes in one turn, each poking it, are published as one changeset under one new serial", async () => {
