@@ -1,6 +1,6 @@
 // Expiry warnings (expiry.warn_days): the verified, not opted-out owner of a quiet name gets one
 // email per silence, sent by the sweep, with a link (/keep) that keeps the name once. In process,
-// on the app's clock; the sweep runs every 50 ms of real time, so each step waits for sweeps.
+// on the app's clock; the sweep runs every 10 ms of real time, so each step waits for sweeps.
 import { afterEach, describe, expect, test } from "bun:test";
 import { loadSettings, SettingsError } from "../../src/config.ts";
 import { utcDate } from "../../src/mail/templates.ts";
@@ -16,8 +16,8 @@ const EXPIRY = {
   REGISTRATION_EXPIRY_INTERVAL_SECONDS: "1",
   REGISTRATION_EXPIRY_MAX_FRACTION: "1",
 };
-/** sweeps every 50 ms instead of every expiry.interval_seconds: a step waits for two */
-const SWEEPS = { intervalMs: 50 };
+/** sweeps every 10 ms instead of every expiry.interval_seconds: a step waits for two */
+const SWEEPS = { intervalMs: 10 };
 const KEEP_LINK = /^http:\/\/api\.example\.test:\d+\/keep\?s=([0-9a-f-]{36})$/m;
 
 const apps: TestApp[] = [];
