@@ -104,15 +104,16 @@ describe("expiry.max_fraction", () => {
   });
 
   test("the walk reads only the ids between the first and the last stale row: where none is stale, no batch runs", async () => {
-    // 12,000 rows, stale ones only among the last 300: today's walk ran a batch per 2,000-row window
-    const late = seed(12_000, 0);
-    late.db.$client.query("UPDATE domains SET timestamp = ? WHERE id > 11700").run(NOW - 100 * DAY);
+    // 6,300 rows, stale ones only among the last 300: a walk from the first id would run a batch
+    // per 2,000-row window (4)
+    const late = seed(6_300, 0);
+    late.db.$client.query("UPDATE domains SET timestamp = ? WHERE id > 6000").run(NOW - 100 * DAY);
     const { log, batches } = await sweepOnce(late, { maxFraction: 0.25 });
     expect(log).toContain("removed 300 domain(s)");
     expect(batches).toBeLessThanOrEqual(2);
     late.db.$client.close();
 
-    const none = seed(3_000, 0);
+    const none = seed(1_000, 0);
     const quiet = await sweepOnce(none, { maxFraction: 0.25 });
     expect(quiet.log).toContain("removed 0 domain(s)");
     expect(quiet.batches).toBe(0);
