@@ -41,6 +41,8 @@ export interface AppOptions {
   dbPath?: string;
   /** the socket peer of requests that name none (a whole-server test's client is 127.0.0.1) */
   from?: string;
+  /** how long a write waits for a locked database (SQLite's busy_timeout) instead of the store's own wait */
+  lockWaitMs?: number;
 }
 
 export interface TestApp {
@@ -84,6 +86,7 @@ export function startApp(options: AppOptions = {}): TestApp {
   const { settings } = loadSettings(["--domain", "example.test", "--db", dbPath, ...(options.args ?? [])], env);
   if (typeof options.limits === "object") Object.assign(settings.limits, options.limits);
   const db = openDatabase(dbPath);
+  if (options.lockWaitMs !== undefined) db.$client.run(`PRAGMA busy_timeout = ${options.lockWaitMs}`);
   const store = createStore(db);
   const lines: string[] = [];
   const entries: { line: string; fields?: LogFields }[] = [];
