@@ -22,17 +22,15 @@ function seed(n: number, stale: number) {
   const path = join(dir, `${crypto.randomUUID()}.sqlite`);
   const db = openDatabase(path);
   const store = createStore(db);
-  db.$client.transaction(() => {
-    for (let i = 0; i < n; i++)
-      store.insertDomain({
-        name: `gw${i}.example.test.`,
-        token: crypto.randomUUID(),
-        description: "",
-        mode: 0,
-        timestamp: i < stale ? NOW - 100 * DAY : NOW - DAY,
-      });
+  // as Store.insertDomain writes them (the owner-less account), one statement prepared once
+  const sqlite = db.$client;
+  sqlite.run("INSERT OR IGNORE INTO accounts (email, optout) VALUES ('', 1)");
+  const account = (sqlite.query("SELECT id FROM accounts WHERE email = ''").get() as { id: number }).id;
+  const insert = sqlite.query("INSERT INTO domains (name, account_id, token, description, timestamp, mode) VALUES (?, ?, ?, '', ?, 0)");
+  sqlite.transaction(() => {
+    for (let i = 0; i < n; i++) insert.run(`gw${i}.example.test.`, account, crypto.randomUUID(), i < stale ? NOW - 100 * DAY : NOW - DAY);
   })();
-  return { path, db, store, count: () => (db.$client.query("SELECT count(*) AS n FROM domains").get() as { n: number }).n };
+  return { path, db, store, count: () => (sqlite.query("SELECT count(*) AS n FROM domains").get() as { n: number }).n };
 }
 
 /** One sweep through the worker as the timer runs it (60 days); its log lines and how many batches it ran. */
