@@ -236,6 +236,7 @@ describe("/metrics, in process", () => {
         counters: dns,
         lookups: { gateway: seeded.store.findGatewayByName },
         log: () => {},
+        warmUp: false, // the test above pins that the warm-up is not counted
       },
       DNS_WORKER,
     );
