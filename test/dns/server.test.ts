@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { createServer } from "node:net";
+import { AnswerCache } from "../../src/dns/answer-cache.ts";
 import { startDnsServer } from "../../src/dns/server.ts";
 import { decode, encodeQuery, GATEWAYS, packet, seededStore, startTestDns, tcpExchange, testZone, udpExchange } from "./client.ts";
 
@@ -368,6 +369,19 @@ describe("failures", () => {
     }
     const again = await startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, log: () => {}, warmUp: false });
     await again.close();
+  });
+});
+
+describe("start-up", () => {
+  test("the warm-up answers its made-up questions before the sockets open; warmUp: false (tests only) skips it", async () => {
+    const warmed = new AnswerCache();
+    await (await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, log: () => {}, cache: warmed })).close();
+    expect(warmed.stats.misses).toBeGreaterThan(1000);
+    const cold = new AnswerCache();
+    await (
+      await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, log: () => {}, cache: cold, warmUp: false })
+    ).close();
+    expect(cold.stats).toEqual({ hits: 0, misses: 0 });
   });
 });
 
