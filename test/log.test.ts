@@ -1,6 +1,7 @@
 // maskedPath: the one rule for secrets in request lines, on both of its code paths (raw text
 // when nothing is encoded, decode-mask-encode otherwise).
 import { describe, expect, test } from "bun:test";
+import { fstatSync } from "node:fs";
 import { errorText, formatLine, maskedPath, maskEmail, maskSecret, oneLine, stdoutIsJournal } from "../src/log.ts";
 
 const TOKEN = "0b6f3c1e-8a5d-4f2b-9c7e-1d2a3b4c5d6e";
@@ -110,5 +111,11 @@ describe("a line", () => {
     expect(stdoutIsJournal({})).toBe(false);
     expect(stdoutIsJournal({ JOURNAL_STREAM: "1:1" })).toBe(false);
     expect(stdoutIsJournal({ JOURNAL_STREAM: "not a stream" })).toBe(false);
+  });
+
+  test("JOURNAL_STREAM naming this process's stdout counts; naming another stream (an inode off) does not", () => {
+    const { dev, ino } = fstatSync(1, { bigint: true });
+    expect(stdoutIsJournal({ JOURNAL_STREAM: `${dev}:${ino}` })).toBe(true);
+    expect(stdoutIsJournal({ JOURNAL_STREAM: `${dev}:${ino + 1n}` })).toBe(false);
   });
 });

@@ -9,15 +9,17 @@ import { encodeQuery, seededStore, startTestDns, testZone } from "../dns/client.
 const seeded = seededStore();
 let dns: Awaited<ReturnType<typeof startTestDns>>;
 beforeAll(async () => {
-  dns = await startTestDns(testZone({ txt: [["@", "x".repeat(200)]] }), { gateway: seeded.store.findGatewayByName });
+  // ~1.1 KB an answer: the bytes of 100,000 small answers in a quarter of the queries
+  const txt: [string, string][] = ["w", "x", "y", "z"].map((c) => ["@", c.repeat(250)]);
+  dns = await startTestDns(testZone({ txt }), { gateway: seeded.store.findGatewayByName });
 });
 afterAll(async () => {
   await dns.close();
   seeded.cleanup();
 });
 
-test("100,000 pipelined queries sent before reading a byte are all answered, in order, once the client reads", async () => {
-  const count = 100_000;
+test("25,000 pipelined queries sent before reading a byte are all answered, in order, once the client reads", async () => {
+  const count = 25_000;
   const frames: Buffer[] = [];
   for (let i = 0; i < count; i++) {
     const q = encodeQuery("example.test", "TXT", { id: i & 0xffff });
@@ -26,7 +28,7 @@ test("100,000 pipelined queries sent before reading a byte are all answered, in 
     q.copy(frame, 2);
     frames.push(frame);
   }
-  // About 25 MB of answers in all: far past the 1 MiB the server lets wait unsent.
+  // About 27 MB of answers in all: far past the 1 MiB the server lets wait unsent.
   const socket = connect({ port: dns.port, host: "127.0.0.1" });
   await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
   socket.pause();

@@ -137,7 +137,7 @@ describe("dyndns2 /nic/update", () => {
   });
 
   test("a database that stays locked answers 911 with 503 and Retry-After, no stack trace, and nothing is written", async () => {
-    app = startApp();
+    app = startApp({ lockWaitMs: 100 }); // gives up after 0.1 s instead of the store's 2 s
     const gw = await subscribed(app);
     const holder = new Database(app.dbPath);
     holder.run("BEGIN IMMEDIATE");

@@ -14,10 +14,11 @@ const seeded = seededStore();
 const { store } = seeded;
 afterAll(() => seeded.cleanup());
 
-// More gateways of every kind, so the queries below touch many rows.
+// More gateways of every kind, so the queries below touch many rows: each mix of mode, address
+// and challenge (i % 30) three times, and challenges of every length the loop makes twice.
 const extra: { label: string; token: string }[] = [];
 const now = Math.floor(Date.now() / 1000);
-for (let i = 0; i < 200; i++) {
+for (let i = 0; i < 100; i++) {
   const label = `gw${i}`;
   const token = crypto.randomUUID();
   store.insertDomain({ name: `${label}.example.test.`, token, description: "", mode: i % 2, timestamp: now });
@@ -92,10 +93,10 @@ const withId = (message: Buffer, id: number) => {
 };
 
 describe("DNS answer cache", () => {
-  test("over a few thousand queries, a cached reply (miss, then hit under another ID) equals the uncached reply byte for byte", () => {
+  test("over two thousand queries, a cached reply (miss, then hit under another ID) equals the uncached reply byte for byte", () => {
     const { cache, respond } = cachedResponder();
     const all = queries();
-    expect(all.length).toBeGreaterThan(3000);
+    expect(all.length).toBeGreaterThan(2000);
     let hits = 0;
     for (const { message, transport } of all) {
       const expected = uncached(message, transport);
@@ -295,7 +296,7 @@ describe("DNS encoding", () => {
       expect(uncached(message, transport)).toEqual(reference(message, transport));
       compared++;
     }
-    expect(compared).toBeGreaterThan(3000);
+    expect(compared).toBeGreaterThan(2000);
   });
 
   test("the byte writer's bit fields, patches and partial bytes match dns2's writer", () => {

@@ -4,7 +4,8 @@ import { describe, expect, test } from "bun:test";
 import { get, startServer, useServer } from "../support/server.ts";
 import { decode, encodeQuery, tcpExchange, udpExchange } from "./client.ts";
 
-const running = useServer({ env: { REGISTRATION_HTTP_TRUST_PROXY: "true" } });
+// JOURNAL_STREAM naming another stream: a child that inherited it from a service but writes to a pipe
+const running = useServer({ env: { REGISTRATION_HTTP_TRUST_PROXY: "true", JOURNAL_STREAM: "1:1" } });
 
 const udp = async (name: string, type: string) => decode(await udpExchange(running.server.dnsPort, encodeQuery(name, type)));
 const tcp = async (name: string, type: string) => decode((await tcpExchange(running.server.dnsPort, [encodeQuery(name, type)]))[0]);
@@ -52,6 +53,10 @@ describe("DNS follows the API (whole process)", () => {
     expect((await udp("dyn1.example.test", "AAAA")).answers?.map((r: any) => r.data)).toEqual(["2001:db8:77::1"]);
     // dual stack: each family keeps the last address it pinged from
     expect((await udp("dyn1.example.test", "A")).answers?.map((r: any) => r.data)).toEqual(["203.0.113.78"]);
+  });
+
+  test("its text log, with a JOURNAL_STREAM that names another stream, keeps its timestamps", () => {
+    expect(running.server.output()).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z registration-server .* ready: /m);
   });
 
   test("the issue's demo: subscribe demo in mode 1, ping, A is 127.0.0.1 with aa", async () => {

@@ -12,7 +12,7 @@ const txtOf = (reply: Buffer) =>
 describe("DNS reload", () => {
   test("after reload(zone) the next query answers the new TXT record over UDP and TCP, though the old answer was cached", async () => {
     const zone = testZone({ txt: [["@", "v=first"]] });
-    const dns = await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, log: () => {} });
+    const dns = await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, log: () => {}, warmUp: false });
     try {
       const ask = () => udpExchange(dns.port, encodeQuery("example.test", "TXT"));
       expect(txtOf(await ask())).toEqual(["v=first"]);
@@ -27,7 +27,14 @@ describe("DNS reload", () => {
   });
 
   test.skipIf(!hasIpv6Loopback())("a list of addresses: 127.0.0.1 and ::1 both answer, UDP and TCP, on one port", async () => {
-    const dns = await startDnsServer({ host: ["127.0.0.1", "::1"], port: 0, zone: testZone(), lookups: { gateway: () => undefined }, log: () => {} });
+    const dns = await startDnsServer({
+      host: ["127.0.0.1", "::1"],
+      port: 0,
+      zone: testZone(),
+      lookups: { gateway: () => undefined },
+      log: () => {},
+      warmUp: false,
+    });
     try {
       for (const host of ["127.0.0.1", "::1"]) {
         expect(decode(await udpExchange(dns.port, encodeQuery("example.test", "SOA"), 2000, host)).rcode).toBe("NOERROR");
@@ -37,7 +44,14 @@ describe("DNS reload", () => {
       await dns.close();
     }
     // Closed on every address: the port can be bound again on both.
-    const again = await startDnsServer({ host: ["127.0.0.1", "::1"], port: dns.port, zone: testZone(), lookups: { gateway: () => undefined }, log: () => {} });
+    const again = await startDnsServer({
+      host: ["127.0.0.1", "::1"],
+      port: dns.port,
+      zone: testZone(),
+      lookups: { gateway: () => undefined },
+      log: () => {},
+      warmUp: false,
+    });
     await again.close();
   });
 });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { createServer } from "node:net";
+import { AnswerCache } from "../../src/dns/answer-cache.ts";
 import { startDnsServer } from "../../src/dns/server.ts";
 import { decode, encodeQuery, GATEWAYS, packet, seededStore, startTestDns, tcpExchange, testZone, udpExchange } from "./client.ts";
 
@@ -257,8 +258,11 @@ describe("malformed and unsupported messages", () => {
   });
 
   test("a response or a runt message gets no reply", async () => {
-    await expect(udpExchange(dns.port, rawQuery({ flags: 0x8000, body: QUESTION }), 300)).rejects.toThrow("no UDP reply");
-    await expect(udpExchange(dns.port, Buffer.from([1, 2, 3]), 300)).rejects.toThrow("no UDP reply");
+    // both at once: each waits out its 300 ms for the reply that must not come
+    await Promise.all([
+      expect(udpExchange(dns.port, rawQuery({ flags: 0x8000, body: QUESTION }), 300)).rejects.toThrow("no UDP reply"),
+      expect(udpExchange(dns.port, Buffer.from([1, 2, 3]), 300)).rejects.toThrow("no UDP reply"),
+    ]);
   });
 });
 
@@ -333,7 +337,7 @@ describe("failures", () => {
   });
 
   test("port 0: UDP and TCP are bound on one port of the system's choosing, and the server names it", async () => {
-    const own = await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, log: () => {} });
+    const own = await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, log: () => {}, warmUp: false });
     try {
       expect(own.port).toBeGreaterThan(0);
       expect(decode(await udpExchange(own.port, encodeQuery("example.test", "SOA"))).rcode).toBe("NOERROR");
@@ -348,7 +352,7 @@ describe("failures", () => {
     await new Promise<void>((resolve) => taken.bind(0, "127.0.0.1", () => resolve()));
     const { port } = taken.address();
     try {
-      await expect(startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, log: () => {} })).rejects.toThrow();
+      await expect(startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, log: () => {}, warmUp: false })).rejects.toThrow();
     } finally {
       taken.close();
     }
@@ -359,12 +363,25 @@ describe("failures", () => {
     await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", () => resolve()));
     const { port } = taken.address() as { port: number };
     try {
-      await expect(startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, log: () => {} })).rejects.toThrow();
+      await expect(startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, log: () => {}, warmUp: false })).rejects.toThrow();
     } finally {
       await new Promise<void>((resolve) => taken.close(() => resolve()));
     }
-    const again = await startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, log: () => {} });
+    const again = await startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, log: () => {}, warmUp: false });
     await again.close();
+  });
+});
+
+describe("start-up", () => {
+  test("the warm-up answers its made-up questions before the sockets open; warmUp: false (tests only) skips it", async () => {
+    const warmed = new AnswerCache();
+    await (await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, log: () => {}, cache: warmed })).close();
+    expect(warmed.stats.misses).toBeGreaterThan(1000);
+    const cold = new AnswerCache();
+    await (
+      await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, log: () => {}, cache: cold, warmUp: false })
+    ).close();
+    expect(cold.stats).toEqual({ hits: 0, misses: 0 });
   });
 });
 
@@ -380,7 +397,7 @@ describe("shutdown", () => {
     await own.close();
     expect(performance.now() - t0).toBeLessThan(1000);
     await closedByServer;
-    const again = await startDnsServer({ host: "127.0.0.1", port: own.port, zone, lookups: { gateway: () => undefined }, log: () => {} });
+    const again = await startDnsServer({ host: "127.0.0.1", port: own.port, zone, lookups: { gateway: () => undefined }, log: () => {}, warmUp: false });
     await again.close();
   });
 });

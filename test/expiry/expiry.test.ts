@@ -1,20 +1,19 @@
 // Expiry (SPEC section 6): names whose gateway stopped pinging are freed at start-up and every
-// interval, in batches, while HTTP keeps answering. These free more than expiry.max_fraction of
+// interval, in batches, while HTTP keeps answering. In process: the API through app.handle, the
+// sweep in its worker thread, as main.ts wires them. These free more than expiry.max_fraction of
 // a small table, so they run as an operator who confirmed it would (max_fraction = 1).
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "../../src/store/db.ts";
-import { get, startServer, type RunningServer } from "../support/server.ts";
+import { get } from "../support/server.ts";
 import { startApp, type TestApp } from "../support/app.ts";
 import { domainRow, freshName, info, nowSeconds, openSqlite, subscribe, waitFor } from "../support/helpers.ts";
 
-const servers: RunningServer[] = [];
 const apps: TestApp[] = [];
 const dirs: string[] = [];
 afterEach(async () => {
-  for (const s of servers.splice(0)) await s.cleanup();
   for (const a of apps.splice(0)) await a.close();
 });
 afterAll(() => {
@@ -62,8 +61,11 @@ describe("expiry sweep", () => {
     const freshTokens = seedDatabase(dbPath, 20_000, 50);
     expect(countRows(dbPath)).toBe(20_050);
 
-    const server = await startServer({ dir, dbPath, readyTimeoutMs: 60_000, env: { REGISTRATION_EXPIRY_MAX_FRACTION: "1" } });
-    servers.push(server);
+    // In process, as main.ts wires it: the sweep in its worker thread, the API in this one.
+    const server = startApp({ dbPath, args: ["--expiry-max-fraction", "1"] });
+    apps.push(server);
+    server.clock = nowSeconds();
+    await server.startExpiry(); // the start-up sweep
     const sweepDone = /^.*expiry.*\b20,?000\b.*$/m;
 
     // keep a gateway's usual calls going until the sweep reports
@@ -82,6 +84,7 @@ describe("expiry sweep", () => {
       const path = paths(i);
       const res = await get(server, path);
       samples.push({ path, status: res.status, duringSweep: duringSweep && !sweepDone.test(server.output()) });
+      await Bun.sleep(2); // a gateway's pace, not a flood: this thread also takes the sweep's batches
     }
     const line = (await server.waitForOutput(sweepDone, 1000))[0];
     expect(line).toMatch(/expiry/i);

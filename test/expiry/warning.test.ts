@@ -1,6 +1,6 @@
 // Expiry warnings (expiry.warn_days): the verified, not opted-out owner of a quiet name gets one
 // email per silence, sent by the sweep, with a link (/keep) that keeps the name once. In process,
-// on the app's clock; the sweep runs every 50 ms of real time, so each step waits for sweeps.
+// on the app's clock; the sweep runs every 10 ms of real time, so each step waits for sweeps.
 import { afterEach, describe, expect, test } from "bun:test";
 import { loadSettings, SettingsError } from "../../src/config.ts";
 import { utcDate } from "../../src/mail/templates.ts";
@@ -16,8 +16,13 @@ const EXPIRY = {
   REGISTRATION_EXPIRY_INTERVAL_SECONDS: "1",
   REGISTRATION_EXPIRY_MAX_FRACTION: "1",
 };
-/** sweeps every 50 ms instead of every expiry.interval_seconds: a step waits for two */
-const SWEEPS = { intervalMs: 50 };
+/** sweeps every 10 ms instead of every expiry.interval_seconds: a step waits for two */
+const SWEEPS = { intervalMs: 10 };
+/**
+ * The same in this thread (the sweeper of `--db :memory:`): the tests of what a sweep warns.
+ * The first and the keep-link test run the sweep's worker thread, as main.ts does for a file.
+ */
+const SWEEPS_HERE = { ...SWEEPS, inThread: true };
 const KEEP_LINK = /^http:\/\/api\.example\.test:\d+\/keep\?s=([0-9a-f-]{36})$/m;
 
 const apps: TestApp[] = [];
@@ -105,7 +110,7 @@ describe("expiry warnings", () => {
     const start = app.clock;
     const early = await ownedName(app, "early@example.org");
     const warned = await ownedName(app, "twice@example.org");
-    await app.startExpiry(SWEEPS);
+    await app.startExpiry(SWEEPS_HERE);
 
     app.clock = start + 6 * DAY;
     expect((await app.get(`/ping?token=${early.token}`)).status).toBe(200); // back before its window
@@ -177,7 +182,7 @@ describe("expiry warnings", () => {
     const app = open();
     const start = app.clock;
     const gw = await ownedName(app, "late@example.org");
-    await app.startExpiry(SWEEPS);
+    await app.startExpiry(SWEEPS_HERE);
     app.clock = start + 7 * DAY + 3600;
     await afterSweeps(app);
     const s = KEEP_LINK.exec(warningsTo(app, "late@example.org")[0].body)![1];
@@ -207,7 +212,7 @@ describe("expiry warnings", () => {
     const start = app.clock;
     const gw = await ownedName(app, "retry@example.org", { standIn });
     const sent = () => standIn.emails.filter((e) => e.subject.includes("will be freed"));
-    await app.startExpiry(SWEEPS);
+    await app.startExpiry(SWEEPS_HERE);
 
     standIn.failWith = 500;
     app.clock = start + 7 * DAY + 3600;
@@ -234,7 +239,7 @@ describe("expiry warnings", () => {
     const start = app.clock;
     await ownedName(app, "lost@example.org", { standIn });
     const sent = () => standIn.emails.filter((e) => e.subject.includes("will be freed"));
-    await app.startExpiry(SWEEPS);
+    await app.startExpiry(SWEEPS_HERE);
 
     standIn.loseAnswers = true; // the provider takes it, its answer never comes: a timeout here
     app.clock = start + 7 * DAY + 3600;
@@ -254,7 +259,7 @@ describe("expiry warnings", () => {
     await ownedName(app, "many@example.org");
     app.clock += 3600; // the verification emails' own quota: one an hour
     await ownedName(app, "many@example.org");
-    await app.startExpiry(SWEEPS);
+    await app.startExpiry(SWEEPS_HERE);
 
     app.clock = start + 7 * DAY + 3 * 3600; // both in the window
     await app.waitForOutput(/expiry: warned the owners of 1 name\(s\).*; 1 deferred by the per-recipient email limits/, 15_000);
@@ -272,7 +277,7 @@ describe("expiry warnings", () => {
     await subscribe(app); // no owner: stale at day 10, half of all names
     app.clock = start + 3 * DAY;
     await ownedName(app, "held@example.org");
-    await app.startExpiry(SWEEPS);
+    await app.startExpiry(SWEEPS_HERE);
     app.clock = start + 10 * DAY + 3600; // the owned name is in its window, the other is due
     await app.waitForOutput(/more than expiry\.max_fraction = 0\.25 of them: freed none/, 15_000);
     const held = app.lines.filter((line) => line.includes("freed none")).length;
@@ -284,7 +289,7 @@ describe("expiry warnings", () => {
     const app = open({ REGISTRATION_EXPIRY_WARN_DAYS: "0" });
     const start = app.clock;
     await ownedName(app, "never@example.org");
-    await app.startExpiry(SWEEPS);
+    await app.startExpiry(SWEEPS_HERE);
     app.clock = start + 9 * DAY;
     await afterSweeps(app);
     expect(warningsTo(app, "never@example.org").length).toBe(0);

@@ -41,6 +41,8 @@ export interface AppOptions {
   dbPath?: string;
   /** the socket peer of requests that name none (a whole-server test's client is 127.0.0.1) */
   from?: string;
+  /** how long a write waits for a locked database (SQLite's busy_timeout) instead of the store's own wait */
+  lockWaitMs?: number;
 }
 
 export interface TestApp {
@@ -68,9 +70,11 @@ export interface TestApp {
   get(path: string, options?: { from?: string; headers?: Record<string, string> }): Promise<Reply>;
   /**
    * starts the expiry sweep as main.ts does (its worker thread, settings.expiry, the warnings), on
-   * this app's clock; intervalMs: sweeps that often instead of every expiry.interval_seconds
+   * this app's clock; intervalMs: sweeps that often instead of every expiry.interval_seconds;
+   * inThread: the sweeper main.ts uses for `--db :memory:` (this thread, this app's connection)
+   * instead of a worker thread, for tests of what a sweep decides rather than where it runs
    */
-  startExpiry(options?: { intervalMs?: number }): Promise<void>;
+  startExpiry(options?: { intervalMs?: number; inThread?: boolean }): Promise<void>;
   /** stops the app (its stop hooks log, e.g. the access-log summary) and closes the database */
   close(): Promise<void>;
 }
@@ -84,6 +88,7 @@ export function startApp(options: AppOptions = {}): TestApp {
   const { settings } = loadSettings(["--domain", "example.test", "--db", dbPath, ...(options.args ?? [])], env);
   if (typeof options.limits === "object") Object.assign(settings.limits, options.limits);
   const db = openDatabase(dbPath);
+  if (options.lockWaitMs !== undefined) db.$client.run(`PRAGMA busy_timeout = ${options.lockWaitMs}`);
   const store = createStore(db);
   const lines: string[] = [];
   const entries: { line: string; fields?: LogFields }[] = [];
@@ -177,8 +182,8 @@ export function startApp(options: AppOptions = {}): TestApp {
       } catch {}
       return { status: res.status, headers: res.headers, json, text };
     },
-    async startExpiry({ intervalMs } = {}) {
-      const sweeper = await createSweeper(store, dbPath, new URL("../../src/store/sweep-worker.ts", import.meta.url));
+    async startExpiry({ intervalMs, inThread = false } = {}) {
+      const sweeper = await createSweeper(store, inThread ? ":memory:" : dbPath, new URL("../../src/store/sweep-worker.ts", import.meta.url));
       expiry = startExpiry({ sweeper, ...settings.expiry, intervalMs, log, now: () => state.clock, warn: gateways.warnQuiet });
     },
     async close() {
