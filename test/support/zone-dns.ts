@@ -21,7 +21,22 @@ export interface ZoneDns {
   close(): Promise<void>;
 }
 
-/** `args`: the server's flags (`--db` and `--config` among them); the DNS host and port are 127.0.0.1 and 0. */
+/** zoneSigning reads REGSRV_TEST_BREAK_DNSSEC from the process's environment, as main.ts runs it. */
+function withTestEnv<T>(env: Record<string, string>, run: () => T): T {
+  const saved = process.env.REGSRV_TEST_BREAK_DNSSEC;
+  if (env.REGSRV_TEST_BREAK_DNSSEC !== undefined) process.env.REGSRV_TEST_BREAK_DNSSEC = env.REGSRV_TEST_BREAK_DNSSEC;
+  try {
+    return run();
+  } finally {
+    if (saved === undefined) delete process.env.REGSRV_TEST_BREAK_DNSSEC;
+    else process.env.REGSRV_TEST_BREAK_DNSSEC = saved;
+  }
+}
+
+/**
+ * `args`: the server's flags (`--db` and `--config` among them); the DNS host and port are
+ * 127.0.0.1 and 0. `env`: REGISTRATION_* variables, and REGSRV_TEST_BREAK_DNSSEC.
+ */
 export async function startZoneDns(args: string[], env: Record<string, string> = {}): Promise<ZoneDns> {
   const { settings } = loadSettings([...args, "--dns-host", "127.0.0.1", "--dns-port", "0"], { ...LIMITS_OFF_ENV, ...env });
   const lines: string[] = [];
@@ -30,7 +45,7 @@ export async function startZoneDns(args: string[], env: Record<string, string> =
   try {
     const store = createStore(db);
     const now = () => Math.floor(Date.now() / 1000);
-    const signing = settings.dns.dnssec ? zoneSigning(db, settings, now(), log) : undefined;
+    const signing = settings.dns.dnssec ? withTestEnv(env, () => zoneSigning(db, settings, now(), log)) : undefined;
     const publisher = createZonePublisher({
       db,
       policySerial: () => serialPolicy(settings.dns.soa.serial),
@@ -46,7 +61,7 @@ export async function startZoneDns(args: string[], env: Record<string, string> =
       zone: settings.dns,
       lookups: { gateway: store.findGatewayByName, serial: () => publisher.serial() },
       openSnapshot: () => openZoneSnapshot({ db }),
-      dnssec: signing && { key: signing.key, published: signing.published },
+      dnssec: signing && { key: signing.key, published: signing.published, corruptSignatures: signing.corruptSignatures },
       log,
     });
     let closed: Promise<void> | undefined;
