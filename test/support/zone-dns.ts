@@ -3,9 +3,10 @@
 // serial moved as main.ts's publisher moves it, and startDnsServer on loopback port 0. For tests
 // that check what a restarted server would answer without spawning one (a start is ~1.4 s of CPU).
 import { loadSettings, type Settings } from "../../src/config.ts";
+import { AnswerCache, AnswerVersions } from "../../src/dns/answer-cache.ts";
 import { startDnsServer } from "../../src/dns/server.ts";
 import { openDatabase } from "../../src/store/db.ts";
-import { createStore } from "../../src/store/domains.ts";
+import { createStore, type Store } from "../../src/store/domains.ts";
 import { createZonePublisher, serialPolicy, zoneFingerprint } from "../../src/store/zone-journal.ts";
 import { openZoneSnapshot } from "../../src/store/zone-reader.ts";
 import { zoneSigning } from "../../src/zone-signing.ts";
@@ -15,6 +16,8 @@ export interface ZoneDns {
   settings: Settings;
   /** the DNS port on 127.0.0.1 (UDP and TCP) */
   dnsPort: number;
+  /** the store on the file: a write through it moves the serial as the server's writes do */
+  store: Store;
   /** what a started server would have logged of its keys and serial */
   lines: string[];
   output(): string;
@@ -46,6 +49,8 @@ export async function startZoneDns(args: string[], env: Record<string, string> =
     const store = createStore(db);
     const now = () => Math.floor(Date.now() / 1000);
     const signing = settings.dns.dnssec ? withTestEnv(env, () => zoneSigning(db, settings, now(), log)) : undefined;
+    // as main.ts: the answer cache's counters, the serial among them
+    const versions = new AnswerVersions();
     const publisher = createZonePublisher({
       db,
       policySerial: () => serialPolicy(settings.dns.soa.serial),
@@ -53,13 +58,20 @@ export async function startZoneDns(args: string[], env: Record<string, string> =
       tunnelAddressesSet: () => settings.dns.tunnelAddresses.length > 0,
       fingerprint: zoneFingerprint(settings.dns, undefined, signing?.keySet ?? ""),
       log,
+      onPublish: (serial) => versions.setSerial(serial),
     });
-    store.onGatewayChange(() => publisher.poke());
+    versions.setSerial(publisher.serial());
+    // a gateway row changed: the answer cache forgets it, the publisher gathers a new serial
+    store.onGatewayChange((name) => {
+      versions.invalidate(name);
+      publisher.poke();
+    });
     const dns = await startDnsServer({
       host: settings.dns.host,
       port: 0,
       zone: settings.dns,
-      lookups: { gateway: store.findGatewayByName, serial: () => publisher.serial() },
+      lookups: { gateway: store.findGatewayByName, serial: () => versions.serial() },
+      cache: new AnswerCache(undefined, versions),
       openSnapshot: () => openZoneSnapshot({ db }),
       dnssec: signing && { key: signing.key, published: signing.published, corruptSignatures: signing.corruptSignatures },
       log,
@@ -68,11 +80,13 @@ export async function startZoneDns(args: string[], env: Record<string, string> =
     return {
       settings,
       dnsPort: dns.port,
+      store,
       lines,
       output: () => lines.map((line) => `${line}\n`).join(""),
       close() {
         closed ??= (async () => {
           await dns.close();
+          publisher.publishNow(); // as main.ts's shutdown: the last changes get their serial now
           publisher.close();
           db.$client.close();
         })();
