@@ -192,19 +192,8 @@ interval_seconds = 600
   // "defaults: domain example.test and the database at ./data/registration.sqlite": the shared
   // server of "start-up line and signals" below runs on them.
 
-  test("--db :memory: runs without a file, and SIGINT stops it with exit 0", async () => {
-    const dir = tempDir();
-    const server = await start({ args: ["--db", ":memory:"], cwd: dir });
-    const { token } = await subscribe(server);
-    expect((await info(server, token)).status).toBe(200);
-    expect(await server.stop("SIGINT")).toBe(0);
-    expect(
-      await fetch(`${server.url}/connectivity-check`).then(
-        () => "up",
-        () => "down",
-      ),
-    ).toBe("down");
-  });
+  // --db :memory: runs without a file (subscribed to, read through DNS, stopped by SIGINT with
+  // exit 0): test/dns/process.test.ts, "--db :memory:".
 });
 
 describe("the Rust server's TOML layout", () => {
@@ -382,6 +371,8 @@ describe("start-up line and signals", () => {
     expect(lines.length).toBe(1);
     expect(lines[0]).toContain(`127.0.0.1:${server.httpPort}`);
     expect(lines[0]).toContain(`127.0.0.1:${server.dnsPort}`);
+    // admin.port = 0 (as the harness starts servers): no admin listener, and the line says so
+    expect(lines[0]).toMatch(/ admin=off /);
   });
 
   test("a second server on a port the first holds exits 2 naming the address, for HTTP as for DNS", async () => {
