@@ -187,7 +187,10 @@ const resigning = setInterval(() => {
 }, 60_000);
 resigning.unref();
 closers.push(() => clearInterval(resigning));
-const dns = await orFail(`cannot listen for DNS on ${addresses(settings.dns.host, settings.dns.port)}`, () =>
+// The DNS thread and the sweep's worker start side by side: each loads the program's code in a
+// thread of its own (and the DNS thread warms its answer path), so start-up waits for the slower
+// one, not for both in turn. A failure of either still ends start-up with its own line (orFail).
+const dnsStarting = orFail(`cannot listen for DNS on ${addresses(settings.dns.host, settings.dns.port)}`, () =>
   startDnsThread(
     {
       host: settings.dns.host,
@@ -204,9 +207,11 @@ const dns = await orFail(`cannot listen for DNS on ${addresses(settings.dns.host
     new URL("./dns/worker.ts", import.meta.url),
   ),
 );
-const sweeper = await orFail("cannot start the expiry sweep", () =>
+const sweeperStarting = orFail("cannot start the expiry sweep", () =>
   createSweeper(store, settings.database.path, new URL("./store/sweep-worker.ts", import.meta.url), versions),
 );
+const dns = await dnsStarting;
+const sweeper = await sweeperStarting;
 const expiry = startExpiry({
   sweeper,
   ...settings.expiry,
