@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, get, runCli, SOURCE_COMMAND, startServer, useServer, type RunningServer } from "../support/server.ts";
+import { startApp, type TestApp } from "../support/app.ts";
 import { startResendStandIn, type ResendStandIn } from "../support/resend.ts";
 import { loadSettings, SettingsError } from "../../src/config.ts";
 import { domainRow, emailSince, expectError, freshName, info, subscribe, verificationLink, writeToml } from "../support/helpers.ts";
@@ -196,18 +197,21 @@ interval_seconds = 600
   // exit 0): test/dns/process.test.ts, "--db :memory:".
 });
 
+// The app in this process (test/support/app.ts) on the settings loadSettings reads from the file;
+// a process started on a Rust settings file: test/process/startup-warnings.test.ts.
 describe("the Rust server's TOML layout", () => {
   let standIn: ResendStandIn;
-  let server: RunningServer;
+  let server: TestApp;
+  let path: string;
   let dbPath: string;
   let httpPort: number;
 
   beforeAll(async () => {
     standIn = startResendStandIn();
     const dir = tempDir();
-    httpPort = await freePort(); // written into the TOML file: the links in emails name it
+    httpPort = 18080; // written into the TOML file: the links in emails name it (nothing binds it here)
     dbPath = join(dir, "domains.sqlite");
-    const path = await writeToml(
+    path = await writeToml(
       dir,
       `# the Rust registration server's configuration
 [general]
@@ -273,16 +277,11 @@ error_page = """<!DOCTYPE html>
 <body><h1>An error happened while verifying your legacy email.</h1></body></html>"""
 `,
     );
-    // started outside start(): shared by the tests of this block
-    server = await startServer({
-      defaultFlags: false,
-      args: ["--config", path, "--dns-host", "127.0.0.1", "--dns-port", "0"],
-      env: { RESEND_API_KEY: "re_test_legacy", RESEND_BASE_URL: standIn.url },
-      cwd: dir,
-    });
+    // shared by the tests of this block; the file's domain and database, as flags after startApp's own
+    server = startApp({ args: ["--config", path, "--domain", "legacy.test"], dbPath, env: { RESEND_API_KEY: "re_test_legacy", RESEND_BASE_URL: standIn.url } });
   });
   afterAll(async () => {
-    await server?.cleanup();
+    await server?.close();
     standIn?.stop();
   });
 
@@ -297,7 +296,8 @@ error_page = """<!DOCTYPE html>
   }
 
   test("[general] host, http_port, domain and db_path are used", async () => {
-    expect(server.output()).toMatch(new RegExp(`ready: http=\\S*127\\.0\\.0\\.1:${httpPort}`));
+    const { settings } = loadSettings(["--config", path], {});
+    expect([settings.http.host, settings.http.port, settings.domain, settings.database.path]).toEqual([["127.0.0.1"], httpPort, "legacy.test", dbPath]);
     expect(existsSync(dbPath)).toBe(true);
     const { name, token } = await subscribe(server);
     expect((await info(server, token)).json.name).toBe(`${name}.legacy.test.`);
