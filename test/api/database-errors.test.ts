@@ -1,12 +1,23 @@
 // Runtime database errors on the email routes, on a real file whose writes fail (a trigger that
 // aborts the UPDATE, added by another connection while the server runs): /setemail sends no email
 // for a write that failed, /verifyemail still answers the HTML error page, not JSON, and each
-// logs one line, no stack.
-import { afterEach, describe, expect, test } from "bun:test";
+// logs one line, no stack. The app in this process (test/support/app.ts) on a real file, with
+// the Resend stand-in: its output() is the lines as the process prints them.
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { startApp, type TestApp } from "../support/app.ts";
 import { domainRow, expectError, freshName, openSqlite, subscribe, verificationLink } from "../support/helpers.ts";
-import { get, useServer } from "../support/server.ts";
+import { resendEnv, startResendStandIn, type ResendStandIn } from "../support/resend.ts";
+import { get } from "../support/server.ts";
 
-const ctx = useServer({ resend: true });
+const ctx = {} as { server: TestApp; standIn: ResendStandIn };
+beforeAll(() => {
+  ctx.standIn = startResendStandIn();
+  ctx.server = startApp({ env: resendEnv(ctx.standIn) });
+});
+afterAll(async () => {
+  await ctx.server?.close();
+  ctx.standIn?.stop();
+});
 
 function failUpdates(dbPath: string, trigger: string, column: string): void {
   const db = openSqlite(dbPath);
@@ -44,7 +55,7 @@ describe("a database write failing", () => {
     const since = standIn.emails.length;
     expect((await get(server, `/setemail?token=${token}&email=${name}%40example.org`)).status).toBe(200);
     const mail = standIn.emails.slice(since).find((e) => e.to.includes(`${name}@example.org`))!;
-    const { s } = verificationLink(mail, "http://api.example.test:0");
+    const { s } = verificationLink(mail, server.url);
     failUpdates(server.dbPath, "fail_verified", "verified");
     const res = await get(server, `/verifyemail?s=${s}`);
     expect(res.status).toBe(501);
