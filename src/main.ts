@@ -9,7 +9,6 @@ import { createMetricsRegistry, DomainCensus, ExpiryCounters, metricsPlugin } fr
 import { loadSettings, SettingsError, VERSION } from "./config.ts";
 import { AnswerVersions } from "./dns/answer-cache.ts";
 import { DnsCounters } from "./dns/counters.ts";
-import { dnskeyOf, dsOf, dsText, loadSigner } from "./dns/dnssec.ts";
 import { createNotifier } from "./dns/notify.ts";
 import { startDnsThread } from "./dns/threaded.ts";
 import { startExpiry } from "./expiry.ts";
@@ -22,12 +21,12 @@ import { applyReload, planReload, reloadableMailer, reloadedLine, restartLine } 
 import { staticLabels } from "./names.ts";
 import { openFilesLimit } from "./process-limits.ts";
 import { openDatabase } from "./store/db.ts";
-import { signingKey } from "./store/dnssec-keys.ts";
 import { createStore } from "./store/domains.ts";
 import { watchDatabaseFile } from "./store/file-watch.ts";
 import { openZoneSnapshot } from "./store/zone-reader.ts";
 import { createSweeper } from "./store/sweeper.ts";
 import { createZonePublisher, serialPolicy, zoneFingerprint } from "./store/zone-journal.ts";
+import { zoneSigning } from "./zone-signing.ts";
 
 // Closers of what has started so far, run in reverse on shutdown. The signal handlers go in
 // first, so a SIGTERM that arrives during start-up still ends in a clean exit 0.
@@ -143,25 +142,7 @@ const versions = new AnswerVersions();
 const notifier = createNotifier({ zone: settings.dns, log });
 closers.push(() => notifier.close());
 // DNSSEC (SPEC 9): the key is made at the first start with dns.dnssec on, then kept.
-const dnssec = settings.dns.dnssec
-  ? await orFail("cannot read or store the DNSSEC key", () => {
-      const wanted = settings.dns.dnssecAlgorithm ?? "ecdsap256sha256";
-      const { key, published, made } = signingKey(db, wanted, now());
-      const ds = dsText(loadSigner(key, { zone: settings.domain, ttl: settings.dns.ttl, cacheEntries: 2 }).ds());
-      log(`dnssec: ${made ? "made a new" : "signing with the stored"} ${key.algorithm} key; the registrar needs its DS: ${ds}`);
-      if (key.algorithm !== wanted) log(`warning: dns.dnssec_algorithm is ${wanted} but the stored key is ${key.algorithm}, which keeps signing`);
-      // tests only: signatures that do not verify, to see validators refuse them
-      const corruptSignatures = process.env.REGSRV_TEST_BREAK_DNSSEC === "1";
-      if (corruptSignatures) log("warning: REGSRV_TEST_BREAK_DNSSEC=1: every signature is broken on purpose, validators will fail");
-      for (const other of published) {
-        const ds = dsText(dsOf(dnskeyOf(other, settings.domain, settings.dns.ttl)));
-        log(`dnssec: rollover under way: a ${other.state} key is in the DNSKEY RRset too, its DS: ${ds}`);
-      }
-      // The DNSKEY RRset is part of the zone's shape: a rollover step moves the serial (zoneFingerprint).
-      const keySet = [key, ...published].map((k) => `${dsOf(dnskeyOf(k, settings.domain, settings.dns.ttl)).keyTag}`).join(",");
-      return { key, keySet, published: published.map(({ algorithm, pkcs8 }) => ({ algorithm, pkcs8 })), corruptSignatures };
-    })
-  : undefined;
+const dnssec = settings.dns.dnssec ? await orFail("cannot read or store the DNSSEC key", () => zoneSigning(db, settings, now(), log)) : undefined;
 const dnssecKeySet = dnssec?.keySet ?? "";
 // The SOA serial: stored, bumped once per batch of DNS-visible changes (store/zone-journal.ts);
 // the DNS thread reads it from `versions`.
@@ -206,7 +187,10 @@ const resigning = setInterval(() => {
 }, 60_000);
 resigning.unref();
 closers.push(() => clearInterval(resigning));
-const dns = await orFail(`cannot listen for DNS on ${addresses(settings.dns.host, settings.dns.port)}`, () =>
+// The DNS thread and the sweep's worker start side by side: each loads the program's code in a
+// thread of its own (and the DNS thread warms its answer path), so start-up waits for the slower
+// one, not for both in turn. A failure of either still ends start-up with its own line (orFail).
+const dnsStarting = orFail(`cannot listen for DNS on ${addresses(settings.dns.host, settings.dns.port)}`, () =>
   startDnsThread(
     {
       host: settings.dns.host,
@@ -223,9 +207,11 @@ const dns = await orFail(`cannot listen for DNS on ${addresses(settings.dns.host
     new URL("./dns/worker.ts", import.meta.url),
   ),
 );
-const sweeper = await orFail("cannot start the expiry sweep", () =>
+const sweeperStarting = orFail("cannot start the expiry sweep", () =>
   createSweeper(store, settings.database.path, new URL("./store/sweep-worker.ts", import.meta.url), versions),
 );
+const dns = await dnsStarting;
+const sweeper = await sweeperStarting;
 const expiry = startExpiry({
   sweeper,
   ...settings.expiry,

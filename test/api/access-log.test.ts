@@ -1,9 +1,10 @@
 // The access log (http.access_log): one line per request, except a gateway's routine
 // successes (/ping, /info), which by default are counted into one line a minute and at shutdown.
-// Whole-process tests: the lines are read from stdout and the summary is written at SIGTERM.
+// The default through a process: the lines are read from stdout and the summary is written at SIGTERM.
 import { afterEach, describe, expect, test } from "bun:test";
 import { get, startServer, type RunningServer } from "../support/server.ts";
 import { subscribe } from "../support/helpers.ts";
+import { startApp } from "../support/app.ts";
 import { loadSettings } from "../../src/config.ts";
 
 let server: RunningServer | undefined;
@@ -35,15 +36,21 @@ describe("access log", () => {
     expect(summary[0]).not.toContain(token.slice(4));
   });
 
+  // In process (test/support/app.ts): the lines as the process prints them; close() runs the
+  // stop hooks that SIGTERM runs, where the summary would be written. The test above pins the
+  // process's own output.
   test("with http.access_log = all, every request has its line and there is no summary", async () => {
-    server = await startServer({ env: { REGISTRATION_HTTP_ACCESS_LOG: "all" } });
-    const { token } = await subscribe(server);
-    expect((await get(server, `/ping?token=${token}`)).status).toBe(200);
-    expect((await get(server, `/info?token=${token}`)).status).toBe(200);
-    await server.waitForOutput(/GET \/info\S* 200/);
-    expect(lines(server.output(), /GET \/ping\S* 200/)).toHaveLength(1);
-    expect(await server.stop("SIGTERM")).toBe(0);
-    expect(lines(server.output(), /^\S+ http: /)).toEqual([]);
+    const app = startApp({ env: { REGISTRATION_HTTP_ACCESS_LOG: "all" } });
+    try {
+      const { token } = await subscribe(app);
+      expect((await get(app, `/ping?token=${token}`)).status).toBe(200);
+      expect((await get(app, `/info?token=${token}`)).status).toBe(200);
+      await app.waitForOutput(/GET \/info\S* 200/);
+      expect(lines(app.output(), /GET \/ping\S* 200/)).toHaveLength(1);
+    } finally {
+      await app.close();
+    }
+    expect(lines(app.output(), /^\S+ http: /)).toEqual([]);
   });
 
   // In process: main.ts turns this SettingsError into exit 2 (test/config/settings.test.ts).

@@ -1,7 +1,8 @@
 // `backup FILE` as a child process while a running server takes a loop of /subscribe: the copy
 // opens, passes PRAGMA integrity_check and holds every name acknowledged before the command
-// started; an existing FILE is kept unless --force. A child process for each exit code (0, 1, 2);
-// the other runs in this process (test/support/cli.ts), on their own connection as the CLI's.
+// started; an existing FILE is kept unless --force. The copy under load is a child process (exit
+// 0); the other runs are in this process (test/support/cli.ts), on their own connection as the
+// CLI's (a CLI process's exits 1 and 2 are pinned by test/cli/domains.test.ts).
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -66,7 +67,7 @@ describe("backup FILE", () => {
     expect((await backupHere(file)).code).toBe(0);
     const first = readFileSync(file);
     const { name } = await subscribe(server);
-    const refused = await backup(file);
+    const refused = await backupHere(file);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toBe(`registration-server: ${file} exists (--force replaces it)\n`);
     expect(readFileSync(file).equals(first)).toBe(true);
@@ -78,7 +79,7 @@ describe("backup FILE", () => {
     const [noDir, noDb, noFile] = await Promise.all([
       backupHere(join(server.dir, "missing", "copy.sqlite")),
       cliInProcess(["backup", join(server.dir, "x.sqlite"), "--db", join(server.dir, "none.sqlite"), "--admin-port", "0"]),
-      runCli(["backup", "--admin-port", "0"]),
+      cliInProcess(["backup", "--admin-port", "0"]),
     ]);
     expect([noDir.code, noDir.stderr]).toEqual([1, `registration-server: no such directory: ${join(server.dir, "missing")}\n`]);
     expect([noDb.code, noDb.stderr]).toEqual([1, `registration-server: no database at ${join(server.dir, "none.sqlite")}\n`]);

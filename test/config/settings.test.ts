@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, get, runCli, SOURCE_COMMAND, startServer, useServer, type RunningServer } from "../support/server.ts";
+import { startApp, type TestApp } from "../support/app.ts";
 import { startResendStandIn, type ResendStandIn } from "../support/resend.ts";
 import { loadSettings, SettingsError } from "../../src/config.ts";
 import { domainRow, emailSince, expectError, freshName, info, subscribe, verificationLink, writeToml } from "../support/helpers.ts";
@@ -143,29 +144,33 @@ interval_seconds = 600
   }
 
   test("the TOML file alone sets domain, listeners and database path", async () => {
+    // In process: the next test pins that the process serves what loadSettings returns.
     const dir = tempDir();
     const toml = await tomlSettings(dir);
-    const server = await start({ defaultFlags: false, args: ["--config", toml.path], httpPort: toml.httpPort, dnsPort: toml.dnsPort, cwd: dir });
-    const ready = server.output().match(/ready: http=(\S+) dns=(\S+)/)!;
-    expect(ready[1]).toContain(String(toml.httpPort));
-    expect(ready[2]).toContain(String(toml.dnsPort));
-    const { token } = await subscribe(server, "tomlname");
-    expect((await info(server, token)).json.name).toBe("tomlname.toml.test.");
-    expect(existsSync(join(dir, "from-toml.sqlite"))).toBe(true);
+    const { settings } = loadSettings(["--config", toml.path], {});
+    expect([settings.domain, settings.http.host, settings.http.port, settings.dns.host, settings.dns.port, settings.database.path]).toEqual([
+      "toml.test",
+      ["127.0.0.1"],
+      toml.httpPort,
+      ["127.0.0.1"],
+      toml.dnsPort,
+      join(dir, "from-toml.sqlite"),
+    ]);
+    expect([settings.expiry.inactiveDays, settings.expiry.intervalSeconds]).toEqual([30, 600]);
   });
 
-  test("REGISTRATION_* variables override the TOML file", async () => {
+  test("REGISTRATION_* variables override the TOML file; the process listens where the TOML says otherwise", async () => {
     const dir = tempDir();
     const toml = await tomlSettings(dir);
-    const envPort = await freePort();
     const server = await start({
       defaultFlags: false,
       args: ["--config", toml.path],
-      env: { REGISTRATION_DOMAIN: "env.test", REGISTRATION_HTTP_PORT: String(envPort), REGISTRATION_DATABASE_PATH: join(dir, "from-env.sqlite") },
-      httpPort: envPort,
-      dnsPort: toml.dnsPort,
+      env: { REGISTRATION_DOMAIN: "env.test", REGISTRATION_HTTP_PORT: "0", REGISTRATION_DATABASE_PATH: join(dir, "from-env.sqlite") },
       cwd: dir,
     });
+    // the DNS listener the TOML names (no flag, no variable for it)
+    expect(server.output().match(/ready: http=(\S+) dns=(\S+)/)![2]).toBe(`127.0.0.1:${toml.dnsPort}`);
+    expect(server.httpPort).not.toBe(toml.httpPort);
     const { token } = await subscribe(server, "envname");
     expect((await info(server, token)).json.name).toBe("envname.env.test.");
     expect(existsSync(join(dir, "from-env.sqlite"))).toBe(true);
@@ -173,7 +178,7 @@ interval_seconds = 600
   });
 
   test("flags override REGISTRATION_* variables and the TOML file", async () => {
-    // In process: the two tests above pin that the process serves what loadSettings returns from each source.
+    // In process: the test above pins that the process serves what loadSettings returns from each source.
     const dir = tempDir();
     const toml = await tomlSettings(dir);
     const { settings } = loadSettings(["--config", toml.path, "--domain", "flag.test", "--http-port", "8081", "--db", join(dir, "from-flag.sqlite")], {
@@ -185,38 +190,28 @@ interval_seconds = 600
     expect([settings.dns.port, settings.expiry.inactiveDays]).toEqual([toml.dnsPort, 30]); // the TOML's, where no flag or variable says otherwise
   });
 
-  test("defaults: domain example.test and the database at ./data/registration.sqlite (directory created)", async () => {
-    const dir = tempDir();
-    const server = await start({
-      defaultFlags: false,
-      args: ["--host", "127.0.0.1", "--http-port", "0", "--dns-host", "127.0.0.1", "--dns-port", "0"],
-      cwd: dir,
-    });
-    const { token } = await subscribe(server, "defaultname");
-    expect((await info(server, token)).json.name).toBe("defaultname.example.test.");
-    expect(existsSync(join(dir, "data", "registration.sqlite"))).toBe(true);
-  });
+  // "defaults: domain example.test and the database at ./data/registration.sqlite": the shared
+  // server of "start-up line and signals" below runs on them.
 
-  test("--db :memory: runs without a file", async () => {
-    const dir = tempDir();
-    const server = await start({ args: ["--db", ":memory:"], cwd: dir });
-    const { token } = await subscribe(server);
-    expect((await info(server, token)).status).toBe(200);
-  });
+  // --db :memory: runs without a file (subscribed to, read through DNS, stopped by SIGINT with
+  // exit 0): test/dns/process.test.ts, "--db :memory:".
 });
 
+// The app in this process (test/support/app.ts) on the settings loadSettings reads from the file;
+// a process started on a Rust settings file: test/process/startup-warnings.test.ts.
 describe("the Rust server's TOML layout", () => {
   let standIn: ResendStandIn;
-  let server: RunningServer;
+  let server: TestApp;
+  let path: string;
   let dbPath: string;
   let httpPort: number;
 
   beforeAll(async () => {
     standIn = startResendStandIn();
     const dir = tempDir();
-    httpPort = await freePort(); // written into the TOML file: the links in emails name it
+    httpPort = 18080; // written into the TOML file: the links in emails name it (nothing binds it here)
     dbPath = join(dir, "domains.sqlite");
-    const path = await writeToml(
+    path = await writeToml(
       dir,
       `# the Rust registration server's configuration
 [general]
@@ -282,16 +277,11 @@ error_page = """<!DOCTYPE html>
 <body><h1>An error happened while verifying your legacy email.</h1></body></html>"""
 `,
     );
-    // started outside start(): shared by the tests of this block
-    server = await startServer({
-      defaultFlags: false,
-      args: ["--config", path, "--dns-host", "127.0.0.1", "--dns-port", "0"],
-      env: { RESEND_API_KEY: "re_test_legacy", RESEND_BASE_URL: standIn.url },
-      cwd: dir,
-    });
+    // shared by the tests of this block; the file's domain and database, as flags after startApp's own
+    server = startApp({ args: ["--config", path, "--domain", "legacy.test"], dbPath, env: { RESEND_API_KEY: "re_test_legacy", RESEND_BASE_URL: standIn.url } });
   });
   afterAll(async () => {
-    await server?.cleanup();
+    await server?.close();
     standIn?.stop();
   });
 
@@ -306,7 +296,8 @@ error_page = """<!DOCTYPE html>
   }
 
   test("[general] host, http_port, domain and db_path are used", async () => {
-    expect(server.output()).toMatch(new RegExp(`ready: http=\\S*127\\.0\\.0\\.1:${httpPort}`));
+    const { settings } = loadSettings(["--config", path], {});
+    expect([settings.http.host, settings.http.port, settings.domain, settings.database.path]).toEqual([["127.0.0.1"], httpPort, "legacy.test", dbPath]);
     expect(existsSync(dbPath)).toBe(true);
     const { name, token } = await subscribe(server);
     expect((await info(server, token)).json.name).toBe(`${name}.legacy.test.`);
@@ -359,7 +350,17 @@ error_page = """<!DOCTYPE html>
 });
 
 describe("start-up line and signals", () => {
-  const shared = useServer();
+  // Started on the defaults (no --domain, no --db) in a directory of its own.
+  const cwd = tempDir();
+  const shared = useServer({ defaultFlags: false, args: ["--host", "127.0.0.1", "--http-port", "0", "--dns-host", "127.0.0.1", "--dns-port", "0"], cwd });
+  let kept: { name: string; token: string };
+
+  test("defaults: domain example.test and the database at ./data/registration.sqlite (directory created)", async () => {
+    const { server } = shared;
+    kept = await subscribe(server, "defaultname");
+    expect((await info(server, kept.token)).json.name).toBe("defaultname.example.test.");
+    expect(existsSync(join(cwd, "data", "registration.sqlite"))).toBe(true);
+  });
 
   test("one start-up line names the HTTP and DNS addresses", async () => {
     const { server } = shared;
@@ -370,6 +371,8 @@ describe("start-up line and signals", () => {
     expect(lines.length).toBe(1);
     expect(lines[0]).toContain(`127.0.0.1:${server.httpPort}`);
     expect(lines[0]).toContain(`127.0.0.1:${server.dnsPort}`);
+    // admin.port = 0 (as the harness starts servers): no admin listener, and the line says so
+    expect(lines[0]).toMatch(/ admin=off /);
   });
 
   test("a second server on a port the first holds exits 2 naming the address, for HTTP as for DNS", async () => {
@@ -404,34 +407,14 @@ describe("start-up line and signals", () => {
     expect((await get(first, "/connectivity-check")).status).toBe(200);
   });
 
-  test.each(["SIGTERM", "SIGINT"] as const)("%s stops the server with exit 0 within 5 s and keeps its data", async (signal) => {
-    const dir = tempDir();
-    const dbPath = join(dir, "registration.sqlite");
-    const server = await start({ dir, dbPath });
-    const { name, token } = await subscribe(server);
-    const t0 = performance.now();
-    const code = await server.stop(signal);
-    expect(code).toBe(0);
-    expect(performance.now() - t0).toBeLessThan(5000);
-    expect(
-      await fetch(`${server.url}/connectivity-check`).then(
-        () => "up",
-        () => "down",
-      ),
-    ).toBe("down");
-    // the row is in the file, readable once the process is gone (test/process/crash.test.ts restarts after kill -9)
-    expect(domainRow(dbPath, name)?.token).toBe(token);
-  });
-
   test("SIGTERM sent as soon as the start-up line appears still exits 0 (handlers are in place before ready)", async () => {
-    // Four at once: each start from source costs about 0.5 s of CPU, and ten in a row were a
-    // tenth of npm test (shutdown itself takes about 20 ms).
-    const codes = await Promise.all(Array.from({ length: 4 }, async () => (await start({})).stop("SIGTERM")));
+    // Two at once: each start costs about 1.4 s of CPU (shutdown itself takes about 20 ms).
+    const codes = await Promise.all(Array.from({ length: 2 }, async () => (await start({})).stop("SIGTERM")));
     expect(codes).toEqual(codes.map(() => 0));
   });
 
   // the last test of this block: it stops the shared server
-  test("SIGTERM while requests are in flight: those requests are answered and the process exits 0", async () => {
+  test("SIGTERM while requests are in flight: those requests are answered, the process exits 0 within 5 s and keeps its data", async () => {
     const { server } = shared;
     const inflight = Array.from({ length: 20 }, () =>
       get(server, `/subscribe?name=${freshName("bye")}`).then(
@@ -439,10 +422,20 @@ describe("start-up line and signals", () => {
         () => "refused",
       ),
     );
+    const t0 = performance.now();
     const code = await server.stop("SIGTERM");
+    expect(performance.now() - t0).toBeLessThan(5000);
     const statuses = await Promise.all(inflight);
     expect(code).toBe(0);
     // every request either got a real answer or was never accepted; none got a broken one
     for (const s of statuses) expect([200, "refused"]).toContain(s);
+    expect(
+      await fetch(`${server.url}/connectivity-check`).then(
+        () => "up",
+        () => "down",
+      ),
+    ).toBe("down");
+    // the row is in the file, readable once the process is gone (test/process/crash.test.ts restarts after kill -9)
+    expect(domainRow(join(cwd, "data", "registration.sqlite"), kept.name)?.token).toBe(kept.token);
   });
 });

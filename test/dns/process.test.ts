@@ -100,7 +100,7 @@ describe("DNS follows the API across threads (DNS answers from a worker thread)"
 });
 
 describe("--db :memory: (DNS stays on the main thread: no other connection can see that database)", () => {
-  test("the server answers DNS, and /dnsconfig then /unsubscribe are visible on the very next query", async () => {
+  test("the server answers DNS, /dnsconfig then /unsubscribe are visible on the very next query, and SIGINT stops it with exit 0", async () => {
     const memory = await startServer({ args: ["--db", ":memory:"] });
     try {
       const res = await get(memory, "/subscribe?name=mem1&mode=0");
@@ -112,7 +112,14 @@ describe("--db :memory: (DNS stays on the main thread: no other connection can s
       }
       expect((await get(memory, `/unsubscribe?token=${token}`)).status).toBe(200);
       expect(decode(await udpExchange(memory.dnsPort, encodeQuery("mem1.example.test", "A"))).rcode).toBe("NXDOMAIN");
-      expect(await memory.stop("SIGTERM")).toBe(0);
+      // SIGINT as SIGTERM: exit 0, the port closed (test/config/settings.test.ts sends SIGTERM)
+      expect(await memory.stop("SIGINT")).toBe(0);
+      expect(
+        await fetch(`${memory.url}/connectivity-check`).then(
+          () => "up",
+          () => "down",
+        ),
+      ).toBe("down");
     } finally {
       await memory.cleanup();
     }

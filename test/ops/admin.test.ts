@@ -50,12 +50,6 @@ describe("/healthz", () => {
     }
   });
 
-  test("admin.port = 0: no admin listener, and the ready line says so", async () => {
-    const server = await startServer();
-    try {
-      expect(server.output()).toMatch(/ready: .* admin=off /);
-    } finally {
-      await server.cleanup();
-    }
-  });
+  // admin.port = 0: no admin listener, and the ready line says so (admin=off): the shared
+  // server of test/config/settings.test.ts, "one start-up line names the HTTP and DNS addresses".
 });

@@ -3,6 +3,8 @@
 // _acme-challenge TXT, the apex SOA/NS/CAA, a name that does not exist and a NODATA; the DS
 // matches BIND's dnssec-dsfromkey over the DNSKEY the server answers; the key survives a
 // restart; and a build whose signatures are broken (REGSRV_TEST_BREAK_DNSSEC) is refused.
+// One spawned server makes the key and answers; the restarts are the server's DNS side started
+// in this process on the same file (test/support/zone-dns.ts), the CLI runs in this process.
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,8 +12,10 @@ import { join } from "node:path";
 import { dig } from "../e2e/lib/dig.ts";
 import { run } from "../e2e/lib/proc.ts";
 import { startUnbound, type Unbound } from "../e2e/lib/unbound.ts";
+import { cliInProcess } from "../support/cli.ts";
 import { subscribe, writeToml } from "../support/helpers.ts";
-import { get, runCli, startServer, type RunningServer } from "../support/server.ts";
+import { get, startServer, type RunningServer } from "../support/server.ts";
+import { startZoneDns, type ZoneDns } from "../support/zone-dns.ts";
 import { haveTools } from "../support/tools.ts";
 
 // Process starts, resolvers and validators: seconds each on a loaded machine.
@@ -29,27 +33,38 @@ caa = ["0 issue \\"letsencrypt.org\\""]
 `,
 );
 const started: RunningServer[] = [];
+const restarted: ZoneDns[] = [];
 const resolvers: Unbound[] = [];
 afterAll(async () => {
   for (const r of resolvers) await r.daemon.stop();
   for (const s of started) await s.cleanup();
+  for (const dns of restarted) await dns.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function serve(env: Record<string, string> = {}): Promise<RunningServer> {
-  const server = await startServer({ dir, dbPath, args: ["--config", config], env });
+async function serve(): Promise<RunningServer> {
+  const server = await startServer({ dir, dbPath, args: ["--config", config] });
   started.push(server);
   return server;
 }
 
+/** A restart as the DNS sees it: the server's DNS side in this process on the file. */
+async function restart(env: Record<string, string> = {}): Promise<ZoneDns> {
+  const dns = await startZoneDns(["--config", config, "--domain", ZONE, "--db", dbPath], env);
+  restarted.push(dns);
+  return dns;
+}
+
+type Dns = { dnsPort: number };
+
 async function dsOfCli(): Promise<string> {
-  const result = await runCli(["dnssec", "ds", "--db", dbPath, "--config", config, "--domain", ZONE]);
+  const result = await cliInProcess(["dnssec", "ds", "--db", dbPath, "--config", config, "--domain", ZONE, "--admin-port", "0"]);
   expect(result.stderr).toBe("");
   expect(result.code).toBe(0);
   return result.stdout.trim();
 }
 
-async function validatingUnbound(server: RunningServer, ds: string, name: string): Promise<Unbound> {
+async function validatingUnbound(server: Dns, ds: string, name: string): Promise<Unbound> {
   const work = join(dir, name);
   mkdirSync(work, { recursive: true });
   const unbound = await startUnbound(work, ZONE, `127.0.0.1:${server.dnsPort}`, { trustAnchor: ds });
@@ -58,7 +73,7 @@ async function validatingUnbound(server: RunningServer, ds: string, name: string
 }
 
 /** delv against the server itself, the DS as its only trust anchor. */
-async function delv(server: RunningServer, ds: string, name: string, type: string): Promise<string> {
+async function delv(server: Dns, ds: string, name: string, type: string): Promise<string> {
   const [, , , tag, algorithm, digestType, digest] = ds.split(/\s+/);
   const anchors = join(dir, "anchors.conf");
   writeFileSync(anchors, `trust-anchors { "${ZONE}." static-ds ${tag} ${algorithm} ${digestType} "${digest}"; };\n`);
@@ -66,7 +81,7 @@ async function delv(server: RunningServer, ds: string, name: string, type: strin
   return `${result.stdout}${result.stderr}`;
 }
 
-let server = await serve();
+const server = await serve();
 const gateway = await subscribe(server);
 const label = gateway.name.replace(/\..*$/, "");
 expect((await get(server, `/ping?token=${gateway.token}`)).status).toBe(200);
@@ -142,23 +157,23 @@ describe.skipIf(!haveTools("unbound", "dig", "delv", "dnssec-dsfromkey"))("a sig
 
   test("the key survives a restart: the same DNSKEY and DS, still validating", async () => {
     const before = await dig(`127.0.0.1:${server.dnsPort}`, ZONE, "DNSKEY", { recurse: false });
-    await server.stop();
-    server = await serve();
-    expect(server.output()).toContain("signing with the stored ecdsap256sha256 key");
-    const after = await dig(`127.0.0.1:${server.dnsPort}`, ZONE, "DNSKEY", { recurse: false });
+    expect(await server.stop()).toBe(0);
+    const again = await restart();
+    expect(again.output()).toContain("signing with the stored ecdsap256sha256 key");
+    const after = await dig(`127.0.0.1:${again.dnsPort}`, ZONE, "DNSKEY", { recurse: false });
     expect(after.answer.map((r) => r.data)).toEqual(before.answer.map((r) => r.data));
     expect(await dsOfCli()).toBe(ds);
-    expect(await delv(server, ds, `${label}.${ZONE}`, "A")).toContain("; fully validated");
+    expect(await delv(again, ds, `${label}.${ZONE}`, "A")).toContain("; fully validated");
+    await again.close();
   });
 
   test("broken signatures (REGSRV_TEST_BREAK_DNSSEC=1): unbound answers SERVFAIL (signature crypto failed), delv does not validate", async () => {
-    await server.stop();
-    server = await serve({ REGSRV_TEST_BREAK_DNSSEC: "1" });
-    expect(server.output()).toContain("every signature is broken on purpose");
-    const unbound = await validatingUnbound(server, ds, "unbound-broken");
+    const broken = await restart({ REGSRV_TEST_BREAK_DNSSEC: "1" });
+    expect(broken.output()).toContain("every signature is broken on purpose");
+    const unbound = await validatingUnbound(broken, ds, "unbound-broken");
     const answer = await dig(unbound.address, `${label}.${ZONE}`, "A", { dnssec: true });
     expect(answer.status, answer.raw).toBe("SERVFAIL");
     expect(unbound.daemon.output()).toMatch(/validation failure.*signature crypto failed/);
-    expect(await delv(server, ds, `${label}.${ZONE}`, "A")).not.toContain("fully validated");
+    expect(await delv(broken, ds, `${label}.${ZONE}`, "A")).not.toContain("fully validated");
   });
 });

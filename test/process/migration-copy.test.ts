@@ -1,13 +1,16 @@
 // Before a migration touches an existing file (pending migrations, or a Rust server's database
 // adopted), the server copies it next to itself as <file>.pre-<version>-<time> and logs it; an
 // adopted Rust database is named in the log, and the start-up sweep frees none of its names
-// though their last pings are years old.
+// though their last pings are years old. The Rust fixture goes through a spawned server (the copy,
+// the adoption and the start-up sweep in one real start); the other cases call openDatabase,
+// which main.ts calls with its log, on real files.
 import { afterAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { copyFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VERSION } from "../../src/config.ts";
+import { openDatabase } from "../../src/store/db.ts";
 import { embeddedMigrations } from "../../src/store/migrations.ts";
 import { LEGACY_DB_FILE, LEGACY_DOMAINS } from "../support/make-legacy-db.ts";
 import { startServer } from "../support/server.ts";
@@ -62,31 +65,28 @@ describe("migrating an existing file", () => {
       db.query("INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)").run(m.hash, m.folderMillis);
     }
     db.close();
-    let server = await startServer({ dir, dbPath });
-    try {
-      const copied = await server.waitForOutput(/database: copied (\S+) to (\S+) before applying (\S+)/);
-      expect(copied[2]).toStartWith(`${dbPath}.pre-${VERSION}-`);
-      expect(copied[3]).toBe(last.tag);
-      const copy = new Database(copied[2], { readonly: true });
-      expect((copy.query("SELECT count(*) AS n FROM __drizzle_migrations").get() as { n: number }).n).toBe(embeddedMigrations().length - 1);
-      copy.close();
-      expect(await server.stop()).toBe(0);
-      server = await startServer({ dir, dbPath });
-      expect(server.output()).not.toContain("database: copied");
-      expect(copiesIn(dir).length).toBe(1);
-    } finally {
-      await server.cleanup();
-    }
-  }, 30_000);
+    /** A start's open of the file, as main.ts does it: what it logged. */
+    const start = () => {
+      const lines: string[] = [];
+      openDatabase(dbPath, { log: (line) => void lines.push(line) }).$client.close();
+      return lines.join("\n");
+    };
+    const copied = start().match(/database: copied (\S+) to (\S+) before applying (\S+)/);
+    expect(copied).not.toBeNull();
+    expect(copied![2]).toStartWith(`${dbPath}.pre-${VERSION}-`);
+    expect(copied![3]).toBe(last.tag);
+    const copy = new Database(copied![2], { readonly: true });
+    expect((copy.query("SELECT count(*) AS n FROM __drizzle_migrations").get() as { n: number }).n).toBe(embeddedMigrations().length - 1);
+    copy.close();
+    expect(start()).not.toContain("database: copied");
+    expect(copiesIn(dir).length).toBe(1);
+  });
 
   test("a new file: no copy", async () => {
     const dir = newDir();
-    const server = await startServer({ dir });
-    try {
-      expect(server.output()).not.toContain("database: copied");
-      expect(copiesIn(dir)).toEqual([]);
-    } finally {
-      await server.cleanup();
-    }
+    const lines: string[] = [];
+    openDatabase(join(dir, "registration.sqlite"), { log: (line) => void lines.push(line) }).$client.close();
+    expect(lines.join("\n")).not.toContain("database: copied");
+    expect(copiesIn(dir)).toEqual([]);
   });
 });

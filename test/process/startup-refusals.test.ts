@@ -1,6 +1,9 @@
 // Start-up refuses, with one line and exit 2, a database it must not serve from (SPEC section 10):
 // one it cannot write, one failing PRAGMA quick_check, one a newer version migrated, another
 // program's SQLite file. Each case is a real file; the file is left exactly as it was.
+// The exit (2, one line) goes through a process once (failing quick_check) and for the cases that
+// need another user (as nobody); the others call openDatabase, the function main.ts calls, whose
+// error message is the line's reason.
 import { afterAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { chmodSync, closeSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, writeSync } from "node:fs";
@@ -9,6 +12,7 @@ import { dirname, join } from "node:path";
 import { embeddedMigrations } from "../../src/store/migrations.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { createStore } from "../../src/store/domains.ts";
+import { serverCommand } from "../support/server-bundle.ts";
 import { loopbackArgs, runCli } from "../support/server.ts";
 
 const dirs: string[] = [];
@@ -38,6 +42,18 @@ function start(path: string) {
   return runCli(loopbackArgs(path));
 }
 
+/** What main.ts's start-up would print after `cannot open database <path>: `: openDatabase's error, in this process. */
+function refusal(path: string): string {
+  try {
+    openDatabase(path).$client.close();
+  } catch (e) {
+    const message = (e as Error).message;
+    expect(message.split("\n")).toHaveLength(1);
+    return message;
+  }
+  throw new Error(`openDatabase(${path}) did not refuse the file`);
+}
+
 /** Exit 2, nothing on stdout past the settings, exactly one line on stderr, starting with the path. */
 function expectRefused(result: Awaited<ReturnType<typeof start>>, path: string, reason: RegExp): void {
   expect(result.timedOut).toBe(false);
@@ -54,11 +70,12 @@ function canRunAsNobody(): boolean {
   console.warn("skipped: needs root and setpriv to run the server as nobody");
   return false;
 }
-/** The server's start-up on `path` as nobody (uid 65534), until it exits. */
-function startAsNobody(path: string) {
+/** The server's start-up on `path` as nobody (uid 65534), until it exits: the bundle (test/support/server-bundle.ts), readable by all. */
+async function startAsNobody(path: string) {
   const bun = realpathSync(process.execPath);
+  const [, bundle] = await serverCommand();
   return runCli([], {
-    command: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bun, join(import.meta.dir, "..", "..", "src", "main.ts"), ...loopbackArgs(path)],
+    command: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bun, bundle, ...loopbackArgs(path)],
   });
 }
 
@@ -75,7 +92,7 @@ describe("start-up refuses a database", () => {
       return;
     }
     try {
-      expectRefused(await start(path), path, /the file is not writable .*-wal and -shm/);
+      expect(refusal(path)).toMatch(/the file is not writable .*-wal and -shm/);
     } finally {
       Bun.spawnSync(["chattr", "-i", path]);
     }
@@ -123,7 +140,7 @@ describe("start-up refuses a database", () => {
     const db = new Database(path);
     db.query("INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)").run("f".repeat(64), last + 86_400_000);
     db.close();
-    expectRefused(await start(path), path, /migrated by a newer version of registration-server .*run that version or newer/);
+    expect(refusal(path)).toMatch(/migrated by a newer version of registration-server .*run that version or newer/);
     expect(readdirSync(join(path, "..")).filter((f) => f.includes(".pre-"))).toEqual([]);
   });
 
@@ -133,7 +150,7 @@ describe("start-up refuses a database", () => {
     db.run("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)");
     db.run("INSERT INTO notes (body) VALUES ('keep me')");
     db.close();
-    expectRefused(await start(path), path, /holds tables \(notes\) but is neither this server's database nor the Rust registration server's/);
+    expect(refusal(path)).toMatch(/holds tables \(notes\) but is neither this server's database nor the Rust registration server's/);
     const after = new Database(path, { readonly: true });
     expect(after.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all()).toEqual([{ name: "notes" }]);
     after.close();

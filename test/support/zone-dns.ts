@@ -1,0 +1,100 @@
+// The server's DNS side in this process, on a real SQLite file: the settings loaded from the
+// same flags, the signing keys read as a start reads them (src/zone-signing.ts), the stored SOA
+// serial moved as main.ts's publisher moves it, and startDnsServer on loopback port 0. For tests
+// that check what a restarted server would answer without spawning one (a start is ~1.4 s of CPU).
+import { loadSettings, type Settings } from "../../src/config.ts";
+import { AnswerCache, AnswerVersions } from "../../src/dns/answer-cache.ts";
+import { startDnsServer } from "../../src/dns/server.ts";
+import { openDatabase } from "../../src/store/db.ts";
+import { createStore, type Store } from "../../src/store/domains.ts";
+import { createZonePublisher, serialPolicy, zoneFingerprint } from "../../src/store/zone-journal.ts";
+import { openZoneSnapshot } from "../../src/store/zone-reader.ts";
+import { zoneSigning } from "../../src/zone-signing.ts";
+import { LIMITS_OFF_ENV } from "./server.ts";
+
+export interface ZoneDns {
+  settings: Settings;
+  /** the DNS port on 127.0.0.1 (UDP and TCP) */
+  dnsPort: number;
+  /** the store on the file: a write through it moves the serial as the server's writes do */
+  store: Store;
+  /** what a started server would have logged of its keys and serial */
+  lines: string[];
+  output(): string;
+  close(): Promise<void>;
+}
+
+/** zoneSigning reads REGSRV_TEST_BREAK_DNSSEC from the process's environment, as main.ts runs it. */
+function withTestEnv<T>(env: Record<string, string>, run: () => T): T {
+  const saved = process.env.REGSRV_TEST_BREAK_DNSSEC;
+  if (env.REGSRV_TEST_BREAK_DNSSEC !== undefined) process.env.REGSRV_TEST_BREAK_DNSSEC = env.REGSRV_TEST_BREAK_DNSSEC;
+  try {
+    return run();
+  } finally {
+    if (saved === undefined) delete process.env.REGSRV_TEST_BREAK_DNSSEC;
+    else process.env.REGSRV_TEST_BREAK_DNSSEC = saved;
+  }
+}
+
+/**
+ * `args`: the server's flags (`--db` and `--config` among them); the DNS host and port are
+ * 127.0.0.1 and 0. `env`: REGISTRATION_* variables, and REGSRV_TEST_BREAK_DNSSEC.
+ */
+export async function startZoneDns(args: string[], env: Record<string, string> = {}): Promise<ZoneDns> {
+  const { settings } = loadSettings([...args, "--dns-host", "127.0.0.1", "--dns-port", "0"], { ...LIMITS_OFF_ENV, ...env });
+  const lines: string[] = [];
+  const log = (line: string) => void lines.push(line);
+  const db = openDatabase(settings.database.path);
+  try {
+    const store = createStore(db);
+    const now = () => Math.floor(Date.now() / 1000);
+    const signing = settings.dns.dnssec ? withTestEnv(env, () => zoneSigning(db, settings, now(), log)) : undefined;
+    // as main.ts: the answer cache's counters, the serial among them
+    const versions = new AnswerVersions();
+    const publisher = createZonePublisher({
+      db,
+      policySerial: () => serialPolicy(settings.dns.soa.serial),
+      maxChanges: () => settings.dns.journalMaxChanges,
+      tunnelAddressesSet: () => settings.dns.tunnelAddresses.length > 0,
+      fingerprint: zoneFingerprint(settings.dns, undefined, signing?.keySet ?? ""),
+      log,
+      onPublish: (serial) => versions.setSerial(serial),
+    });
+    versions.setSerial(publisher.serial());
+    // a gateway row changed: the answer cache forgets it, the publisher gathers a new serial
+    store.onGatewayChange((name) => {
+      versions.invalidate(name);
+      publisher.poke();
+    });
+    const dns = await startDnsServer({
+      host: settings.dns.host,
+      port: 0,
+      zone: settings.dns,
+      lookups: { gateway: store.findGatewayByName, serial: () => versions.serial() },
+      cache: new AnswerCache(undefined, versions),
+      openSnapshot: () => openZoneSnapshot({ db }),
+      dnssec: signing && { key: signing.key, published: signing.published, corruptSignatures: signing.corruptSignatures },
+      log,
+    });
+    let closed: Promise<void> | undefined;
+    return {
+      settings,
+      dnsPort: dns.port,
+      store,
+      lines,
+      output: () => lines.map((line) => `${line}\n`).join(""),
+      close() {
+        closed ??= (async () => {
+          await dns.close();
+          publisher.publishNow(); // as main.ts's shutdown: the last changes get their serial now
+          publisher.close();
+          db.$client.close();
+        })();
+        return closed;
+      },
+    };
+  } catch (e) {
+    db.$client.close();
+    throw e;
+  }
+}
