@@ -33,6 +33,8 @@ export interface DnsSettings {
   notify: { host: string; port: number; key: string }[];
   /** dns.journal_max_changes: changes kept for IXFR */
   journalMaxChanges: number;
+  /** dns.transfer_image_mb: MiB the encoded whole zone may take to be kept for transfers (0: never kept) */
+  transferImageMb?: number;
   /** dns.pagekite_address: glue of ns.<domain>.<domain>.; "" when there is none to give */
   pagekiteAddress: string;
   /** dns.dnssec: answers to queries with the DO bit are signed (SPEC 9); absent (zones built by hand in tests) = off */
@@ -276,6 +278,14 @@ const KEYS: Key[] = [
     max: COUNT_MAX,
     default: 10_000,
     help: "changes kept for IXFR; a secondary further behind gets the whole zone",
+  },
+  {
+    key: "dns.transfer_image_mb",
+    kind: "int",
+    min: 0,
+    max: 4096,
+    default: 16,
+    help: "MiB the zone's encoded transfer may take to be kept (made at start-up, shared by transfers at one serial); 0 = none",
   },
   {
     key: "dns.pagekite_address",
@@ -780,11 +790,11 @@ function checkAddresses(key: string, list: string[], source: string): string[] {
 /** A key or algorithm name as the wire and the digest have it: ASCII lower case with its trailing dot. */
 const KEY_NAME = /^(?=.{1,254}$)([a-z0-9_-]{1,63}\.)+$/;
 
-/** dns.tsig_keys, dns.transfer_acl, dns.notify, dns.journal_max_changes, dns.pagekite_address (SPEC section 8). */
+/** dns.tsig_keys, dns.transfer_acl, dns.notify, dns.journal_max_changes, dns.transfer_image_mb, dns.pagekite_address (SPEC section 8). */
 function transferSettings(
   get: <T>(key: string) => T,
   src: (key: string) => string,
-): Pick<DnsSettings, "tsigKeys" | "transferAcl" | "notify" | "journalMaxChanges" | "pagekiteAddress"> {
+): Pick<DnsSettings, "tsigKeys" | "transferAcl" | "notify" | "journalMaxChanges" | "transferImageMb" | "pagekiteAddress"> {
   const tsigKeys = get<string[][]>("dns.tsig_keys").map(([name, algorithm, secret]): TsigKey => {
     const where = `${src("dns.tsig_keys")}: dns.tsig_keys entry ${JSON.stringify(name)}`;
     const keyName = fqdn(name);
@@ -824,7 +834,14 @@ function transferSettings(
       );
     return { host, port: Number(port), key: keyOf(key, "dns.notify") };
   });
-  return { tsigKeys, transferAcl, notify, journalMaxChanges: get("dns.journal_max_changes"), pagekiteAddress: get("dns.pagekite_address") };
+  return {
+    tsigKeys,
+    transferAcl,
+    notify,
+    journalMaxChanges: get("dns.journal_max_changes"),
+    transferImageMb: get("dns.transfer_image_mb"),
+    pagekiteAddress: get("dns.pagekite_address"),
+  };
 }
 
 /** A "host" key's value: a list once coerced, a single address as a default. */

@@ -8,7 +8,7 @@ import { SERIAL_NAME, type AnswerCache } from "./answer-cache.ts";
 import { DnsCounters, SLOT } from "./counters.ts";
 import { signingEpoch, type Signer } from "./dnssec.ts";
 import { signedAnswer } from "./signed-answer.ts";
-import { transferMessages, type ZoneSnapshot } from "./transfer.ts";
+import { transferMessages, type ZoneImages, type ZoneSnapshot } from "./transfer.ts";
 import { TsigSigner, tsigErrorReply, tsigLength, verifyRequest } from "./tsig.ts";
 import { encodeResponse, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, type Query, type Response } from "./wire.ts";
 import { answerQuestion, delegatedChild, QTYPE, RCODE, soaRecord, type ZoneLookups } from "./zone.ts";
@@ -27,6 +27,8 @@ export interface Responder {
 /** Where transfers read the zone: a consistent snapshot, or null when too many are under way. */
 export interface TransferSource {
   open(): ZoneSnapshot | null;
+  /** where whole-zone transfers share one encoding per serial (transfer.ts); absent: each encodes its own */
+  images?: ZoneImages;
 }
 
 export interface ResponderOptions {
@@ -219,7 +221,8 @@ function answerTransfer(
   }
   // dns.dnssec on: presigned, whatever the query's DO bit (a secondary answers validators too)
   const signing = options.signer ? { signer: options.signer, nowSeconds: (options.now ?? (() => Date.now() / 1000))() } : null;
-  const stream = transferMessages(query, snapshot, zone, signer ? (message) => signer.sign(message, Date.now() / 1000) : undefined, signing);
+  const sign = signer ? (message: Buffer) => signer.sign(message, Date.now() / 1000) : undefined;
+  const stream = transferMessages(query, snapshot, zone, sign, signing, options.transfers.images ?? null);
   try {
     const first = stream.next();
     if (first.done) return { rcode: RCODE.SERVFAIL, aa: false };

@@ -11,7 +11,7 @@ import { DnsCounters, SLOT } from "./counters.ts";
 import { loadSigner, SignatureCache, type SigningKey } from "./dnssec.ts";
 import { ResponseRateLimiter, truncatedReply, VERDICT } from "./rrl.ts";
 import { createResponder, rateLimitedLog, type MessageStream, type Responder, type TransferSource } from "./responder.ts";
-import type { ZoneSnapshot } from "./transfer.ts";
+import { ZoneImages, type ZoneSnapshot } from "./transfer.ts";
 import { encodeQuestion } from "./wire.ts";
 import type { ZoneLookups } from "./zone.ts";
 
@@ -47,6 +47,7 @@ const MAX_TRANSFERS = 8;
 function boundedTransfers(open: () => ZoneSnapshot, max: number): TransferSource {
   let active = 0;
   return {
+    images: new ZoneImages(open),
     open() {
       if (active >= max) return null;
       const snapshot = open();
@@ -127,6 +128,10 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   };
   const rrlFor = (zone: DnsSettings) => (zone.rrl && zone.rrl.rate > 0 ? new ResponseRateLimiter(zone.rrl) : null);
   const live: Live = { zone: options.zone, respond: responderFor(options.zone), rrl: rrlFor(options.zone) };
+  // Secondaries come for the zone as soon as a (re)start NOTIFYs them: its image is made ahead.
+  const prepareImage = (zone: DnsSettings) => {
+    if (transfers && !(options.dnssec && zone.dnssec) && zone.transferAcl.length > 0) transfers.images?.prepare(zone);
+  };
   const limits = { ...DEFAULT_TCP_LIMITS, ...options.tcp };
   const hosts = [options.host].flat();
   // Port 0: UDP on the first address takes the system's pick; TCP, and both on the other
@@ -145,6 +150,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
           throw e;
         }
       }
+      prepareImage(live.zone);
       return dnsServer(port, bound, (zone) => {
         const respond = responderFor(zone);
         const rrlChanged = JSON.stringify(zone.rrl) !== JSON.stringify(live.zone.rrl);
@@ -152,6 +158,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
         live.respond = respond;
         if (rrlChanged) live.rrl = rrlFor(zone);
         cache.shared.forgetAll(); // after the swap, in this thread: nothing of the old zone is cached anew
+        prepareImage(zone);
       });
     } catch (e) {
       await closeAll(bound);

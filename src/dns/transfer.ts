@@ -9,7 +9,7 @@ import type { Signer } from "./dnssec.ts";
 import { MessageWriter } from "./message-writer.ts";
 import { signedZoneRecords } from "./presigned.ts";
 import { serialGreater } from "./serial.ts";
-import type { Edns } from "./wire.ts";
+import { uncompressedName, type Edns } from "./wire.ts";
 
 export type { Changeset, ZoneSnapshot };
 import {
@@ -49,7 +49,9 @@ export interface TransferSigning {
 /**
  * The messages answering a transfer query, SOA first and last. `finish` sees each encoded
  * message before it goes out (TSIG signs it there). The snapshot is read as messages are
- * taken and closed when the last one is, or when the caller stops early (`return()`).
+ * taken and closed when the last one is, or when the caller stops early (`return()`). With
+ * `images`, an unsigned whole zone comes from the zone's image at the snapshot's serial (made
+ * by the first transfer that needs it), each message given this query's ID, question and OPT.
  */
 export function* transferMessages(
   query: TransferQuery,
@@ -57,6 +59,7 @@ export function* transferMessages(
   zone: DnsSettings,
   finish: (message: Buffer) => Buffer = (m) => m,
   signing: TransferSigning | null = null,
+  images: ZoneImages | null = null,
 ): Generator<Buffer> {
   let open = true;
   const close = () => {
@@ -68,46 +71,228 @@ export function* transferMessages(
     close(); // all read: the read transaction ends before the last message goes out
   }
   try {
-    yield* pack(query, thenClose(transferRecords(query, snapshot, zone, signing)), zone, finish);
+    const answer = answerKind(query, snapshot, signing);
+    const image = answer.kind === "whole zone" && !signing ? images?.read(snapshot.serial, zone) : null;
+    if (image) {
+      // The snapshot stays open until the end: a transfer under way holds its place (server.ts).
+      let first = true;
+      for (const message of image) {
+        yield finish(forQuery(message, first, query));
+        first = false;
+      }
+      return;
+    }
+    yield* pack(query, thenClose(transferRecords(answer, snapshot, zone, signing)), zone, finish);
   } finally {
     close();
   }
 }
 
+type AnswerKind = { kind: "soa" } | { kind: "incremental"; changesets: Changeset[] } | { kind: "whole zone" };
+
+/** What answers the query: RFC 1995 for IXFR, the whole zone for AXFR. */
+function answerKind(query: TransferQuery, snapshot: ZoneSnapshot, signing: TransferSigning | null): AnswerKind {
+  if (query.question.type !== QTYPE.IXFR || query.ixfrSerial === undefined) return { kind: "whole zone" };
+  // RFC 1995 2: a client as new as we are (or newer: RFC 1982) gets the SOA alone.
+  if (!serialGreater(snapshot.serial, query.ixfrSerial)) return { kind: "soa" };
+  // A signed zone's changes move NSEC links and signatures the journal does not hold: a
+  // secondary that is behind gets the whole signed zone (RFC 1995 4 allows it).
+  const changesets = signing ? null : snapshot.changesetsSince(query.ixfrSerial);
+  // Not in the journal: the whole zone, as an AXFR would carry it (RFC 1995 4).
+  return changesets === null ? { kind: "whole zone" } : { kind: "incremental", changesets };
+}
+
 /** The records of the answer, in order. */
 function* transferRecords(
-  query: TransferQuery,
+  answer: AnswerKind,
   snapshot: ZoneSnapshot,
   zone: DnsSettings,
   signing: TransferSigning | null,
 ): Generator<ResourceRecord | PlainGatewayRow> {
   const soa = soaRecord(zone, snapshot.serial);
-  if (query.question.type === QTYPE.IXFR && query.ixfrSerial !== undefined) {
-    // RFC 1995 2: a client as new as we are (or newer: RFC 1982) gets the SOA alone.
-    if (!serialGreater(snapshot.serial, query.ixfrSerial)) {
-      yield soa;
-      return;
+  if (answer.kind === "soa") {
+    yield soa;
+    return;
+  }
+  if (answer.kind === "incremental") {
+    yield soa;
+    for (const changeset of answer.changesets) {
+      const { removed, added } = differences(changeset, zone);
+      yield soaRecord(zone, changeset.from);
+      yield* removed;
+      yield soaRecord(zone, changeset.to);
+      yield* added;
     }
-    // A signed zone's changes move NSEC links and signatures the journal does not hold: a
-    // secondary that is behind gets the whole signed zone (RFC 1995 4 allows it).
-    const changesets = signing ? null : snapshot.changesetsSince(query.ixfrSerial);
-    if (changesets !== null) {
-      yield soa;
-      for (const changeset of changesets) {
-        const { removed, added } = differences(changeset, zone);
-        yield soaRecord(zone, changeset.from);
-        yield* removed;
-        yield soaRecord(zone, changeset.to);
-        yield* added;
-      }
-      yield soa;
-      return;
-    }
-    // Not in the journal: the whole zone, as an AXFR would carry it (RFC 1995 4).
+    yield soa;
+    return;
   }
   if (signing) yield* signedZoneRecords(zone, snapshot.serial, snapshot.gateways(undefined, "canonical"), signing.signer, signing.nowSeconds);
   else yield* zoneItems(zone, snapshot.serial, snapshot.gateways(), true);
   yield soa;
+}
+
+/** The query an image is encoded for: ID 0, the zone's name in lower case, AXFR, no EDNS. */
+function imageQuery(zone: DnsSettings): TransferQuery {
+  return { id: 0, question: { name: zone.domain.toLowerCase().replace(/\.$/, ""), type: QTYPE.AXFR, class: 1 }, edns: null };
+}
+
+/** The unsigned whole zone in messages, as imageQuery asks it; closes the snapshot when all is read. */
+function* wholeZoneMessages(snapshot: ZoneSnapshot, zone: DnsSettings): Generator<Buffer> {
+  function* thenClose(records: Iterable<ResourceRecord | PlainGatewayRow>) {
+    yield* records;
+    snapshot.close();
+  }
+  try {
+    yield* pack(imageQuery(zone), thenClose(transferRecords({ kind: "whole zone" }, snapshot, zone, null)), zone, (m) => m);
+  } finally {
+    snapshot.close();
+  }
+}
+
+/**
+ * An image's message as this query's answer: its ID; in the first message its question (the
+ * same name, as the query spelled it, and type: an IXFR answered with the whole zone carries
+ * the IXFR question); an OPT last when the query had one (MessageWriter.toBuffer's).
+ */
+function forQuery(message: Buffer, first: boolean, query: TransferQuery): Buffer {
+  const out = Buffer.allocUnsafe(message.length + (query.edns ? 11 : 0));
+  message.copy(out);
+  out.writeUInt16BE(query.id, 0);
+  if (first) {
+    const name = uncompressedName(query.question.name);
+    name.copy(out, 12);
+    out.writeUInt16BE(query.question.type, 12 + name.length);
+  }
+  if (query.edns) {
+    let at = message.length;
+    out[at++] = 0; // root owner
+    out.writeUInt16BE(41, at); // OPT
+    out.writeUInt16BE(1232, at + 2);
+    out.writeUInt32BE(query.edns.dnssecOk ? 0x8000 : 0, at + 4);
+    out.writeUInt16BE(0, at + 8);
+    out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
+  }
+  return out;
+}
+
+interface Image {
+  zone: DnsSettings;
+  serial: number;
+  /** messages[i] is message number base + i */
+  messages: Buffer[];
+  base: number;
+  octets: number;
+  /** the encoder, until it has given the last message */
+  source: Generator<Buffer> | null;
+  /** false once it outgrew dns.transfer_image_mb: nobody new reads it, and it keeps only what lagging readers need */
+  shared: boolean;
+  readers: number;
+}
+
+/**
+ * The whole zone's transfer messages at one serial, encoded once and read by every whole-zone
+ * transfer at that serial (NSD serves transfers from its compiled zone the same way): after a
+ * restart or a change, the secondaries that come for the zone share one encoding, read as fast
+ * as they take it. The first reader drives the encoder; readers that come while it runs read
+ * what is there, then drive it on. A new serial or new settings start a new image.
+ */
+export class ZoneImages {
+  private image: Image | null = null;
+
+  /** `open`: a snapshot of the zone for an image to read (one at a time, besides the transfers' own). */
+  constructor(private readonly open: () => ZoneSnapshot) {}
+
+  /**
+   * The messages of the zone at `serial`, as imageQuery asks it (do not modify them), or null
+   * when the zone has moved on from `serial` or dns.transfer_image_mb is 0 (the caller encodes
+   * from its own snapshot). 100,000 names take about 6.5 MB.
+   */
+  read(serial: number, zone: DnsSettings): Generator<Buffer> | null {
+    if (!zone.transferImageMb) return null;
+    let image = this.image;
+    if (!(image?.shared && image.zone === zone && image.serial === serial)) {
+      const snapshot = this.open();
+      if (snapshot.serial !== serial) {
+        snapshot.close();
+        return null;
+      }
+      if (image) this.release(image, true);
+      image = { zone, serial, messages: [], base: 0, octets: 0, source: wholeZoneMessages(snapshot, zone), shared: true, readers: 0 };
+      this.image = image;
+    }
+    return this.readFrom(image);
+  }
+
+  private *readFrom(image: Image): Generator<Buffer> {
+    image.readers++;
+    try {
+      for (let i = image.base; ; i++) {
+        if (i < image.base + image.messages.length) {
+          yield image.messages[i - image.base];
+          continue;
+        }
+        if (!image.source) return;
+        const next = image.source.next();
+        if (next.done) {
+          image.source = null;
+          return;
+        }
+        image.octets += next.value.length;
+        if (image.octets > (image.zone.transferImageMb ?? 0) * 2 ** 20) image.shared = false;
+        if (image.shared || image.readers > 1) image.messages.push(next.value);
+        else {
+          // too large to keep and read by this reader alone: nothing kept
+          image.base = i + 1;
+          image.messages = [];
+        }
+        yield next.value;
+      }
+    } finally {
+      image.readers--;
+      this.release(image, false);
+    }
+  }
+
+  /** Reads the zone into an image now, a few messages per event-loop turn (after a start: secondaries come at once). */
+  prepare(zone: DnsSettings): void {
+    if (!zone.transferImageMb) return;
+    let reader: Generator<Buffer> | null;
+    try {
+      const snapshot = this.open();
+      const serial = snapshot.serial;
+      snapshot.close();
+      reader = this.read(serial, zone);
+    } catch {
+      return; // a transfer will say what is wrong
+    }
+    if (!reader) return;
+    const turn = () => {
+      try {
+        // as a transfer's turn in server.ts: 8 messages or 5 ms, then other sockets
+        const started = performance.now();
+        for (let n = 0; n < 8 && (n === 0 || performance.now() - started < 5); n++) if (reader.next().done) return;
+        if (this.image?.shared) setImmediate(turn);
+        else reader.return(undefined); // outgrew the bound: not worth reading ahead
+      } catch {
+        reader.return(undefined);
+      }
+    };
+    setImmediate(turn);
+  }
+
+  /** An image nobody reads any more stops its encoder (and its snapshot) unless it is the current one, complete. */
+  private release(image: Image, replaced: boolean): void {
+    if (image.readers > 0) {
+      if (replaced) image.shared = false;
+      return;
+    }
+    if (replaced || image.source || !image.shared) {
+      image.source?.return(undefined);
+      image.source = null;
+      image.messages = [];
+      if (this.image === image) this.image = null;
+    }
+  }
 }
 
 /** A changeset's records: what its names held before it and no longer do, and the reverse. */

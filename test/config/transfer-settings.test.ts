@@ -32,6 +32,7 @@ describe("zone transfer settings", () => {
   test("defaults: no keys, nobody may transfer, nobody is notified, 10000 changes kept, glue from the first nameserver address", () => {
     const { dns } = loadSettings([], { REGISTRATION_DNS_NAMESERVERS: '[["ns1.example.test."], ["ns2.example.test.", "192.0.2.2"]]' }).settings;
     expect([dns.tsigKeys, dns.transferAcl, dns.notify, dns.journalMaxChanges, dns.pagekiteAddress]).toEqual([[], [], [], 10_000, "192.0.2.2"]);
+    expect(dns.transferImageMb).toBe(16);
     expect(loadSettings([], {}).settings.dns.pagekiteAddress).toBe("");
   });
 
@@ -106,6 +107,8 @@ pagekite_address = "203.0.113.9"
       expect(refusal({ REGISTRATION_DNS_NOTIFY: JSON.stringify([[target]]) })).toMatch(/dns\.notify target .* is not address:port/);
     expect(refusal({ REGISTRATION_DNS_JOURNAL_MAX_CHANGES: "0" })).toMatch(/dns\.journal_max_changes must be at least 1/);
     expect(refusal({ REGISTRATION_DNS_JOURNAL_MAX_CHANGES: "1000001" })).toMatch(/dns\.journal_max_changes must be at most 1000000/);
+    expect(refusal({ REGISTRATION_DNS_TRANSFER_IMAGE_MB: "-1" })).toMatch(/dns\.transfer_image_mb must be a non-negative integer/);
+    expect(refusal({ REGISTRATION_DNS_TRANSFER_IMAGE_MB: "4097" })).toMatch(/dns\.transfer_image_mb must be at most 4096/);
     expect(refusal({ REGISTRATION_DNS_PAGEKITE_ADDRESS: "ns1.example.test" })).toMatch(/dns\.pagekite_address must be an IP address or ""/);
   });
 

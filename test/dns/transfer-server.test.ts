@@ -335,6 +335,27 @@ describe.skipIf(!haveTools("dig"))("TSIG on the server's answers", () => {
     }
   });
 
+  test("with dns.transfer_image_mb the zone is read at start-up; signed transfers (AXFR and a whole-zone IXFR) come from that one reading", async () => {
+    const source = snapshots(rows(3000));
+    const zone = testZone({ tsigKeys: [key], transferAcl: [{ cidr: "127.0.0.0/8", key: "xfr-key." }], transferImageMb: 16 });
+    const dns = await startTestDns(zone, lookups, [], { openSnapshot: source.open });
+    try {
+      // made ahead, before anyone asked: a restart NOTIFYs the secondaries, which come at once
+      for (let i = 0; i < 100 && (source.state.pulled < 3000 || source.state.open > 0); i++) await Bun.sleep(20);
+      expect(source.state.pulled).toBe(3000);
+      expect(source.state.open).toBe(0);
+      for (const type of ["AXFR", "IXFR=2024010100"]) {
+        const out = await dig(dns.port, "-y", `hmac-sha256:xfr-key.:${key.secret}`, "+dnssec", "EXAMPLE.test", type);
+        expect(out).not.toMatch(/failed|failure|Couldn't verify|BADSIG|BADKEY/i);
+        expect(out.split("\n").filter((l) => /\tSOA\t/.test(l) && !l.startsWith(";"))).toHaveLength(2);
+        expect(out.split("\n").filter((l) => /^gw\d+\.example\.test\.\s/i.test(l) && /\tA\t/.test(l))).toHaveLength(3000);
+      }
+      expect(source.state.pulled).toBe(3000); // no second reading of the rows
+    } finally {
+      await dns.close();
+    }
+  });
+
   test("IXFR over TCP with a serial outside the journal gets the whole zone", async () => {
     const source = snapshots(rows(500));
     const dns = await startTestDns(testZone({ transferAcl: [{ cidr: "127.0.0.0/8", key: "" }] }), lookups, [], { openSnapshot: source.open });

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import type { DnsSettings } from "../../src/config.ts";
 import { MessageWriter } from "../../src/dns/message-writer.ts";
 import type { GatewayRecord } from "../../src/gateway-data.ts";
-import { differences, transferMessages, type Changeset, type ZoneSnapshot } from "../../src/dns/transfer.ts";
+import { differences, transferMessages, ZoneImages, type Changeset, type ZoneSnapshot } from "../../src/dns/transfer.ts";
 import { answerQuestion, gatewayRecords, TYPE, zoneRecords, type ResourceRecord } from "../../src/dns/zone.ts";
 import { serialGreater } from "../../src/dns/serial.ts";
 import { decode, GATEWAYS, seededStore, testZone } from "./client.ts";
@@ -310,5 +310,106 @@ describe("IXFR", () => {
     expect(serialGreater(0, 0xffffffff)).toBe(true);
     expect(serialGreater(5, 5)).toBe(false);
     expect(serialGreater(0x7fffffff, 0)).toBe(true);
+  });
+});
+
+describe("the zone's image (dns.transfer_image_mb)", () => {
+  const imaged = testZone({ transferImageMb: 16 });
+  const many = (count: number): [string, GatewayRecord][] =>
+    Array.from({ length: count }, (_, i) => [`gw${i}.example.test.`, gateway({ lastIpv4: `10.1.${i >> 8}.${i & 255}`, dnsChallenge: i % 3 ? "" : `c${i}` })]);
+  /** Snapshots at `serial` over `rows`, counting the rows read. */
+  function counting(rows: [string, GatewayRecord][], serial = SERIAL) {
+    const state = { pulled: 0, open: 0 };
+    const open = (): ZoneSnapshot => {
+      const snapshot = snapshotOf(serial, rows);
+      state.open++;
+      return {
+        ...snapshot,
+        gateways: function* () {
+          for (const row of rows) {
+            state.pulled++;
+            yield row;
+          }
+        },
+        close() {
+          if (!snapshot.closed) state.open--;
+          snapshot.close();
+        },
+      };
+    };
+    return { state, open };
+  }
+
+  test("a transfer from the image is byte for byte the one encoded from the rows, for any ID, spelling, type and OPT", () => {
+    const rows = many(3000);
+    const source = counting(rows);
+    const images = new ZoneImages(source.open);
+    const queries = [
+      axfrQuery,
+      { ...axfrQuery, id: 4242, question: { ...axfrQuery.question, name: "ExAmPlE.TeSt" } },
+      { ...axfrQuery, id: 9, edns: { payload: 1232, dnssecOk: false } },
+      { ...axfrQuery, id: 10, edns: { payload: 4096, dnssecOk: true } },
+      ixfrQuery(SERIAL - 100), // not in the journal: the whole zone under the IXFR question
+    ];
+    for (const query of queries) {
+      const live = [...transferMessages(query as typeof axfrQuery, snapshotOf(SERIAL, rows), imaged)];
+      const fromImage = [...transferMessages(query as typeof axfrQuery, snapshotOf(SERIAL, rows), imaged, undefined, null, images)];
+      expect(fromImage.length).toBe(live.length);
+      expect(fromImage.every((m, i) => m.equals(live[i]))).toBe(true);
+    }
+    // the zone was read once, for all five
+    expect(source.state.pulled).toBe(rows.length);
+    expect(source.state.open).toBe(0);
+  });
+
+  test("transfers at one serial share one reading of the zone; a new serial is read anew", () => {
+    const rows = many(2000);
+    const source = counting(rows);
+    const images = new ZoneImages(source.open);
+    const first = transferMessages(axfrQuery, snapshotOf(SERIAL, rows), imaged, undefined, null, images);
+    const second = transferMessages(axfrQuery, snapshotOf(SERIAL, rows), imaged, undefined, null, images);
+    // interleaved: the second reads what the first has made, then makes the rest itself
+    const a = [first.next().value as Buffer];
+    const b = [...second];
+    a.push(...first);
+    expect(a.length).toBe(b.length);
+    expect(a.every((m, i) => m.equals(b[i]))).toBe(true);
+    expect(source.state.pulled).toBe(rows.length);
+
+    const next = counting(rows, SERIAL + 1);
+    const newer = new ZoneImages(next.open);
+    [...transferMessages(axfrQuery, snapshotOf(SERIAL + 1, rows), imaged, undefined, null, newer)];
+    // the zone moved on between the transfer's snapshot and the image's: encoded from the transfer's own
+    const stale = counting(rows, SERIAL + 2);
+    const moved = [...transferMessages(axfrQuery, snapshotOf(SERIAL + 1, rows), imaged, undefined, null, new ZoneImages(stale.open))];
+    expect(records(moved)[0]).toContain(`"serial":${SERIAL + 1}`);
+    expect(stale.state.pulled).toBe(0);
+    expect(stale.state.open).toBe(0);
+  });
+
+  test("a zone larger than dns.transfer_image_mb is not kept: each transfer reads it, each gets it whole", () => {
+    const rows = many(30_000); // ~1.5 MB on the wire
+    const source = counting(rows);
+    const small = testZone({ transferImageMb: 1 });
+    const images = new ZoneImages(source.open);
+    const first = records([...transferMessages(axfrQuery, snapshotOf(SERIAL, rows), small, undefined, null, images)]);
+    const second = records([...transferMessages(axfrQuery, snapshotOf(SERIAL, rows), small, undefined, null, images)]);
+    expect(second).toEqual(first);
+    expect(first.filter((r) => r.startsWith("gw") && / A /.test(r))).toHaveLength(30_000);
+    expect(source.state.pulled).toBe(2 * rows.length);
+    expect(source.state.open).toBe(0);
+  });
+
+  test("a transfer that stops early leaves nothing open; 0 MiB keeps no image at all", () => {
+    const rows = many(5000);
+    const source = counting(rows);
+    const images = new ZoneImages(source.open);
+    const stream = transferMessages(axfrQuery, snapshotOf(SERIAL, rows), imaged, undefined, null, images);
+    stream.next();
+    stream.return(undefined);
+    expect(source.state.open).toBe(0);
+    const off = counting(rows);
+    [...transferMessages(axfrQuery, snapshotOf(SERIAL, rows), testZone({ transferImageMb: 0 }), undefined, null, new ZoneImages(off.open))];
+    expect(off.state.open + off.state.pulled).toBe(0);
   });
 });
