@@ -9,7 +9,8 @@
 #     before and our peak RSS (VmHWM) after: the growth is what the transfer cost (target < 100 MB).
 #  3. CHANGES_PER_SECOND (100) /ping address changes for CHANGE_SECONDS (10) s with ours
 #     NOTIFYing the secondary: the API's 200 to the secondary answering the new A, p50/p99
-#     (target p99 < 200 ms), by bench/lib/change-latency.ts. The secondary's reload throttle is
+#     (target p99 < 200 ms), by bench/lib/change-latency.ts, on a zone of LATENCY_NAMES names
+#     (default TRANSFER_NAMES). The secondary's reload throttle is
 #     off (SECONDARY_RELOAD_TIMEOUT=0; NSD's default of 1 s adds up to a second to every change).
 #     Measured with NSD and with Knot (LATENCY_SECONDARIES): NSD reloads by forking a new server
 #     for each transfer, Knot applies each IXFR in place, so the two bound what we can be held to.
@@ -24,6 +25,7 @@ TRANSFER_NAMES="${TRANSFER_NAMES:-100000}"
 BIG_NAMES="${BIG_NAMES:-1000000}"
 CHANGES_PER_SECOND="${CHANGES_PER_SECOND:-100}"
 CHANGE_SECONDS="${CHANGE_SECONDS:-10}"
+LATENCY_NAMES="${LATENCY_NAMES:-$TRANSFER_NAMES}"
 SECONDARY_RELOAD_TIMEOUT="${SECONDARY_RELOAD_TIMEOUT:-0}"
 LATENCY_SECONDARIES="${LATENCY_SECONDARIES:-nsd knot knot-large}"
 PARTS="${PARTS:-full latency big}"
@@ -179,6 +181,12 @@ full_transfer() {
 
 DATA="$WORK/transfer-${TRANSFER_NAMES}"
 make_data "$DATA" "$TRANSFER_NAMES"
+# the zone the change latency is measured on: by default the full transfer's
+LATENCY_DATA="$DATA"
+if [ "$LATENCY_NAMES" != "$TRANSFER_NAMES" ] && part latency; then
+  LATENCY_DATA="$WORK/transfer-${LATENCY_NAMES}"
+  make_data "$LATENCY_DATA" "$LATENCY_NAMES"
+fi
 for round in $(seq "$ROUNDS"); do
   # 1. full transfer, NSD primary and ours (order alternates by round)
   order=(nsd ours); [ $((round % 2)) = 0 ] && order=(ours nsd)
@@ -200,8 +208,8 @@ for round in $(seq "$ROUNDS"); do
   # (the pings change it; the next round's full transfers compare the zone as generated)
   part latency || continue
   for secondary in $LATENCY_SECONDARIES; do
-    rm -rf "$DATA-changes" && cp -r "$DATA" "$DATA-changes"
-    start_ours "$DATA-changes" $OURS_PORT $OURS_HTTP REGISTRATION_HTTP_TRUST_PROXY=true REGISTRATION_DNS_RRL_RATE=0
+    rm -rf "$LATENCY_DATA-changes" && cp -r "$LATENCY_DATA" "$LATENCY_DATA-changes"
+    start_ours "$LATENCY_DATA-changes" $OURS_PORT $OURS_HTTP REGISTRATION_HTTP_TRUST_PROXY=true REGISTRATION_DNS_RRL_RATE=0
     want=$(serial_at $OURS_PORT)
     case "$secondary" in
       nsd) start_secondary $OURS_PORT ;;
@@ -210,8 +218,8 @@ for round in $(seq "$ROUNDS"); do
     esac
     for _ in $(seq 3000); do [ "$(serial_at $SECONDARY_PORT)" = "$want" ] && break; sleep 0.02; done
     latency=$(taskset -c "$LOAD_CPU" "$BUN" "$BENCH_DIR/lib/change-latency.ts" --api "http://127.0.0.1:$OURS_HTTP" --dns "127.0.0.1:$SECONDARY_PORT" \
-      --names "$DATA/names.txt" --tokens "$DATA/tokens.txt" --rate "$CHANGES_PER_SECOND" --seconds "$CHANGE_SECONDS")
-    echo "{\"round\":$round,\"what\":\"change latency\",\"secondary\":\"$secondary\",${latency:1}" | tee -a "$RESULTS" >&2
+      --names "$LATENCY_DATA/names.txt" --tokens "$LATENCY_DATA/tokens.txt" --rate "$CHANGES_PER_SECOND" --seconds "$CHANGE_SECONDS")
+    echo "{\"round\":$round,\"what\":\"change latency\",\"names\":$LATENCY_NAMES,\"secondary\":\"$secondary\",${latency:1}" | tee -a "$RESULTS" >&2
     stop_pid "$SECONDARY_PID"
     stop_pid "$SERVER_PID"
   done
