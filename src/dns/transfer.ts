@@ -198,6 +198,8 @@ interface Image {
  */
 export class ZoneImages {
   private image: Image | null = null;
+  /** the zone and serial whose image outgrew dns.transfer_image_mb: transfers at it encode from the rows */
+  private oversize: { zone: DnsSettings; serial: number } | null = null;
 
   /** `open`: a snapshot of the zone for an image to read (one at a time, besides the transfers' own). */
   constructor(private readonly open: () => ZoneSnapshot) {}
@@ -208,7 +210,7 @@ export class ZoneImages {
    * from its own snapshot). 100,000 names take about 6.5 MB.
    */
   read(serial: number, zone: DnsSettings): Generator<Buffer> | null {
-    if (!zone.transferImageMb) return null;
+    if (!zone.transferImageMb || (this.oversize?.zone === zone && this.oversize.serial === serial)) return null;
     let image = this.image;
     if (!(image?.shared && image.zone === zone && image.serial === serial)) {
       const snapshot = this.open();
@@ -238,7 +240,10 @@ export class ZoneImages {
           return;
         }
         image.octets += next.value.length;
-        if (image.octets > (image.zone.transferImageMb ?? 0) * 2 ** 20) image.shared = false;
+        if (image.shared && image.octets > (image.zone.transferImageMb ?? 0) * 2 ** 20) {
+          image.shared = false;
+          this.oversize = { zone: image.zone, serial: image.serial };
+        }
         if (image.shared || image.readers > 1) image.messages.push(next.value);
         else {
           // too large to keep and read by this reader alone: nothing kept
