@@ -395,7 +395,13 @@ describe("the zone's image (dns.transfer_image_mb)", () => {
     let own = 0;
     const ownSnapshot = () => {
       const snapshot = snapshotOf(SERIAL, rows);
-      return { ...snapshot, gateways: () => (own++, snapshot.gateways()) };
+      return {
+        ...snapshot,
+        gateways: () => {
+          own++;
+          return snapshot.gateways();
+        },
+      };
     };
     const first = records([...transferMessages(axfrQuery, ownSnapshot(), small, undefined, null, images)]);
     const second = records([...transferMessages(axfrQuery, ownSnapshot(), small, undefined, null, images)]);
