@@ -72,7 +72,7 @@ export function* transferMessages(
   }
   try {
     const answer = answerKind(query, snapshot, signing);
-    const image = answer.kind === "whole zone" && !signing ? images?.read(snapshot.serial, zone) : null;
+    const image = answer.kind === "whole zone" && !signing ? images?.read(snapshot.serial, zone, () => wholeZoneMessages(snapshot, zone)) : null;
     if (image) {
       // The snapshot stays open until the end: a transfer under way holds its place (server.ts).
       let first = true;
@@ -184,7 +184,10 @@ interface Image {
   octets: number;
   /** the encoder, until it has given the last message */
   source: Generator<Buffer> | null;
-  /** false once it outgrew dns.transfer_image_mb: nobody new reads it, and it keeps only what lagging readers need */
+  /**
+   * false once it outgrew dns.transfer_image_mb or was replaced: nobody new reads it and it keeps
+   * nothing; a reader behind its encoder goes on from its own rows
+   */
   shared: boolean;
   readers: number;
 }
@@ -209,7 +212,7 @@ export class ZoneImages {
    * when the zone has moved on from `serial` or dns.transfer_image_mb is 0 (the caller encodes
    * from its own snapshot). 100,000 names take about 6.5 MB.
    */
-  read(serial: number, zone: DnsSettings): Generator<Buffer> | null {
+  read(serial: number, zone: DnsSettings, own?: () => Generator<Buffer>): Generator<Buffer> | null {
     if (!zone.transferImageMb || (this.oversize?.zone === zone && this.oversize.serial === serial)) return null;
     let image = this.image;
     if (!(image?.shared && image.zone === zone && image.serial === serial)) {
@@ -222,13 +225,25 @@ export class ZoneImages {
       image = { zone, serial, messages: [], base: 0, octets: 0, source: wholeZoneMessages(snapshot, zone), shared: true, readers: 0 };
       this.image = image;
     }
-    return this.readFrom(image);
+    return this.readFrom(image, own);
   }
 
-  private *readFrom(image: Image): Generator<Buffer> {
+  /** octets of encoded messages the images hold (only the current, shared one holds any) */
+  keptOctets(): number {
+    return this.image ? this.image.messages.reduce((n, m) => n + m.length, 0) : 0;
+  }
+
+  /**
+   * An image's messages from the first. A reader that falls behind what the image keeps (it is
+   * no longer shared) takes the rest from `own` (the same messages from its own snapshot, at
+   * the same serial), skipping what it has given; without `own` it stops there.
+   */
+  private *readFrom(image: Image, own?: () => Generator<Buffer>): Generator<Buffer> {
     image.readers++;
+    let i = 0;
     try {
-      for (let i = image.base; ; i++) {
+      for (; ; i++) {
+        if (i < image.base) break; // dropped (the image is no longer shared): the rest from own rows
         if (i < image.base + image.messages.length) {
           yield image.messages[i - image.base];
           continue;
@@ -244,9 +259,9 @@ export class ZoneImages {
           image.shared = false;
           this.oversize = { zone: image.zone, serial: image.serial };
         }
-        if (image.shared || image.readers > 1) image.messages.push(next.value);
+        if (image.shared) image.messages.push(next.value);
         else {
-          // too large to keep and read by this reader alone: nothing kept
+          // too large to keep (or replaced): nothing kept, readers behind this one read their own rows
           image.base = i + 1;
           image.messages = [];
         }
@@ -255,6 +270,14 @@ export class ZoneImages {
     } finally {
       image.readers--;
       this.release(image, false);
+    }
+    if (!own) return;
+    const rest = own();
+    try {
+      for (let skipped = 0; skipped < i; skipped++) if (rest.next().done) return;
+      yield* rest;
+    } finally {
+      rest.return(undefined);
     }
   }
 
@@ -288,7 +311,11 @@ export class ZoneImages {
   /** An image nobody reads any more stops its encoder (and its snapshot) unless it is the current one, complete. */
   private release(image: Image, replaced: boolean): void {
     if (image.readers > 0) {
-      if (replaced) image.shared = false;
+      if (replaced) {
+        image.shared = false;
+        image.base += image.messages.length;
+        image.messages = [];
+      }
       return;
     }
     if (replaced || image.source || !image.shared) {

@@ -412,6 +412,26 @@ describe("the zone's image (dns.transfer_image_mb)", () => {
     expect(source.state.open).toBe(0);
   });
 
+  test("transfers of a zone larger than dns.transfer_image_mb keep no more than it, even while one of them stalls", () => {
+    const rows = many(6000); // ~180 KB on the wire
+    const bound = 0.05; // MiB: ~52 KB
+    const small = testZone({ transferImageMb: bound });
+    const source = counting(rows);
+    const images = new ZoneImages(source.open);
+    const live = [...transferMessages(axfrQuery, snapshotOf(SERIAL, rows), small)];
+    const stalled = transferMessages(axfrQuery, snapshotOf(SERIAL, rows), small, undefined, null, images);
+    const slow = [stalled.next().value as Buffer];
+    // another secondary reads the whole zone while the first one reads nothing more
+    const fast = [...transferMessages(axfrQuery, snapshotOf(SERIAL, rows), small, undefined, null, images)];
+    expect(images.keptOctets()).toBeLessThanOrEqual(bound * 2 ** 20);
+    slow.push(...stalled);
+    for (const messages of [fast, slow]) {
+      expect(messages.length).toBe(live.length);
+      expect(messages.every((m, i) => m.equals(live[i]))).toBe(true);
+    }
+    expect(source.state.open).toBe(0);
+  });
+
   test("a transfer that stops early leaves nothing open; 0 MiB keeps no image at all", () => {
     const rows = many(5000);
     const source = counting(rows);
