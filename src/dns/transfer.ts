@@ -249,7 +249,14 @@ export class ZoneImages {
           continue;
         }
         if (!image.source) return;
-        const next = image.source.next();
+        let next: IteratorResult<Buffer, void>;
+        try {
+          next = image.source.next();
+        } catch (e) {
+          // A dead encoder would look complete to the other readers: they go on from their own rows.
+          this.abandon(image);
+          throw e;
+        }
         if (next.done) {
           image.source = null;
           return;
@@ -306,6 +313,15 @@ export class ZoneImages {
       }
     };
     setImmediate(turn);
+  }
+
+  /** An image that failed: nobody new reads it, it keeps nothing, and every reader of it reads its own rows. */
+  private abandon(image: Image): void {
+    image.source = null;
+    image.shared = false;
+    image.base = Number.MAX_SAFE_INTEGER;
+    image.messages = [];
+    if (this.image === image) this.image = null;
   }
 
   /** An image nobody reads any more stops its encoder (and its snapshot) unless it is the current one, complete. */

@@ -432,6 +432,27 @@ describe("the zone's image (dns.transfer_image_mb)", () => {
     expect(source.state.open).toBe(0);
   });
 
+  test("an image whose reading fails fails the transfer driving it; the others go on, complete, from their own rows", () => {
+    const rows = many(3000);
+    const failing = (): ZoneSnapshot => ({
+      ...snapshotOf(SERIAL, rows),
+      gateways: function* () {
+        for (const [i, row] of rows.entries()) {
+          if (i === 1500) throw new Error("disk I/O error");
+          yield row;
+        }
+      },
+    });
+    const images = new ZoneImages(failing);
+    const live = [...transferMessages(axfrQuery, snapshotOf(SERIAL, rows), imaged)];
+    const waiting = transferMessages(axfrQuery, snapshotOf(SERIAL, rows), imaged, undefined, null, images);
+    const second = [waiting.next().value as Buffer];
+    expect(() => [...transferMessages(axfrQuery, snapshotOf(SERIAL, rows), imaged, undefined, null, images)]).toThrow("disk I/O error");
+    second.push(...waiting);
+    expect(second.length).toBe(live.length);
+    expect(second.every((m, i) => m.equals(live[i]))).toBe(true);
+  });
+
   test("a transfer that stops early leaves nothing open; 0 MiB keeps no image at all", () => {
     const rows = many(5000);
     const source = counting(rows);
