@@ -301,13 +301,15 @@ export class ZoneImages {
       return; // a transfer will say what is wrong
     }
     if (!reader) return;
+    const image = this.image;
     const turn = () => {
       try {
+        // outgrew the bound, or a newer serial replaced it: not worth reading ahead
+        if (this.image !== image || !image?.shared) return void reader.return(undefined);
         // as a transfer's turn in server.ts: 8 messages or 5 ms, then other sockets
         const started = performance.now();
         for (let n = 0; n < 8 && (n === 0 || performance.now() - started < 5); n++) if (reader.next().done) return;
-        if (this.image?.shared) setImmediate(turn);
-        else reader.return(undefined); // outgrew the bound: not worth reading ahead
+        setImmediate(turn);
       } catch {
         reader.return(undefined);
       }

@@ -453,6 +453,25 @@ describe("the zone's image (dns.transfer_image_mb)", () => {
     expect(second.every((m, i) => m.equals(live[i]))).toBe(true);
   });
 
+  test("the image made ahead at start-up stops being read when a new serial replaces it", async () => {
+    const rows = many(6000); // ~45 messages: several turns of the start-up reading
+    const old = counting(rows, SERIAL);
+    const current = counting(rows, SERIAL + 1);
+    let source = old;
+    const images = new ZoneImages(() => source.open());
+    images.prepare(imaged);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(old.state.pulled).toBeGreaterThan(0);
+    expect(old.state.pulled).toBeLessThan(rows.length);
+    // the zone moves on and a secondary transfers it before the reading ahead is done
+    source = current;
+    [...transferMessages(axfrQuery, snapshotOf(SERIAL + 1, rows), imaged, undefined, null, images)];
+    const pulled = old.state.pulled;
+    for (let turn = 0; turn < 50; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(old.state.pulled).toBe(pulled);
+    expect(old.state.open + current.state.open).toBe(0);
+  });
+
   test("a transfer that stops early leaves nothing open; 0 MiB keeps no image at all", () => {
     const rows = many(5000);
     const source = counting(rows);
