@@ -184,6 +184,8 @@ interface Image {
   octets: number;
   /** the encoder, until it has given the last message */
   source: Generator<Buffer> | null;
+  /** what the encoder reads (closed by it at its end, and by release: an encoder never started has no `finally` to run) */
+  snapshot: ZoneSnapshot;
   /**
    * false once it outgrew dns.transfer_image_mb or was replaced: nobody new reads it and it keeps
    * nothing; a reader behind its encoder goes on from its own rows
@@ -222,7 +224,7 @@ export class ZoneImages {
         return null;
       }
       if (image) this.release(image, true);
-      image = { zone, serial, messages: [], base: 0, octets: 0, source: wholeZoneMessages(snapshot, zone), shared: true, readers: 0 };
+      image = { zone, serial, messages: [], base: 0, octets: 0, source: wholeZoneMessages(snapshot, zone), snapshot, shared: true, readers: 0 };
       this.image = image;
     }
     return this.readFrom(image, own);
@@ -338,6 +340,7 @@ export class ZoneImages {
     }
     if (replaced || image.source || !image.shared) {
       image.source?.return(undefined);
+      image.snapshot.close();
       image.source = null;
       image.messages = [];
       if (this.image === image) this.image = null;

@@ -472,6 +472,20 @@ describe("the zone's image (dns.transfer_image_mb)", () => {
     expect(old.state.open + current.state.open).toBe(0);
   });
 
+  test("an image replaced before anything read it closes its snapshot", async () => {
+    const rows = many(100);
+    const old = counting(rows, SERIAL);
+    const current = counting(rows, SERIAL + 1);
+    let source = old;
+    const images = new ZoneImages(() => source.open());
+    images.prepare(imaged); // its first turn comes later
+    source = current;
+    [...transferMessages(axfrQuery, snapshotOf(SERIAL + 1, rows), imaged, undefined, null, images)];
+    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(old.state.pulled).toBe(0);
+    expect(old.state.open + current.state.open).toBe(0);
+  });
+
   test("a transfer that stops early leaves nothing open; 0 MiB keeps no image at all", () => {
     const rows = many(5000);
     const source = counting(rows);
