@@ -151,7 +151,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
         }
       }
       prepareImage(live.zone);
-      return dnsServer(port, bound, (zone) => {
+      return dnsServer(port, bound, transfers, (zone) => {
         const respond = responderFor(zone);
         const rrlChanged = JSON.stringify(zone.rrl) !== JSON.stringify(live.zone.rrl);
         live.zone = zone;
@@ -181,11 +181,12 @@ function closeAll(bound: Bound[]): Promise<unknown> {
   );
 }
 
-function dnsServer(port: number, bound: Bound[], reload: (zone: DnsSettings) => void): DnsServer {
+function dnsServer(port: number, bound: Bound[], transfers: TransferSource | undefined, reload: (zone: DnsSettings) => void): DnsServer {
   return {
     port,
     reload,
     async close() {
+      transfers?.images?.close(); // reading the zone ahead stops with the server
       await closeAll(bound);
     },
   };

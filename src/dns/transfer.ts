@@ -205,6 +205,7 @@ export class ZoneImages {
   private image: Image | null = null;
   /** the zone and serial whose image outgrew dns.transfer_image_mb: transfers at it encode from the rows */
   private oversize: { zone: DnsSettings; serial: number } | null = null;
+  private closed = false;
 
   /** `open`: a snapshot of the zone for an image to read (one at a time, besides the transfers' own). */
   constructor(private readonly open: () => ZoneSnapshot) {}
@@ -215,7 +216,7 @@ export class ZoneImages {
    * from its own snapshot). 100,000 names take about 6.5 MB.
    */
   read(serial: number, zone: DnsSettings, own?: () => Generator<Buffer>): Generator<Buffer> | null {
-    if (!zone.transferImageMb || (this.oversize?.zone === zone && this.oversize.serial === serial)) return null;
+    if (this.closed || !zone.transferImageMb || (this.oversize?.zone === zone && this.oversize.serial === serial)) return null;
     let image = this.image;
     if (!(image?.shared && image.zone === zone && image.serial === serial)) {
       const snapshot = this.open();
@@ -317,6 +318,14 @@ export class ZoneImages {
       }
     };
     setImmediate(turn);
+  }
+
+  /** The server closes: no image any more; reading ahead stops, transfers under way go on from their own rows. */
+  close(): void {
+    this.closed = true;
+    const image = this.image;
+    this.image = null;
+    if (image) this.release(image, true);
   }
 
   /** An image that failed: nobody new reads it, it keeps nothing, and every reader of it reads its own rows. */
