@@ -131,6 +131,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   // Secondaries come for the zone as soon as a (re)start NOTIFYs them: its image is made ahead.
   const prepareImage = (zone: DnsSettings) => {
     if (transfers && !(options.dnssec && zone.dnssec) && zone.transferAcl.length > 0) transfers.images?.prepare(zone);
+    else if (transfers) transfers.images?.forget(); // a reload that ends transfers, or signs them: the old image goes
   };
   const limits = { ...DEFAULT_TCP_LIMITS, ...options.tcp };
   const hosts = [options.host].flat();

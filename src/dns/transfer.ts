@@ -293,7 +293,10 @@ export class ZoneImages {
 
   /** Reads the zone into an image now, a few messages per event-loop turn (after a start: secondaries come at once). */
   prepare(zone: DnsSettings): void {
-    if (!zone.transferImageMb) return;
+    if (!zone.transferImageMb) {
+      this.forget();
+      return;
+    }
     let reader: Generator<Buffer> | null;
     try {
       const snapshot = this.open();
@@ -323,6 +326,11 @@ export class ZoneImages {
   /** The server closes: no image any more; reading ahead stops, transfers under way go on from their own rows. */
   close(): void {
     this.closed = true;
+    this.forget();
+  }
+
+  /** Settings that keep no image (or no transfers): the one made before is let go. */
+  forget(): void {
     const image = this.image;
     this.image = null;
     if (image) this.release(image, true);

@@ -486,6 +486,16 @@ describe("the zone's image (dns.transfer_image_mb)", () => {
     expect(old.state.open + current.state.open).toBe(0);
   });
 
+  test("settings that keep no image (a reload to 0 MiB) let go of the one made before", async () => {
+    const rows = many(500);
+    const images = new ZoneImages(counting(rows).open);
+    images.prepare(imaged);
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(images.keptOctets()).toBeGreaterThan(0);
+    images.prepare(testZone({ transferImageMb: 0 }));
+    expect(images.keptOctets()).toBe(0);
+  });
+
   test("a transfer that stops early leaves nothing open; 0 MiB keeps no image at all", () => {
     const rows = many(5000);
     const source = counting(rows);
