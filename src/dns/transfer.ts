@@ -181,14 +181,17 @@ interface Image {
   /** messages[i] is message number base + i */
   messages: Buffer[];
   base: number;
+  /** octets encoded so far, and the part of them `messages` holds */
   octets: number;
+  kept: number;
   /** the encoder, until it has given the last message */
   source: Generator<Buffer> | null;
   /** what the encoder reads (closed by it at its end, and by release: an encoder never started has no `finally` to run) */
   snapshot: ZoneSnapshot;
   /**
-   * false once it outgrew dns.transfer_image_mb or was replaced: nobody new reads it and it keeps
-   * nothing; a reader behind its encoder goes on from its own rows
+   * false once it outgrew dns.transfer_image_mb or was replaced: nobody new reads it, and it keeps
+   * new messages for the readers behind only while it holds at most dns.transfer_image_mb; past
+   * that it drops them all, and a reader behind its encoder goes on from its own rows
    */
   shared: boolean;
   readers: number;
@@ -225,15 +228,15 @@ export class ZoneImages {
         return null;
       }
       if (image) this.release(image, true);
-      image = { zone, serial, messages: [], base: 0, octets: 0, source: wholeZoneMessages(snapshot, zone), snapshot, shared: true, readers: 0 };
+      image = { zone, serial, messages: [], base: 0, octets: 0, kept: 0, source: wholeZoneMessages(snapshot, zone), snapshot, shared: true, readers: 0 };
       this.image = image;
     }
     return this.readFrom(image, own);
   }
 
-  /** octets of encoded messages the images hold (only the current, shared one holds any) */
+  /** octets of encoded messages the current image holds (at most dns.transfer_image_mb) */
   keptOctets(): number {
-    return this.image ? this.image.messages.reduce((n, m) => n + m.length, 0) : 0;
+    return this.image?.kept ?? 0;
   }
 
   /**
@@ -264,16 +267,20 @@ export class ZoneImages {
           image.source = null;
           return;
         }
+        const bound = (image.zone.transferImageMb ?? 0) * 2 ** 20;
         image.octets += next.value.length;
-        if (image.shared && image.octets > (image.zone.transferImageMb ?? 0) * 2 ** 20) {
+        if (image.shared && image.octets > bound) {
           image.shared = false;
           this.oversize = { zone: image.zone, serial: image.serial };
         }
-        if (image.shared) image.messages.push(next.value);
-        else {
-          // too large to keep (or replaced): nothing kept, readers behind this one read their own rows
+        if (image.shared || (image.readers > 1 && image.kept + next.value.length <= bound)) {
+          image.messages.push(next.value);
+          image.kept += next.value.length;
+        } else {
+          // too large to keep, or nobody behind: nothing kept, readers behind this one read their own rows
           image.base = i + 1;
           image.messages = [];
+          image.kept = 0;
         }
         yield next.value;
       }
@@ -342,17 +349,14 @@ export class ZoneImages {
     image.shared = false;
     image.base = Number.MAX_SAFE_INTEGER;
     image.messages = [];
+    image.kept = 0;
     if (this.image === image) this.image = null;
   }
 
   /** An image nobody reads any more stops its encoder (and its snapshot) unless it is the current one, complete. */
   private release(image: Image, replaced: boolean): void {
     if (image.readers > 0) {
-      if (replaced) {
-        image.shared = false;
-        image.base += image.messages.length;
-        image.messages = [];
-      }
+      if (replaced) image.shared = false;
       return;
     }
     if (replaced || image.source || !image.shared) {

@@ -432,6 +432,34 @@ describe("the zone's image (dns.transfer_image_mb)", () => {
     expect(source.state.open).toBe(0);
   });
 
+  test("a transfer reading an image that a newer serial replaces reads it to the end, without its own rows", () => {
+    const rows = many(3000);
+    const old = counting(rows, SERIAL);
+    let source = old;
+    const images = new ZoneImages(() => source.open());
+    const live = [...transferMessages(axfrQuery, snapshotOf(SERIAL, rows), imaged)];
+    [...transferMessages(axfrQuery, snapshotOf(SERIAL, rows), imaged, undefined, null, images)]; // the image, complete
+    let own = 0;
+    const snapshot = snapshotOf(SERIAL, rows);
+    const counted = {
+      ...snapshot,
+      gateways: () => {
+        own++;
+        return snapshot.gateways();
+      },
+    };
+    const reading = transferMessages(axfrQuery, counted, imaged, undefined, null, images);
+    const messages = [reading.next().value as Buffer];
+    source = counting(rows, SERIAL + 1);
+    [...transferMessages(axfrQuery, snapshotOf(SERIAL + 1, rows), imaged, undefined, null, images)];
+    messages.push(...reading);
+    expect(messages.length).toBe(live.length);
+    expect(messages.every((m, i) => m.equals(live[i]))).toBe(true);
+    // no re-encoding of what it had sent (a stall of the whole server for a large zone)
+    expect(own).toBe(0);
+    expect(old.state.open).toBe(0);
+  });
+
   test("an image whose reading fails fails the transfer driving it; the others go on, complete, from their own rows", () => {
     const rows = many(3000);
     const failing = (): ZoneSnapshot => ({
