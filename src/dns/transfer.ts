@@ -222,7 +222,12 @@ export class ZoneImages {
     if (this.closed || !zone.transferImageMb || (this.oversize?.zone === zone && this.oversize.serial === serial)) return null;
     let image = this.image;
     if (!(image?.shared && image.zone === zone && image.serial === serial)) {
-      const snapshot = this.open();
+      let snapshot: ZoneSnapshot;
+      try {
+        snapshot = this.open();
+      } catch {
+        return null; // the caller's own snapshot still serves (and says what is wrong if it is the file)
+      }
       if (snapshot.serial !== serial) {
         snapshot.close();
         return null;

@@ -524,6 +524,17 @@ describe("the zone's image (dns.transfer_image_mb)", () => {
     expect(images.keptOctets()).toBe(0);
   });
 
+  test("when the image's own snapshot cannot be opened, the transfer goes out from its own rows", () => {
+    const rows = many(500);
+    const images = new ZoneImages(() => {
+      throw new Error("unable to open database file");
+    });
+    const live = [...transferMessages(axfrQuery, snapshotOf(SERIAL, rows), imaged)];
+    const sent = [...transferMessages(axfrQuery, snapshotOf(SERIAL, rows), imaged, undefined, null, images)];
+    expect(sent.length).toBe(live.length);
+    expect(sent.every((m, i) => m.equals(live[i]))).toBe(true);
+  });
+
   test("a transfer that stops early leaves nothing open; 0 MiB keeps no image at all", () => {
     const rows = many(5000);
     const source = counting(rows);
