@@ -131,6 +131,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   // Secondaries come for the zone as soon as a (re)start NOTIFYs them: its image is made ahead.
   const prepareImage = (zone: DnsSettings) => {
     if (transfers && !(options.dnssec && zone.dnssec) && zone.transferAcl.length > 0) transfers.images?.prepare(zone);
+    else if (transfers) transfers.images?.forget(); // a reload that ends transfers, or signs them: the old image goes
   };
   const limits = { ...DEFAULT_TCP_LIMITS, ...options.tcp };
   const hosts = [options.host].flat();
@@ -151,7 +152,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
         }
       }
       prepareImage(live.zone);
-      return dnsServer(port, bound, (zone) => {
+      return dnsServer(port, bound, transfers, (zone) => {
         const respond = responderFor(zone);
         const rrlChanged = JSON.stringify(zone.rrl) !== JSON.stringify(live.zone.rrl);
         live.zone = zone;
@@ -181,11 +182,12 @@ function closeAll(bound: Bound[]): Promise<unknown> {
   );
 }
 
-function dnsServer(port: number, bound: Bound[], reload: (zone: DnsSettings) => void): DnsServer {
+function dnsServer(port: number, bound: Bound[], transfers: TransferSource | undefined, reload: (zone: DnsSettings) => void): DnsServer {
   return {
     port,
     reload,
     async close() {
+      transfers?.images?.close(); // reading the zone ahead stops with the server
       await closeAll(bound);
     },
   };

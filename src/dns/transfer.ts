@@ -72,7 +72,7 @@ export function* transferMessages(
   }
   try {
     const answer = answerKind(query, snapshot, signing);
-    const image = answer.kind === "whole zone" && !signing ? images?.read(snapshot.serial, zone) : null;
+    const image = answer.kind === "whole zone" && !signing ? images?.read(snapshot.serial, zone, () => wholeZoneMessages(snapshot, zone)) : null;
     if (image) {
       // The snapshot stays open until the end: a transfer under way holds its place (server.ts).
       let first = true;
@@ -181,10 +181,18 @@ interface Image {
   /** messages[i] is message number base + i */
   messages: Buffer[];
   base: number;
+  /** octets encoded so far, and the part of them `messages` holds */
   octets: number;
+  kept: number;
   /** the encoder, until it has given the last message */
   source: Generator<Buffer> | null;
-  /** false once it outgrew dns.transfer_image_mb: nobody new reads it, and it keeps only what lagging readers need */
+  /** what the encoder reads (closed by it at its end, and by release: an encoder never started has no `finally` to run) */
+  snapshot: ZoneSnapshot;
+  /**
+   * false once it outgrew dns.transfer_image_mb or was replaced: nobody new reads it, and it keeps
+   * new messages for the readers behind only while it holds at most dns.transfer_image_mb; past
+   * that it drops them all, and a reader behind its encoder goes on from its own rows
+   */
   shared: boolean;
   readers: number;
 }
@@ -200,6 +208,7 @@ export class ZoneImages {
   private image: Image | null = null;
   /** the zone and serial whose image outgrew dns.transfer_image_mb: transfers at it encode from the rows */
   private oversize: { zone: DnsSettings; serial: number } | null = null;
+  private closed = false;
 
   /** `open`: a snapshot of the zone for an image to read (one at a time, besides the transfers' own). */
   constructor(private readonly open: () => ZoneSnapshot) {}
@@ -209,46 +218,74 @@ export class ZoneImages {
    * when the zone has moved on from `serial` or dns.transfer_image_mb is 0 (the caller encodes
    * from its own snapshot). 100,000 names take about 6.5 MB.
    */
-  read(serial: number, zone: DnsSettings): Generator<Buffer> | null {
-    if (!zone.transferImageMb || (this.oversize?.zone === zone && this.oversize.serial === serial)) return null;
+  read(serial: number, zone: DnsSettings, own?: () => Generator<Buffer>): Generator<Buffer> | null {
+    if (this.closed || !zone.transferImageMb || (this.oversize?.zone === zone && this.oversize.serial === serial)) return null;
     let image = this.image;
     if (!(image?.shared && image.zone === zone && image.serial === serial)) {
-      const snapshot = this.open();
+      let snapshot: ZoneSnapshot;
+      try {
+        snapshot = this.open();
+      } catch {
+        return null; // the caller's own snapshot still serves (and says what is wrong if it is the file)
+      }
       if (snapshot.serial !== serial) {
         snapshot.close();
         return null;
       }
       if (image) this.release(image, true);
-      image = { zone, serial, messages: [], base: 0, octets: 0, source: wholeZoneMessages(snapshot, zone), shared: true, readers: 0 };
+      image = { zone, serial, messages: [], base: 0, octets: 0, kept: 0, source: wholeZoneMessages(snapshot, zone), snapshot, shared: true, readers: 0 };
       this.image = image;
     }
-    return this.readFrom(image);
+    return this.readFrom(image, own);
   }
 
-  private *readFrom(image: Image): Generator<Buffer> {
+  /** octets of encoded messages the current image holds (at most dns.transfer_image_mb) */
+  keptOctets(): number {
+    return this.image?.kept ?? 0;
+  }
+
+  /**
+   * An image's messages from the first. A reader that falls behind what the image keeps (it is
+   * no longer shared) takes the rest from `own` (the same messages from its own snapshot, at
+   * the same serial), skipping what it has given; without `own` it stops there.
+   */
+  private *readFrom(image: Image, own?: () => Generator<Buffer>): Generator<Buffer> {
     image.readers++;
+    let i = 0;
     try {
-      for (let i = image.base; ; i++) {
+      for (; ; i++) {
+        if (i < image.base) break; // dropped (the image is no longer shared): the rest from own rows
         if (i < image.base + image.messages.length) {
           yield image.messages[i - image.base];
           continue;
         }
         if (!image.source) return;
-        const next = image.source.next();
+        let next: IteratorResult<Buffer, void>;
+        try {
+          next = image.source.next();
+        } catch (e) {
+          // A dead encoder would look complete to the other readers: they go on from their own rows.
+          this.abandon(image);
+          throw e;
+        }
         if (next.done) {
           image.source = null;
           return;
         }
+        const bound = (image.zone.transferImageMb ?? 0) * 2 ** 20;
         image.octets += next.value.length;
-        if (image.shared && image.octets > (image.zone.transferImageMb ?? 0) * 2 ** 20) {
+        if (image.shared && image.octets > bound) {
           image.shared = false;
           this.oversize = { zone: image.zone, serial: image.serial };
         }
-        if (image.shared || image.readers > 1) image.messages.push(next.value);
-        else {
-          // too large to keep and read by this reader alone: nothing kept
+        if (image.shared || (image.readers > 1 && image.kept + next.value.length <= bound)) {
+          image.messages.push(next.value);
+          image.kept += next.value.length;
+        } else {
+          // too large to keep, or nobody behind: nothing kept, readers behind this one read their own rows
           image.base = i + 1;
           image.messages = [];
+          image.kept = 0;
         }
         yield next.value;
       }
@@ -256,11 +293,22 @@ export class ZoneImages {
       image.readers--;
       this.release(image, false);
     }
+    if (!own) return;
+    const rest = own();
+    try {
+      for (let skipped = 0; skipped < i; skipped++) if (rest.next().done) return;
+      yield* rest;
+    } finally {
+      rest.return(undefined);
+    }
   }
 
   /** Reads the zone into an image now, a few messages per event-loop turn (after a start: secondaries come at once). */
   prepare(zone: DnsSettings): void {
-    if (!zone.transferImageMb) return;
+    if (!zone.transferImageMb) {
+      this.forget();
+      return;
+    }
     let reader: Generator<Buffer> | null;
     try {
       const snapshot = this.open();
@@ -271,18 +319,43 @@ export class ZoneImages {
       return; // a transfer will say what is wrong
     }
     if (!reader) return;
+    const image = this.image;
     const turn = () => {
       try {
+        // outgrew the bound, or a newer serial replaced it: not worth reading ahead
+        if (this.image !== image || !image?.shared) return void reader.return(undefined);
         // as a transfer's turn in server.ts: 8 messages or 5 ms, then other sockets
         const started = performance.now();
         for (let n = 0; n < 8 && (n === 0 || performance.now() - started < 5); n++) if (reader.next().done) return;
-        if (this.image?.shared) setImmediate(turn);
-        else reader.return(undefined); // outgrew the bound: not worth reading ahead
+        setImmediate(turn);
       } catch {
         reader.return(undefined);
       }
     };
     setImmediate(turn);
+  }
+
+  /** The server closes: no image any more; reading ahead stops, transfers under way go on from their own rows. */
+  close(): void {
+    this.closed = true;
+    this.forget();
+  }
+
+  /** Settings that keep no image (or no transfers): the one made before is let go. */
+  forget(): void {
+    const image = this.image;
+    this.image = null;
+    if (image) this.release(image, true);
+  }
+
+  /** An image that failed: nobody new reads it, it keeps nothing, and every reader of it reads its own rows. */
+  private abandon(image: Image): void {
+    image.source = null;
+    image.shared = false;
+    image.base = Number.MAX_SAFE_INTEGER;
+    image.messages = [];
+    image.kept = 0;
+    if (this.image === image) this.image = null;
   }
 
   /** An image nobody reads any more stops its encoder (and its snapshot) unless it is the current one, complete. */
@@ -293,6 +366,7 @@ export class ZoneImages {
     }
     if (replaced || image.source || !image.shared) {
       image.source?.return(undefined);
+      image.snapshot.close();
       image.source = null;
       image.messages = [];
       if (this.image === image) this.image = null;

@@ -356,6 +356,19 @@ describe.skipIf(!haveTools("dig"))("TSIG on the server's answers", () => {
     }
   });
 
+  test("a server closed while it makes the zone's image ahead stops reading the zone", async () => {
+    const total = 60_000; // ~7 MB: a few hundred ms of reading ahead
+    const source = snapshots(() => lazyRows(total));
+    const zone = testZone({ transferAcl: [{ cidr: "127.0.0.0/8", key: "" }], transferImageMb: 16 });
+    const dns = await startTestDns(zone, lookups, [], { openSnapshot: source.open });
+    await dns.close();
+    const atClose = source.state.pulled;
+    expect(atClose).toBeLessThan(total);
+    for (let turn = 0; turn < 20; turn++) await Bun.sleep(10);
+    expect(source.state.pulled).toBe(atClose);
+    expect(source.state.open).toBe(0);
+  });
+
   test("IXFR over TCP with a serial outside the journal gets the whole zone", async () => {
     const source = snapshots(rows(500));
     const dns = await startTestDns(testZone({ transferAcl: [{ cidr: "127.0.0.0/8", key: "" }] }), lookups, [], { openSnapshot: source.open });

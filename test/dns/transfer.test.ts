@@ -412,6 +412,129 @@ describe("the zone's image (dns.transfer_image_mb)", () => {
     expect(source.state.open).toBe(0);
   });
 
+  test("transfers of a zone larger than dns.transfer_image_mb keep no more than it, even while one of them stalls", () => {
+    const rows = many(6000); // ~180 KB on the wire
+    const bound = 0.05; // MiB: ~52 KB
+    const small = testZone({ transferImageMb: bound });
+    const source = counting(rows);
+    const images = new ZoneImages(source.open);
+    const live = [...transferMessages(axfrQuery, snapshotOf(SERIAL, rows), small)];
+    const stalled = transferMessages(axfrQuery, snapshotOf(SERIAL, rows), small, undefined, null, images);
+    const slow = [stalled.next().value as Buffer];
+    // another secondary reads the whole zone while the first one reads nothing more
+    const fast = [...transferMessages(axfrQuery, snapshotOf(SERIAL, rows), small, undefined, null, images)];
+    expect(images.keptOctets()).toBeLessThanOrEqual(bound * 2 ** 20);
+    slow.push(...stalled);
+    for (const messages of [fast, slow]) {
+      expect(messages.length).toBe(live.length);
+      expect(messages.every((m, i) => m.equals(live[i]))).toBe(true);
+    }
+    expect(source.state.open).toBe(0);
+  });
+
+  test("a transfer reading an image that a newer serial replaces reads it to the end, without its own rows", () => {
+    const rows = many(3000);
+    const old = counting(rows, SERIAL);
+    let source = old;
+    const images = new ZoneImages(() => source.open());
+    const live = [...transferMessages(axfrQuery, snapshotOf(SERIAL, rows), imaged)];
+    [...transferMessages(axfrQuery, snapshotOf(SERIAL, rows), imaged, undefined, null, images)]; // the image, complete
+    let own = 0;
+    const snapshot = snapshotOf(SERIAL, rows);
+    const counted = {
+      ...snapshot,
+      gateways: () => {
+        own++;
+        return snapshot.gateways();
+      },
+    };
+    const reading = transferMessages(axfrQuery, counted, imaged, undefined, null, images);
+    const messages = [reading.next().value as Buffer];
+    source = counting(rows, SERIAL + 1);
+    [...transferMessages(axfrQuery, snapshotOf(SERIAL + 1, rows), imaged, undefined, null, images)];
+    messages.push(...reading);
+    expect(messages.length).toBe(live.length);
+    expect(messages.every((m, i) => m.equals(live[i]))).toBe(true);
+    // no re-encoding of what it had sent (a stall of the whole server for a large zone)
+    expect(own).toBe(0);
+    expect(old.state.open).toBe(0);
+  });
+
+  test("an image whose reading fails fails the transfer driving it; the others go on, complete, from their own rows", () => {
+    const rows = many(3000);
+    const failing = (): ZoneSnapshot => ({
+      ...snapshotOf(SERIAL, rows),
+      gateways: function* () {
+        for (const [i, row] of rows.entries()) {
+          if (i === 1500) throw new Error("disk I/O error");
+          yield row;
+        }
+      },
+    });
+    const images = new ZoneImages(failing);
+    const live = [...transferMessages(axfrQuery, snapshotOf(SERIAL, rows), imaged)];
+    const waiting = transferMessages(axfrQuery, snapshotOf(SERIAL, rows), imaged, undefined, null, images);
+    const second = [waiting.next().value as Buffer];
+    expect(() => [...transferMessages(axfrQuery, snapshotOf(SERIAL, rows), imaged, undefined, null, images)]).toThrow("disk I/O error");
+    second.push(...waiting);
+    expect(second.length).toBe(live.length);
+    expect(second.every((m, i) => m.equals(live[i]))).toBe(true);
+  });
+
+  test("the image made ahead at start-up stops being read when a new serial replaces it", async () => {
+    const rows = many(6000); // ~45 messages: several turns of the start-up reading
+    const old = counting(rows, SERIAL);
+    const current = counting(rows, SERIAL + 1);
+    let source = old;
+    const images = new ZoneImages(() => source.open());
+    images.prepare(imaged);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(old.state.pulled).toBeGreaterThan(0);
+    expect(old.state.pulled).toBeLessThan(rows.length);
+    // the zone moves on and a secondary transfers it before the reading ahead is done
+    source = current;
+    [...transferMessages(axfrQuery, snapshotOf(SERIAL + 1, rows), imaged, undefined, null, images)];
+    const pulled = old.state.pulled;
+    for (let turn = 0; turn < 50; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(old.state.pulled).toBe(pulled);
+    expect(old.state.open + current.state.open).toBe(0);
+  });
+
+  test("an image replaced before anything read it closes its snapshot", async () => {
+    const rows = many(100);
+    const old = counting(rows, SERIAL);
+    const current = counting(rows, SERIAL + 1);
+    let source = old;
+    const images = new ZoneImages(() => source.open());
+    images.prepare(imaged); // its first turn comes later
+    source = current;
+    [...transferMessages(axfrQuery, snapshotOf(SERIAL + 1, rows), imaged, undefined, null, images)];
+    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(old.state.pulled).toBe(0);
+    expect(old.state.open + current.state.open).toBe(0);
+  });
+
+  test("settings that keep no image (a reload to 0 MiB) let go of the one made before", async () => {
+    const rows = many(500);
+    const images = new ZoneImages(counting(rows).open);
+    images.prepare(imaged);
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(images.keptOctets()).toBeGreaterThan(0);
+    images.prepare(testZone({ transferImageMb: 0 }));
+    expect(images.keptOctets()).toBe(0);
+  });
+
+  test("when the image's own snapshot cannot be opened, the transfer goes out from its own rows", () => {
+    const rows = many(500);
+    const images = new ZoneImages(() => {
+      throw new Error("unable to open database file");
+    });
+    const live = [...transferMessages(axfrQuery, snapshotOf(SERIAL, rows), imaged)];
+    const sent = [...transferMessages(axfrQuery, snapshotOf(SERIAL, rows), imaged, undefined, null, images)];
+    expect(sent.length).toBe(live.length);
+    expect(sent.every((m, i) => m.equals(live[i]))).toBe(true);
+  });
+
   test("a transfer that stops early leaves nothing open; 0 MiB keeps no image at all", () => {
     const rows = many(5000);
     const source = counting(rows);
