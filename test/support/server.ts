@@ -1,7 +1,7 @@
 // Starts the real server as a child process on loopback ports it binds itself (port 0, read back
 // from its ready line), with a real SQLite file. The child runs src/ bundled once per run
 // (test/support/server-bundle.ts): it starts faster than from source.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { createSocket } from "node:dgram";
 import { tmpdir } from "node:os";
@@ -13,26 +13,49 @@ import { serverCommand } from "./server-bundle.ts";
 /** `bun src/main.ts` as `npm start` runs it, for the tests that pin running from source. */
 export const SOURCE_COMMAND = [process.execPath, join(import.meta.dir, "..", "..", "src", "main.ts")];
 
+/** The kernel's ephemeral port range: what a connect() or a bind to port 0 may take at any moment. */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    if (low > 0 && high >= low) return [low, high];
+  } catch {
+    // not Linux: the IANA range
+  }
+  return [49152, 65535];
+}
+
+/** Ports this process handed out already: never twice. */
+const handedOut = new Set<number>();
+
 /**
  * A port free on loopback for both TCP and UDP, for tests that must name a port before the
- * server starts (a config file, precedence of flags). Racy: it is closed before the child binds it.
+ * server starts (a config file, a daemon such as NSD that cannot report the port it took).
+ * Taken below the kernel's ephemeral range: a port from that range (listen on 0, then close)
+ * could be taken by any outgoing connection or socket on port 0 before the daemon binds it,
+ * which once made NSD fail with "Address already in use" in the e2e suite. Still checked by
+ * binding it; racy only against another process picking the same port by chance.
  */
 export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
+  const [ephemeralLow] = ephemeralRange();
+  const low = 10_000;
+  const high = Math.max(low + 1000, ephemeralLow - 1);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(port)) continue;
+    const tcpFree = await new Promise<boolean>((resolve) => {
       const srv = createServer();
-      srv.once("error", reject);
-      srv.listen(0, "127.0.0.1", () => {
-        const { port } = srv.address() as { port: number };
-        srv.close(() => resolve(port));
-      });
+      srv.once("error", () => resolve(false));
+      srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
     });
+    if (!tcpFree) continue;
     const udpFree = await new Promise<boolean>((resolve) => {
       const sock = createSocket("udp4");
       sock.once("error", () => resolve(false));
       sock.bind(port, "127.0.0.1", () => sock.close(() => resolve(true)));
     });
-    if (udpFree) return port;
+    if (!udpFree) continue;
+    handedOut.add(port);
+    return port;
   }
   throw new Error("no free port");
 }
