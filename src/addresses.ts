@@ -36,7 +36,6 @@ export interface Cidr {
   bits: number;
 }
 
-/** The bytes of an IPv4 (4) or IPv6 (16) address, or null when it is neither. */
 /**
  * Reads a dotted quad as isIP takes one (no leading zeros, each part at most 255) into `out`
  * without allocating; false for anything else (then addressBytes reads it).
@@ -59,11 +58,12 @@ export function dottedQuadInto(address: string, out: Uint8Array): boolean {
   return part === 4;
 }
 
+/** The bytes of an IPv4 (4) or IPv6 (16) address, or null when it is neither. */
 export function addressBytes(address: string): Uint8Array | null {
   const text = unmapIPv4(address);
-  const family = isIP(text);
-  if (family === 4) return Uint8Array.from(text.split(".").map(Number));
-  if (family !== 6) return null;
+  const v4 = new Uint8Array(4);
+  if (dottedQuadInto(text, v4)) return v4;
+  if (isIP(text) !== 6) return null;
   const bytes = new Uint8Array(16);
   ipv6Groups(text).forEach((g, i) => {
     bytes[2 * i] = g >> 8;

@@ -28,7 +28,7 @@ import { isIP } from "node:net";
 import { ipv6Groups } from "../addresses.ts";
 import { asciiLowerCase, withoutDot } from "../names.ts";
 import { characterStrings, dnssecRdata, uncompressedName } from "./wire.ts";
-import { TYPE, type ResourceRecord } from "./zone.ts";
+import { CLASS_IN, TYPE, type ResourceRecord } from "./zone.ts";
 
 import type { DnssecAlgorithm } from "../config.ts";
 
@@ -45,7 +45,6 @@ export interface SigningKey {
 export const DNSKEY_FLAGS = 257;
 const PROTOCOL = 3;
 const DIGEST_SHA256 = 2;
-const CLASS_IN = 1;
 const DAY = 86_400;
 const WEEK = 7 * DAY;
 /** Each owner's signing week starts up to this late (seconds). */

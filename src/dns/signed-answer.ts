@@ -4,13 +4,11 @@
 import type { Signer } from "./dnssec.ts";
 import { asciiLowerCase, withoutDot } from "../names.ts";
 import { TYPE_NXNAME } from "./wire.ts";
-import { RCODE, TYPE, type Question, type ResourceRecord, type ZoneAnswer } from "./zone.ts";
+import { CLASS_ANY, CLASS_IN, RCODE, TYPE, type Question, type ResourceRecord, type ZoneAnswer } from "./zone.ts";
 
 const TYPE_DNSKEY = TYPE.DNSKEY;
 const TYPE_RRSIG = TYPE.RRSIG;
 const TYPE_NSEC = TYPE.NSEC;
-const CLASS_IN = 1;
-const CLASS_ANY = 255;
 
 const isApex = (name: string, signer: Signer) => asciiLowerCase(withoutDot(name)) === asciiLowerCase(signer.zone);
 

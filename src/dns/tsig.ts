@@ -5,6 +5,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import type { TsigKey } from "../config.ts";
 import { asciiLowerCase } from "../names.ts";
 import { encodeResponse, findTsig, TCP_LIMIT, TSIG_MAC_BYTES, type Query, type TsigRecord } from "./wire.ts";
+import { CLASS_ANY } from "./zone.ts";
 
 export const TSIG_ERROR = { BADSIG: 16, BADKEY: 17, BADTIME: 18, BADTRUNC: 22 } as const;
 export type TsigError = (typeof TSIG_ERROR)[keyof typeof TSIG_ERROR];
@@ -13,7 +14,6 @@ export const RCODE_NOTAUTH = 9;
 export const TSIG_FUDGE = 300;
 
 const TYPE_TSIG = 250;
-const CLASS_ANY = 255;
 const HASH: Record<TsigKey["algorithm"], string> = { "hmac-sha256": "sha256", "hmac-sha512": "sha512" };
 const EMPTY = Buffer.alloc(0);
 

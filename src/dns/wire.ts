@@ -6,7 +6,7 @@ import { isIP } from "node:net";
 import { ipv6Groups } from "../addresses.ts";
 import { asciiLowerCase } from "../names.ts";
 import { ByteWriter } from "./byte-writer.ts";
-import { RCODE, TYPE, type Question, type ResourceRecord } from "./zone.ts";
+import { CLASS_ANY, CLASS_IN, QTYPE, RCODE, TYPE, type Question, type ResourceRecord } from "./zone.ts";
 
 export interface Edns {
   /** the requestor's UDP payload size */
@@ -57,11 +57,10 @@ export type Parsed =
 
 export const OPCODE_QUERY = 0;
 export const RCODE_BADVERS = 16;
-const TYPE_OPT = 41;
+const TYPE_OPT = QTYPE.OPT;
 const TYPE_SOA = 6;
 const TYPE_TSIG = 250;
 const TYPE_IXFR = 251;
-const CLASS_ANY = 255;
 const HEADER_BYTES = 12;
 const MAX_NAME_OCTETS = 255;
 
@@ -341,6 +340,27 @@ export interface Response {
 
 /** Our advertised EDNS payload size (DNS flag day 2020), also the most we send over UDP. */
 export const EDNS_PAYLOAD = 1232;
+
+/** An answer's OPT TTL (RFC 6891): the high 8 bits of a 12-bit rcode, and the DO bit echoed. */
+export function optTtl(rcode: number, dnssecOk: boolean): number {
+  return ((((rcode >> 4) & 0xff) << 24) | (dnssecOk ? 0x8000 : 0)) >>> 0;
+}
+
+/**
+ * Writes an answer's OPT record (root owner, EDNS_PAYLOAD, optTtl, no options) at `at`;
+ * returns the offset after it. The caller counts it in ARCOUNT.
+ */
+export function writeOpt(buf: Buffer, at: number, rcode: number, dnssecOk: boolean): number {
+  buf[at] = 0;
+  buf.writeUInt16BE(TYPE_OPT, at + 1);
+  buf.writeUInt16BE(EDNS_PAYLOAD, at + 3);
+  buf.writeUInt32BE(optTtl(rcode, dnssecOk), at + 5);
+  buf.writeUInt16BE(0, at + 9);
+  return at + OPT_OCTETS;
+}
+
+/** octets of an OPT record without options */
+export const OPT_OCTETS = 11;
 const PLAIN_UDP_LIMIT = 512;
 export const TCP_LIMIT = 65535;
 
@@ -391,15 +411,9 @@ function encodePacket(
   packet.answers = answers.map(toDns2) as never;
   packet.authorities = authority.map(toDns2) as never;
   packet.additionals = additional.map(toDns2) as never;
-  if (r.edns) {
-    // RFC 6891: the high 8 bits of a 12-bit rcode travel in the OPT TTL; the DO bit is echoed.
-    const ttl = (((r.rcode >> 4) & 0xff) << 24) | (r.edns.dnssecOk ? 0x8000 : 0);
-    packet.additionals.push({ name: "", type: TYPE_OPT, class: EDNS_PAYLOAD, ttl: ttl >>> 0, rdata: [] } as never);
-  }
+  if (r.edns) packet.additionals.push({ name: "", type: TYPE_OPT, class: EDNS_PAYLOAD, ttl: optTtl(r.rcode, r.edns.dnssecOk), rdata: [] } as never);
   return (packet as unknown as { toBuffer(writer: PacketWriter): Buffer }).toBuffer(writer);
 }
-
-const CLASS_IN = 1;
 
 /** dns2's record shape; addresses in the forms its writers handle correctly. */
 function toDns2(rr: ResourceRecord): Record<string, unknown> {
@@ -460,14 +474,8 @@ export const TYPE_NXNAME = 128;
  */
 export function dnssecRdata(rr: Extract<ResourceRecord, { type: "DNSKEY" | "RRSIG" | "NSEC" | "DS" }>, lowerSigner = false): Buffer {
   switch (rr.type) {
-    case "DNSKEY": {
-      const out = Buffer.allocUnsafe(4 + rr.key.length);
-      out.writeUInt16BE(rr.flags, 0);
-      out[2] = rr.protocol;
-      out[3] = rr.algorithm;
-      out.set(rr.key, 4);
-      return out;
-    }
+    case "DNSKEY":
+      return shortTwoOctetsThen(rr.flags, rr.protocol, rr.algorithm, rr.key);
     case "RRSIG": {
       const signer = uncompressedName(lowerSigner ? asciiLowerCase(rr.signer) : rr.signer);
       const out = Buffer.allocUnsafe(18 + signer.length + rr.signature.length);
@@ -484,15 +492,19 @@ export function dnssecRdata(rr: Extract<ResourceRecord, { type: "DNSKEY" | "RRSI
     }
     case "NSEC":
       return Buffer.concat([uncompressedName(rr.next), typeBitmap(rr.types)]);
-    case "DS": {
-      const out = Buffer.allocUnsafe(4 + rr.digest.length);
-      out.writeUInt16BE(rr.keyTag, 0);
-      out[2] = rr.algorithm;
-      out[3] = rr.digestType;
-      out.set(rr.digest, 4);
-      return out;
-    }
+    case "DS":
+      return shortTwoOctetsThen(rr.keyTag, rr.algorithm, rr.digestType, rr.digest);
   }
+}
+
+/** A 16-bit number, two octets, then `rest`: how DNSKEY (flags, protocol, algorithm, key) and DS (key tag, algorithm, digest type, digest) lay out. */
+function shortTwoOctetsThen(short: number, first: number, second: number, rest: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(4 + rest.length);
+  out.writeUInt16BE(short, 0);
+  out[2] = first;
+  out[3] = second;
+  out.set(rest, 4);
+  return out;
 }
 
 /** A name in wire form without compression: dotted text (no trailing dot, "" the root), labels as latin1 octets. */

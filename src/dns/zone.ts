@@ -88,8 +88,9 @@ export const TYPE: Record<RecordType, number> = {
   CAA: 257,
 };
 export const QTYPE = { OPT: 41, TSIG: 250, IXFR: 251, AXFR: 252, ANY: 255 } as const;
-const CLASS_IN = 1;
-const CLASS_ANY = 255;
+/** Classes: IN, and ANY (a question's class may be either) */
+export const CLASS_IN = 1;
+export const CLASS_ANY = 255;
 
 /**
  * PageKite's answers (pagekite.net DNS-based authentication). Every refusal is `.1`, never
