@@ -110,8 +110,10 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   const transfers = options.openSnapshot && boundedTransfers(options.openSnapshot, MAX_TRANSFERS);
   // One signature cache for the key, kept across reloads (the DNSKEY's TTL may change).
   const signatures = options.dnssec && new SignatureCache();
+  /** whether answers (and transfers) of `zone` are signed: a key, and dns.dnssec on */
+  const signs = (zone: DnsSettings) => Boolean(options.dnssec && zone.dnssec);
   const signerFor = (zone: DnsSettings) =>
-    options.dnssec && zone.dnssec
+    options.dnssec && signs(zone)
       ? loadSigner(options.dnssec.key, {
           zone: zone.domain,
           ttl: zone.ttl,
@@ -130,7 +132,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   const live: Live = { zone: options.zone, respond: responderFor(options.zone), rrl: rrlFor(options.zone) };
   // Secondaries come for the zone as soon as a (re)start NOTIFYs them: its image is made ahead.
   const prepareImage = (zone: DnsSettings) => {
-    if (transfers && !(options.dnssec && zone.dnssec) && zone.transferAcl.length > 0) transfers.images?.prepare(zone);
+    if (transfers && !signs(zone) && zone.transferAcl.length > 0) transfers.images?.prepare(zone);
     else if (transfers) transfers.images?.forget(); // a reload that ends transfers, or signs them: the old image goes
   };
   const limits = { ...DEFAULT_TCP_LIMITS, ...options.tcp };

@@ -4,12 +4,13 @@
 import type { DnsSettings } from "../config.ts";
 import { addressBytes, dottedQuadInto } from "../addresses.ts";
 import { MODE, type GatewayRecord } from "../gateway-data.ts";
+import { absoluteName, withoutDot } from "../names.ts";
 import type { Changeset, ZoneSnapshot } from "../store/zone-reader.ts";
 import type { Signer } from "./dnssec.ts";
 import { MessageWriter } from "./message-writer.ts";
 import { signedZoneRecords } from "./presigned.ts";
 import { serialGreater } from "./serial.ts";
-import { uncompressedName, type Edns } from "./wire.ts";
+import { OPT_OCTETS, uncompressedName, writeOpt, type Edns } from "./wire.ts";
 
 export type { Changeset, ZoneSnapshot };
 import {
@@ -133,20 +134,12 @@ function* transferRecords(
 
 /** The query an image is encoded for: ID 0, the zone's name in lower case, AXFR, no EDNS. */
 function imageQuery(zone: DnsSettings): TransferQuery {
-  return { id: 0, question: { name: zone.domain.toLowerCase().replace(/\.$/, ""), type: QTYPE.AXFR, class: 1 }, edns: null };
+  return { id: 0, question: { name: withoutDot(absoluteName(zone.domain)), type: QTYPE.AXFR, class: 1 }, edns: null };
 }
 
-/** The unsigned whole zone in messages, as imageQuery asks it; closes the snapshot when all is read. */
-function* wholeZoneMessages(snapshot: ZoneSnapshot, zone: DnsSettings): Generator<Buffer> {
-  function* thenClose(records: Iterable<ResourceRecord | PlainGatewayRow>) {
-    yield* records;
-    snapshot.close();
-  }
-  try {
-    yield* pack(imageQuery(zone), thenClose(transferRecords({ kind: "whole zone" }, snapshot, zone, null)), zone, (m) => m);
-  } finally {
-    snapshot.close();
-  }
+/** The unsigned whole zone in messages, as imageQuery asks it; the snapshot is closed when all is read. */
+function wholeZoneMessages(snapshot: ZoneSnapshot, zone: DnsSettings): Generator<Buffer> {
+  return transferMessages(imageQuery(zone), snapshot, zone);
 }
 
 /**
@@ -155,7 +148,7 @@ function* wholeZoneMessages(snapshot: ZoneSnapshot, zone: DnsSettings): Generato
  * the IXFR question); an OPT last when the query had one (MessageWriter.toBuffer's).
  */
 function forQuery(message: Buffer, first: boolean, query: TransferQuery): Buffer {
-  const out = Buffer.allocUnsafe(message.length + (query.edns ? 11 : 0));
+  const out = Buffer.allocUnsafe(message.length + (query.edns ? OPT_OCTETS : 0));
   message.copy(out);
   out.writeUInt16BE(query.id, 0);
   if (first) {
@@ -164,12 +157,7 @@ function forQuery(message: Buffer, first: boolean, query: TransferQuery): Buffer
     out.writeUInt16BE(query.question.type, 12 + name.length);
   }
   if (query.edns) {
-    let at = message.length;
-    out[at++] = 0; // root owner
-    out.writeUInt16BE(41, at); // OPT
-    out.writeUInt16BE(1232, at + 2);
-    out.writeUInt32BE(query.edns.dnssecOk ? 0x8000 : 0, at + 4);
-    out.writeUInt16BE(0, at + 8);
+    writeOpt(out, message.length, RCODE.NOERROR, query.edns.dnssecOk);
     out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
   }
   return out;
@@ -439,7 +427,7 @@ class PlainGatewayWriter {
   constructor(zone: DnsSettings) {
     const shape = plainGateways(zone);
     const tail = (ttl: number) => (data: RecordData) => MessageWriter.recordTail({ ...data, name: "", ttl } as ResourceRecord);
-    this.apex = shape.apex.toLowerCase();
+    this.apex = shape.apex;
     this.tunnel = shape.tunnel.map(tail(shape.gatewayTtl));
     this.shared = shape.shared.map(tail(shape.ttl));
     this.gatewayTtl = shape.gatewayTtl;
