@@ -39,9 +39,7 @@ for round in $(seq "$ROUNDS"); do
     dnsperf_run $port "$WORK/dnsperf-warm.txt" -l 2
     dnsperf_run $port "$WORK/dnsperf-$server-$round.txt" -l "$SECONDS_PER_RUN"
     dnsperf_run $port "$WORK/dnsperf-$server-$round-v.txt" -l "$SECONDS_PER_RUN" -v
-    rss=$(peak_rss_mb "$SERVER_PID")
-    # NSD and PowerDNS fork/thread: sum the peak of every process of the server.
-    for child in $(pgrep -P "$SERVER_PID" || true); do rss=$((rss + $(peak_rss_mb "$child"))); done
+    rss=$(tree_peak_rss_mb "$SERVER_PID")
     stop_pid "$SERVER_PID"
     stats=$("$BUN" "$BENCH_DIR/lib/dnsperf-stats.ts" "$WORK/dnsperf-$server-$round.txt" "$WORK/dnsperf-$server-$round-v.txt")
     echo "{\"round\":$round,\"name\":\"$server\",${stats:1:-1},\"peakRssMb\":$rss}" | tee -a "$RESULTS" >&2

@@ -50,8 +50,7 @@ for round in $(seq "$ROUNDS"); do
     esac
     read -r cold cold_records <<<"$(axfr $port)"
     read -r warm warm_records <<<"$(axfr $port)"
-    rss=$(peak_rss_mb "$SERVER_PID")
-    for child in $(pgrep -P "$SERVER_PID" || true); do rss=$((rss + $(peak_rss_mb "$child"))); done
+    rss=$(tree_peak_rss_mb "$SERVER_PID")
     stop_pid "$SERVER_PID"
     echo "{\"round\":$round,\"name\":\"$server\",\"domains\":$DOMAINS,\"coldSeconds\":$cold,\"warmSeconds\":$warm,\"records\":$cold_records,\"warmRecords\":$warm_records,\"peakRssMb\":$rss}" | tee -a "$RESULTS" >&2
   done

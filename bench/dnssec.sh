@@ -42,8 +42,7 @@ for round in $(seq "$ROUNDS"); do
     dnsperf_run $port "$WORK/dnssec-$server-$round-first.txt" -l "$FIRST_SECONDS"
     dnsperf_run $port "$WORK/dnssec-$server-$round.txt" -l "$SECONDS_PER_RUN"
     dnsperf_run $port "$WORK/dnssec-$server-$round-v.txt" -l "$SECONDS_PER_RUN" -v
-    rss=$(peak_rss_mb "$SERVER_PID")
-    for child in $(pgrep -P "$SERVER_PID" || true); do rss=$((rss + $(peak_rss_mb "$child"))); done
+    rss=$(tree_peak_rss_mb "$SERVER_PID")
     stop_pid "$SERVER_PID"
     first=$(qps "$WORK/dnssec-$server-$round-first.txt")
     stats=$("$BUN" "$BENCH_DIR/lib/dnsperf-stats.ts" "$WORK/dnssec-$server-$round.txt" "$WORK/dnssec-$server-$round-v.txt")

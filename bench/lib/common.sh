@@ -65,6 +65,13 @@ stop_pid() {
 # Peak resident set (VmHWM) of a live process, in MB.
 peak_rss_mb() { awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 rss_mb() { awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
+# tree_peak_rss_mb PID: the peaks of a server and its children added (NSD and PowerDNS fork)
+tree_peak_rss_mb() {
+  local rss child
+  rss=$(peak_rss_mb "$1")
+  for child in $(pgrep -P "$1" || true); do rss=$((rss + $(peak_rss_mb "$child"))); done
+  echo "$rss"
+}
 
 # wait_for_line FILE PATTERN SECONDS
 wait_for_line() {
