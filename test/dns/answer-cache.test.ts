@@ -2,7 +2,7 @@
 // answers, and every write through the store drops the answers built from the changed row.
 // The encoder's byte writer: byte-for-byte what dns2's own writer produced before it.
 import { afterAll, describe, expect, test } from "bun:test";
-import { createHash } from "node:crypto";
+import { kiteSign } from "../support/helpers.ts";
 import { Packet } from "dns2";
 import { AnswerCache, AnswerVersions } from "../../src/dns/answer-cache.ts";
 import { ByteWriter } from "../../src/dns/byte-writer.ts";
@@ -78,11 +78,7 @@ function queries(): { message: Buffer; transport: "udp" | "tcp" }[] {
 
 /** A PageKite query name signed with `token` (SPEC section 4). */
 function pageKiteName(label: string, token: string | undefined): string {
-  const salt = "0a1b2c3d";
-  const digest = createHash("sha1")
-    .update(`${token ?? ""}http-80:${label}.example.test:r1:q1${salt}`)
-    .digest("hex");
-  return `r1.q1.${salt}${digest.slice(0, 28)}.http-80.${label}.example.test.example.test`;
+  return `r1.q1.${kiteSign(token ?? "", "http-80", `${label}.example.test`, "r1", "q1", "0a1b2c3d")}.http-80.${label}.example.test.example.test`;
 }
 const currentToken = (label: string) => store.findDomainByName(`${label}.example.test.`)?.token;
 

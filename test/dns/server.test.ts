@@ -1,6 +1,6 @@
 // startDnsServer over real UDP and TCP sockets, queried with dns-packet (an independent codec).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createHash } from "node:crypto";
+import { kiteSign } from "../support/helpers.ts";
 import { createSocket } from "node:dgram";
 import { createServer } from "node:net";
 import { AnswerCache } from "../../src/dns/answer-cache.ts";
@@ -123,13 +123,7 @@ for (const [transport, ask] of [
     test("PageKite authentication with a signature computed here", async () => {
       const token = GATEWAYS.find((g) => g.label === "home")!.token;
       const salt = "0badc0de";
-      const payload = "https-443:home.example.test:5eed:c0ffee";
-      const sign =
-        salt +
-        createHash("sha1")
-          .update(token + payload + salt)
-          .digest("hex")
-          .slice(0, 28);
+      const sign = kiteSign(token, "https-443", "home.example.test", "5eed", "c0ffee", salt);
       const good = await ask(`5eed.c0ffee.${sign}.https-443.home.example.test.example.test`, "A");
       expect(good.answers?.map((a: any) => [a.ttl, a.data])).toEqual([[60, "255.255.254.255"]]);
       expect(good.flag_aa).toBe(true);

@@ -1,6 +1,6 @@
 // zone.ts over every row of SPEC section 4, against a real SQLite store.
 import { afterAll, describe, expect, test } from "bun:test";
-import { createHash } from "node:crypto";
+import { kiteSign } from "../support/helpers.ts";
 import { answerQuestion, type ResourceRecord, type ZoneAnswer } from "../../src/dns/zone.ts";
 import { GATEWAYS, seededStore, testZone } from "./client.ts";
 
@@ -54,11 +54,6 @@ const nxDomain = { rcode: "NXDOMAIN", aa: true, answers: [], authority: [NEG_SOA
 const refused = { rcode: "REFUSED", aa: false, answers: [], authority: [], additional: [] };
 const yes = (...answers: string[]) => ({ rcode: "NOERROR", aa: true, answers, authority: [], additional: [] });
 
-/** The kite signature PageKite's front-end would send: salt + first 28 hex digits of the SHA-1. */
-function kiteSign(secret: string, proto: string, kite: string, srand: string, qtoken: string, salt = "1a2b3c4d"): string {
-  const digest = createHash("sha1").update(`${secret}${proto}:${kite}:${srand}:${qtoken}${salt}`).digest("hex");
-  return salt + digest.slice(0, 28);
-}
 const homeToken = GATEWAYS.find((g) => g.label === "home")!.token;
 const goodSign = kiteSign(homeToken, "https-443", "home.example.test", "a1b2c3", "f00dfeed");
 const kiteName = (sign: string, name = "home", proto = "https-443") => `a1b2c3.f00dfeed.${sign}.${proto}.${name}.example.test.example.test`;

@@ -7,7 +7,8 @@
 // for pagekite.e2e.ts): the PageKite delegation's glue is an address, and resolvers ask port 53.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
+import { kiteSign } from "../support/helpers.ts";
 import { createSocket } from "node:dgram";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -481,13 +482,7 @@ max_fraction = 1
     try {
       // <srand>.<qtoken>.<sign>.<proto>.<name>: sign = salt + sha1(token + payload + salt)[0, 28)
       const [srand, qtoken, salt] = ["s1234567", "q7654321", "abcdef01"];
-      const payload = `http:${kite}.${DOMAIN}:${srand}:${qtoken}`;
-      const sign =
-        salt +
-        createHash("sha1")
-          .update(token + payload + salt)
-          .digest("hex")
-          .slice(0, 28);
+      const sign = kiteSign(token, "http", `${kite}.${DOMAIN}`, srand, qtoken, salt);
       await steps.step("a signed kite query answers 255.255.254.255 (ours: the secondary cannot compute it)", 20_000, async () => {
         const r = await dig(unbound.address, `${srand}.${qtoken}.${sign}.http.${kite}.${child}`, "A");
         check(r.status === "NOERROR", `expected NOERROR through unbound:\n${r.raw}\n--- unbound ---\n${tail(unbound.daemon.output())}`);
