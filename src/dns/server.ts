@@ -37,8 +37,6 @@ export interface DnsServerOptions {
    * answers are signed while the zone's dns.dnssec is on. corruptSignatures: tests only.
    */
   dnssec?: { key: SigningKey; published?: SigningKey[]; corruptSignatures?: boolean };
-  /** tests only: false skips the start-up warm-up (see warmUp; ~0.1 s of CPU a start) */
-  warmUp?: boolean;
 }
 
 /** Transfers streaming at once; another is refused until one ends (a transfer holds a read transaction and a connection). */
@@ -125,7 +123,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   const responderFor = (zone: DnsSettings) => {
     const signer = signerFor(zone);
     // The warm-up's made-up questions are counted apart, where nobody reads them.
-    if (options.warmUp !== false) warmUp(createResponder({ ...options, zone, cache, counters: new DnsCounters(), signer }), zone.domain);
+    if (zone.warmUpQueries) warmUp(createResponder({ ...options, zone, cache, counters: new DnsCounters(), signer }), zone.domain, zone.warmUpQueries);
     return createResponder({ ...options, zone, cache, counters, transfers, signer });
   };
   const rrlFor = (zone: DnsSettings) => (zone.rrl && zone.rrl.rate > 0 ? new ResponseRateLimiter(zone.rrl) : null);
@@ -195,18 +193,15 @@ function dnsServer(port: number, bound: Bound[], transfers: TransferSource | und
   };
 }
 
-/** Queries answered before the sockets open; see warmUp. */
-const WARM_UP_QUERIES = 3000;
-
 /**
- * Answers a few thousand made-up questions before the sockets open: the first real queries
+ * Answers dns.warm_up_queries made-up questions before the sockets open: the first real queries
  * otherwise met an unoptimised answer path and a cold database connection, a stall of about
  * 40 ms in which a 5,000 QPS load lost 30-45 queries (bench/scale.sh, one core). Each question
  * is new (a name that does not exist, at the apex), so nothing false is cached.
  */
-function warmUp(respond: Responder, domain: string): void {
+function warmUp(respond: Responder, domain: string, queries: number): void {
   const types = [1, 28, 16, 6, 2]; // A, AAAA, TXT, SOA, NS
-  for (let i = 0; i < WARM_UP_QUERIES; i++) {
+  for (let i = 0; i < queries; i++) {
     const type = types[i % types.length];
     const query = encodeQuestion(i, type === 6 || type === 2 ? domain : `warm-up-${i.toString(36)}.${domain}`, type);
     try {

@@ -167,15 +167,10 @@ export function seededStore(): { store: Store; dir: string; cleanup(): void } {
 }
 
 /**
- * startDnsServer in this process on a port it binds itself; without its start-up warm-up unless
- * asked (~0.1 s of CPU a start; whole-process tests, the DNS thread's and /metrics' keep it).
+ * startDnsServer in this process on a port it binds itself; without the start-up warm-up unless
+ * the zone asks for it (dns.warm_up_queries; zones built by testZone have none).
  */
-export async function startTestDns(
-  zone: DnsSettings,
-  lookups: ZoneLookups,
-  log: string[] = [],
-  options: Pick<DnsServerOptions, "tcp" | "openSnapshot" | "warmUp"> = {},
-) {
-  const server = await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups, log: (line) => log.push(line), warmUp: false, ...options });
+export async function startTestDns(zone: DnsSettings, lookups: ZoneLookups, log: string[] = [], options: Pick<DnsServerOptions, "tcp" | "openSnapshot"> = {}) {
+  const server = await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups, log: (line) => log.push(line), ...options });
   return { port: server.port, close: () => server.close(), log };
 }

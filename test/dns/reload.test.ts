@@ -12,7 +12,7 @@ const txtOf = (reply: Buffer) =>
 describe("DNS reload", () => {
   test("after reload(zone) the next query answers the new TXT record over UDP and TCP, though the old answer was cached", async () => {
     const zone = testZone({ txt: [["@", "v=first"]] });
-    const dns = await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, log: () => {}, warmUp: false });
+    const dns = await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, log: () => {} });
     try {
       const ask = () => udpExchange(dns.port, encodeQuery("example.test", "TXT"));
       expect(txtOf(await ask())).toEqual(["v=first"]);
@@ -33,7 +33,6 @@ describe("DNS reload", () => {
       zone: testZone(),
       lookups: { gateway: () => undefined },
       log: () => {},
-      warmUp: false,
     });
     try {
       for (const host of ["127.0.0.1", "::1"]) {
@@ -50,7 +49,6 @@ describe("DNS reload", () => {
       zone: testZone(),
       lookups: { gateway: () => undefined },
       log: () => {},
-      warmUp: false,
     });
     await again.close();
   });

@@ -331,7 +331,7 @@ describe("failures", () => {
   });
 
   test("port 0: UDP and TCP are bound on one port of the system's choosing, and the server names it", async () => {
-    const own = await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, log: () => {}, warmUp: false });
+    const own = await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, log: () => {} });
     try {
       expect(own.port).toBeGreaterThan(0);
       expect(decode(await udpExchange(own.port, encodeQuery("example.test", "SOA"))).rcode).toBe("NOERROR");
@@ -346,7 +346,7 @@ describe("failures", () => {
     await new Promise<void>((resolve) => taken.bind(0, "127.0.0.1", () => resolve()));
     const { port } = taken.address();
     try {
-      await expect(startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, log: () => {}, warmUp: false })).rejects.toThrow();
+      await expect(startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, log: () => {} })).rejects.toThrow();
     } finally {
       taken.close();
     }
@@ -357,23 +357,33 @@ describe("failures", () => {
     await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", () => resolve()));
     const { port } = taken.address() as { port: number };
     try {
-      await expect(startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, log: () => {}, warmUp: false })).rejects.toThrow();
+      await expect(startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, log: () => {} })).rejects.toThrow();
     } finally {
       await new Promise<void>((resolve) => taken.close(() => resolve()));
     }
-    const again = await startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, log: () => {}, warmUp: false });
+    const again = await startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, log: () => {} });
     await again.close();
   });
 });
 
 describe("start-up", () => {
-  test("the warm-up answers its made-up questions before the sockets open; warmUp: false (tests only) skips it", async () => {
+  test("the warm-up answers dns.warm_up_queries made-up questions before the sockets open; 0 skips it", async () => {
     const warmed = new AnswerCache();
-    await (await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, log: () => {}, cache: warmed })).close();
-    expect(warmed.stats.misses).toBeGreaterThan(1000);
+    const warmZone = { ...zone, warmUpQueries: 1200 };
+    await (await startDnsServer({ host: "127.0.0.1", port: 0, zone: warmZone, lookups: { gateway: () => undefined }, log: () => {}, cache: warmed })).close();
+    // A, AAAA and TXT of a new name each time (3 in 5), and the apex SOA and NS (from the cache after the first)
+    expect(warmed.stats.hits + warmed.stats.misses).toBe(1200);
+    expect(warmed.stats.misses).toBeGreaterThanOrEqual(720);
     const cold = new AnswerCache();
     await (
-      await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, log: () => {}, cache: cold, warmUp: false })
+      await startDnsServer({
+        host: "127.0.0.1",
+        port: 0,
+        zone: { ...zone, warmUpQueries: 0 },
+        lookups: { gateway: () => undefined },
+        log: () => {},
+        cache: cold,
+      })
     ).close();
     expect(cold.stats).toEqual({ hits: 0, misses: 0 });
   });
@@ -391,7 +401,7 @@ describe("shutdown", () => {
     await own.close();
     expect(performance.now() - t0).toBeLessThan(1000);
     await closedByServer;
-    const again = await startDnsServer({ host: "127.0.0.1", port: own.port, zone, lookups: { gateway: () => undefined }, log: () => {}, warmUp: false });
+    const again = await startDnsServer({ host: "127.0.0.1", port: own.port, zone, lookups: { gateway: () => undefined }, log: () => {} });
     await again.close();
   });
 });

@@ -14,7 +14,7 @@ const seeded = seededStore();
 const dbPath = join(seeded.dir, "registration.sqlite");
 afterAll(() => seeded.cleanup());
 
-/** warmUp false: the thread skips its 3,000-query warm-up (the first test keeps it, as main.ts runs it) */
+/** warmUp: the thread runs its 3,000-query warm-up as main.ts's does with the default settings (the first test) */
 async function start(workerUrl = WORKER, warmUp = true) {
   const log: string[] = [];
   const versions = new AnswerVersions();
@@ -23,12 +23,11 @@ async function start(workerUrl = WORKER, warmUp = true) {
     {
       host: "127.0.0.1",
       port: 0,
-      zone: testZone(),
+      zone: { ...testZone(), warmUpQueries: warmUp ? 3000 : 0 },
       dbPath,
       versions,
       lookups: { gateway: seeded.store.findGatewayByName },
       log: (line) => log.push(line),
-      warmUp,
     },
     workerUrl,
   );
@@ -70,7 +69,7 @@ describe("DNS thread", () => {
     try {
       const versions = new AnswerVersions();
       const started = startDnsThread(
-        { host: "127.0.0.1", port, zone: testZone(), dbPath, versions, lookups: { gateway: () => undefined }, log: () => {}, warmUp: false },
+        { host: "127.0.0.1", port, zone: testZone(), dbPath, versions, lookups: { gateway: () => undefined }, log: () => {} },
         WORKER,
       );
       await expect(started).rejects.toThrow();

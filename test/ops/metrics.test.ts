@@ -161,7 +161,7 @@ describe("/metrics, in process", () => {
     const server = await startDnsServer({
       host: "127.0.0.1",
       port: 0,
-      zone: testZone(),
+      zone: { ...testZone(), warmUpQueries: 3000 },
       lookups: { gateway: seeded.store.findGatewayByName },
       counters: dns,
       log: () => {},
@@ -198,7 +198,6 @@ describe("/metrics, in process", () => {
       lookups: { gateway: seeded.store.findGatewayByName },
       counters: dns,
       log: () => {},
-      warmUp: false,
     });
     const socket = createSocket("udp4");
     try {
@@ -236,7 +235,6 @@ describe("/metrics, in process", () => {
         counters: dns,
         lookups: { gateway: seeded.store.findGatewayByName },
         log: () => {},
-        warmUp: false, // the test above pins that the warm-up is not counted
       },
       DNS_WORKER,
     );

@@ -75,8 +75,7 @@ export async function runCli(
   const command = options.command ?? (await serverCommand());
   const proc = Bun.spawn([...command, ...args], {
     cwd: options.cwd ?? tmpdir(),
-    // No admin listener unless asked for: its default port is one for the whole host.
-    env: { ...cleanEnv(), REGISTRATION_ADMIN_PORT: "0", ...options.env },
+    env: { ...cleanEnv(), ...SPAWN_ENV, ...options.env },
     stdout: "pipe",
     stderr: "pipe",
     stdin: "ignore",
@@ -149,8 +148,15 @@ export function loopbackArgs(dbPath: string, ports: { http?: number; dns?: numbe
   return ["--domain", "example.test", "--host", "127.0.0.1", "--http-port", http, "--dns-host", "127.0.0.1", "--dns-port", dns, "--db", dbPath];
 }
 
-/** The environment of a test server a test spawns itself: quotas, RRL and the admin listener off. */
-export const TEST_SERVER_ENV: Record<string, string> = { ...LIMITS_OFF_ENV, REGISTRATION_ADMIN_PORT: "0" };
+/**
+ * Every spawned test server, unless a test says otherwise: no admin listener (its default port is
+ * one for the whole host) and no DNS warm-up (dns.warm_up_queries: ~0.45 s of CPU and ~0.3 s
+ * a start, for ~40 starts a run; test/dns/thread.test.ts and metrics pin the warm-up in process).
+ */
+const SPAWN_ENV: Record<string, string> = { REGISTRATION_ADMIN_PORT: "0", REGISTRATION_DNS_WARM_UP_QUERIES: "0" };
+
+/** The environment of a test server a test spawns itself: quotas, RRL, the admin listener and the DNS warm-up off. */
+export const TEST_SERVER_ENV: Record<string, string> = { ...LIMITS_OFF_ENV, ...SPAWN_ENV };
 
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "regsrv-"));
@@ -159,8 +165,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const dnsPort = options.dnsPort ?? 0;
   const command = [...(options.wrapper ?? []), ...(options.command ?? (await serverCommand()))];
   const env = cleanEnv();
-  // No admin listener unless a test asks for one: its default port is one for the whole host.
-  const limitsOff = { REGISTRATION_ADMIN_PORT: "0", ...(options.limits ? {} : LIMITS_OFF_ENV) };
+  const limitsOff = { ...SPAWN_ENV, ...(options.limits ? {} : LIMITS_OFF_ENV) };
   const defaults = options.defaultFlags === false ? [] : loopbackArgs(dbPath, { http: httpPort, dns: dnsPort });
   const proc = Bun.spawn([...command, ...defaults, ...(options.args ?? [])], {
     cwd: options.cwd ?? dir,
