@@ -10,7 +10,7 @@ import { createStore, type Store } from "../../src/store/domains.ts";
 import { createZonePublisher, serialPolicy, zoneFingerprint } from "../../src/store/zone-journal.ts";
 import { openZoneSnapshot } from "../../src/store/zone-reader.ts";
 import { zoneSigning } from "../../src/zone-signing.ts";
-import { LIMITS_OFF_ENV } from "./server.ts";
+import { TEST_SERVER_ENV } from "./server.ts";
 
 export interface ZoneDns {
   settings: Settings;
@@ -41,7 +41,8 @@ function withTestEnv<T>(env: Record<string, string>, run: () => T): T {
  * 127.0.0.1 and 0. `env`: REGISTRATION_* variables, and REGSRV_TEST_BREAK_DNSSEC.
  */
 export async function startZoneDns(args: string[], env: Record<string, string> = {}): Promise<ZoneDns> {
-  const { settings } = loadSettings([...args, "--dns-host", "127.0.0.1", "--dns-port", "0"], { ...LIMITS_OFF_ENV, ...env });
+  // no 3,000-query warm-up (dns.warm_up_queries) unless `env` asks for one, as for spawned test servers
+  const { settings } = loadSettings([...args, "--dns-host", "127.0.0.1", "--dns-port", "0"], { ...TEST_SERVER_ENV, ...env });
   const lines: string[] = [];
   const log = (line: string) => void lines.push(line);
   const db = openDatabase(settings.database.path);
