@@ -7,7 +7,6 @@ import { markServing } from "./ops/serving-marker.ts";
 import { adminDomains } from "./ops/admin-domains.ts";
 import { createMetricsRegistry, DomainCensus, ExpiryCounters, metricsPlugin } from "./ops/metrics.ts";
 import { loadSettings, SettingsError, VERSION } from "./config.ts";
-import { AnswerVersions } from "./dns/answer-cache.ts";
 import { DnsCounters } from "./dns/counters.ts";
 import { createNotifier } from "./dns/notify.ts";
 import { startDnsThread } from "./dns/threaded.ts";
@@ -25,7 +24,7 @@ import { createStore } from "./store/domains.ts";
 import { watchDatabaseFile } from "./store/file-watch.ts";
 import { openZoneSnapshot } from "./store/zone-reader.ts";
 import { createSweeper } from "./store/sweeper.ts";
-import { createZonePublisher, serialPolicy, zoneFingerprint } from "./store/zone-journal.ts";
+import { startZoneSerial } from "./zone-serial.ts";
 import { zoneSigning } from "./zone-signing.ts";
 
 // Closers of what has started so far, run in reverse on shutdown. The signal handlers go in
@@ -135,52 +134,26 @@ const adminListening = admin
       listenOn(admin, settings.admin.host, settings.admin.port),
     )
   : null;
-// DNS answers from its own thread and connection; a committed write bumps the answer cache's
-// shared counters here, before its HTTP reply, so the very next query sees it.
-const versions = new AnswerVersions();
 // Secondaries (dns.notify) hear of each new serial at once (src/dns/notify.ts).
 const notifier = createNotifier({ zone: settings.dns, log });
 closers.push(() => notifier.close());
 // DNSSEC (SPEC 9): the key is made at the first start with dns.dnssec on, then kept.
 const dnssec = settings.dns.dnssec ? await orFail("cannot read or store the DNSSEC key", () => zoneSigning(db, settings, now(), log)) : undefined;
-const dnssecKeySet = dnssec?.keySet ?? "";
-// The SOA serial: stored, bumped once per batch of DNS-visible changes (store/zone-journal.ts);
-// the DNS thread reads it from `versions`.
-const publisher = await orFail("cannot read or store the zone's serial", () =>
-  createZonePublisher({
-    db,
-    policySerial: () => serialPolicy(settings.dns.soa.serial),
-    maxChanges: () => settings.dns.journalMaxChanges,
-    tunnelAddressesSet: () => settings.dns.tunnelAddresses.length > 0,
-    fingerprint: zoneFingerprint(settings.dns, undefined, dnssecKeySet),
-    log,
-    onPublish: (serial) => {
-      versions.setSerial(serial);
-      notifier.notify(serial);
-    },
-  }),
+// The SOA serial: stored, bumped once per batch of DNS-visible changes (src/zone-serial.ts).
+// DNS answers from its own thread and connection; a committed write bumps the answer cache's
+// shared counters (`versions`) here, before its HTTP reply, so the very next query sees it.
+const zoneSerial = await orFail("cannot read or store the zone's serial", () =>
+  startZoneSerial({ db, settings, store, keySet: dnssec?.keySet ?? "", log, onPublish: (serial) => notifier.notify(serial) }),
 );
-versions.setSerial(publisher.serial());
+const { versions, publisher } = zoneSerial;
 // A restarted primary tells its secondaries where it stands, as BIND and NSD do.
 notifier.notify(publisher.serial());
-closers.push(() => {
-  try {
-    publisher.publishNow(); // what was written in the last moments gets its serial now, not at the next start
-  } catch (e) {
-    log(`shutdown: publishing the zone's last changes: ${errorText(e)}`);
-  }
-  publisher.close();
-});
-store.onGatewayChange((name) => {
-  versions.invalidate(name);
-  publisher.poke();
-});
+closers.push(() => zoneSerial.close());
 // A signed zone's signatures roll weekly: its fingerprint holds the week, so the serial moves
 // and secondaries transfer the new signatures (zoneFingerprint); unsigned, this never resets.
 const resigning = setInterval(() => {
   try {
-    if (publisher.resetFor(zoneFingerprint(settings.dns, undefined, dnssecKeySet)))
-      log(`dns: new signing week, serial ${publisher.serial()} for the secondaries`);
+    if (publisher.resetFor(zoneSerial.fingerprint())) log(`dns: new signing week, serial ${publisher.serial()} for the secondaries`);
   } catch (e) {
     log(`dns: cannot move the zone's serial for the new signing week yet (tried again each minute): ${errorText(e)}`);
   }
@@ -252,8 +225,7 @@ reload = async () => {
       notifier.reload(settings.dns);
       try {
         // Records of every gateway may read otherwise now: a new serial, and a full transfer for secondaries.
-        if (publisher.resetFor(zoneFingerprint(settings.dns, undefined, dnssecKeySet)))
-          log(`dns: the zone's records changed with the settings: serial ${publisher.serial()}`);
+        if (publisher.resetFor(zoneSerial.fingerprint())) log(`dns: the zone's records changed with the settings: serial ${publisher.serial()}`);
       } catch (e) {
         log(`dns: cannot move the zone's serial after the reload yet (tried again each second): ${errorText(e)}`);
       }

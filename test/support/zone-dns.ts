@@ -1,14 +1,14 @@
 // The server's DNS side in this process, on a real SQLite file: the settings loaded from the
 // same flags, the signing keys read as a start reads them (src/zone-signing.ts), the stored SOA
-// serial moved as main.ts's publisher moves it, and startDnsServer on loopback port 0. For tests
+// serial kept as main.ts keeps it (src/zone-serial.ts), and startDnsServer on loopback port 0. For tests
 // that check what a restarted server would answer without spawning one (a start is ~1.4 s of CPU).
 import { loadSettings, type Settings } from "../../src/config.ts";
-import { AnswerCache, AnswerVersions } from "../../src/dns/answer-cache.ts";
+import { AnswerCache } from "../../src/dns/answer-cache.ts";
 import { startDnsServer } from "../../src/dns/server.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { createStore, type Store } from "../../src/store/domains.ts";
-import { createZonePublisher, serialPolicy, zoneFingerprint } from "../../src/store/zone-journal.ts";
 import { openZoneSnapshot } from "../../src/store/zone-reader.ts";
+import { startZoneSerial } from "../../src/zone-serial.ts";
 import { zoneSigning } from "../../src/zone-signing.ts";
 import { TEST_SERVER_ENV } from "./server.ts";
 
@@ -50,23 +50,7 @@ export async function startZoneDns(args: string[], env: Record<string, string> =
     const store = createStore(db);
     const now = () => Math.floor(Date.now() / 1000);
     const signing = settings.dns.dnssec ? withTestEnv(env, () => zoneSigning(db, settings, now(), log)) : undefined;
-    // as main.ts: the answer cache's counters, the serial among them
-    const versions = new AnswerVersions();
-    const publisher = createZonePublisher({
-      db,
-      policySerial: () => serialPolicy(settings.dns.soa.serial),
-      maxChanges: () => settings.dns.journalMaxChanges,
-      tunnelAddressesSet: () => settings.dns.tunnelAddresses.length > 0,
-      fingerprint: zoneFingerprint(settings.dns, undefined, signing?.keySet ?? ""),
-      log,
-      onPublish: (serial) => versions.setSerial(serial),
-    });
-    versions.setSerial(publisher.serial());
-    // a gateway row changed: the answer cache forgets it, the publisher gathers a new serial
-    store.onGatewayChange((name) => {
-      versions.invalidate(name);
-      publisher.poke();
-    });
+    const { versions, close: closeSerial } = startZoneSerial({ db, settings, store, keySet: signing?.keySet ?? "", log });
     const dns = await startDnsServer({
       host: settings.dns.host,
       port: 0,
@@ -87,8 +71,7 @@ export async function startZoneDns(args: string[], env: Record<string, string> =
       close() {
         closed ??= (async () => {
           await dns.close();
-          publisher.publishNow(); // as main.ts's shutdown: the last changes get their serial now
-          publisher.close();
+          closeSerial(); // as main.ts's shutdown: the last changes get their serial now
           db.$client.close();
         })();
         return closed;
