@@ -4,7 +4,10 @@
 # load to LOAD_CPU. One run of three measurements (usage: bench/transfer.sh [ROUNDS], default 1):
 #  1. full transfer of a TRANSFER_NAMES-name zone (100,000): seconds from starting a fresh NSD
 #     secondary to it answering the zone's serial; ours against an NSD primary serving the same
-#     records from a zone file (target: ours within 1.5x of NSD).
+#     records from a zone file (target: ours within 1.5x of NSD). The secondary starts
+#     PRIMARY_SETTLE (2) s after the primary is ready, as when a secondary is added to a running
+#     primary; PRIMARY_SETTLE=0 measures a secondary asking while ours is still starting (its
+#     zone image, expiry sweep and JIT on the one core it is pinned to).
 #  2. BIG_NAMES (1,000,000) names: the same into a fresh NSD secondary from ours, with our RSS
 #     before and our peak RSS (VmHWM) after: the growth is what the transfer cost (target < 100 MB).
 #  3. CHANGES_PER_SECOND (100) /ping address changes for CHANGE_SECONDS (10) s with ours
@@ -30,6 +33,7 @@ CHANGE_SECONDS="${CHANGE_SECONDS:-10}"
 LATENCY_NAMES="${LATENCY_NAMES:-$TRANSFER_NAMES}"
 SECONDARY_RELOAD_TIMEOUT="${SECONDARY_RELOAD_TIMEOUT:-0}"
 SETTLE_SECONDS="${SETTLE_SECONDS:-2}"
+PRIMARY_SETTLE="${PRIMARY_SETTLE:-2}"
 LATENCY_SECONDARIES="${LATENCY_SECONDARIES:-nsd knot knot-large}"
 PARTS="${PARTS:-full latency big}"
 part() { [[ " $PARTS " == *" $1 "* ]]; }
@@ -204,6 +208,7 @@ for round in $(seq "$ROUNDS"); do
       nsd) start_nsd_primary "$DATA"; port=$NSD_PRIMARY_PORT ;;
       ours) start_ours "$DATA" $OURS_PORT $OURS_HTTP; port=$OURS_PORT ;;
     esac
+    sleep "$PRIMARY_SETTLE"
     full_transfer $port
     took[$primary]=$TRANSFER_SECONDS
     stop_pid "$SERVER_PID"
