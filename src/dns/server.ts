@@ -120,14 +120,15 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
           corruptSignatures: options.dnssec.corruptSignatures,
         })
       : undefined;
-  const responderFor = (zone: DnsSettings) => {
+  /** `start`: the first responder warms the answer path; a reload's finds it warm and must not stall answering */
+  const responderFor = (zone: DnsSettings, start = false) => {
     const signer = signerFor(zone);
     // The warm-up's made-up questions are counted apart, where nobody reads them.
-    if (zone.warmUpQueries) warmUp(createResponder({ ...options, zone, cache, counters: new DnsCounters(), signer }), zone.domain, zone.warmUpQueries);
+    if (start && zone.warmUpQueries) warmUp(createResponder({ ...options, zone, cache, counters: new DnsCounters(), signer }), zone.domain, zone.warmUpQueries);
     return createResponder({ ...options, zone, cache, counters, transfers, signer });
   };
   const rrlFor = (zone: DnsSettings) => (zone.rrl && zone.rrl.rate > 0 ? new ResponseRateLimiter(zone.rrl) : null);
-  const live: Live = { zone: options.zone, respond: responderFor(options.zone), rrl: rrlFor(options.zone) };
+  const live: Live = { zone: options.zone, respond: responderFor(options.zone, true), rrl: rrlFor(options.zone) };
   // Secondaries come for the zone as soon as a (re)start NOTIFYs them: its image is made ahead.
   const prepareImage = (zone: DnsSettings) => {
     if (transfers && !signs(zone) && zone.transferAcl.length > 0) transfers.images?.prepare(zone);

@@ -1,6 +1,7 @@
 // DNS on several addresses at one port, and a settings reload: the zone is swapped under the
 // running sockets and every cached answer is forgotten, so the next query answers the new records.
 import { describe, expect, test } from "bun:test";
+import { AnswerCache } from "../../src/dns/answer-cache.ts";
 import { startDnsServer } from "../../src/dns/server.ts";
 import { decode, encodeQuery, hasIpv6Loopback, tcpExchange, testZone, udpExchange } from "./client.ts";
 
@@ -21,6 +22,21 @@ describe("DNS reload", () => {
       await dns.reload(testZone({ txt: [["@", "v=second"]] }));
       expect(txtOf(await ask())).toEqual(["v=second"]);
       expect(txtOf((await tcpExchange(dns.port, [encodeQuery("example.test", "TXT")]))[0])).toEqual(["v=second"]);
+    } finally {
+      await dns.close();
+    }
+  });
+
+  test("the warm-up runs at the start only: a reload finds the answer path warm and does not stall answering", async () => {
+    const cache = new AnswerCache();
+    const zone = testZone({ warmUpQueries: 500 });
+    const dns = await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, log: () => {}, cache });
+    try {
+      const afterStart = cache.stats.hits + cache.stats.misses;
+      expect(afterStart).toBe(500);
+      await dns.reload(testZone({ warmUpQueries: 500, txt: [["@", "v=second"]] }));
+      expect(cache.stats.hits + cache.stats.misses).toBe(afterStart);
+      expect(txtOf(await udpExchange(dns.port, encodeQuery("example.test", "TXT")))).toEqual(["v=second"]);
     } finally {
       await dns.close();
     }
