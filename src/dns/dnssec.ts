@@ -198,10 +198,14 @@ function publicKeyBytes(privateKey: KeyObject, algorithm: DnssecAlgorithm): Uint
   return new Uint8Array(Buffer.concat([Buffer.from(jwk.x, "base64url"), Buffer.from(jwk.y, "base64url")]));
 }
 
-/** Labels of an owner name for the RRSIG (RFC 4034 3.1.3): our zone has no wildcard owners. */
+/**
+ * Labels of an owner name for the RRSIG (RFC 4034 3.1.3): a leading `*` label is not counted.
+ * Our zone has no wildcard owners, but a query for `*.<name>` gets records owned by that name
+ * (its compact denial NSEC, a PageKite A), and validators find counting it bogus.
+ */
 function labelCount(name: string): number {
-  const trimmed = withoutDot(name);
-  return trimmed === "" ? 0 : trimmed.split(".").length;
+  const labels = withoutDot(name).split(".").filter(Boolean);
+  return labels[0] === "*" ? labels.length - 1 : labels.length;
 }
 
 /** The owner's jitter, 0..MAX_JITTER-1 seconds: FNV-1a of its lower-case name. */

@@ -83,6 +83,21 @@ describe("signed answers to queries with the DO bit", () => {
     expect(nsec.ttl).toBe(60); // the SOA minimum, as the negative answer's SOA
   });
 
+  test("a name asked for with a leading `*` label: its records are signed without counting that label (RFC 4034 3.1.3)", () => {
+    // counted, unbound calls the answer bogus ("signature labelcount out of range")
+    const { decoded } = ask("*.example.test", "A");
+    expect(shape(decoded.authorities)).toEqual(["example.test SOA", "example.test RRSIG SOA", "*.example.test NSEC", "*.example.test RRSIG NSEC"]);
+    expect(decoded.authorities[3].data.labels).toBe(2);
+    expect(ask("*.tun.example.test", "TXT").decoded.authorities[3].data.labels).toBe(3);
+    const kite = ask("*.srand.qtoken.sign.proto.tun.example.test.example.test", "A").decoded;
+    expect(shape(kite.answers)).toEqual([
+      "*.srand.qtoken.sign.proto.tun.example.test.example.test A",
+      "*.srand.qtoken.sign.proto.tun.example.test.example.test RRSIG A",
+    ]);
+    expect(kite.answers[1].data.labels).toBe(9);
+    expect(ask("a*.example.test", "A").decoded.authorities[3].data.labels).toBe(3);
+  });
+
   test("NODATA: the NSEC lists the types the name holds (and the apex its DNSKEY)", () => {
     // no address yet: the shared TXT, CAA, MX; and A, which a ping may add any moment
     const fresh = ask("fresh.example.test", "AAAA").decoded;
