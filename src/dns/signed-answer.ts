@@ -103,6 +103,10 @@ export function signedAnswer(
       types: [...new Set(listed)].sort((a, b) => a - b),
     };
     rcode = RCODE.NOERROR;
+    // ...and so its NSEC's RRSIG, the answer to RRSIG at a name with no other RRset signed (a
+    // missing name, an empty non-terminal): a NODATA proven by an NSEC listing RRSIG is bogus.
+    if (question.type === TYPE_RRSIG && result.answers.length === 0)
+      return { rcode, aa: true, answers: [signer.sign([nsec], nowSeconds)], authority: [], additional: [] };
     // Every name has its NSEC under compact denial: asked for, it is the answer (a NODATA for
     // NSEC proven by an NSEC listing NSEC would contradict itself).
     if (question.type === TYPE_NSEC && result.answers.length === 0) {

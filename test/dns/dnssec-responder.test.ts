@@ -156,8 +156,18 @@ describe("signed answers to queries with the DO bit", () => {
       "home.example.test RRSIG MX",
       "home.example.test RRSIG TXT",
     ]);
-    // a name without records (a challenge not set) has no signatures but its NSEC's: NODATA
-    expect(ask("_acme-challenge.fresh.example.test", "RRSIG").decoded.answers).toEqual([]);
+  });
+
+  test("asked for RRSIG, a name with no signed RRset but its NSEC gets that NSEC's RRSIG, not a NODATA unbound calls bogus", () => {
+    // a NODATA proven by an NSEC listing RRSIG contradicts itself ("nodata proof failed")
+    for (const name of ["_acme-challenge.fresh.example.test", "nope.example.test", "example.test.example.test"]) {
+      const { decoded } = ask(name, "RRSIG");
+      expect(decoded.rcode).toBe("NOERROR");
+      expect(shape(decoded.answers), name).toEqual([`${name} RRSIG NSEC`]);
+      expect(decoded.authorities).toEqual([]);
+      const nsec = ask(name, "NSEC").decoded.answers;
+      expect(decoded.answers[0].data).toEqual(nsec[1].data); // the same signature as over the NSEC itself
+    }
   });
 
   test("outside the zone: REFUSED, unsigned", () => {
