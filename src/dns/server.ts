@@ -450,6 +450,23 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
   socket.on("timeout", () => socket.destroy());
   socket.on("error", () => socket.destroy()); // resets and the like: nothing to tell anyone
   socket.on("close", stopDeadline);
+  // Bun's socket timeout does not fire while output waits to be written (Node's does): a peer
+  // that stops reading, and never closes, would hold its connection (and a transfer's snapshot)
+  // for good. So output that the peer takes none of for the idle time ends the connection.
+  let stalled: ReturnType<typeof setTimeout> | undefined;
+  let flushedBefore = 0;
+  const flushed = () => socket.bytesWritten - socket.writableLength;
+  const watchOutput = () => {
+    if (stalled !== undefined || socket.writableLength === 0) return;
+    flushedBefore = flushed();
+    stalled = setTimeout(() => {
+      stalled = undefined;
+      if (socket.destroyed) return;
+      if (socket.writableLength > 0 && flushed() === flushedBefore) socket.destroy();
+      else watchOutput();
+    }, limits.idleTimeoutMs);
+  };
+  socket.on("close", () => clearTimeout(stalled));
   // Replies wait while the peer does not read them: input is not read (socket paused) until the
   // kernel has taken the output, so a client that pipelines without reading costs neither CPU
   // nor memory beyond one socket buffer, and is cut by the idle timeout.
@@ -474,6 +491,7 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
       waitingForDrain = true;
       socket.pause();
     }
+    watchOutput();
     if (socket.writableLength > TCP_MAX_PENDING_OUTPUT) {
       socket.destroy();
       return false;
