@@ -5,6 +5,7 @@
 // when a handler throws. Every message here gets at most one reply, produced synchronously.
 import { createServer, type Server, type Socket as TcpSocket } from "node:net";
 import { ipv6Prefix } from "../addresses.ts";
+import { withoutDot } from "../names.ts";
 import type { DnsSettings } from "../config.ts";
 import { AnswerCache } from "./answer-cache.ts";
 import { DnsCounters, SLOT } from "./counters.ts";
@@ -127,7 +128,9 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     if (start && zone.warmUpQueries) warmUp(createResponder({ ...options, zone, cache, counters: new DnsCounters(), signer }), zone.domain, zone.warmUpQueries);
     return createResponder({ ...options, zone, cache, counters, transfers, signer });
   };
-  const rrlFor = (zone: DnsSettings) => (zone.rrl && zone.rrl.rate > 0 ? new ResponseRateLimiter(zone.rrl) : null);
+  // every name under <domain>.<domain> gets a PageKite answer: one class for RRL, not one per name
+  const rrlFor = (zone: DnsSettings) =>
+    zone.rrl && zone.rrl.rate > 0 ? new ResponseRateLimiter(zone.rrl, undefined, `${withoutDot(zone.domain)}.${withoutDot(zone.domain)}`) : null;
   const live: Live = { zone: options.zone, respond: responderFor(options.zone, true), rrl: rrlFor(options.zone) };
   // Secondaries come for the zone as soon as a (re)start NOTIFYs them: its image is made ahead.
   const prepareImage = (zone: DnsSettings) => {
@@ -155,7 +158,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
       prepareImage(live.zone);
       return dnsServer(port, bound, transfers, (zone) => {
         const respond = responderFor(zone);
-        const rrlChanged = JSON.stringify(zone.rrl) !== JSON.stringify(live.zone.rrl);
+        const rrlChanged = JSON.stringify(zone.rrl) !== JSON.stringify(live.zone.rrl) || zone.domain !== live.zone.domain;
         live.zone = zone;
         live.respond = respond;
         if (rrlChanged) live.rrl = rrlFor(zone);
