@@ -170,6 +170,14 @@ describe("signed answers to queries with the DO bit", () => {
     }
   });
 
+  test("a question for NXNAME is FORMERR (RFC 9824 3.5), not a NODATA its own NSEC, listing NXNAME, contradicts", () => {
+    for (const name of ["nope.example.test", "home.example.test"]) {
+      const { decoded } = ask(name, "UNKNOWN_128");
+      expect(decoded.rcode, name).toBe("FORMERR");
+      expect([...decoded.answers, ...decoded.authorities]).toEqual([]);
+    }
+  });
+
   test("outside the zone: REFUSED, unsigned", () => {
     const { decoded } = ask("example.org", "A");
     expect(decoded.rcode).toBe("REFUSED");
