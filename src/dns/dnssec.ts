@@ -80,7 +80,8 @@ export interface Signer {
   /** the apex DNSKEY RRset: the signing key's DNSKEY, then the published keys' */
   dnskeys(): ResourceRecord[];
   ds(): ResourceRecord;
-  sign(rrset: readonly ResourceRecord[], nowSeconds: number): ResourceRecord;
+  /** `keep` false: the signature is not kept for reuse (an RRset made up for one question, as a missing name's NSEC) */
+  sign(rrset: readonly ResourceRecord[], nowSeconds: number, keep?: boolean): ResourceRecord;
   validity(owner: string, nowSeconds: number): { inception: number; expiration: number };
   readonly cache: SignatureCache;
 }
@@ -121,7 +122,7 @@ export function loadSigner(key: SigningKey, options: SignerOptions): Signer {
     dnskeys: () => dnskeySet.map((rr) => ({ ...rr })),
     ds: () => ({ ...dsRecord }),
     validity,
-    sign(rrset, nowSeconds) {
+    sign(rrset, nowSeconds, keep = true) {
       if (rrset.length === 0) throw new Error("cannot sign an empty RRset");
       const first = rrset[0];
       const { inception, expiration } = validity(first.name, nowSeconds);
@@ -145,7 +146,7 @@ export function loadSigner(key: SigningKey, options: SignerOptions): Signer {
       if (!signature) {
         signature = new Uint8Array(rawSign(data));
         if (signature.length !== SIGNATURE_BYTES) throw new Error(`unexpected signature length ${signature.length}`);
-        cache.set(digest, signature);
+        if (keep) cache.set(digest, signature);
       }
       if (options.corruptSignatures) {
         signature = Uint8Array.from(signature);

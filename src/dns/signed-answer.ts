@@ -77,6 +77,7 @@ export function signedAnswer(
   let answers = result.answers;
   let authority = result.authority;
   let rcode = result.rcode;
+  let fleeting: ResourceRecord | null = null;
   if (result.denial) {
     const { owner, records, volatile = [] } = result.denial;
     const soa = authority.find((rr) => rr.type === "SOA");
@@ -102,11 +103,15 @@ export function signedAnswer(
       next: successor(asciiLowerCase(withoutDot(owner))),
       types: [...new Set(listed)].sort((a, b) => a - b),
     };
+    // A missing name's NSEC is made up for it alone: its signature is not kept, or a flood of
+    // made-up names would push the zone's own signatures out of the cache (and transfers, which
+    // reuse them, would sign the zone again).
+    if (records === null) fleeting = nsec;
     rcode = RCODE.NOERROR;
     // ...and so its NSEC's RRSIG, the answer to RRSIG at a name with no other RRset signed (a
     // missing name, an empty non-terminal): a NODATA proven by an NSEC listing RRSIG is bogus.
     if (question.type === TYPE_RRSIG && result.answers.length === 0)
-      return { rcode, aa: true, answers: [signer.sign([nsec], nowSeconds)], authority: [], additional: [] };
+      return { rcode, aa: true, answers: [signer.sign([nsec], nowSeconds, records !== null)], authority: [], additional: [] };
     // Every name has its NSEC under compact denial: asked for, it is the answer (a NODATA for
     // NSEC proven by an NSEC listing NSEC would contradict itself).
     if (question.type === TYPE_NSEC && result.answers.length === 0) {
@@ -117,8 +122,8 @@ export function signedAnswer(
   return {
     rcode,
     aa: true,
-    answers: withSignatures(answers, signer, nowSeconds),
-    authority: withSignatures(authority, signer, nowSeconds),
+    answers: withSignatures(answers, signer, nowSeconds, fleeting),
+    authority: withSignatures(authority, signer, nowSeconds, fleeting),
     additional: withSignatures(result.additional, signer, nowSeconds),
   };
 }
@@ -142,8 +147,8 @@ export function successor(name: string): string {
   return `${first.slice(0, -1)}${String.fromCharCode(last)}${rest}`;
 }
 
-/** The records grouped into RRsets (in the order each first appears), each followed by its RRSIG. */
-function withSignatures(records: ResourceRecord[], signer: Signer, nowSeconds: number): ResourceRecord[] {
+/** The records grouped into RRsets (in the order each first appears), each followed by its RRSIG; `fleeting`'s not kept in the cache. */
+function withSignatures(records: ResourceRecord[], signer: Signer, nowSeconds: number, fleeting: ResourceRecord | null = null): ResourceRecord[] {
   if (records.length === 0) return records;
   const sets = new Map<string, ResourceRecord[]>();
   for (const rr of records) {
@@ -153,6 +158,6 @@ function withSignatures(records: ResourceRecord[], signer: Signer, nowSeconds: n
     else sets.set(key, [rr]);
   }
   const out: ResourceRecord[] = [];
-  for (const set of sets.values()) out.push(...set, signer.sign(set, nowSeconds));
+  for (const set of sets.values()) out.push(...set, signer.sign(set, nowSeconds, set[0] !== fleeting));
   return out;
 }
