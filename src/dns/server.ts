@@ -574,7 +574,10 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
       streaming = reply;
       if (!pump()) return;
     }
-    if (pending.length === 0) stopDeadline();
+    // The deadline is for a message on its way in: whole ones waiting behind a transfer or
+    // unread answers are not (a stalled reader is cut by watchOutput, a flood by the input cap).
+    const arriving = pending.length > 0 && (pending.length < 2 || pending.length < 2 + pending.readUInt16BE(0));
+    if (!arriving) stopDeadline();
     else if (completed || deadline === undefined) startDeadline(); // a new message has begun
     if (ended && !waitingForDrain && !streaming) {
       // Half-close from the peer: everything it sent is answered; a partial message never will be.
