@@ -130,21 +130,35 @@ export function signedAnswer(
 
 /**
  * The name right after `name` in canonical order (RFC 9824 2): `\000.<name>`; for a name too
- * long to take another label (255 octets on the wire), its first label with a zero octet
- * appended, or failing that with its last octet one higher (never an upper-case letter, which
- * canonical order would read as lower case).
+ * long to take another label (255 octets on the wire), the first name after it and all it could
+ * hold below it (nextAfter).
  */
 export function successor(name: string): string {
   const wireLength = name === "" ? 1 : name.length + 2;
   if (wireLength + 2 <= 255) return `\u0000.${name}`;
+  return nextAfter(name);
+}
+
+/**
+ * The least name greater than `name` and every name below it: its first label with a zero octet
+ * appended when that fits, or failing that with its last octet below 0xff one higher (never an
+ * upper-case letter, which canonical order reads as lower case) and the 0xff octets after it
+ * dropped; a first label of 0xff octets alone gives the name after its parent the same way.
+ */
+function nextAfter(name: string): string {
   const dot = name.indexOf(".");
   const first = dot < 0 ? name : name.slice(0, dot);
   const rest = dot < 0 ? "" : name.slice(dot);
-  if (wireLength + 1 <= 255 && first.length < 63) return `${first}\u0000${rest}`;
-  let last = first.charCodeAt(first.length - 1) + 1;
-  if (last >= 0x41 && last <= 0x5a) last = 0x5b;
-  if (last > 0xff) throw new Error(`no successor name for ${name}`);
-  return `${first.slice(0, -1)}${String.fromCharCode(last)}${rest}`;
+  if (name.length + 3 <= 255 && first.length < 63) return `${first}\u0000${rest}`;
+  let k = first.length - 1;
+  while (k >= 0 && first.charCodeAt(k) === 0xff) k--;
+  if (k < 0) {
+    if (rest === "") throw new Error(`no successor name for ${name}`);
+    return nextAfter(rest.slice(1));
+  }
+  let octet = first.charCodeAt(k) + 1;
+  if (octet >= 0x41 && octet <= 0x5a) octet = 0x5b;
+  return `${first.slice(0, k)}${String.fromCharCode(octet)}${rest}`;
 }
 
 /** The records grouped into RRsets (in the order each first appears), each followed by its RRSIG; `fleeting`'s not kept in the cache. */

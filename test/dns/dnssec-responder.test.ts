@@ -134,6 +134,28 @@ describe("signed answers to queries with the DO bit", () => {
     expect(successor(`${"a".repeat(62)}@.${b}.${c}.${"d".repeat(48)}.example.test`).slice(62, 63)).toBe("["); // not "A"
   });
 
+  test("a missing name of 255 octets whose first label ends in 0xff octets still gets its NSEC, not SERVFAIL", () => {
+    const [b, c] = ["b", "c"].map((x) => x.repeat(63));
+    const rest = `${b}.${c}.${"d".repeat(48)}.example.test`;
+    // the octet before the 0xff ones goes one higher, and they go; a label of 0xff alone: the name after its parent's
+    expect(successor(`${"a".repeat(61)}\xff\xff.${rest}`)).toBe(`${"a".repeat(60)}b.${rest}`);
+    expect(successor(`${"\xff".repeat(63)}.${rest}`)).toBe(`${"b".repeat(62)}c.${c}.${"d".repeat(48)}.example.test`);
+    expect(successor(`${"\xff".repeat(63)}.${"\xff".repeat(63)}.${c}.${"d".repeat(48)}.example.test`)).toBe(
+      `${"c".repeat(62)}d.${"d".repeat(48)}.example.test`,
+    );
+    for (const first of [`${"a".repeat(62)}\xff`, "\xff".repeat(63)]) {
+      const labels = [first, b, c, "d".repeat(48), "example", "test"].map((l) => Buffer.concat([Uint8Array.of(l.length), Buffer.from(l, "latin1")]));
+      const query = Buffer.concat([
+        Buffer.from([0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1]),
+        ...labels,
+        Buffer.from([0, 0, 1, 0, 1, 0, 0, 41, 4, 208, 0, 0, 0x80, 0, 0, 0]),
+      ]);
+      const decoded = decode(signed(query, "udp") as Buffer) as any;
+      expect(decoded.rcode).toBe("NOERROR");
+      expect(decoded.authorities.map((r: Rr) => r.type)).toEqual(["SOA", "RRSIG", "NSEC", "RRSIG"]);
+    }
+  });
+
   test("asked for NSEC, a name gets its NSEC as the answer, signed", () => {
     for (const [name, types] of [
       ["home.example.test", ["A", "MX", "TXT", "AAAA", "RRSIG", "NSEC", "CAA"]],
