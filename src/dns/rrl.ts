@@ -117,17 +117,16 @@ export class ResponseRateLimiter {
 
   /** A positive answer's class: `synthesized` or `dnssec` when the question would get one for any name, else `positive`. */
   private madeUp(reply: Uint8Array): number {
-    const starts: number[] = [];
     let i = HEADER_BYTES;
-    while (i < reply.length && reply[i] !== 0 && reply[i] <= 63) {
-      starts.push(i);
-      i += 1 + reply[i];
-    }
+    while (i < reply.length && reply[i] !== 0 && reply[i] <= 63) i += 1 + reply[i];
     const type = i + 2 < reply.length ? (reply[i + 1] << 8) | reply[i + 2] : 0;
     if (type === TYPE_NSEC || type === TYPE_RRSIG) return CLASS.dnssec;
     const suffix = this.synthesized;
     const at = i - suffix.length;
-    if (suffix.length === 0 || at <= HEADER_BYTES || i > reply.length || !starts.includes(at)) return CLASS.positive;
+    if (suffix.length === 0 || at <= HEADER_BYTES || i > reply.length) return CLASS.positive;
+    let label = HEADER_BYTES; // the suffix must start at a label
+    while (label < at) label += 1 + reply[label];
+    if (label !== at) return CLASS.positive;
     for (let j = 0; j < suffix.length; j++) {
       const c = reply[at + j];
       if ((c >= 65 && c <= 90 ? c + 32 : c) !== suffix[j]) return CLASS.positive;
