@@ -80,7 +80,8 @@ export interface Signer {
   /** the apex DNSKEY RRset: the signing key's DNSKEY, then the published keys' */
   dnskeys(): ResourceRecord[];
   ds(): ResourceRecord;
-  sign(rrset: readonly ResourceRecord[], nowSeconds: number): ResourceRecord;
+  /** `keep` false: the signature is not kept for reuse (an RRset made up for one question, as a missing name's NSEC) */
+  sign(rrset: readonly ResourceRecord[], nowSeconds: number, keep?: boolean): ResourceRecord;
   validity(owner: string, nowSeconds: number): { inception: number; expiration: number };
   readonly cache: SignatureCache;
 }
@@ -121,7 +122,7 @@ export function loadSigner(key: SigningKey, options: SignerOptions): Signer {
     dnskeys: () => dnskeySet.map((rr) => ({ ...rr })),
     ds: () => ({ ...dsRecord }),
     validity,
-    sign(rrset, nowSeconds) {
+    sign(rrset, nowSeconds, keep = true) {
       if (rrset.length === 0) throw new Error("cannot sign an empty RRset");
       const first = rrset[0];
       const { inception, expiration } = validity(first.name, nowSeconds);
@@ -145,7 +146,7 @@ export function loadSigner(key: SigningKey, options: SignerOptions): Signer {
       if (!signature) {
         signature = new Uint8Array(rawSign(data));
         if (signature.length !== SIGNATURE_BYTES) throw new Error(`unexpected signature length ${signature.length}`);
-        cache.set(digest, signature);
+        if (keep) cache.set(digest, signature);
       }
       if (options.corruptSignatures) {
         signature = Uint8Array.from(signature);
@@ -198,10 +199,14 @@ function publicKeyBytes(privateKey: KeyObject, algorithm: DnssecAlgorithm): Uint
   return new Uint8Array(Buffer.concat([Buffer.from(jwk.x, "base64url"), Buffer.from(jwk.y, "base64url")]));
 }
 
-/** Labels of an owner name for the RRSIG (RFC 4034 3.1.3): our zone has no wildcard owners. */
+/**
+ * Labels of an owner name for the RRSIG (RFC 4034 3.1.3): a leading `*` label is not counted.
+ * Our zone has no wildcard owners, but a query for `*.<name>` gets records owned by that name
+ * (its compact denial NSEC, a PageKite A), and validators find counting it bogus.
+ */
 function labelCount(name: string): number {
-  const trimmed = withoutDot(name);
-  return trimmed === "" ? 0 : trimmed.split(".").length;
+  const labels = withoutDot(name).split(".").filter(Boolean);
+  return labels[0] === "*" ? labels.length - 1 : labels.length;
 }
 
 /** The owner's jitter, 0..MAX_JITTER-1 seconds: FNV-1a of its lower-case name. */

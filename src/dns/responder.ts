@@ -6,6 +6,7 @@ import type { DnsSettings } from "../config.ts";
 import { absoluteName } from "../names.ts";
 import { SERIAL_NAME, type AnswerCache } from "./answer-cache.ts";
 import { DnsCounters, SLOT } from "./counters.ts";
+import { truncatedReply } from "./rrl.ts";
 import { signingEpoch, type Signer } from "./dnssec.ts";
 import { signedAnswer } from "./signed-answer.ts";
 import { transferMessages, type ZoneImages, type ZoneSnapshot } from "./transfer.ts";
@@ -150,7 +151,12 @@ function createUncachedResponder(options: ResponderOptions) {
     if (query.tsig) {
       const keys = options.zone.tsigKeys ?? [];
       const check = verifyRequest(message, query.tsig, keys, Date.now() / 1000);
-      if (!check.ok) return { reply: tsigErrorReply({ ...query, tsig: query.tsig }, check.error, keys, Date.now() / 1000), cacheable: false };
+      if (!check.ok) {
+        const notauth = tsigErrorReply({ ...query, tsig: query.tsig }, check.error, keys, Date.now() / 1000);
+        // Its TSIG spells out names the query may have compressed: over UDP it may not fit (RFC 1035 4.2.1).
+        const fits = transport === "tcp" || notauth.length <= udpLimit(query.edns);
+        return { reply: fits ? notauth : truncatedReply(notauth), cacheable: false };
+      }
       signer = new TsigSigner(check.key, check.requestMac);
     }
     const finish = (encoded: Encoded | null): Encoded | null =>

@@ -6,6 +6,10 @@
 //
 // Answer classes, as NSD classifies them: a positive answer per question name and type (ANY
 // apart), NXDOMAIN, NODATA and errors each per zone (this server has one zone, so per prefix).
+// Positive answers that exist for any name, as a wildcard's do (NSD counts those per wildcard),
+// are one class each, whatever the name: PageKite's under `synthesizedUnder`, and answers to
+// NSEC and RRSIG questions (with DNSSEC, compact denial gives every name an NSEC). Else a flood
+// of made-up names, each a new key, would never be limited.
 // The class is read from the encoded reply, so answers from the answer cache count the same.
 //
 // Memory is a fixed table of token buckets found by a seeded hash of prefix and class (as NSD's
@@ -20,8 +24,10 @@ export type Verdict = (typeof VERDICT)[keyof typeof VERDICT];
 const TABLE_BITS = 16; // 65,536 buckets, 1.5 MB
 const RCODE_NXDOMAIN = 3;
 const TYPE_ANY = 255;
+const TYPE_RRSIG = 46;
+const TYPE_NSEC = 47;
 const HEADER_BYTES = 12;
-const CLASS = { nxdomain: 1, error: 2, nodata: 3, positive: 4, any: 5 } as const;
+const CLASS = { nxdomain: 1, error: 2, nodata: 3, positive: 4, any: 5, synthesized: 6, dnssec: 7 } as const;
 
 export class ResponseRateLimiter {
   private readonly mask: number;
@@ -34,10 +40,17 @@ export class ResponseRateLimiter {
   /** a per-process seed, so nobody can aim a flood of keys at one bucket */
   private readonly seed = (Math.random() * 0x100000000) >>> 0;
 
+  /** the names below which answers are made up per name, in wire form, lower case, without the root label */
+  private readonly synthesized: Uint8Array;
+
   constructor(
     private readonly settings: RrlSettings,
     tableBits = TABLE_BITS,
+    /** a name (dotted) whose every subdomain gets a positive answer: PageKite's `<domain>.<domain>` */
+    synthesizedUnder = "",
   ) {
+    const labels = synthesizedUnder.toLowerCase().split(".").filter(Boolean);
+    this.synthesized = Buffer.concat(labels.map((label) => Buffer.concat([Uint8Array.of(label.length), Buffer.from(label, "latin1")])));
     const size = 1 << tableBits;
     this.mask = size - 1;
     this.keys = new Uint32Array(size);
@@ -80,6 +93,7 @@ export class ResponseRateLimiter {
     const answers = (reply[6] << 8) | reply[7];
     const questions = (reply[4] << 8) | reply[5];
     let cls: number = rcode === RCODE_NXDOMAIN ? CLASS.nxdomain : rcode !== 0 ? CLASS.error : answers === 0 || questions === 0 ? CLASS.nodata : CLASS.positive;
+    if (cls === CLASS.positive) cls = this.madeUp(reply);
     if (cls === CLASS.positive) {
       // The question as echoed: labels up to the root, case folded, then its type.
       let i = HEADER_BYTES;
@@ -99,6 +113,25 @@ export class ResponseRateLimiter {
       h = Math.imul(h ^ (type & 0xff), 0x01000193);
     }
     return Math.imul(h ^ cls, 0x01000193) >>> 0;
+  }
+
+  /** A positive answer's class: `synthesized` or `dnssec` when the question would get one for any name, else `positive`. */
+  private madeUp(reply: Uint8Array): number {
+    let i = HEADER_BYTES;
+    while (i < reply.length && reply[i] !== 0 && reply[i] <= 63) i += 1 + reply[i];
+    const type = i + 2 < reply.length ? (reply[i + 1] << 8) | reply[i + 2] : 0;
+    if (type === TYPE_NSEC || type === TYPE_RRSIG) return CLASS.dnssec;
+    const suffix = this.synthesized;
+    const at = i - suffix.length;
+    if (suffix.length === 0 || at <= HEADER_BYTES || i > reply.length) return CLASS.positive;
+    let label = HEADER_BYTES; // the suffix must start at a label
+    while (label < at) label += 1 + reply[label];
+    if (label !== at) return CLASS.positive;
+    for (let j = 0; j < suffix.length; j++) {
+      const c = reply[at + j];
+      if ((c >= 65 && c <= 90 ? c + 32 : c) !== suffix[j]) return CLASS.positive;
+    }
+    return CLASS.synthesized;
   }
 
   /** The hash continued over the client's /24 (IPv4) or /56 (IPv6), from its text form. */

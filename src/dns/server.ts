@@ -5,6 +5,7 @@
 // when a handler throws. Every message here gets at most one reply, produced synchronously.
 import { createServer, type Server, type Socket as TcpSocket } from "node:net";
 import { ipv6Prefix } from "../addresses.ts";
+import { withoutDot } from "../names.ts";
 import type { DnsSettings } from "../config.ts";
 import { AnswerCache } from "./answer-cache.ts";
 import { DnsCounters, SLOT } from "./counters.ts";
@@ -127,7 +128,9 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     if (start && zone.warmUpQueries) warmUp(createResponder({ ...options, zone, cache, counters: new DnsCounters(), signer }), zone.domain, zone.warmUpQueries);
     return createResponder({ ...options, zone, cache, counters, transfers, signer });
   };
-  const rrlFor = (zone: DnsSettings) => (zone.rrl && zone.rrl.rate > 0 ? new ResponseRateLimiter(zone.rrl) : null);
+  // every name under <domain>.<domain> gets a PageKite answer: one class for RRL, not one per name
+  const rrlFor = (zone: DnsSettings) =>
+    zone.rrl && zone.rrl.rate > 0 ? new ResponseRateLimiter(zone.rrl, undefined, `${withoutDot(zone.domain)}.${withoutDot(zone.domain)}`) : null;
   const live: Live = { zone: options.zone, respond: responderFor(options.zone, true), rrl: rrlFor(options.zone) };
   // Secondaries come for the zone as soon as a (re)start NOTIFYs them: its image is made ahead.
   const prepareImage = (zone: DnsSettings) => {
@@ -155,7 +158,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
       prepareImage(live.zone);
       return dnsServer(port, bound, transfers, (zone) => {
         const respond = responderFor(zone);
-        const rrlChanged = JSON.stringify(zone.rrl) !== JSON.stringify(live.zone.rrl);
+        const rrlChanged = JSON.stringify(zone.rrl) !== JSON.stringify(live.zone.rrl) || zone.domain !== live.zone.domain;
         live.zone = zone;
         live.respond = respond;
         if (rrlChanged) live.rrl = rrlFor(zone);
@@ -450,6 +453,23 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
   socket.on("timeout", () => socket.destroy());
   socket.on("error", () => socket.destroy()); // resets and the like: nothing to tell anyone
   socket.on("close", stopDeadline);
+  // Bun's socket timeout does not fire while output waits to be written (Node's does): a peer
+  // that stops reading, and never closes, would hold its connection (and a transfer's snapshot)
+  // for good. So output that the peer takes none of for the idle time ends the connection.
+  let stalled: ReturnType<typeof setTimeout> | undefined;
+  let flushedBefore = 0;
+  const flushed = () => socket.bytesWritten - socket.writableLength;
+  const watchOutput = () => {
+    if (stalled !== undefined || socket.writableLength === 0) return;
+    flushedBefore = flushed();
+    stalled = setTimeout(() => {
+      stalled = undefined;
+      if (socket.destroyed) return;
+      if (socket.writableLength > 0 && flushed() === flushedBefore) socket.destroy();
+      else watchOutput();
+    }, limits.idleTimeoutMs);
+  };
+  socket.on("close", () => clearTimeout(stalled));
   // Replies wait while the peer does not read them: input is not read (socket paused) until the
   // kernel has taken the output, so a client that pipelines without reading costs neither CPU
   // nor memory beyond one socket buffer, and is cut by the idle timeout.
@@ -474,6 +494,7 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
       waitingForDrain = true;
       socket.pause();
     }
+    watchOutput();
     if (socket.writableLength > TCP_MAX_PENDING_OUTPUT) {
       socket.destroy();
       return false;
@@ -553,7 +574,10 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
       streaming = reply;
       if (!pump()) return;
     }
-    if (pending.length === 0) stopDeadline();
+    // The deadline is for a message on its way in: whole ones waiting behind a transfer or
+    // unread answers are not (a stalled reader is cut by watchOutput, a flood by the input cap).
+    const arriving = pending.length > 0 && (pending.length < 2 || pending.length < 2 + pending.readUInt16BE(0));
+    if (!arriving) stopDeadline();
     else if (completed || deadline === undefined) startDeadline(); // a new message has begun
     if (ended && !waitingForDrain && !streaming) {
       // Half-close from the peer: everything it sent is answered; a partial message never will be.

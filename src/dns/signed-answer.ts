@@ -77,6 +77,7 @@ export function signedAnswer(
   let answers = result.answers;
   let authority = result.authority;
   let rcode = result.rcode;
+  let fleeting: ResourceRecord | null = null;
   if (result.denial) {
     const { owner, records, volatile = [] } = result.denial;
     const soa = authority.find((rr) => rr.type === "SOA");
@@ -102,7 +103,15 @@ export function signedAnswer(
       next: successor(asciiLowerCase(withoutDot(owner))),
       types: [...new Set(listed)].sort((a, b) => a - b),
     };
+    // A missing name's NSEC is made up for it alone: its signature is not kept, or a flood of
+    // made-up names would push the zone's own signatures out of the cache (and transfers, which
+    // reuse them, would sign the zone again).
+    if (records === null) fleeting = nsec;
     rcode = RCODE.NOERROR;
+    // ...and so its NSEC's RRSIG, the answer to RRSIG at a name with no other RRset signed (a
+    // missing name, an empty non-terminal): a NODATA proven by an NSEC listing RRSIG is bogus.
+    if (question.type === TYPE_RRSIG && result.answers.length === 0)
+      return { rcode, aa: true, answers: [signer.sign([nsec], nowSeconds, records !== null)], authority: [], additional: [] };
     // Every name has its NSEC under compact denial: asked for, it is the answer (a NODATA for
     // NSEC proven by an NSEC listing NSEC would contradict itself).
     if (question.type === TYPE_NSEC && result.answers.length === 0) {
@@ -113,33 +122,47 @@ export function signedAnswer(
   return {
     rcode,
     aa: true,
-    answers: withSignatures(answers, signer, nowSeconds),
-    authority: withSignatures(authority, signer, nowSeconds),
+    answers: withSignatures(answers, signer, nowSeconds, fleeting),
+    authority: withSignatures(authority, signer, nowSeconds, fleeting),
     additional: withSignatures(result.additional, signer, nowSeconds),
   };
 }
 
 /**
  * The name right after `name` in canonical order (RFC 9824 2): `\000.<name>`; for a name too
- * long to take another label (255 octets on the wire), its first label with a zero octet
- * appended, or failing that with its last octet one higher (never an upper-case letter, which
- * canonical order would read as lower case).
+ * long to take another label (255 octets on the wire), the first name after it and all it could
+ * hold below it (nextAfter).
  */
 export function successor(name: string): string {
   const wireLength = name === "" ? 1 : name.length + 2;
   if (wireLength + 2 <= 255) return `\u0000.${name}`;
+  return nextAfter(name);
+}
+
+/**
+ * The least name greater than `name` and every name below it: its first label with a zero octet
+ * appended when that fits, or failing that with its last octet below 0xff one higher (never an
+ * upper-case letter, which canonical order reads as lower case) and the 0xff octets after it
+ * dropped; a first label of 0xff octets alone gives the name after its parent the same way.
+ */
+function nextAfter(name: string): string {
   const dot = name.indexOf(".");
   const first = dot < 0 ? name : name.slice(0, dot);
   const rest = dot < 0 ? "" : name.slice(dot);
-  if (wireLength + 1 <= 255 && first.length < 63) return `${first}\u0000${rest}`;
-  let last = first.charCodeAt(first.length - 1) + 1;
-  if (last >= 0x41 && last <= 0x5a) last = 0x5b;
-  if (last > 0xff) throw new Error(`no successor name for ${name}`);
-  return `${first.slice(0, -1)}${String.fromCharCode(last)}${rest}`;
+  if (name.length + 3 <= 255 && first.length < 63) return `${first}\u0000${rest}`;
+  let k = first.length - 1;
+  while (k >= 0 && first.charCodeAt(k) === 0xff) k--;
+  if (k < 0) {
+    if (rest === "") throw new Error(`no successor name for ${name}`);
+    return nextAfter(rest.slice(1));
+  }
+  let octet = first.charCodeAt(k) + 1;
+  if (octet >= 0x41 && octet <= 0x5a) octet = 0x5b;
+  return `${first.slice(0, k)}${String.fromCharCode(octet)}${rest}`;
 }
 
-/** The records grouped into RRsets (in the order each first appears), each followed by its RRSIG. */
-function withSignatures(records: ResourceRecord[], signer: Signer, nowSeconds: number): ResourceRecord[] {
+/** The records grouped into RRsets (in the order each first appears), each followed by its RRSIG; `fleeting`'s not kept in the cache. */
+function withSignatures(records: ResourceRecord[], signer: Signer, nowSeconds: number, fleeting: ResourceRecord | null = null): ResourceRecord[] {
   if (records.length === 0) return records;
   const sets = new Map<string, ResourceRecord[]>();
   for (const rr of records) {
@@ -149,6 +172,6 @@ function withSignatures(records: ResourceRecord[], signer: Signer, nowSeconds: n
     else sets.set(key, [rr]);
   }
   const out: ResourceRecord[] = [];
-  for (const set of sets.values()) out.push(...set, signer.sign(set, nowSeconds));
+  for (const set of sets.values()) out.push(...set, signer.sign(set, nowSeconds, set[0] !== fleeting));
   return out;
 }

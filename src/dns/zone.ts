@@ -87,7 +87,7 @@ export const TYPE: Record<RecordType, number> = {
   DNSKEY: 48,
   CAA: 257,
 };
-export const QTYPE = { OPT: 41, TSIG: 250, IXFR: 251, AXFR: 252, ANY: 255 } as const;
+export const QTYPE = { OPT: 41, NXNAME: 128, TSIG: 250, IXFR: 251, AXFR: 252, ANY: 255 } as const;
 /** Classes: IN, and ANY (a question's class may be either) */
 export const CLASS_IN = 1;
 export const CLASS_ANY = 255;
@@ -138,7 +138,8 @@ const staticZones = new WeakMap<DnsSettings, StaticZone>();
 export function answerQuestion(question: Question, lookups: ZoneLookups, zone: DnsSettings): ZoneAnswer {
   const result: ZoneAnswer = { rcode: RCODE.NOERROR, aa: true, answers: [], authority: [], additional: [] };
   if (question.class !== CLASS_IN && question.class !== CLASS_ANY) return refused();
-  if (question.type === QTYPE.OPT || question.type === QTYPE.TSIG) return { ...refused(), rcode: RCODE.FORMERR };
+  // NXNAME only marks compact denial's NSEC: asked for, it is FORMERR (RFC 9824 3.5)
+  if (question.type === QTYPE.OPT || question.type === QTYPE.TSIG || question.type === QTYPE.NXNAME) return { ...refused(), rcode: RCODE.FORMERR };
   if (question.type === QTYPE.AXFR || question.type === QTYPE.IXFR) return refused();
 
   const statics = staticZone(zone);

@@ -102,6 +102,31 @@ describe("response-rate limiting in the running server (dns.rrl_rate = 10)", () 
     expect([reply.rcode, reply.flag_tc, reply.authorities!.length]).toEqual(["NXDOMAIN", false, 1]);
   });
 
+  test("made-up PageKite names, each a new question, share one budget: 100 of them get about `rate` full answers", async () => {
+    const socket = createSocket("udp4");
+    let full = 0;
+    let done: () => void = () => {};
+    const sentinelAnswered = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    socket.on("message", (m) => {
+      if (m.readUInt16BE(0) === SENTINEL_ID) return done();
+      const reply = decode(m);
+      if (!reply.flag_tc && reply.answers!.length > 0) full++;
+    });
+    await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", () => resolve()));
+    const started = performance.now();
+    for (let i = 1; i <= 100; i++)
+      socket.send(encodeQuery(`r${i}.q.sig.https-443.kite${i}.example.test.example.test`, "A", { id: i }), server.dnsPort, "127.0.0.1");
+    // answered after the 100 (one socket, read in order): a bound, not a measurement
+    socket.send(encodeQuery("example.test", "MX", { id: SENTINEL_ID }), server.dnsPort, "127.0.0.1");
+    await Promise.race([sentinelAnswered, Bun.sleep(5000)]);
+    const seconds = (performance.now() - started) / 1000;
+    socket.close();
+    expect(full).toBeGreaterThanOrEqual(RATE);
+    expect(full).toBeLessThanOrEqual(Math.ceil(RATE * seconds) + RATE);
+  });
+
   test("TCP is never limited: 300 pipelined copies of the limited query are all answered in full", async () => {
     const replies = await tcpExchange(
       server.dnsPort,

@@ -83,6 +83,21 @@ describe("signed answers to queries with the DO bit", () => {
     expect(nsec.ttl).toBe(60); // the SOA minimum, as the negative answer's SOA
   });
 
+  test("a name asked for with a leading `*` label: its records are signed without counting that label (RFC 4034 3.1.3)", () => {
+    // counted, unbound calls the answer bogus ("signature labelcount out of range")
+    const { decoded } = ask("*.example.test", "A");
+    expect(shape(decoded.authorities)).toEqual(["example.test SOA", "example.test RRSIG SOA", "*.example.test NSEC", "*.example.test RRSIG NSEC"]);
+    expect(decoded.authorities[3].data.labels).toBe(2);
+    expect(ask("*.tun.example.test", "TXT").decoded.authorities[3].data.labels).toBe(3);
+    const kite = ask("*.srand.qtoken.sign.proto.tun.example.test.example.test", "A").decoded;
+    expect(shape(kite.answers)).toEqual([
+      "*.srand.qtoken.sign.proto.tun.example.test.example.test A",
+      "*.srand.qtoken.sign.proto.tun.example.test.example.test RRSIG A",
+    ]);
+    expect(kite.answers[1].data.labels).toBe(9);
+    expect(ask("a*.example.test", "A").decoded.authorities[3].data.labels).toBe(3);
+  });
+
   test("NODATA: the NSEC lists the types the name holds (and the apex its DNSKEY)", () => {
     // no address yet: the shared TXT, CAA, MX; and A, which a ping may add any moment
     const fresh = ask("fresh.example.test", "AAAA").decoded;
@@ -119,6 +134,28 @@ describe("signed answers to queries with the DO bit", () => {
     expect(successor(`${"a".repeat(62)}@.${b}.${c}.${"d".repeat(48)}.example.test`).slice(62, 63)).toBe("["); // not "A"
   });
 
+  test("a missing name of 255 octets whose first label ends in 0xff octets still gets its NSEC, not SERVFAIL", () => {
+    const [b, c] = ["b", "c"].map((x) => x.repeat(63));
+    const rest = `${b}.${c}.${"d".repeat(48)}.example.test`;
+    // the octet before the 0xff ones goes one higher, and they go; a label of 0xff alone: the name after its parent's
+    expect(successor(`${"a".repeat(61)}\xff\xff.${rest}`)).toBe(`${"a".repeat(60)}b.${rest}`);
+    expect(successor(`${"\xff".repeat(63)}.${rest}`)).toBe(`${"b".repeat(62)}c.${c}.${"d".repeat(48)}.example.test`);
+    expect(successor(`${"\xff".repeat(63)}.${"\xff".repeat(63)}.${c}.${"d".repeat(48)}.example.test`)).toBe(
+      `${"c".repeat(62)}d.${"d".repeat(48)}.example.test`,
+    );
+    for (const first of [`${"a".repeat(62)}\xff`, "\xff".repeat(63)]) {
+      const labels = [first, b, c, "d".repeat(48), "example", "test"].map((l) => Buffer.concat([Uint8Array.of(l.length), Buffer.from(l, "latin1")]));
+      const query = Buffer.concat([
+        Buffer.from([0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1]),
+        ...labels,
+        Buffer.from([0, 0, 1, 0, 1, 0, 0, 41, 4, 208, 0, 0, 0x80, 0, 0, 0]),
+      ]);
+      const decoded = decode(signed(query, "udp") as Buffer) as any;
+      expect(decoded.rcode).toBe("NOERROR");
+      expect(decoded.authorities.map((r: Rr) => r.type)).toEqual(["SOA", "RRSIG", "NSEC", "RRSIG"]);
+    }
+  });
+
   test("asked for NSEC, a name gets its NSEC as the answer, signed", () => {
     for (const [name, types] of [
       ["home.example.test", ["A", "MX", "TXT", "AAAA", "RRSIG", "NSEC", "CAA"]],
@@ -141,8 +178,42 @@ describe("signed answers to queries with the DO bit", () => {
       "home.example.test RRSIG MX",
       "home.example.test RRSIG TXT",
     ]);
-    // a name without records (a challenge not set) has no signatures but its NSEC's: NODATA
-    expect(ask("_acme-challenge.fresh.example.test", "RRSIG").decoded.answers).toEqual([]);
+  });
+
+  test("asked for RRSIG, a name with no signed RRset but its NSEC gets that NSEC's RRSIG, not a NODATA unbound calls bogus", () => {
+    // a NODATA proven by an NSEC listing RRSIG contradicts itself ("nodata proof failed")
+    for (const name of ["_acme-challenge.fresh.example.test", "nope.example.test", "example.test.example.test"]) {
+      const { decoded } = ask(name, "RRSIG");
+      expect(decoded.rcode).toBe("NOERROR");
+      expect(shape(decoded.answers), name).toEqual([`${name} RRSIG NSEC`]);
+      expect(decoded.authorities).toEqual([]);
+      const nsec = ask(name, "NSEC").decoded.answers;
+      const { signature: _, ...fields } = decoded.answers[0].data;
+      expect(nsec[1].data).toMatchObject(fields); // the RRSIG over the NSEC itself (ECDSA signs differently each time)
+    }
+  });
+
+  test("a question for NXNAME is FORMERR (RFC 9824 3.5), not a NODATA its own NSEC, listing NXNAME, contradicts", () => {
+    for (const name of ["nope.example.test", "home.example.test"]) {
+      const { decoded } = ask(name, "UNKNOWN_128");
+      expect(decoded.rcode, name).toBe("FORMERR");
+      expect([...decoded.answers, ...decoded.authorities]).toEqual([]);
+    }
+  });
+
+  test("a flood of missing names does not push the zone's signatures out of the signature cache (their NSECs' are not kept)", () => {
+    const small = loadSigner(generateSigningKey("ecdsap256sha256"), { zone: "example.test", ttl: zone.ttl, cacheEntries: 16 });
+    const respond = createResponder({ zone, lookups, log: () => {}, signer: small, now: () => NOW });
+    const home = () => ask("home.example.test", "A", { respond });
+    const first = home().decoded.answers[1].data.signature;
+    for (let i = 0; i < 200; i++) {
+      ask(`gone-${i}.example.test`, "A", { respond });
+      ask(`gone-${i}.example.test`, i % 2 ? "NSEC" : "RRSIG", { respond });
+    }
+    const hits = small.cache.hits;
+    // ECDSA signs differently each time: the same bytes mean the kept signature was reused
+    expect(home().decoded.answers[1].data.signature).toEqual(first);
+    expect(small.cache.hits).toBe(hits + 1);
   });
 
   test("outside the zone: REFUSED, unsigned", () => {

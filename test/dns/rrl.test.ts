@@ -63,6 +63,22 @@ describe("response-rate limiting", () => {
     expect(sent(burst(rrl, 10, () => reply("home.example.test", "A")))).toBe(3); // positive answers untouched
   });
 
+  test("answers made up for any name (PageKite's; NSEC and RRSIG questions) are a class each: made-up names cannot escape the rate", () => {
+    const rrl = new ResponseRateLimiter({ rate: 3, slip: 0 }, undefined, "Example.test.example.test");
+    let i = 0;
+    // every name under <domain>.<domain> gets an A; with DNSSEC, every name an NSEC and its RRSIG
+    expect(sent(burst(rrl, 10, () => reply(`s${i++}.q.sig.http.kite${i}.example.test.EXAMPLE.test`, "A")))).toBe(3);
+    expect(sent(burst(rrl, 10, () => reply(`gone${i++}.example.test`, i % 2 ? "NSEC" : "RRSIG")))).toBe(3);
+    // the delegation point itself, a name merely ending like it, and other names keep their own budgets
+    expect(sent(burst(rrl, 10, () => reply("example.test.example.test", "NS")))).toBe(3);
+    expect(sent(burst(rrl, 10, () => reply("xexample.test.example.test", "A")))).toBe(3);
+    expect(sent(burst(rrl, 10, () => reply("home.example.test", "A")))).toBe(3);
+    expect(sent(burst(rrl, 10, () => reply("six.example.test", "A")))).toBe(3);
+    // without the setting, PageKite names are each their own key, as any positive answer
+    const plain = new ResponseRateLimiter({ rate: 3, slip: 0 });
+    expect(sent(burst(plain, 10, () => reply(`s${i++}.q.sig.http.kite.example.test.example.test`, "A")))).toBe(10);
+  });
+
   test("clients are counted per IPv4 /24 and IPv6 /56", () => {
     const rrl = new ResponseRateLimiter({ rate: 2, slip: 0 });
     const a = () => reply("home.example.test", "A");

@@ -230,6 +230,49 @@ describe("zone transfers over sockets", () => {
   });
 });
 
+describe("a query pipelined behind a transfer", () => {
+  test("waits for the transfer however long it takes: a whole message waiting is not one arriving past its deadline", async () => {
+    const total = 50_000;
+    const dns = await startTestDns(zoneWith([{ cidr: "127.0.0.0/8", key: "" }]), lookups, [], {
+      openSnapshot: snapshots(() => lazyRows(total, BIG_CHALLENGE)).open,
+      tcp: { messageTimeoutMs: 50 }, // far less than the ~12 MB transfer takes
+    });
+    try {
+      // every message up to the query's answer, or up to the connection's end
+      const replies = await new Promise<ReturnType<typeof decode>[]>((resolve) => {
+        const socket = connect(dns.port, "127.0.0.1");
+        const messages: ReturnType<typeof decode>[] = [];
+        let pending = Buffer.alloc(0);
+        const done = () => {
+          socket.destroy();
+          resolve(messages);
+        };
+        const timer = setTimeout(done, 30_000);
+        socket.on("close", done);
+        socket.on("data", (chunk: Buffer) => {
+          pending = Buffer.concat([pending, chunk]);
+          while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
+            messages.push(decode(pending.subarray(2, 2 + pending.readUInt16BE(0))));
+            pending = pending.subarray(2 + pending.readUInt16BE(0));
+            if (messages.at(-1)!.id === 4242) {
+              clearTimeout(timer);
+              done();
+            }
+          }
+        });
+        const queries = [encodeQuery("example.test", "AXFR"), encodeQuery("home.example.test", "A", { id: 4242 })];
+        socket.write(Buffer.concat(queries.map((q) => Buffer.concat([Buffer.from([q.length >> 8, q.length & 0xff]), q]))));
+      });
+      const records = replies.slice(0, -1).flatMap((m) => m.answers ?? []);
+      expect(records.filter((a) => a.type === "SOA")).toHaveLength(2);
+      expect(records.filter((a) => a.type === "A" && a.name.startsWith("gw"))).toHaveLength(total);
+      expect(replies.at(-1)!.id).toBe(4242);
+    } finally {
+      await dns.close();
+    }
+  }, 40_000);
+});
+
 describe("a slow transfer shares the thread", () => {
   test("messages that take long to make (a presigned zone's) go out one per turn: a query waits for at most about two", async () => {
     // Each row costs 0.2 ms of CPU, and a message holds ~60 of these rows (A + a long TXT), so

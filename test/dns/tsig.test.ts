@@ -12,6 +12,8 @@ import { RCODE_NOTAUTH, signRequest, TSIG_ERROR, tsigErrorReply, tsigLength, Tsi
 import { encodeResponse, findTsig, parseQuery, TCP_LIMIT, type Query, type TsigRecord } from "../../src/dns/wire.ts";
 import type { ResourceRecord } from "../../src/dns/zone.ts";
 import { haveTools } from "../support/tools.ts";
+import { createResponder } from "../../src/dns/responder.ts";
+import { seededStore, testZone } from "./client.ts";
 
 const SECRET = Buffer.alloc(32, 0xab).toString("base64");
 const KEY: TsigKey = { name: "xfr-key.", algorithm: "hmac-sha256", secret: SECRET };
@@ -419,6 +421,30 @@ describe.skipIf(!haveTools("dig"))("dig -y against a responder built from parseQ
 });
 
 describe("hostile TSIG records", () => {
+  test("a NOTAUTH whose TSIG spells out names the query compressed still fits UDP's 512 octets: truncated, TC set", () => {
+    const seeded = seededStore();
+    try {
+      const respond = createResponder({ zone: testZone({ tsigKeys: KEYS }), lookups: { gateway: seeded.store.findGatewayByName }, log: () => {} });
+      // a 255-octet question; the TSIG's owner and algorithm point at it (an unknown key: BADKEY)
+      const qname = Buffer.concat([...[63, 63, 63, 61].map((n) => Buffer.concat([Uint8Array.of(n), Buffer.alloc(n, 0x61)])), Uint8Array.of(0)]);
+      const header = Buffer.from([0, 7, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1]);
+      const rdata = Buffer.concat([Buffer.from([0xc0, 12]), uint(NOW, 6), uint(300, 2), uint(0, 2), uint(7, 2), uint(0, 2), uint(0, 2)]);
+      const tsig = Buffer.concat([Buffer.from([0xc0, 12]), uint(250, 2), uint(255, 2), uint(0, 4), uint(rdata.length, 2), rdata]);
+      const query = Buffer.concat([header, qname, uint(1, 2), uint(1, 2), tsig]);
+      expect(query.length).toBeLessThan(320); // its whole NOTAUTH is about 800 octets
+      const udp = respond(query, "udp")!;
+      expect(udp.length).toBeLessThanOrEqual(512);
+      const decoded = dnsPacket.decode(udp) as any;
+      expect([decoded.rcode, decoded.flag_tc, decoded.questions.length, decoded.additionals.length]).toEqual(["NOTAUTH", true, 1, 0]);
+      // over TCP (where the client retries) the whole NOTAUTH, its TSIG with error BADKEY
+      const tcp = respond(query, "tcp") as Buffer;
+      expect(tcp.length).toBeGreaterThan(512);
+      expect(findTsig(tcp)).toMatchObject({ error: TSIG_ERROR.BADKEY });
+    } finally {
+      seeded.cleanup();
+    }
+  });
+
   test("10,000 mutated signed queries: parseQuery, findTsig, verifyRequest and tsigErrorReply never throw, and no covered change verifies", () => {
     let seed = 20261127;
     const random = (n: number) => {

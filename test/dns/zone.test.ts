@@ -9,7 +9,22 @@ afterAll(() => seeded.cleanup());
 const lookups = { gateway: seeded.store.findGatewayByName };
 const zone = testZone();
 
-const TYPES: Record<string, number> = { A: 1, NS: 2, CNAME: 5, SOA: 6, MX: 15, TXT: 16, AAAA: 28, SRV: 33, CAA: 257, ANY: 255, AXFR: 252, OPT: 41, HINFO: 13 };
+const TYPES: Record<string, number> = {
+  A: 1,
+  NS: 2,
+  CNAME: 5,
+  SOA: 6,
+  MX: 15,
+  TXT: 16,
+  AAAA: 28,
+  SRV: 33,
+  CAA: 257,
+  ANY: 255,
+  AXFR: 252,
+  OPT: 41,
+  HINFO: 13,
+  NXNAME: 128,
+};
 const RCODES = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"];
 
 /** "name ttl TYPE rdata", the way a zone file would show it. */
@@ -161,6 +176,7 @@ const rows: Row[] = [
   ["the root is REFUSED", "", "NS", refused],
   ["zone transfer is REFUSED", "example.test", "AXFR", refused],
   ["OPT as a question is FORMERR", "example.test", "OPT", { ...refused, rcode: "FORMERR" }],
+  ["NXNAME as a question is FORMERR (RFC 9824 3.5)", "nope.example.test", "NXNAME", { ...refused, rcode: "FORMERR" }],
   // every type gets an answer
   ["an obscure type is NODATA", "home.example.test", "HINFO", noData],
 ];

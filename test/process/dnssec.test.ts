@@ -95,6 +95,7 @@ const QUESTIONS: [string, string, boolean][] = [
   [ZONE, "NS", false],
   [ZONE, "CAA", false],
   [`no-such-name.${ZONE}`, "A", true],
+  [`*.${ZONE}`, "A", true], // a leading `*` label is not counted in the RRSIG's labels
   [`${label}.${ZONE}`, "AAAA", true],
 ];
 
