@@ -289,7 +289,7 @@ export function createGateways({ settings, store, mailer, log, reserved }: Gatew
       try {
         await mailer.send(email);
       } catch (e) {
-        log(`mail to ${email.to} failed: ${(e as Error).message}`);
+        log(`mail to ${maskEmail(email.to)} failed: ${errorText(e)}`, { level: "error" });
         return "failed";
       }
       store.markWarned(quiet.id, token, quiet.timestamp);
