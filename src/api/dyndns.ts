@@ -42,13 +42,15 @@ function basicCredentials(request: Request): { user: string; password: string } 
 /**
  * The addresses to publish: the first IPv4 and the first IPv6 among `myip` (comma-separated)
  * and `myipv6`. Parts that are no address (an empty one, a placeholder a router left in) are
- * ignored, as dyndns2 servers do; none at all = the client's own address.
+ * ignored, as dyndns2 servers do (an IPv6 address with a zone index too); none at all = the
+ * client's own address.
  */
 export function updateAddresses(myip: string, clientAddress: string): Pick<DynUpdate, "ipv4" | "ipv6"> {
   const out: Pick<DynUpdate, "ipv4" | "ipv6"> = {};
   for (const part of myip.split(",")) {
     const address = unmapIPv4(part.trim());
-    const family = isIP(address);
+    // isIP takes a zone index (fe80::1%eth0) of any length: it means nothing to DNS or to anyone else.
+    const family = address.includes("%") ? 0 : isIP(address);
     if (family === 4) out.ipv4 ??= address;
     else if (family === 6) out.ipv6 ??= address.toLowerCase();
   }
