@@ -189,13 +189,14 @@ export function maskedPath(url: string): string {
   const pathStart = url.indexOf("/", url.indexOf("//") + 2);
   const path = pathStart < 0 ? "/" : url.slice(pathStart);
   const q = path.indexOf("?");
-  if (q < 0) return path;
+  if (q < 0) return bareUuidsMasked(path);
   const parts = path
     .slice(q + 1)
     .split("&")
     .map((pair) => {
       const eq = pair.indexOf("=");
-      if (eq < 0) return pair;
+      // No "=" as sent (a mail client wrote `s%3D<link>`, a client put its token alone): any UUID still goes.
+      if (eq < 0) return bareUuidsMasked(pair);
       const key = pair.slice(0, eq);
       const raw = pair.slice(eq + 1);
       // The common case, nothing encoded: the same result without decoding and re-encoding.
@@ -213,5 +214,13 @@ export function maskedPath(url: string): string {
       const masked = value.replace(UUID, maskSecret);
       return masked === value ? pair : `${key}=${encodeURIComponent(masked)}`;
     });
-  return `${path.slice(0, q)}?${parts.join("&")}`;
+  return `${bareUuidsMasked(path.slice(0, q))}?${parts.join("&")}`;
+}
+
+/** Text of a URL outside any key=value pair (a path, a bare query part) with every UUID in it masked. */
+function bareUuidsMasked(text: string): string {
+  if (text.length < 36) return text; // too short to hold a UUID
+  const value = decoded(text);
+  const masked = value.replace(UUID, maskSecret);
+  return masked === value ? text : encodeURIComponent(masked).replaceAll("%2F", "/");
 }
