@@ -182,12 +182,25 @@ function decoded(text: string): string {
 }
 
 /**
+ * Where the path of a request URL starts (-1: none). Bun hands over a URL without scheme and host
+ * ("/ping?token=...") when the Host header is empty (RFC 9112 3.2 allows it) or is no host name.
+ */
+export function pathStart(url: string): number {
+  return url.startsWith("/") ? 0 : url.indexOf("/", url.indexOf("//") + 2);
+}
+
+/** A request URL's query parameters, whether the URL has a scheme and host or not (pathStart). */
+export function queryOf(url: string): URLSearchParams {
+  return new URL(url, "http://host.invalid").searchParams;
+}
+
+/**
  * The path and query of a request URL with the value of every secret parameter masked, and any
  * UUID masked under whatever name it arrives. Works on the raw text: no URL object per request.
  */
 export function maskedPath(url: string): string {
-  const pathStart = url.indexOf("/", url.indexOf("//") + 2);
-  const path = pathStart < 0 ? "/" : url.slice(pathStart);
+  const start = pathStart(url);
+  const path = start < 0 ? "/" : url.slice(start);
   const q = path.indexOf("?");
   if (q < 0) return bareUuidsMasked(path);
   const parts = path
