@@ -100,6 +100,8 @@ export function createApp(deps: ApiDeps) {
         counts.count(pathOf(request.url), 204);
         return new Response(null, { status: 204 });
       }
+      // Answers carry new tokens, a name's token and addresses, an update's result: no cache keeps one.
+      set.headers["cache-control"] = "no-store";
       // Every endpoint is a GET with side effects: a HEAD (link scanners) or POST must not run it.
       if (request.method !== "GET") {
         set.headers.allow = ALLOWED_METHODS;
