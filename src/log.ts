@@ -189,9 +189,12 @@ export function pathStart(url: string): number {
   return url.startsWith("/") ? 0 : url.indexOf("/", url.indexOf("//") + 2);
 }
 
-/** A request URL's query parameters, whether the URL has a scheme and host or not (pathStart). */
+/** A request URL's query parameters, as URL.searchParams reads them, from any URL text (pathStart): never throws. */
 export function queryOf(url: string): URLSearchParams {
-  return new URL(url, "http://host.invalid").searchParams;
+  const q = url.indexOf("?");
+  if (q < 0) return new URLSearchParams();
+  const hash = url.indexOf("#", q);
+  return new URLSearchParams(url.slice(q + 1, hash < 0 ? undefined : hash));
 }
 
 /**

@@ -58,4 +58,14 @@ describe("a request with an empty or unusable Host header", () => {
       expect(server.output()).not.toContain("Invalid URL");
     });
   }
+
+  test("a request target that is no URL even against a base (//[x/unsubscribe?token=...) is a 404, not a failure of ours", async () => {
+    const { server } = running;
+    const token = (await get(server, `/subscribe?name=bracket${Math.random().toString(36).slice(2, 8)}`)).json.token;
+    const answer = await request(`//[x/unsubscribe?token=${token}`, "a b");
+    expect(answer).toStartWith("HTTP/1.1 404");
+    expect(answer).toEndWith('{"error":"NotFound"}');
+    expect((await get(server, `/info?token=${token}`)).status).toBe(200);
+    expect(server.output()).not.toContain("Invalid URL");
+  });
 });
