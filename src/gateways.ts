@@ -189,7 +189,7 @@ export function createGateways({ settings, store, mailer, log, reserved }: Gatew
       if (hostnames.length > MAX_UPDATE_HOSTNAMES) return ["numhost"];
       // Whoever calls: only an address of the right family is stored.
       const ipv4 = request.ipv4 !== undefined && isIP(unmapIPv4(request.ipv4)) === 4 ? unmapIPv4(request.ipv4) : undefined;
-      const ipv6 = request.ipv6 !== undefined && isIP(request.ipv6) === 6 ? request.ipv6.toLowerCase() : undefined;
+      const ipv6 = request.ipv6 !== undefined && isIP(request.ipv6) === 6 && !request.ipv6.includes("%") ? request.ipv6.toLowerCase() : undefined;
       const shown = [ipv4, ipv6].filter((a) => a !== undefined).join(",");
       let current = { v4: domain.lastIpv4, v6: domain.lastIpv6 };
       const answers: DynAnswer[] = [];
@@ -289,7 +289,7 @@ export function createGateways({ settings, store, mailer, log, reserved }: Gatew
       try {
         await mailer.send(email);
       } catch (e) {
-        log(`mail to ${email.to} failed: ${(e as Error).message}`);
+        log(`mail to ${maskEmail(email.to)} failed: ${errorText(e)}`, { level: "error" });
         return "failed";
       }
       store.markWarned(quiet.id, token, quiet.timestamp);

@@ -182,20 +182,37 @@ function decoded(text: string): string {
 }
 
 /**
+ * Where the path of a request URL starts (-1: none). Bun hands over a URL without scheme and host
+ * ("/ping?token=...") when the Host header is empty (RFC 9112 3.2 allows it) or is no host name.
+ */
+export function pathStart(url: string): number {
+  return url.startsWith("/") ? 0 : url.indexOf("/", url.indexOf("//") + 2);
+}
+
+/** A request URL's query parameters, as URL.searchParams reads them, from any URL text (pathStart): never throws. */
+export function queryOf(url: string): URLSearchParams {
+  const q = url.indexOf("?");
+  if (q < 0) return new URLSearchParams();
+  const hash = url.indexOf("#", q);
+  return new URLSearchParams(url.slice(q + 1, hash < 0 ? undefined : hash));
+}
+
+/**
  * The path and query of a request URL with the value of every secret parameter masked, and any
  * UUID masked under whatever name it arrives. Works on the raw text: no URL object per request.
  */
 export function maskedPath(url: string): string {
-  const pathStart = url.indexOf("/", url.indexOf("//") + 2);
-  const path = pathStart < 0 ? "/" : url.slice(pathStart);
+  const start = pathStart(url);
+  const path = start < 0 ? "/" : url.slice(start);
   const q = path.indexOf("?");
-  if (q < 0) return path;
+  if (q < 0) return bareUuidsMasked(path);
   const parts = path
     .slice(q + 1)
     .split("&")
     .map((pair) => {
       const eq = pair.indexOf("=");
-      if (eq < 0) return pair;
+      // No "=" as sent (a mail client wrote `s%3D<link>`, a client put its token alone): any UUID still goes.
+      if (eq < 0) return bareUuidsMasked(pair);
       const key = pair.slice(0, eq);
       const raw = pair.slice(eq + 1);
       // The common case, nothing encoded: the same result without decoding and re-encoding.
@@ -213,5 +230,13 @@ export function maskedPath(url: string): string {
       const masked = value.replace(UUID, maskSecret);
       return masked === value ? pair : `${key}=${encodeURIComponent(masked)}`;
     });
-  return `${path.slice(0, q)}?${parts.join("&")}`;
+  return `${bareUuidsMasked(path.slice(0, q))}?${parts.join("&")}`;
+}
+
+/** Text of a URL outside any key=value pair (a path, a bare query part) with every UUID in it masked. */
+function bareUuidsMasked(text: string): string {
+  if (text.length < 36) return text; // too short to hold a UUID
+  const value = decoded(text);
+  const masked = value.replace(UUID, maskSecret);
+  return masked === value ? text : encodeURIComponent(masked).replaceAll("%2F", "/");
 }

@@ -32,6 +32,14 @@ describe("maskedPath", () => {
     expect(maskedPath("http://h/subscribe?name=demo&mode=1")).toBe("/subscribe?name=demo&mode=1");
   });
 
+  test("a UUID outside a key=value pair is masked too: a mail client's s%3D, a bare query, a path segment", () => {
+    expect(maskedPath(`http://h/verifyemail?s%3D${TOKEN}`)).toBe(`/verifyemail?${encodeURIComponent("s=")}0b6f...`);
+    expect(maskedPath(`http://h/keep?${TOKEN}&x=1`)).toBe("/keep?0b6f...&x=1");
+    expect(maskedPath(`http://h/info/${TOKEN}`)).toBe("/info/0b6f...");
+    expect(maskedPath(`http://h/info/${TOKEN}?token=${TOKEN}`)).toBe("/info/0b6f...?token=0b6f...");
+    expect(maskedPath("http://h/ping?flag&name=demo")).toBe("/ping?flag&name=demo");
+  });
+
   test("percent-encoded secrets are decoded before masking (decoding path)", () => {
     expect(maskedPath(`http://h/ping?%74oken=${TOKEN}`)).toBe("/ping?%74oken=0b6f...");
     expect(maskedPath(`http://h/ping?token=%30b6f${TOKEN.slice(4)}`)).toBe("/ping?token=0b6f...");

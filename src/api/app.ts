@@ -3,7 +3,7 @@
 import { cors } from "@elysiajs/cors";
 import { Elysia } from "elysia";
 import { createGateways } from "../gateways.ts";
-import { errorText, maskedPath } from "../log.ts";
+import { errorText, maskedPath, pathStart, queryOf } from "../log.ts";
 import { displayName } from "../names.ts";
 import { createClientIp, type IpSource } from "./client-ip.ts";
 import type { ApiDeps } from "./context.ts";
@@ -42,7 +42,7 @@ export function createApp(deps: ApiDeps) {
   const names = new WeakMap<Request, string>();
   /** The name a token is for, as people read it; none when the database cannot say (the line still goes out). */
   const nameOfToken = (request: Request): string | undefined => {
-    const token = new URL(request.url).searchParams.get("token");
+    const token = queryOf(request.url).get("token");
     if (!token) return undefined;
     try {
       const name = deps.store.findInfoByToken(token)?.name;
@@ -100,6 +100,8 @@ export function createApp(deps: ApiDeps) {
         counts.count(pathOf(request.url), 204);
         return new Response(null, { status: 204 });
       }
+      // Answers carry new tokens, a name's token and addresses, an update's result: no cache keeps one.
+      set.headers["cache-control"] = "no-store";
       // Every endpoint is a GET with side effects: a HEAD (link scanners) or POST must not run it.
       if (request.method !== "GET") {
         set.headers.allow = ALLOWED_METHODS;
@@ -182,7 +184,7 @@ export function createApp(deps: ApiDeps) {
 
 /** The path of a request URL (for the requests answered before routing). */
 function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const start = pathStart(url);
   const query = url.indexOf("?", start);
   return start < 0 ? "/" : url.slice(start, query < 0 ? undefined : query);
 }

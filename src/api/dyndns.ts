@@ -5,7 +5,7 @@ import { isIP } from "node:net";
 import { Elysia } from "elysia";
 import { unmapIPv4 } from "../addresses.ts";
 import type { DynUpdate, Gateways } from "../gateways.ts";
-import { errorText, maskedPath } from "../log.ts";
+import { errorText, maskedPath, pathStart, queryOf } from "../log.ts";
 import { createClientIp, type IpSource } from "./client-ip.ts";
 import type { ApiDeps } from "./context.ts";
 
@@ -14,8 +14,8 @@ const DYNDNS_PATH_SET = new Set<string>(DYNDNS_PATHS);
 
 /** Whether a request URL is a dyndns2 endpoint (its errors are plain text too). */
 export function isDyndnsUrl(url: string): boolean {
-  const pathStart = url.indexOf("/", url.indexOf("//") + 2);
-  const path = pathStart < 0 ? "/" : url.slice(pathStart).split("?", 1)[0];
+  const start = pathStart(url);
+  const path = start < 0 ? "/" : url.slice(start).split("?", 1)[0];
   return DYNDNS_PATH_SET.has(path);
 }
 
@@ -42,13 +42,15 @@ function basicCredentials(request: Request): { user: string; password: string } 
 /**
  * The addresses to publish: the first IPv4 and the first IPv6 among `myip` (comma-separated)
  * and `myipv6`. Parts that are no address (an empty one, a placeholder a router left in) are
- * ignored, as dyndns2 servers do; none at all = the client's own address.
+ * ignored, as dyndns2 servers do (an IPv6 address with a zone index too); none at all = the
+ * client's own address.
  */
 export function updateAddresses(myip: string, clientAddress: string): Pick<DynUpdate, "ipv4" | "ipv6"> {
   const out: Pick<DynUpdate, "ipv4" | "ipv6"> = {};
   for (const part of myip.split(",")) {
     const address = unmapIPv4(part.trim());
-    const family = isIP(address);
+    // isIP takes a zone index (fe80::1%eth0) of any length: it means nothing to DNS or to anyone else.
+    const family = address.includes("%") ? 0 : isIP(address);
     if (family === 4) out.ipv4 ??= address;
     else if (family === 6) out.ipv6 ??= address.toLowerCase();
   }
@@ -64,7 +66,7 @@ export function dyndnsRoutes(deps: ApiDeps, gateways: Gateways) {
   const clientIp = createClientIp(deps);
 
   const update = async ({ request, server }: { request: Request; server: IpSource | null }): Promise<Response> => {
-    const query = new URL(request.url).searchParams;
+    const query = queryOf(request.url);
     if (PARAMS.some((name) => query.getAll(name).length > 1)) return dyndnsText(["badagent"], 400);
     const value = (name: (typeof PARAMS)[number]) => query.get(name) ?? "";
     const credentials =

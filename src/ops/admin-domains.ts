@@ -2,6 +2,7 @@
 // while the server runs go through its own store, so the DNS answer cache and /info's rows
 // hear of them like any API write. Names arrive as the operator typed them (ops/domains.ts).
 import { existsSync, realpathSync } from "node:fs";
+import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { Elysia, t } from "elysia";
 import type { Log } from "../log.ts";
@@ -13,6 +14,13 @@ import { findDetails, LIST_PAGE_MAX, listPage, storedName } from "./domains.ts";
 export function databaseIdentity(path: string): string {
   const absolute = resolve(path);
   return existsSync(absolute) ? realpathSync(absolute) : absolute;
+}
+
+/** Whether a request's Host is an IP address or localhost (with or without a port). */
+function namesAddress(request: Request): boolean {
+  const header = request.headers.get("host") ?? URL.parse(request.url)?.host ?? "";
+  const host = header.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
+  return isIP(host) !== 0 || host.toLowerCase() === "localhost";
 }
 
 export function adminDomains(options: { store: Store; zone: string; dbPath: string; log: Log }) {
@@ -29,6 +37,14 @@ export function adminDomains(options: { store: Store; zone: string; dbPath: stri
         if (code === "VALIDATION" || code === "NOT_FOUND" || code === "PARSE") return;
         set.status = 500;
         return { error: `database: ${String((error as Error)?.message ?? error).split("\n")[0]}` };
+      })
+      // A web page can point a name of its own at 127.0.0.1 (DNS rebinding) and then call this
+      // listener from the operator's browser as its own origin: only a request that names an
+      // address or localhost, as the command line's do, reads or deletes names.
+      .onBeforeHandle(({ request, set }) => {
+        if (namesAddress(request)) return;
+        set.status = 403;
+        return { error: "the Host header must name this listener's address (or localhost)" };
       })
       // the CLI checks it works on the file its own settings name, not another server's
       .get("/database", () => ({ path: database }))

@@ -290,6 +290,11 @@ export function createQueries(db: Db) {
       reclamationToken: "",
       reclamationExpires: 0,
       dnsChallenge: "",
+      // A pending address was asked for with the old token: its link must not make its holder the owner.
+      pendingEmail: "",
+      pendingOptout: false,
+      verificationToken: sql`CASE WHEN ${domains.pendingEmail} <> '' THEN '' ELSE ${domains.verificationToken} END`,
+      verificationExpires: sql`CASE WHEN ${domains.pendingEmail} <> '' THEN 0 ELSE ${domains.verificationExpires} END`,
     })
     .where(
       and(eq(domains.name, p("name")), eq(domains.reclamationToken, p("token")), ne(domains.reclamationToken, ""), gt(domains.reclamationExpires, p("now"))),

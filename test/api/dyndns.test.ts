@@ -76,6 +76,16 @@ describe("dyndns2 /nic/update", () => {
     expect((await update(app, "myip=198.51.100.22", auth)).text).toBe("good 198.51.100.22\n");
   });
 
+  test("an IPv6 address with a zone index (fe80::1%eth0, or ::1 with kilobytes after the %) is no address: not stored, not echoed", async () => {
+    app = startApp();
+    const gw = await subscribed(app);
+    const auth = { headers: basic(gw.label, gw.token) };
+    expect((await update(app, `hostname=${gw.fqdn}&myip=203.0.113.1,2001:db8::8`, auth)).text).toBe("good 203.0.113.1,2001:db8::8\n");
+    expect((await update(app, `hostname=${gw.fqdn}&myip=203.0.113.2,fe80::1%25eth0`, auth)).text).toBe("good 203.0.113.2\n");
+    expect((await update(app, `hostname=${gw.fqdn}&myipv6=::1%25${"x".repeat(4000)}`, { ...auth, from: "198.51.100.3" })).text).toBe("good 198.51.100.3\n");
+    expect(await info(app, gw.token)).toMatchObject({ last_ip: "198.51.100.3", last_ipv4: "198.51.100.3", last_ipv6: "2001:db8::8" });
+  });
+
   test("the same address again answers nochg and still keeps the name alive", async () => {
     app = startApp();
     const gw = await subscribed(app);

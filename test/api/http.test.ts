@@ -16,6 +16,31 @@ afterAll(async () => {
 
 const UNKNOWN = "6f1d2c3b-4a5e-4f60-8b71-92a3b4c5d6e7";
 
+describe("caching", () => {
+  test("no answer may be kept by a cache (a new token, a name's token and address, an update's result); the icon may", async () => {
+    const { name, token } = await subscribe(server);
+    const paths = [
+      `/subscribe?name=${freshName()}`,
+      `/subscribe?name=${name}`,
+      `/info?token=${token}`,
+      `/info?token=${UNKNOWN}`,
+      `/ping?token=${token}`,
+      `/nic/update?username=${name}&password=${token}&myip=192.0.2.1`,
+      "/nic/update",
+      "/connectivity-check",
+      "/no-such-endpoint",
+    ];
+    for (const path of paths) {
+      const res = await server.handle(path);
+      await res.text();
+      expect({ path, cache: res.headers.get("cache-control") }).toEqual({ path, cache: "no-store" });
+    }
+    const preflight = await server.handle("/info", { method: "OPTIONS" });
+    expect(preflight.headers.get("cache-control")).toBeNull(); // Access-Control-Max-Age says how long
+    expect((await server.handle("/favicon.ico")).headers.get("cache-control")).toBe("public, max-age=86400");
+  });
+});
+
 describe("CORS", () => {
   test("every endpoint's answer, success or error, has Access-Control-Allow-Origin * and no credentials", async () => {
     const { name, token } = await subscribe(server);

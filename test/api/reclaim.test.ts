@@ -3,7 +3,19 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { get } from "../support/server.ts";
 import { startApp, type TestApp } from "../support/app.ts";
 import { startResendStandIn, resendEnv, type ResendStandIn } from "../support/resend.ts";
-import { domainRow, emailSince, expectError, freshName, info, reclamationToken, subscribe, UUID_V4, verifyOwner } from "../support/helpers.ts";
+import {
+  DOMAIN,
+  domainRow,
+  emailSince,
+  expectError,
+  freshName,
+  info,
+  reclamationToken,
+  subscribe,
+  UUID_V4,
+  verificationLink,
+  verifyOwner,
+} from "../support/helpers.ts";
 
 let server: TestApp;
 let standIn: ResendStandIn;
@@ -119,6 +131,26 @@ describe("reclamation flow", () => {
     await reclaim(name, email);
     expectError(await get(server, `/subscribe?name=${name}&reclamationToken=6f1d2c3b-4a5e-4f60-8b71-92a3b4c5d6e7`), 400, "ReclamationTokenMismatch");
     expect((await info(server, token)).status).toBe(200);
+  });
+
+  test("a verification link asked for with the old token does not verify after the name is reclaimed (the old holder cannot take it back)", async () => {
+    const { name, token: oldToken, email } = await ownedName();
+    // Whoever held the old token (a stolen token, a sold device) asks for their own address...
+    const attacker = `${name}@attacker.example.org`;
+    const since = standIn.emails.length;
+    expect((await get(server, `/setemail?token=${oldToken}&email=${encodeURIComponent(attacker)}`)).status).toBe(200);
+    const { s } = verificationLink(await emailSince(standIn, since, attacker), `http://api.${DOMAIN}:${server.httpPort}`);
+    // ...the owner gets the name back with a reclamation token...
+    const reclamation = await reclaim(name, email);
+    const res = await get(server, `/subscribe?name=${name}&reclamationToken=${reclamation}`);
+    expect(res.status, res.text).toBe(200);
+    // ...and the old holder's link no longer makes their address the owner's.
+    const followed = await get(server, `/verifyemail?s=${s}`);
+    expect(followed.status).toBe(404);
+    const now = await info(server, res.json.token);
+    expect(now.json.email).toBe(email);
+    expect(now.json.verified).toBe(true);
+    expectError(await get(server, `/subscribe?name=${name}&email=${encodeURIComponent(attacker)}`), 400, "UnavailableName");
   });
 
   test("a reclamation token only reclaims its own name", async () => {

@@ -218,6 +218,10 @@ describe("expiry warnings", () => {
     app.clock = start + 7 * DAY + 3600;
     await app.waitForOutput(/expiry: warned the owners of 0 name\(s\) due to be freed within 3 days; 1 failed, retried at the next sweep/, 15_000);
     expect(sent().length).toBe(0);
+    // the failure is an error line that names the owner as every mail line does: masked
+    const failure = app.entries.find((e) => e.line.startsWith("mail to "));
+    expect(failure?.line).toBe("mail to re...@... failed: resend: application_error: stand-in told to fail");
+    expect(failure?.fields?.level).toBe("error");
 
     standIn.failWith = null;
     await app.waitForOutput(/expiry: warned the owners of 1 name\(s\)/, 15_000);

@@ -21,7 +21,7 @@ afterAll(() => {
 });
 
 const call = async (method: string, path: string) => {
-  const res = await admin.handle(new Request(`http://admin${path}`, { method }));
+  const res = await admin.handle(new Request(`http://127.0.0.1:9153${path}`, { method }));
   return { status: res.status, body: (await res.json()) as any };
 };
 
@@ -71,4 +71,23 @@ test("a delete the database refuses (writes refused) answers 500 with one JSON l
 
 test("GET /database names the file the server has open", async () => {
   expect(await call("GET", "/database")).toEqual({ status: 200, body: { path: dbPath } });
+});
+
+test("a request naming another host (a DNS-rebinding web page in the operator's browser) is refused and changes nothing", async () => {
+  store.insertDomain({ name: "rebind.example.test.", token: "00000009-0000-4000-8000-000000000000", description: "", mode: 0, timestamp: 1_700_000_000 });
+  for (const host of ["attacker.example", "attacker.example:9153", "127.0.0.1.nip.io:9153"]) {
+    const headers = { host };
+    const deleted = await admin.handle(new Request("http://admin/domains/rebind", { method: "DELETE", headers }));
+    expect(deleted.status).toBe(403);
+    expect((await admin.handle(new Request("http://admin/domains", { headers }))).status).toBe(403);
+    expect((await admin.handle(new Request("http://admin/domains/rebind", { headers }))).status).toBe(403);
+  }
+  expect(store.findDomainByName("rebind.example.test.")).toBeDefined();
+  // /healthz (and /metrics) answer a monitor that names the host as it likes
+  expect((await admin.handle(new Request("http://admin/healthz", { headers: { host: "monitor.internal:9153" } }))).status).toBe(200);
+  // the command line's own requests name an address (or localhost), with or without the port
+  for (const host of ["127.0.0.1:9153", "[::1]:9153", "localhost:9153", "127.0.0.1", "LOCALHOST"]) {
+    expect((await admin.handle(new Request("http://admin/domains/rebind", { headers: { host } }))).status).toBe(200);
+  }
+  expect((await admin.handle(new Request("http://admin/domains/rebind", { method: "DELETE", headers: { host: "127.0.0.1:9153" } }))).status).toBe(200);
 });
