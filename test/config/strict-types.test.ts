@@ -92,3 +92,19 @@ describe("a settings file that cannot be read", () => {
     expect(message).not.toContain("TOML");
   });
 });
+
+describe("a settings error never shows the Resend API key", () => {
+  const KEY = "re_Sup3rSecretResendKey123";
+  test.each([
+    ["given as a list", `[email]\nfrom = "a@example.test"\nresend_api_key = ["${KEY}"]\n`, /email\.resend_api_key must be a non-empty string$/],
+    [
+      "left unquoted (bad TOML, which Bun's parser quotes back)",
+      `[email]\nfrom = "a@example.test"\nresend_api_key = ${KEY}\n`,
+      /not valid TOML \(line 3: .*\)$/,
+    ],
+  ])("%s", (_, toml, expected) => {
+    const message = refusal(["--config", file(toml)]);
+    expect(message).toMatch(expected);
+    expect(message).not.toContain(KEY);
+  });
+});
