@@ -3,7 +3,7 @@ import { createApp } from "./api/app.ts";
 import { HttpCounters } from "./api/counters.ts";
 import { dispatch, topLevelHelp } from "./cli/index.ts";
 import { createAdmin } from "./ops/admin.ts";
-import { markServing } from "./ops/serving-marker.ts";
+import { markServing, servingProcess } from "./ops/serving-marker.ts";
 import { adminDomains } from "./ops/admin-domains.ts";
 import { createMetricsRegistry, DomainCensus, ExpiryCounters, metricsPlugin } from "./ops/metrics.ts";
 import { loadSettings, SettingsError, VERSION } from "./config.ts";
@@ -95,6 +95,9 @@ if (version) {
 // Under journald (which stamps each line) text lines carry no time of ours.
 configureLog({ ...settings.log, journald: stdoutIsJournal() });
 
+// Two servers on one file would each answer from caches blind to the other's writes.
+const serving = servingProcess(settings.database.path);
+if (serving) fail(`a server (pid ${serving.pid}) has ${settings.database.path} open already: stop it first (two servers on one file answer from stale caches)`);
 const db = await orFail(`cannot open database ${settings.database.path}`, () => openDatabase(settings.database.path, { log }));
 // Stop accepting first, let in-flight requests finish, close the database last.
 closers.push(() => db.$client.close());

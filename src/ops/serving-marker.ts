@@ -7,6 +7,19 @@ interface Marker {
   pid: number;
   /** the admin listener's address, or null when admin.port is 0 */
   admin: string | null;
+  /** the process's start time (/proc/<pid>/stat), so a pid reused after kill -9 is told apart */
+  started?: string;
+}
+
+/** A process's start time in clock ticks since boot, or undefined off Linux (or once it is gone). */
+function startTime(pid: number | "self"): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // fields after the command name, which is in parentheses and may hold spaces: starttime is the 22nd
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
 }
 
 const markerPath = (dbPath: string) => `${dbPath}.serving`;
@@ -16,7 +29,7 @@ export function markServing(dbPath: string, admin: string | null): () => void {
   if (dbPath === ":memory:") return () => {};
   const path = markerPath(dbPath);
   try {
-    writeFileSync(path, `${JSON.stringify({ pid: process.pid, admin } satisfies Marker)}\n`);
+    writeFileSync(path, `${JSON.stringify({ pid: process.pid, admin, started: startTime("self") } satisfies Marker)}\n`);
   } catch {
     return () => {}; // a read-only directory was refused at start-up already; nothing to guard
   }
@@ -32,6 +45,8 @@ export function servingProcess(dbPath: string): Marker | null {
     return null;
   }
   if (!Number.isInteger(marker.pid) || marker.pid <= 0 || marker.pid === process.pid) return null;
+  const started = marker.started && startTime(marker.pid);
+  if (started && started !== marker.started) return null; // the pid is another process's now
   try {
     process.kill(marker.pid, 0); // a marker left by a killed server names a dead pid
     return marker;
