@@ -31,6 +31,11 @@ export interface OpenOptions {
    * process opened (and checked) already: the sweep worker.
    */
   check?: boolean;
+  /**
+   * false (the command line): a file not yet adopted or migrated is refused, not changed, so a
+   * look at it with a new binary leaves it to the version that still serves it.
+   */
+  migrate?: boolean;
 }
 
 /**
@@ -148,6 +153,10 @@ function migrate(db: Db, path: string, options: OpenOptions): void {
   // one time for the copy's name and the adoption
   const at = now();
   const pending = rust ? migrations : migrations.filter((m) => m.folderMillis > lastApplied(sqlite));
+  if (options.migrate === false && pending.length > 0)
+    throw new Error(
+      `it is ${rust ? "the Rust registration server's database, not adopted yet" : `not migrated to ${VERSION} yet (${pending.map((m) => m.tag).join(", ")})`}: start the server on it once (it copies the file first); this command does not change it`,
+    );
   if (path !== ":memory:" && present.length > 0 && pending.length > 0) {
     const copy = backupBeforeMigration(sqlite, path, at);
     options.log?.(`database: copied ${path} to ${copy} before ${rust ? "adopting it" : `applying ${pending.map((m) => m.tag).join(", ")}`}`);
