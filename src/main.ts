@@ -96,7 +96,7 @@ if (version) {
 configureLog({ ...settings.log, journald: stdoutIsJournal() });
 
 // Two servers on one file would each answer from caches blind to the other's writes.
-const serving = servingProcess(settings.database.path);
+const serving = servingProcess(settings.database.path, true);
 if (serving) fail(`a server (pid ${serving.pid}) has ${settings.database.path} open already: stop it first (two servers on one file answer from stale caches)`);
 const db = await orFail(`cannot open database ${settings.database.path}`, () => openDatabase(settings.database.path, { log }));
 // Stop accepting first, let in-flight requests finish, close the database last.

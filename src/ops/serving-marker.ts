@@ -7,16 +7,21 @@ interface Marker {
   pid: number;
   /** the admin listener's address, or null when admin.port is 0 */
   admin: string | null;
-  /** the process's start time (/proc/<pid>/stat), so a pid reused after kill -9 is told apart */
+  /** the process's start (startTime), so a pid reused after kill -9 or a reboot is told apart */
   started?: string;
 }
 
-/** A process's start time in clock ticks since boot, or undefined off Linux (or once it is gone). */
+/**
+ * A process's start: this boot's id and its start time in clock ticks since boot (/proc), so
+ * neither a pid reused after kill -9 nor one from before a reboot passes for it. Undefined off
+ * Linux, once it is gone, or when /proc hides it (another user's, under ProtectProc=invisible).
+ */
 function startTime(pid: number | "self"): string | undefined {
   try {
+    const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // fields after the command name, which is in parentheses and may hold spaces: starttime is the 22nd
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    return `${boot}/${stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]}`;
   } catch {
     return undefined;
   }
@@ -36,8 +41,13 @@ export function markServing(dbPath: string, admin: string | null): () => void {
   return () => rmSync(path, { force: true });
 }
 
-/** The server that has this database open, when its marker names a live process; else null. */
-export function servingProcess(dbPath: string): Marker | null {
+/**
+ * The server that has this database open, when its marker names a live process; else null.
+ * `proven`: only when that process's start time matches the marker's (start-up's check, which
+ * must never keep a server down for a stranger's pid); else a live pid whose start cannot be
+ * read counts (the command line's guard, which errs toward refusing).
+ */
+export function servingProcess(dbPath: string, proven = false): Marker | null {
   let marker: Marker;
   try {
     marker = JSON.parse(readFileSync(markerPath(dbPath), "utf8")) as Marker;
@@ -46,6 +56,7 @@ export function servingProcess(dbPath: string): Marker | null {
   }
   if (!Number.isInteger(marker.pid) || marker.pid <= 0 || marker.pid === process.pid) return null;
   const started = marker.started && startTime(marker.pid);
+  if (proven) return started && started === marker.started ? marker : null;
   if (started && started !== marker.started) return null; // the pid is another process's now
   try {
     process.kill(marker.pid, 0); // a marker left by a killed server names a dead pid

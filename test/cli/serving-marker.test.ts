@@ -54,14 +54,18 @@ test("a second server on a file a running server has open refuses to start (exit
   expect((await subscribe(other)).name).toBeTruthy();
 });
 
-test("a marker left by a killed server whose pid another process now has (pid reuse) does not stop a start", async () => {
+test.each([
+  ["another start time (pid reuse)", "1"],
+  ["another boot's start", "00000000-0000-0000-0000-000000000000/1"],
+  ["no start time (an older version's)", undefined],
+])("a marker left by a killed server whose pid another process now has does not stop a start: %s", async (_, started) => {
   const dir = mkdtempSync(join(tmpdir(), "regsrv-marker-"));
   const dbPath = join(dir, "registration.sqlite");
   const sleeper = Bun.spawn(["sleep", "30"]);
   try {
-    writeFileSync(`${dbPath}.serving`, `${JSON.stringify({ pid: sleeper.pid, admin: null, started: "1" })}\n`);
-    const started = await startServer({ dir, dbPath });
-    expect(await started.stop("SIGTERM")).toBe(0);
+    writeFileSync(`${dbPath}.serving`, `${JSON.stringify({ pid: sleeper.pid, admin: null, started })}\n`);
+    const server = await startServer({ dir, dbPath });
+    expect(await server.stop("SIGTERM")).toBe(0);
   } finally {
     sleeper.kill();
     rmSync(dir, { recursive: true, force: true });
