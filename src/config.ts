@@ -110,7 +110,13 @@ export interface LimitSettings {
 export const VERSION: string = pkg.version;
 
 /** A setting that cannot be used: main prints the message on one line and exits 2. */
-export class SettingsError extends Error {}
+/** A settings refusal: one line, each quoted value in it cut to its first 100 characters. */
+export class SettingsError extends Error {
+  constructor(message: string) {
+    // a 100 KB value echoed in full made a line journald splits (LineMax) and nobody reads
+    super(message.replace(/"(?:[^"\\]|\\.){200,}"/g, (quoted) => `${quoted.slice(0, 101)}..." (${quoted.length - 2} characters)`));
+  }
+}
 
 // Bodies are HTML; {link}, {token}, {domain} (the gateway's own name), {date} and {last_seen} are escaped into them.
 const DEFAULT_TEMPLATES = {

@@ -108,3 +108,11 @@ describe("a settings error never shows the Resend API key", () => {
     expect(message).not.toContain(KEY);
   });
 });
+
+describe("a huge value in a refusal", () => {
+  test("is cut to its first 100 characters, the reason kept after it", () => {
+    const message = refusal(["--config", file(`domain = "${"a".repeat(100_000)}"\n`)]);
+    expect(message).toMatch(new RegExp(`domain "${"a".repeat(100)}\\.\\.\\." \\(100000 characters\\) is not a valid DNS name$`));
+    expect(message.length).toBeLessThan(400);
+  });
+});
