@@ -19,7 +19,7 @@ import { countingMailer, createMailer, MailCounters } from "./mail/mailer.ts";
 import { applyReload, planReload, reloadableMailer, reloadedLine, restartLine } from "./ops/reload.ts";
 import { staticLabels } from "./names.ts";
 import { openFilesLimit } from "./process-limits.ts";
-import { openDatabase } from "./store/db.ts";
+import { DatabaseBusy, openDatabase } from "./store/db.ts";
 import { createStore } from "./store/domains.ts";
 import { watchDatabaseFile } from "./store/file-watch.ts";
 import { openZoneSnapshot } from "./store/zone-reader.ts";
@@ -63,9 +63,9 @@ process.on("SIGHUP", () => {
   else reloading = reloading.then(reload);
 });
 
-function fail(message: string): never {
+function fail(message: string, code = 2): never {
   process.stderr.write(`registration-server: ${oneLine(message)}\n`);
-  process.exit(2);
+  process.exit(code);
 }
 
 async function orFail<T>(what: string, start: () => T | Promise<T>): Promise<T> {
@@ -73,7 +73,8 @@ async function orFail<T>(what: string, start: () => T | Promise<T>): Promise<T> 
     return await start();
   } catch (e) {
     if (e instanceof SettingsError) fail(e.message);
-    fail(`${what}: ${(e as Error).message}`);
+    // a lock another connection holds passes: exit 1, which systemd's Restart=on-failure retries
+    fail(`${what}: ${(e as Error).message}`, e instanceof DatabaseBusy ? 1 : 2);
   }
 }
 

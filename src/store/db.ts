@@ -68,6 +68,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
     return db;
   } catch (e) {
     sqlite.close();
+    if (e instanceof DatabaseBusy) throw e;
     throw new Error(oneLine((e as Error).message));
   }
 }
@@ -90,12 +91,19 @@ function assertWritable(path: string): void {
   check(dir, `the directory ${dir}`);
 }
 
+/** Another connection held the write lock past WRITE_LOCK_WAIT_MS: a passing state, not a bad file (main.ts exits 1, not 2). */
+export class DatabaseBusy extends Error {}
+
 /** A write lock taken and given back: SQLite opens a file it cannot write read-only without a word. */
 function probeWrite(sqlite: Database): void {
   try {
     sqlite.run("BEGIN IMMEDIATE");
     sqlite.run("ROLLBACK");
   } catch (e) {
+    if (String((e as { code?: unknown }).code).startsWith("SQLITE_BUSY"))
+      throw new DatabaseBusy(
+        `another connection holds its write lock (database is locked, waited ${WRITE_LOCK_WAIT_MS / 1000} s): end its transaction (a sqlite3 shell?) and try again`,
+      );
     throw new Error(`cannot write it: ${(e as Error).message}`);
   }
 }
