@@ -1,8 +1,8 @@
 // Opens the SQLite file, sets the pragmas, adopts a Rust server's database and
 // applies the embedded migrations.
 import { Database } from "bun:sqlite";
-import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { VERSION } from "../config.ts";
 import { embeddedMigrations, type Migration } from "./migrations.ts";
@@ -87,6 +87,8 @@ function assertWritable(path: string): void {
       throw new Error(`${what} is ${why}: the server writes the database, and its -wal and -shm files beside it`);
     }
   };
+  if (existsSync(path) && statSync(path).isDirectory())
+    throw new Error(`it is a directory: point database.path (--db) at a file, e.g. ${join(path, "registration.sqlite")}`);
   if (existsSync(path)) check(path, "the file");
   check(dir, `the directory ${dir}`);
 }

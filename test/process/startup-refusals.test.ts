@@ -157,6 +157,13 @@ describe("start-up refuses a database", () => {
   });
 });
 
+describe("start-up on a database path that is a directory", () => {
+  test("names it as one and a file to use instead, not SQLite's 'unable to open database file'", () => {
+    const path = dirname(fileIn("x"));
+    expect(refusal(path)).toBe(`it is a directory: point database.path (--db) at a file, e.g. ${join(path, "registration.sqlite")}`);
+  });
+});
+
 describe("start-up on a database another connection holds the write lock of", () => {
   test("exits 1, not 2 (systemd's Restart=on-failure tries again; RestartPreventExitStatus=2 would keep it down), naming the lock", async () => {
     const path = fileIn("locked.sqlite");
