@@ -110,7 +110,13 @@ export interface LimitSettings {
 export const VERSION: string = pkg.version;
 
 /** A setting that cannot be used: main prints the message on one line and exits 2. */
-export class SettingsError extends Error {}
+/** A settings refusal: one line, each quoted value in it cut to its first 100 characters. */
+export class SettingsError extends Error {
+  constructor(message: string) {
+    // a 100 KB value echoed in full made a line journald splits (LineMax) and nobody reads
+    super(message.replace(/"(?:[^"\\]|\\.){200,}"/g, (quoted) => `${quoted.slice(0, 101)}..." (${quoted.length - 2} characters)`));
+  }
+}
 
 // Bodies are HTML; {link}, {token}, {domain} (the gateway's own name), {date} and {last_seen} are escaped into them.
 const DEFAULT_TEMPLATES = {
@@ -355,7 +361,13 @@ const KEYS: Key[] = [
     help: "a sweep that would free more than this share of all names frees none and logs why; 1 for one run frees them",
   },
   { key: "email.from", kind: "string", default: null, help: "sender of the emails; required with email.resend_api_key" },
-  { key: "email.resend_api_key", kind: "string", default: null, help: "Resend API key (or env RESEND_API_KEY); unset: emails are written to the log" },
+  {
+    key: "email.resend_api_key",
+    kind: "string",
+    secret: true,
+    default: null,
+    help: "Resend API key (or env RESEND_API_KEY); unset: emails are written to the log",
+  },
   { key: "email.send_timeout_seconds", kind: "int", min: 1, max: 300, default: 10, help: "a provider slower than this answers 501" },
   { key: "email.reclamation_subject", kind: "string", default: DEFAULT_TEMPLATES.reclamation_subject, help: "subject of the reclamation email ({domain})" },
   {
@@ -651,12 +663,24 @@ function fromToml(path: string): TomlLayer {
   try {
     doc = Bun.TOML.parse(text) as Raw;
   } catch (e) {
-    throw new SettingsError(`${path}: not valid TOML (${(e as Error).message.split("\n")[0]})`);
+    throw new SettingsError(`${path}: not valid TOML (${tomlError((e as Error).message, text)})`);
   }
   if ("general" in doc || "pdns" in doc) return fromLegacy(doc, path);
   const out: Raw = {};
   flatten(doc, "", out, path);
   return { raw: out };
+}
+
+/**
+ * Bun's TOML errors quote the offending text and give no line: an unquoted secret
+ * (`resend_api_key = re_...`) came back in full. Names the line holding that text instead.
+ */
+function tomlError(message: string, text: string): string {
+  const first = message.split("\n")[0];
+  const quoted = /: "(.*)"$/.exec(first);
+  if (!quoted) return first;
+  const line = text.split("\n").findIndex((l) => l.includes(quoted[1]));
+  return `${line >= 0 ? `line ${line + 1}: ` : ""}${first.slice(0, quoted.index)}`;
 }
 
 // Values from flags and the environment arrive as strings and are parsed; TOML gives typed

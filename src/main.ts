@@ -3,7 +3,7 @@ import { createApp } from "./api/app.ts";
 import { HttpCounters } from "./api/counters.ts";
 import { dispatch, topLevelHelp } from "./cli/index.ts";
 import { createAdmin } from "./ops/admin.ts";
-import { markServing } from "./ops/serving-marker.ts";
+import { markServing, servingProcess } from "./ops/serving-marker.ts";
 import { adminDomains } from "./ops/admin-domains.ts";
 import { createMetricsRegistry, DomainCensus, ExpiryCounters, metricsPlugin } from "./ops/metrics.ts";
 import { loadSettings, SettingsError, VERSION } from "./config.ts";
@@ -19,7 +19,7 @@ import { countingMailer, createMailer, MailCounters } from "./mail/mailer.ts";
 import { applyReload, planReload, reloadableMailer, reloadedLine, restartLine } from "./ops/reload.ts";
 import { staticLabels } from "./names.ts";
 import { openFilesLimit } from "./process-limits.ts";
-import { openDatabase } from "./store/db.ts";
+import { DatabaseBusy, openDatabase } from "./store/db.ts";
 import { createStore } from "./store/domains.ts";
 import { watchDatabaseFile } from "./store/file-watch.ts";
 import { openZoneSnapshot } from "./store/zone-reader.ts";
@@ -63,9 +63,9 @@ process.on("SIGHUP", () => {
   else reloading = reloading.then(reload);
 });
 
-function fail(message: string): never {
+function fail(message: string, code = 2): never {
   process.stderr.write(`registration-server: ${oneLine(message)}\n`);
-  process.exit(2);
+  process.exit(code);
 }
 
 async function orFail<T>(what: string, start: () => T | Promise<T>): Promise<T> {
@@ -73,7 +73,8 @@ async function orFail<T>(what: string, start: () => T | Promise<T>): Promise<T> 
     return await start();
   } catch (e) {
     if (e instanceof SettingsError) fail(e.message);
-    fail(`${what}: ${(e as Error).message}`);
+    // a lock another connection holds passes: exit 1, which systemd's Restart=on-failure retries
+    fail(`${what}: ${(e as Error).message}`, e instanceof DatabaseBusy ? 1 : 2);
   }
 }
 
@@ -95,6 +96,9 @@ if (version) {
 // Under journald (which stamps each line) text lines carry no time of ours.
 configureLog({ ...settings.log, journald: stdoutIsJournal() });
 
+// Two servers on one file would each answer from caches blind to the other's writes.
+const serving = servingProcess(settings.database.path, true);
+if (serving) fail(`a server (pid ${serving.pid}) has ${settings.database.path} open already: stop it first (two servers on one file answer from stale caches)`);
 const db = await orFail(`cannot open database ${settings.database.path}`, () => openDatabase(settings.database.path, { log }));
 // Stop accepting first, let in-flight requests finish, close the database last.
 closers.push(() => db.$client.close());

@@ -63,13 +63,17 @@ function adminBase(settings: Settings): string {
   return `http://${host.includes(":") ? `[${host}]` : host}:${settings.admin.port}`;
 }
 
-/** The running server's admin URL when its listener answers /healthz (any status), else null. */
+/**
+ * The running server's admin URL when its listener answers /healthz (any status) with its
+ * report, else null: another program on the port (9153 is CoreDNS's metrics port too) is none.
+ */
 export async function runningServer(settings: Settings): Promise<string | null> {
   if (settings.admin.port === 0) return null;
   const base = adminBase(settings);
   try {
-    await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) }).then((res) => res.arrayBuffer());
-    return base;
+    const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    const report = (await res.json()) as { ok?: unknown } | null;
+    return typeof report?.ok === "boolean" ? base : null;
   } catch {
     return null;
   }

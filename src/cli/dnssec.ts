@@ -12,7 +12,7 @@ function withDatabase<T>(invocation: Invocation, what: string, use: (db: Db) => 
   const path = invocation.settings.database.path;
   if (path === ":memory:" || !existsSync(path)) throw new CliError(`no database at ${path}`, 1);
   try {
-    const db = openDatabase(path);
+    const db = openDatabase(path, { migrate: false });
     try {
       return use(db);
     } finally {

@@ -112,7 +112,7 @@ function onFile(settings: Settings): Backend {
   let store: Store;
   let close: () => void;
   try {
-    const db = openDatabase(path);
+    const db = openDatabase(path, { migrate: false });
     store = createStore(db, { cacheInfo: false });
     close = () => db.$client.close();
   } catch (e) {

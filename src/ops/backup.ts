@@ -17,6 +17,8 @@ export interface BackupResult {
 /** Copies the database at `source` to `target` through a temporary name beside it, checked before it is renamed into place. */
 export function backupDatabase(source: string, target: string, options: { force?: boolean } = {}): BackupResult {
   if (!existsSync(source)) throw new BackupError(`no database at ${source}`);
+  if ([source, `${source}-wal`, `${source}-shm`].some((file) => sameFile(file, target)))
+    throw new BackupError(`${target} is the database itself (or its -wal/-shm file): back up to another file`);
   if (existsSync(target) && !options.force) throw new BackupError(`${target} exists (--force replaces it)`);
   if (!existsSync(dirname(target))) throw new BackupError(`no such directory: ${dirname(target)}`);
   const temporary = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
@@ -53,6 +55,16 @@ function checkCopy(path: string): number {
     return (copy.query("SELECT count(*) FROM domains").values() as [number][])[0][0];
   } finally {
     copy.close();
+  }
+}
+
+/** Both name one file (links followed): renaming a copy over the live file would orphan the server's writes. */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const [x, y] = [statSync(a), statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
   }
 }
 

@@ -7,6 +7,24 @@ interface Marker {
   pid: number;
   /** the admin listener's address, or null when admin.port is 0 */
   admin: string | null;
+  /** the process's start (startTime), so a pid reused after kill -9 or a reboot is told apart */
+  started?: string;
+}
+
+/**
+ * A process's start: this boot's id and its start time in clock ticks since boot (/proc), so
+ * neither a pid reused after kill -9 nor one from before a reboot passes for it. Undefined off
+ * Linux, once it is gone, or when /proc hides it (another user's, under ProtectProc=invisible).
+ */
+function startTime(pid: number | "self"): string | undefined {
+  try {
+    const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // fields after the command name, which is in parentheses and may hold spaces: starttime is the 22nd
+    return `${boot}/${stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]}`;
+  } catch {
+    return undefined;
+  }
 }
 
 const markerPath = (dbPath: string) => `${dbPath}.serving`;
@@ -16,15 +34,20 @@ export function markServing(dbPath: string, admin: string | null): () => void {
   if (dbPath === ":memory:") return () => {};
   const path = markerPath(dbPath);
   try {
-    writeFileSync(path, `${JSON.stringify({ pid: process.pid, admin } satisfies Marker)}\n`);
+    writeFileSync(path, `${JSON.stringify({ pid: process.pid, admin, started: startTime("self") } satisfies Marker)}\n`);
   } catch {
     return () => {}; // a read-only directory was refused at start-up already; nothing to guard
   }
   return () => rmSync(path, { force: true });
 }
 
-/** The server that has this database open, when its marker names a live process; else null. */
-export function servingProcess(dbPath: string): Marker | null {
+/**
+ * The server that has this database open, when its marker names a live process; else null.
+ * `proven`: only when that process's start time matches the marker's (start-up's check, which
+ * must never keep a server down for a stranger's pid); else a live pid whose start cannot be
+ * read counts (the command line's guard, which errs toward refusing).
+ */
+export function servingProcess(dbPath: string, proven = false): Marker | null {
   let marker: Marker;
   try {
     marker = JSON.parse(readFileSync(markerPath(dbPath), "utf8")) as Marker;
@@ -32,6 +55,9 @@ export function servingProcess(dbPath: string): Marker | null {
     return null;
   }
   if (!Number.isInteger(marker.pid) || marker.pid <= 0 || marker.pid === process.pid) return null;
+  const started = marker.started && startTime(marker.pid);
+  if (proven) return started && started === marker.started ? marker : null;
+  if (started && started !== marker.started) return null; // the pid is another process's now
   try {
     process.kill(marker.pid, 0); // a marker left by a killed server names a dead pid
     return marker;

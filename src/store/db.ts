@@ -1,8 +1,8 @@
 // Opens the SQLite file, sets the pragmas, adopts a Rust server's database and
 // applies the embedded migrations.
 import { Database } from "bun:sqlite";
-import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { VERSION } from "../config.ts";
 import { embeddedMigrations, type Migration } from "./migrations.ts";
@@ -31,6 +31,11 @@ export interface OpenOptions {
    * process opened (and checked) already: the sweep worker.
    */
   check?: boolean;
+  /**
+   * false (the command line): a file not yet adopted or migrated is refused, not changed, so a
+   * look at it with a new binary leaves it to the version that still serves it.
+   */
+  migrate?: boolean;
 }
 
 /**
@@ -63,6 +68,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
     return db;
   } catch (e) {
     sqlite.close();
+    if (e instanceof DatabaseBusy) throw e;
     throw new Error(oneLine((e as Error).message));
   }
 }
@@ -81,9 +87,14 @@ function assertWritable(path: string): void {
       throw new Error(`${what} is ${why}: the server writes the database, and its -wal and -shm files beside it`);
     }
   };
+  if (existsSync(path) && statSync(path).isDirectory())
+    throw new Error(`it is a directory: point database.path (--db) at a file, e.g. ${join(path, "registration.sqlite")}`);
   if (existsSync(path)) check(path, "the file");
   check(dir, `the directory ${dir}`);
 }
+
+/** Another connection held the write lock past WRITE_LOCK_WAIT_MS: a passing state, not a bad file (main.ts exits 1, not 2). */
+export class DatabaseBusy extends Error {}
 
 /** A write lock taken and given back: SQLite opens a file it cannot write read-only without a word. */
 function probeWrite(sqlite: Database): void {
@@ -91,6 +102,10 @@ function probeWrite(sqlite: Database): void {
     sqlite.run("BEGIN IMMEDIATE");
     sqlite.run("ROLLBACK");
   } catch (e) {
+    if (String((e as { code?: unknown }).code).startsWith("SQLITE_BUSY"))
+      throw new DatabaseBusy(
+        `another connection holds its write lock (database is locked, waited ${WRITE_LOCK_WAIT_MS / 1000} s): end its transaction (a sqlite3 shell?) and try again`,
+      );
     throw new Error(`cannot write it: ${(e as Error).message}`);
   }
 }
@@ -148,6 +163,10 @@ function migrate(db: Db, path: string, options: OpenOptions): void {
   // one time for the copy's name and the adoption
   const at = now();
   const pending = rust ? migrations : migrations.filter((m) => m.folderMillis > lastApplied(sqlite));
+  if (options.migrate === false && pending.length > 0)
+    throw new Error(
+      `it is ${rust ? "the Rust registration server's database, not adopted yet" : `not migrated to ${VERSION} yet (${pending.map((m) => m.tag).join(", ")})`}: start the server on it once (it copies the file first); this command does not change it`,
+    );
   if (path !== ":memory:" && present.length > 0 && pending.length > 0) {
     const copy = backupBeforeMigration(sqlite, path, at);
     options.log?.(`database: copied ${path} to ${copy} before ${rust ? "adopting it" : `applying ${pending.map((m) => m.tag).join(", ")}`}`);

@@ -5,7 +5,7 @@
 // CLI's (a CLI process's exits 1 and 2 are pinned by test/cli/domains.test.ts).
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { freshName, subscribe } from "../support/helpers.ts";
 import { cliInProcess } from "../support/cli.ts";
@@ -85,5 +85,20 @@ describe("backup FILE", () => {
     expect([noDb.code, noDb.stderr]).toEqual([1, `registration-server: no database at ${join(server.dir, "none.sqlite")}\n`]);
     expect([noFile.code, noFile.stderr]).toEqual([2, "registration-server: usage: registration-server backup FILE [--force]\n"]);
     expect(existsSync(join(server.dir, "none.sqlite"))).toBe(false);
+  });
+
+  test("a FILE that is the database itself (its path, a link to it, its -wal) is refused even with --force; the server's writes still reach the file", async () => {
+    const link = join(server.dir, "link-to-db.sqlite");
+    symlinkSync(server.dbPath, link);
+    for (const target of [server.dbPath, link, `${server.dbPath}-wal`]) {
+      const refused = await backupHere(target, "--force");
+      expect([refused.code, refused.stderr]).toEqual([
+        1,
+        `registration-server: ${target} is the database itself (or its -wal/-shm file): back up to another file\n`,
+      ]);
+    }
+    // Before, the copy was renamed over the live file: the server went on writing to the unlinked one.
+    const { name } = await subscribe(server);
+    expect(namesIn(server.dbPath).has(`${name}.example.test.`)).toBe(true);
   });
 });

@@ -3,16 +3,20 @@
 // leave the server's DNS answer cache and /info rows stale, so it refuses and says why. Once
 // the server has stopped, the same command works on the file.
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { decode, encodeQuery, udpExchange } from "../dns/client.ts";
 import { subscribe } from "../support/helpers.ts";
 import { cliInProcess } from "../support/cli.ts";
-import { type RunningServer, runCli, startServer } from "../support/server.ts";
+import { loopbackArgs, type RunningServer, runCli, startServer, TEST_SERVER_ENV } from "../support/server.ts";
 
 setDefaultTimeout(60_000);
 let server: RunningServer | undefined;
+let other: RunningServer | undefined;
 afterAll(async () => {
   await server?.cleanup();
+  await other?.cleanup();
 });
 
 test("a server without an admin listener makes the CLI refuse to delete, until it stops", async () => {
@@ -34,4 +38,36 @@ test("a server without an admin listener makes the CLI refuse to delete, until i
   expect(existsSync(`${server.dbPath}.serving`)).toBe(false);
   const done = await cli("domains", "delete", name);
   expect({ code: done.code, stderr: done.stderr }).toEqual({ code: 0, stderr: "" });
+});
+
+test("a second server on a file a running server has open refuses to start (exit 2, one line); the first keeps serving and its marker", async () => {
+  other = await startServer();
+  const marker = readFileSync(`${other.dbPath}.serving`, "utf8");
+  // Before, it started: two processes wrote one file, each with caches blind to the other's
+  // writes, and the second's stop removed the first's marker, unguarding the command line.
+  const second = await runCli(loopbackArgs(other.dbPath), { env: TEST_SERVER_ENV, timeoutMs: 10_000 });
+  expect({ code: second.code, stderr: second.stderr }).toEqual({
+    code: 2,
+    stderr: `registration-server: a server (pid ${other.proc.pid}) has ${other.dbPath} open already: stop it first (two servers on one file answer from stale caches)\n`,
+  });
+  expect(readFileSync(`${other.dbPath}.serving`, "utf8")).toBe(marker);
+  expect((await subscribe(other)).name).toBeTruthy();
+});
+
+test.each([
+  ["another start time (pid reuse)", "1"],
+  ["another boot's start", "00000000-0000-0000-0000-000000000000/1"],
+  ["no start time (an older version's)", undefined],
+])("a marker left by a killed server whose pid another process now has does not stop a start: %s", async (_, started) => {
+  const dir = mkdtempSync(join(tmpdir(), "regsrv-marker-"));
+  const dbPath = join(dir, "registration.sqlite");
+  const sleeper = Bun.spawn(["sleep", "30"]);
+  try {
+    writeFileSync(`${dbPath}.serving`, `${JSON.stringify({ pid: sleeper.pid, admin: null, started })}\n`);
+    const server = await startServer({ dir, dbPath });
+    expect(await server.stop("SIGTERM")).toBe(0);
+  } finally {
+    sleeper.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -92,3 +92,27 @@ describe("a settings file that cannot be read", () => {
     expect(message).not.toContain("TOML");
   });
 });
+
+describe("a settings error never shows the Resend API key", () => {
+  const KEY = "re_Sup3rSecretResendKey123";
+  test.each([
+    ["given as a list", `[email]\nfrom = "a@example.test"\nresend_api_key = ["${KEY}"]\n`, /email\.resend_api_key must be a non-empty string$/],
+    [
+      "left unquoted (bad TOML, which Bun's parser quotes back)",
+      `[email]\nfrom = "a@example.test"\nresend_api_key = ${KEY}\n`,
+      /not valid TOML \(line 3: .*\)$/,
+    ],
+  ])("%s", (_, toml, expected) => {
+    const message = refusal(["--config", file(toml)]);
+    expect(message).toMatch(expected);
+    expect(message).not.toContain(KEY);
+  });
+});
+
+describe("a huge value in a refusal", () => {
+  test("is cut to its first 100 characters, the reason kept after it", () => {
+    const message = refusal(["--config", file(`domain = "${"a".repeat(100_000)}"\n`)]);
+    expect(message).toMatch(new RegExp(`domain "${"a".repeat(100)}\\.\\.\\." \\(100000 characters\\) is not a valid DNS name$`));
+    expect(message.length).toBeLessThan(400);
+  });
+});

@@ -156,3 +156,32 @@ describe("start-up refuses a database", () => {
     after.close();
   });
 });
+
+describe("start-up on a database path that is a directory", () => {
+  test("names it as one and a file to use instead, not SQLite's 'unable to open database file'", () => {
+    const path = dirname(fileIn("x"));
+    expect(refusal(path)).toBe(`it is a directory: point database.path (--db) at a file, e.g. ${join(path, "registration.sqlite")}`);
+  });
+});
+
+describe("start-up on a database another connection holds the write lock of", () => {
+  test("exits 1, not 2 (systemd's Restart=on-failure tries again; RestartPreventExitStatus=2 would keep it down), naming the lock", async () => {
+    const path = fileIn("locked.sqlite");
+    ourDatabase(path, 1);
+    const holder = new Database(path);
+    holder.run("BEGIN IMMEDIATE"); // a sqlite3 shell left in a transaction
+    let result: Awaited<ReturnType<typeof start>>;
+    try {
+      result = await start(path);
+    } finally {
+      holder.run("ROLLBACK");
+      holder.close();
+    }
+    expect(result.timedOut).toBe(false);
+    expect(result.stdout).not.toContain("ready:");
+    expect({ code: result.code, stderr: result.stderr }).toEqual({
+      code: 1,
+      stderr: `registration-server: cannot open database ${path}: another connection holds its write lock (database is locked, waited 2 s): end its transaction (a sqlite3 shell?) and try again\n`,
+    });
+  });
+});
