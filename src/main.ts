@@ -58,9 +58,15 @@ process.on("SIGINT", () => void shutdown("SIGINT"));
 let reload: (() => Promise<void>) | null = null;
 let reloadAsked = false;
 let reloading = Promise.resolve();
+/** Queues a reload; one that fails (a thread gone, a mailer that cannot be built) is logged, and the next SIGHUP still runs. */
+const queueReload = () => {
+  const run = reload;
+  if (!run) return;
+  reloading = reloading.then(run).catch((e) => log(`settings reload failed part-way, the next SIGHUP tries again: ${errorText(e)}`));
+};
 process.on("SIGHUP", () => {
   if (!reload) reloadAsked = true;
-  else reloading = reloading.then(reload);
+  else queueReload();
 });
 
 function fail(message: string, code = 2): never {
@@ -246,4 +252,4 @@ log(`process: up to ${openFilesLimit() ?? "an unknown number of"} open files (RL
 if (mailer.kind === "log") log("email: no email.resend_api_key set, so emails are written to this log instead of sent");
 // Once, at start-up (a reload does not repeat them): settings that work, but likely not as meant.
 for (const warning of warnings) log(`warning: ${warning}`);
-if (reloadAsked) reloading = reloading.then(reload);
+if (reloadAsked) queueReload();
