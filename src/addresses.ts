@@ -8,6 +8,14 @@ export function unmapIPv4(address: string): string {
   return mapped ? mapped[1] : address;
 }
 
+/**
+ * 4 or 6 for an address a name may point at, else 0: isIP's, but an IPv6 address with a zone
+ * index (fe80::1%eth0, any length after the %) is none, as it means nothing to DNS or anyone else.
+ */
+export function publishableFamily(address: string): 0 | 4 | 6 {
+  return address.includes("%") ? 0 : (isIP(address) as 0 | 4 | 6);
+}
+
 /** The eight 16-bit groups of an IPv6 address (dns2's writer misreads "::" edge cases and dotted tails). */
 export function ipv6Groups(address: string): number[] {
   let text = address.split("%")[0];

@@ -3,8 +3,7 @@
 // gives it (docs/api.md); api/app.ts alone turns codes into statuses. Quotas that protect a
 // mailbox or a name's owner are rules, counted here; per-client quotas are HTTP's (api/).
 import { timingSafeEqual } from "node:crypto";
-import { isIP } from "node:net";
-import { unmapIPv4 } from "./addresses.ts";
+import { publishableFamily, unmapIPv4 } from "./addresses.ts";
 import { ApiError } from "./api/errors.ts";
 import { RateLimiter, takeAll } from "./api/rate-limit.ts";
 import type { Settings } from "./config.ts";
@@ -188,8 +187,8 @@ export function createGateways({ settings, store, mailer, log, reserved }: Gatew
       const hostnames = request.hostnames.length > 0 ? request.hostnames : [domain.name];
       if (hostnames.length > MAX_UPDATE_HOSTNAMES) return ["numhost"];
       // Whoever calls: only an address of the right family is stored.
-      const ipv4 = request.ipv4 !== undefined && isIP(unmapIPv4(request.ipv4)) === 4 ? unmapIPv4(request.ipv4) : undefined;
-      const ipv6 = request.ipv6 !== undefined && isIP(request.ipv6) === 6 && !request.ipv6.includes("%") ? request.ipv6.toLowerCase() : undefined;
+      const ipv4 = request.ipv4 !== undefined && publishableFamily(unmapIPv4(request.ipv4)) === 4 ? unmapIPv4(request.ipv4) : undefined;
+      const ipv6 = request.ipv6 !== undefined && publishableFamily(request.ipv6) === 6 ? request.ipv6.toLowerCase() : undefined;
       const shown = [ipv4, ipv6].filter((a) => a !== undefined).join(",");
       let current = { v4: domain.lastIpv4, v6: domain.lastIpv6 };
       const answers: DynAnswer[] = [];

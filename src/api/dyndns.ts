@@ -3,7 +3,7 @@
 // word by word. Credentials in, answer lines out; the rules are src/gateways.ts's (dynUpdate).
 import { isIP } from "node:net";
 import { Elysia } from "elysia";
-import { unmapIPv4 } from "../addresses.ts";
+import { publishableFamily, unmapIPv4 } from "../addresses.ts";
 import type { DynUpdate, Gateways } from "../gateways.ts";
 import { errorText, maskedPath, pathStart, queryOf } from "../log.ts";
 import { createClientIp, type IpSource } from "./client-ip.ts";
@@ -49,8 +49,7 @@ export function updateAddresses(myip: string, clientAddress: string): Pick<DynUp
   const out: Pick<DynUpdate, "ipv4" | "ipv6"> = {};
   for (const part of myip.split(",")) {
     const address = unmapIPv4(part.trim());
-    // isIP takes a zone index (fe80::1%eth0) of any length: it means nothing to DNS or to anyone else.
-    const family = address.includes("%") ? 0 : isIP(address);
+    const family = publishableFamily(address);
     if (family === 4) out.ipv4 ??= address;
     else if (family === 6) out.ipv6 ??= address.toLowerCase();
   }
