@@ -185,8 +185,15 @@ function decoded(text: string): string {
  * Where the path of a request URL starts (-1: none). Bun hands over a URL without scheme and host
  * ("/ping?token=...") when the Host header is empty (RFC 9112 3.2 allows it) or is no host name.
  */
-export function pathStart(url: string): number {
+function pathStart(url: string): number {
   return url.startsWith("/") ? 0 : url.indexOf("/", url.indexOf("//") + 2);
+}
+
+/** The path of a request URL without its query ("/" when it has none), from the raw text. */
+export function requestPath(url: string): string {
+  const start = pathStart(url);
+  const query = url.indexOf("?", start);
+  return start < 0 ? "/" : url.slice(start, query < 0 ? undefined : query);
 }
 
 /** A request URL's query parameters, as URL.searchParams reads them, from any URL text (pathStart): never throws. */

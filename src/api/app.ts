@@ -3,7 +3,7 @@
 import { cors } from "@elysiajs/cors";
 import { Elysia } from "elysia";
 import { createGateways } from "../gateways.ts";
-import { errorText, maskedPath, pathStart, queryOf } from "../log.ts";
+import { errorText, maskedPath, queryOf, requestPath } from "../log.ts";
 import { displayName } from "../names.ts";
 import { createClientIp, type IpSource } from "./client-ip.ts";
 import type { ApiDeps } from "./context.ts";
@@ -60,7 +60,7 @@ export function createApp(deps: ApiDeps) {
     const ms = (performance.now() - (started.get(request) ?? performance.now())).toFixed(1);
     const path = maskedPath(request.url);
     const client = clientIp(request, server) || "unknown";
-    const name = nameOf(request, pathOf(request.url));
+    const name = nameOf(request, requestPath(request.url));
     const code = Number(status ?? 200);
     deps.log(`${request.method} ${path} ${code} ${ms}ms client=${client}${name ? ` name=${name}` : ""}`, {
       level: code >= 500 ? "error" : "info",
@@ -97,7 +97,7 @@ export function createApp(deps: ApiDeps) {
         set.headers["access-control-allow-methods"] = ALLOWED_METHODS;
         set.headers["access-control-max-age"] = "86400";
         logRequest(request, 204, server);
-        counts.count(pathOf(request.url), 204);
+        counts.count(requestPath(request.url), 204);
         return new Response(null, { status: 204 });
       }
       // Answers carry new tokens, a name's token and addresses, an update's result: no cache keeps one.
@@ -107,12 +107,12 @@ export function createApp(deps: ApiDeps) {
         set.headers.allow = ALLOWED_METHODS;
         if (isDyndnsUrl(request.url)) {
           logRequest(request, 405, server);
-          counts.count(pathOf(request.url), 405);
+          counts.count(requestPath(request.url), 405);
           return dyndnsText(["badagent"], 405, { allow: ALLOWED_METHODS });
         }
         const body = errorBody(new ApiError("MethodNotAllowed"), set);
         logRequest(request, set.status, server);
-        counts.count(pathOf(request.url), set.status);
+        counts.count(requestPath(request.url), set.status);
         return body;
       }
       if (request.url.includes("/unsubscribe?")) {
@@ -180,13 +180,6 @@ export function createApp(deps: ApiDeps) {
   // Requests are counted by these paths as registered; any other path is "other".
   counts.addRoutes(app.routes.map((r) => r.path));
   return app;
-}
-
-/** The path of a request URL (for the requests answered before routing). */
-function pathOf(url: string): string {
-  const start = pathStart(url);
-  const query = url.indexOf("?", start);
-  return start < 0 ? "/" : url.slice(start, query < 0 ? undefined : query);
 }
 
 /** Counts of routine successes by path, written as one line a minute (and at shutdown) while there are any. */

@@ -5,7 +5,7 @@ import { isIP } from "node:net";
 import { Elysia } from "elysia";
 import { publishableFamily, unmapIPv4 } from "../addresses.ts";
 import type { DynUpdate, Gateways } from "../gateways.ts";
-import { errorText, maskedPath, pathStart, queryOf } from "../log.ts";
+import { errorText, maskedPath, queryOf, requestPath } from "../log.ts";
 import { createClientIp, type IpSource } from "./client-ip.ts";
 import type { ApiDeps } from "./context.ts";
 
@@ -14,9 +14,7 @@ const DYNDNS_PATH_SET = new Set<string>(DYNDNS_PATHS);
 
 /** Whether a request URL is a dyndns2 endpoint (its errors are plain text too). */
 export function isDyndnsUrl(url: string): boolean {
-  const start = pathStart(url);
-  const path = start < 0 ? "/" : url.slice(start).split("?", 1)[0];
-  return DYNDNS_PATH_SET.has(path);
+  return DYNDNS_PATH_SET.has(requestPath(url));
 }
 
 /** Seconds a client is told to wait after a `911`. */
