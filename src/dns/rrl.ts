@@ -93,45 +93,45 @@ export class ResponseRateLimiter {
     const answers = (reply[6] << 8) | reply[7];
     const questions = (reply[4] << 8) | reply[5];
     let cls: number = rcode === RCODE_NXDOMAIN ? CLASS.nxdomain : rcode !== 0 ? CLASS.error : answers === 0 || questions === 0 ? CLASS.nodata : CLASS.positive;
-    if (cls === CLASS.positive) cls = this.madeUp(reply);
     if (cls === CLASS.positive) {
-      // The question as echoed: labels up to the root, case folded, then its type.
+      // The question as echoed, walked once: labels up to the root, case folded, then its type.
+      let named = h;
       let i = HEADER_BYTES;
       while (i < reply.length) {
         const length = reply[i];
         if (length === 0 || length > 63) break;
-        h = Math.imul(h ^ length, 0x01000193);
+        named = Math.imul(named ^ length, 0x01000193);
         for (let end = Math.min(i + 1 + length, reply.length), j = i + 1; j < end; j++) {
           const c = reply[j];
-          h = Math.imul(h ^ (c >= 65 && c <= 90 ? c + 32 : c), 0x01000193);
+          named = Math.imul(named ^ (c >= 65 && c <= 90 ? c + 32 : c), 0x01000193);
         }
         i += 1 + length;
       }
       const type = i + 2 < reply.length ? (reply[i + 1] << 8) | reply[i + 2] : 0;
-      if (type === TYPE_ANY) cls = CLASS.any;
-      h = Math.imul(h ^ (type >> 8), 0x01000193);
-      h = Math.imul(h ^ (type & 0xff), 0x01000193);
+      // Answers every name gets are one class, whatever the name; the others are keyed by it.
+      if (type === TYPE_NSEC || type === TYPE_RRSIG) cls = CLASS.dnssec;
+      else if (this.synthesizedName(reply, i)) cls = CLASS.synthesized;
+      else {
+        if (type === TYPE_ANY) cls = CLASS.any;
+        h = Math.imul(named ^ (type >> 8), 0x01000193);
+        h = Math.imul(h ^ (type & 0xff), 0x01000193);
+      }
     }
     return Math.imul(h ^ cls, 0x01000193) >>> 0;
   }
 
-  /** A positive answer's class: `synthesized` or `dnssec` when the question would get one for any name, else `positive`. */
-  private madeUp(reply: Uint8Array): number {
-    let i = HEADER_BYTES;
-    while (i < reply.length && reply[i] !== 0 && reply[i] <= 63) i += 1 + reply[i];
-    const type = i + 2 < reply.length ? (reply[i + 1] << 8) | reply[i + 2] : 0;
-    if (type === TYPE_NSEC || type === TYPE_RRSIG) return CLASS.dnssec;
+  /** Whether the question name, ending at `end`, lies below `synthesizedUnder` (case folded, at a label). */
+  private synthesizedName(reply: Uint8Array, end: number): boolean {
     const suffix = this.synthesized;
-    const at = i - suffix.length;
-    if (suffix.length === 0 || at <= HEADER_BYTES || i > reply.length) return CLASS.positive;
-    let label = HEADER_BYTES; // the suffix must start at a label
-    while (label < at) label += 1 + reply[label];
-    if (label !== at) return CLASS.positive;
+    const at = end - suffix.length;
+    if (suffix.length === 0 || at <= HEADER_BYTES || end > reply.length) return false;
     for (let j = 0; j < suffix.length; j++) {
       const c = reply[at + j];
-      if ((c >= 65 && c <= 90 ? c + 32 : c) !== suffix[j]) return CLASS.positive;
+      if ((c >= 65 && c <= 90 ? c + 32 : c) !== suffix[j]) return false;
     }
-    return CLASS.synthesized;
+    let label = HEADER_BYTES; // the suffix must start at a label
+    while (label < at) label += 1 + reply[label];
+    return label === at;
   }
 
   /** The hash continued over the client's /24 (IPv4) or /56 (IPv6), from its text form. */
