@@ -5,7 +5,6 @@
 // when a handler throws. Every message here gets at most one reply, produced synchronously.
 import { createServer, type Server, type Socket as TcpSocket } from "node:net";
 import { ipv6Prefix } from "../addresses.ts";
-import { withoutDot } from "../names.ts";
 import type { DnsSettings } from "../config.ts";
 import { AnswerCache } from "./answer-cache.ts";
 import { DnsCounters, SLOT } from "./counters.ts";
@@ -14,7 +13,7 @@ import { ResponseRateLimiter, truncatedReply, VERDICT } from "./rrl.ts";
 import { createResponder, rateLimitedLog, type MessageStream, type Responder, type TransferSource } from "./responder.ts";
 import { ZoneImages, type ZoneSnapshot } from "./transfer.ts";
 import { encodeQuestion } from "./wire.ts";
-import type { ZoneLookups } from "./zone.ts";
+import { pagekiteSubtree, type ZoneLookups } from "./zone.ts";
 
 export interface DnsServerOptions {
   /** one address, or several: each is bound on UDP and TCP at the same port */
@@ -129,8 +128,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     return createResponder({ ...options, zone, cache, counters, transfers, signer });
   };
   // every name under <domain>.<domain> gets a PageKite answer: one class for RRL, not one per name
-  const rrlFor = (zone: DnsSettings) =>
-    zone.rrl && zone.rrl.rate > 0 ? new ResponseRateLimiter(zone.rrl, undefined, `${withoutDot(zone.domain)}.${withoutDot(zone.domain)}`) : null;
+  const rrlFor = (zone: DnsSettings) => (zone.rrl && zone.rrl.rate > 0 ? new ResponseRateLimiter(zone.rrl, undefined, pagekiteSubtree(zone)) : null);
   const live: Live = { zone: options.zone, respond: responderFor(options.zone, true), rrl: rrlFor(options.zone) };
   // Secondaries come for the zone as soon as a (re)start NOTIFYs them: its image is made ahead.
   const prepareImage = (zone: DnsSettings) => {

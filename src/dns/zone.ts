@@ -374,13 +374,18 @@ function findNode(relative: string, lookups: ZoneLookups, zone: DnsSettings, sta
   return undefined;
 }
 
+/** The PageKite subtree, `<domain>.<domain>` (lower case, without the trailing dot): every name below it is answered. */
+export function pagekiteSubtree(zone: DnsSettings): string {
+  const statics = staticZone(zone);
+  return `${statics.apexBelowApex}.${withoutDot(statics.apex)}`;
+}
+
 /**
- * The PageKite subtree's zone, `<domain>.<domain>` (wire form, lower case), when the zone
- * delegates it (dns.pagekite_address); null when it is part of the zone.
+ * The PageKite subtree's zone (pagekiteSubtree) when the zone delegates it
+ * (dns.pagekite_address); null when it is part of the zone.
  */
 export function delegatedChild(zone: DnsSettings): string | null {
-  const statics = staticZone(zone);
-  return statics.delegation ? `${statics.apexBelowApex}.${withoutDot(statics.apex)}` : null;
+  return staticZone(zone).delegation ? pagekiteSubtree(zone) : null;
 }
 
 /**
