@@ -10,6 +10,7 @@ import { decode, encodeQuery, udpExchange } from "../dns/client.ts";
 import { subscribe } from "../support/helpers.ts";
 import { cliInProcess } from "../support/cli.ts";
 import { loopbackArgs, type RunningServer, runCli, startServer, TEST_SERVER_ENV } from "../support/server.ts";
+import { servingProcess } from "../../src/ops/serving-marker.ts";
 
 setDefaultTimeout(60_000);
 let server: RunningServer | undefined;
@@ -54,20 +55,39 @@ test("a second server on a file a running server has open refuses to start (exit
   expect((await subscribe(other)).name).toBeTruthy();
 });
 
+/** A marker for the pid of a live process that is not a server (`sleep`), as a killed server leaves once its pid is reused. */
+function withStrangersMarker(started: string | undefined, run: (dir: string, dbPath: string) => Promise<void> | void) {
+  const dir = mkdtempSync(join(tmpdir(), "regsrv-marker-"));
+  const dbPath = join(dir, "registration.sqlite");
+  const sleeper = Bun.spawn(["sleep", "30"]);
+  return (async () => {
+    try {
+      writeFileSync(`${dbPath}.serving`, `${JSON.stringify({ pid: sleeper.pid, admin: null, started })}\n`);
+      await run(dir, dbPath);
+    } finally {
+      sleeper.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  })();
+}
+
+// start-up's check (servingProcess(path, true), as main.ts calls it) for each form of such a
+// marker; one of them through a whole start below
 test.each([
   ["another start time (pid reuse)", "1"],
   ["another boot's start", "00000000-0000-0000-0000-000000000000/1"],
   ["no start time (an older version's)", undefined],
-])("a marker left by a killed server whose pid another process now has does not stop a start: %s", async (_, started) => {
-  const dir = mkdtempSync(join(tmpdir(), "regsrv-marker-"));
-  const dbPath = join(dir, "registration.sqlite");
-  const sleeper = Bun.spawn(["sleep", "30"]);
-  try {
-    writeFileSync(`${dbPath}.serving`, `${JSON.stringify({ pid: sleeper.pid, admin: null, started })}\n`);
+])("a marker left by a killed server whose pid another process now has is no server to start-up: %s", async (_, started) => {
+  await withStrangersMarker(started, (_dir, dbPath) => {
+    expect(servingProcess(dbPath, true)).toBeNull();
+    // the command line's guard errs toward refusing only where it cannot read the start
+    expect(servingProcess(dbPath) === null).toBe(started !== undefined);
+  });
+});
+
+test("a marker left by a killed server whose pid another process now has does not stop a start", async () => {
+  await withStrangersMarker("1", async (dir, dbPath) => {
     const server = await startServer({ dir, dbPath });
     expect(await server.stop("SIGTERM")).toBe(0);
-  } finally {
-    sleeper.kill();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
