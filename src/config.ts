@@ -109,8 +109,7 @@ export interface LimitSettings {
 
 export const VERSION: string = pkg.version;
 
-/** A setting that cannot be used: main prints the message on one line and exits 2. */
-/** A settings refusal: one line, each quoted value in it cut to its first 100 characters. */
+/** A setting that cannot be used: main prints the message on one line, each quoted value in it cut to its first 100 characters, and exits 2. */
 export class SettingsError extends Error {
   constructor(message: string) {
     // a 100 KB value echoed in full made a line journald splits (LineMax) and nobody reads

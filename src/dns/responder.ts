@@ -154,8 +154,7 @@ function createUncachedResponder(options: ResponderOptions) {
       if (!check.ok) {
         const notauth = tsigErrorReply({ ...query, tsig: query.tsig }, check.error, keys, Date.now() / 1000);
         // Its TSIG spells out names the query may have compressed: over UDP it may not fit (RFC 1035 4.2.1).
-        const fits = transport === "tcp" || notauth.length <= udpLimit(query.edns);
-        return { reply: fits ? notauth : truncatedReply(notauth), cacheable: false };
+        return { reply: notauth.length <= limitFor(query.edns) ? notauth : truncatedReply(notauth), cacheable: false };
       }
       signer = new TsigSigner(check.key, check.requestMac);
     }
