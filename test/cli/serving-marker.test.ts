@@ -56,19 +56,17 @@ test("a second server on a file a running server has open refuses to start (exit
 });
 
 /** A marker for the pid of a live process that is not a server (`sleep`), as a killed server leaves once its pid is reused. */
-function withStrangersMarker(started: string | undefined, run: (dir: string, dbPath: string) => Promise<void> | void) {
+async function withStrangersMarker(started: string | undefined, run: (dir: string, dbPath: string) => Promise<void> | void) {
   const dir = mkdtempSync(join(tmpdir(), "regsrv-marker-"));
   const dbPath = join(dir, "registration.sqlite");
   const sleeper = Bun.spawn(["sleep", "30"]);
-  return (async () => {
-    try {
-      writeFileSync(`${dbPath}.serving`, `${JSON.stringify({ pid: sleeper.pid, admin: null, started })}\n`);
-      await run(dir, dbPath);
-    } finally {
-      sleeper.kill();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  })();
+  try {
+    writeFileSync(`${dbPath}.serving`, `${JSON.stringify({ pid: sleeper.pid, admin: null, started })}\n`);
+    await run(dir, dbPath);
+  } finally {
+    sleeper.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 // start-up's check (servingProcess(path, true), as main.ts calls it) for each form of such a
