@@ -1,7 +1,7 @@
 // The zone's serial as a running server keeps it: the publisher that gathers DNS-visible writes
 // into one stored serial per batch (store/zone-journal.ts), the answer cache's shared versions
 // through which the DNS thread sees each write and serial, and the hook that tells both of a
-// gateway write. main.ts starts it once; tests that answer DNS in their own process on the same
+// gateway write. serve.ts starts it once; tests that answer DNS in their own process on the same
 // file (test/support/zone-dns.ts) start the very same, so the two cannot drift apart.
 import type { Settings } from "./config.ts";
 import { AnswerVersions } from "./dns/answer-cache.ts";

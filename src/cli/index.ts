@@ -2,11 +2,7 @@
 // and the rest (--config, --db, --admin-port...) read by loadSettings as `serve` reads them.
 // Exit codes: 0 done, 1 failed (one line why), 2 bad usage or settings.
 import { HELP, loadSettings, SettingsError, type Settings } from "../config.ts";
-import { runBackup } from "./backup.ts";
 import { CliError, type Invocation, out, quietOnClosedStdout } from "./common.ts";
-import { runCheckConfig } from "./check-config.ts";
-import { rollCommand, runDnssecDs } from "./dnssec.ts";
-import { runDomains } from "./domains.ts";
 
 interface Command {
   usage: string;
@@ -17,61 +13,62 @@ interface Command {
 
 const SETTINGS_NOTE = "Settings flags (--config FILE, --db FILE, --admin-host, --admin-port...) and REGISTRATION_* variables are read as `serve` reads them.";
 
+// Each command's code loads when it runs: `--help` or `backup` loads neither Drizzle nor the mailer.
 const COMMANDS: Record<string, Command> = {
   "check-config": {
     usage: "check-config [--config FILE] [settings flags]",
     about: "Checks the settings without binding a port or opening the database; prints a one-line summary.",
     switches: {},
-    run: runCheckConfig,
+    run: async (inv) => (await import("./check-config.ts")).runCheckConfig(inv),
   },
   "domains list": {
     usage: "domains list [--json]",
     about: "Lists every name: name, mode, last ping, verified email (masked); one per line, or a JSON array.",
     switches: { "--json": "print a JSON array instead of lines" },
-    run: (inv) => runDomains("list", inv),
+    run: async (inv) => (await import("./domains.ts")).runDomains("list", inv),
   },
   "domains show": {
     usage: "domains show NAME [--json]",
     about: "Shows one name in full, tokens masked. NAME with or without the zone and the trailing dot, any case.",
     switches: { "--json": "print a JSON object instead of lines" },
-    run: (inv) => runDomains("show", inv),
+    run: async (inv) => (await import("./domains.ts")).runDomains("show", inv),
   },
   "domains delete": {
     usage: "domains delete NAME",
     about: "Removes a name, through the running server when its admin listener answers (so DNS and /info forget it at once), else in the file.",
     switches: {},
-    run: (inv) => runDomains("delete", inv),
+    run: async (inv) => (await import("./domains.ts")).runDomains("delete", inv),
   },
   backup: {
     usage: "backup FILE [--force]",
     about: "Writes a consistent copy of the database to FILE while the server runs (VACUUM INTO a temporary name, checked, renamed).",
     switches: { "--force": "replace FILE if it exists (refused otherwise)" },
-    run: runBackup,
+    run: async (inv) => (await import("./backup.ts")).runBackup(inv),
   },
   "dnssec ds": {
     usage: "dnssec ds",
     about:
       "Prints the DS record (SHA-256) of each key in the zone's DNSKEY RRset, for the registrar (during a rollover marked active, published or retiring); the server makes the key at its first start with dns.dnssec = true.",
     switches: {},
-    run: runDnssecDs,
+    run: async (inv) => (await import("./dnssec.ts")).runDnssecDs(inv),
   },
   "dnssec roll prepublish": {
     usage: "dnssec roll prepublish",
     about: 'Rollover step 1: adds a new key to the DNSKEY RRset beside the signing one (server stopped; README "DNSSEC").',
     switches: {},
-    run: rollCommand("prepublish"),
+    run: async (inv) => (await import("./dnssec.ts")).rollCommand("prepublish")(inv),
   },
   "dnssec roll switch": {
     usage: "dnssec roll switch",
     about: "Rollover step 2: the pre-published key signs; the old one stays in the DNSKEY RRset (server stopped).",
     switches: {},
-    run: rollCommand("switch"),
+    run: async (inv) => (await import("./dnssec.ts")).rollCommand("switch")(inv),
   },
   "dnssec roll retire": {
     usage: "dnssec roll retire",
     about: "Rollover step 3, once the old DS is gone from the parent: the old key leaves the DNSKEY RRset (server stopped).",
     switches: {},
-    run: rollCommand("retire"),
+    run: async (inv) => (await import("./dnssec.ts")).rollCommand("retire")(inv),
   },
 };
 

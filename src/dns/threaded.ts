@@ -28,7 +28,7 @@ const RESTART_DELAY_MS = 1000;
 
 /**
  * Resolves once DNS is bound on UDP and TCP; rejects with the bind error's message.
- * `workerUrl` is worker.ts resolved by main.ts: both are entry points of `bun build --compile`.
+ * `workerUrl` is worker.ts resolved by serve.ts (part of main.ts's entry): main.ts and worker.ts are entry points of `bun build --compile`.
  */
 export async function startDnsThread(options: DnsThreadOptions, workerUrl: URL): Promise<DnsServer> {
   const { dbPath, versions, counters = new DnsCounters(), lookups, openSnapshot, log, ...plain } = options;

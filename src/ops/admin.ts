@@ -1,6 +1,6 @@
 // The admin listener: loopback by default, on a port of its own (admin.port; 0 = off), never
 // facing the internet. It answers /healthz here; the command line's endpoints and /metrics are
-// plugins that main.ts mounts.
+// plugins that serve.ts mounts.
 import type { Database } from "bun:sqlite";
 import { type AnyElysia, Elysia } from "elysia";
 

@@ -46,7 +46,7 @@ export class DomainCensus {
   private running: Promise<void> | null = null;
   private worker: Worker | null = null;
 
-  /** `workerUrl`: census-worker.ts resolved by main.ts (an entry point of `bun build --compile`); `db`: the connection to count on for :memory:. */
+  /** `workerUrl`: census-worker.ts resolved by serve.ts (an entry point of `bun build --compile`, as main.ts is); `db`: the connection to count on for :memory:. */
   constructor(private readonly options: { path: string; db?: Db; workerUrl: URL; log: (line: string) => void }) {}
 
   async get(): Promise<ByMode | null> {

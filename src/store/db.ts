@@ -93,7 +93,7 @@ function assertWritable(path: string): void {
   check(dir, `the directory ${dir}`);
 }
 
-/** Another connection held the write lock past WRITE_LOCK_WAIT_MS: a passing state, not a bad file (main.ts exits 1, not 2). */
+/** Another connection held the write lock past WRITE_LOCK_WAIT_MS: a passing state, not a bad file (serve.ts exits 1, not 2). */
 export class DatabaseBusy extends Error {}
 
 /** A write lock taken and given back: SQLite opens a file it cannot write read-only without a word. */

@@ -15,8 +15,8 @@ export interface Sweeper {
 }
 
 /**
- * `workerUrl` is sweep-worker.ts resolved by main.ts: both files are entry points of
- * `bun build --compile`, which keeps their layout relative to each other inside the binary.
+ * `workerUrl` is sweep-worker.ts resolved by serve.ts (part of main.ts's entry): main.ts and the
+ * worker are entry points of `bun build --compile`, which keeps their layout inside the binary.
  */
 export async function createSweeper(store: Store, path: string, workerUrl: URL, versions?: AnswerVersions): Promise<Sweeper> {
   if (path === ":memory:") {

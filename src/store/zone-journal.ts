@@ -31,7 +31,7 @@ export function serialPolicy(configured: number, now = new Date()): number {
  *
  * With dns.dnssec on, the transfer carries signatures (dns/presigned.ts) that roll each week:
  * the week (signingEpoch at `nowSeconds`) is part of the shape, so checked again through the
- * week (main.ts) the serial moves once a week and secondaries take the new signatures long
+ * week (serve.ts) the serial moves once a week and secondaries take the new signatures long
  * before theirs expire. `dnssecKeys` (the key tags of the DNSKEY RRset, in order, the signing
  * key first) is part of it too: each rollover step changes the RRset or its signer, so the
  * serial moves. Off, the hash is what it was before DNSSEC existed.

@@ -4,6 +4,7 @@
 // 2) and for what needs one (a pipe, a reader that goes away).
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "../../src/store/db.ts";
@@ -161,6 +162,36 @@ describe("through the running server's admin listener", () => {
     expect(code).toBe(1);
     expect(stderr).toBe(`registration-server: the server at http://127.0.0.1:${adminPort} serves ${dbPath}, not ${other} (check --db and --admin-port)\n`);
     expect(await rcode("keep.example.test")).toBe("NOERROR");
+  });
+});
+
+describe("signals", () => {
+  test("SIGINT (Ctrl-C) during a subcommand ends it by the signal: no exit 0, none of the server's shutdown lines", async () => {
+    // an admin port that accepts and never answers: the CLI waits in its /healthz probe
+    const sockets: Socket[] = [];
+    let connected: () => void = () => {};
+    const probed = new Promise<void>((resolve) => (connected = resolve));
+    const silent = createServer((socket) => {
+      sockets.push(socket);
+      connected();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const proc = Bun.spawn([...(await serverCommand()), "domains", "list", "--db", join(dir, "signal.sqlite"), "--admin-port", String(port)], {
+        stdout: "pipe",
+        stderr: "pipe",
+        stdin: "ignore",
+      });
+      await probed;
+      proc.kill("SIGINT");
+      const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+      expect({ code, signal: proc.signalCode }).toEqual({ code: 130, signal: "SIGINT" });
+      expect(stdout).not.toContain("shutting down");
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 });
 
