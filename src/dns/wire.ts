@@ -1,7 +1,9 @@
 // DNS messages on the wire: a strict parser for queries (bounds-checked, never throws) and
 // the response encoder (dns2's Packet, with its gaps filled: AA, EDNS OPT, TC, TXT splitting,
 // canonical IPv6 text for its AAAA writer).
-import { Packet } from "dns2";
+// dns2's packet module alone (tsconfig.json "paths"; dns2 exports only its index): the index
+// also loads its DoH server and clients, so node:http, https, http2 and tls, in each thread.
+import Packet from "dns2/packet";
 import { isIP } from "node:net";
 import { ipv6Groups } from "../addresses.ts";
 import { asciiLowerCase } from "../names.ts";
