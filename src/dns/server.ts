@@ -318,6 +318,8 @@ interface Connection {
   acceptedAt: number;
   /** it has had an answer: idle now means between messages */
   answered: boolean;
+  /** since when output has waited for the peer to take it (0: none waits) */
+  outputSince: number;
 }
 
 /** A connection this new, with nothing received yet, is on its way to a query, not idle. */
@@ -344,12 +346,15 @@ function listenTcp(
       // for slow senders (a slowloris reopening what the deadline closes would keep the cap full
       // for good), while a real client's message arrives in a moment and is answered long before
       // hundreds of newer connections could push it out.
-      // A newcomer whose query is still on its way goes last: else each connection of a
-      // reconnecting flood would push out the fresh client that came just before it.
+      // Then the one whose answers have waited the longest for the peer to take them: a peer
+      // that reads a little now and then is never idle, and would otherwise hold its connection
+      // against every newcomer. A newcomer whose query is still on its way goes last: else each
+      // connection of a reconnecting flood would push out the fresh client that came just before it.
       const now = Date.now();
       const idle =
         oldestIdle(connections, makeRoomAmong, now - NEWCOMER_GRACE_MS) ??
         longestBusy(connections, makeRoomAmong) ??
+        longestUnread(connections, makeRoomAmong) ??
         oldestIdle(connections, makeRoomAmong, Number.POSITIVE_INFINITY);
       if (!idle) {
         const cap = makeRoomAmong === null ? `${limits.maxConnections} connections` : `${limits.maxPerClient} connections from that client`;
@@ -361,7 +366,7 @@ function listenTcp(
       idle.destroy();
       forget(idle);
     }
-    const connection: Connection = { client, partial: false, busySince: 0, acceptedAt: Date.now(), answered: false };
+    const connection: Connection = { client, partial: false, busySince: 0, acceptedAt: Date.now(), answered: false, outputSince: 0 };
     connections.set(socket, connection);
     perClient.set(client, (perClient.get(client) ?? 0) + 1);
     socket.on("close", () => forget(socket));
@@ -411,6 +416,18 @@ function longestBusy(connections: Map<TcpSocket, Connection>, client: string | n
   return found;
 }
 
+/** The connection (of one client, or of any when null) whose output has waited for its peer the longest. */
+function longestUnread(connections: Map<TcpSocket, Connection>, client: string | null): TcpSocket | undefined {
+  let found: TcpSocket | undefined;
+  let since = Number.POSITIVE_INFINITY;
+  for (const [socket, connection] of connections)
+    if ((client === null || connection.client === client) && socket.writableLength > 0 && connection.outputSince > 0 && connection.outputSince < since) {
+      since = connection.outputSince;
+      found = socket;
+    }
+  return found;
+}
+
 /** A client for the per-client cap: an IPv4 address, or the /64 of an IPv6 one. */
 function clientOf(address: string): string {
   if (!address.includes(":") || address.includes(".")) return address.replace(/^::ffff:/i, "");
@@ -453,11 +470,14 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
   socket.on("close", stopDeadline);
   // Bun's socket timeout does not fire while output waits to be written (Node's does): a peer
   // that stops reading, and never closes, would hold its connection (and a transfer's snapshot)
-  // for good. So output that the peer takes none of for the idle time ends the connection.
+  // for good. So output that the peer takes none of for the idle time ends the connection. One
+  // that takes a little now and then keeps it, but not against a newcomer (longestUnread).
   let stalled: ReturnType<typeof setTimeout> | undefined;
   let flushedBefore = 0;
   const flushed = () => socket.bytesWritten - socket.writableLength;
   const watchOutput = () => {
+    if (socket.writableLength === 0) connection.outputSince = 0;
+    else if (connection.outputSince === 0) connection.outputSince = Date.now();
     if (stalled !== undefined || socket.writableLength === 0) return;
     flushedBefore = flushed();
     stalled = setTimeout(() => {
@@ -540,6 +560,7 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
     answerPending();
   }
   function resumeSending() {
+    if (socket.writableLength === 0) connection.outputSince = 0;
     if (!waitingForDrain || socket.destroyed) return;
     waitingForDrain = false;
     socket.resume();

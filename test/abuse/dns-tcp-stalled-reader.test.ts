@@ -2,7 +2,9 @@
 // closes is cut off once its output has made no progress for the idle time: Bun's socket
 // timeout does not fire while output waits to be written, so without a timer of our own such
 // connections stayed open for good, filling the connection caps (every later client refused)
-// and holding a transfer's slot and its read transaction. See docs/operations.md, "DNS over TCP".
+// and holding a transfer's slot and its read transaction. A peer that takes a chunk now and
+// then is never idle: past a cap, it makes room for a newcomer instead. See docs/operations.md,
+// "DNS over TCP".
 import { afterAll, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import type { ZoneSnapshot } from "../../src/dns/transfer.ts";
@@ -26,6 +28,22 @@ async function stalledPeer(port: number, payloads: Buffer[]): Promise<Socket> {
     socket.write(payload);
     await Bun.sleep(1);
   }
+  return socket;
+}
+
+/**
+ * Sends `queries` in one write (read by the server at once, so no message is ever under way and
+ * the message deadline never starts), then takes one chunk of the answers every `everyMs`, less
+ * than the idle time: always some progress, never caught up.
+ */
+async function tricklePeer(port: number, queries: Buffer[], everyMs: number): Promise<Socket> {
+  const socket = connect({ port, host: "127.0.0.1" });
+  socket.on("error", () => {});
+  socket.on("data", () => socket.pause());
+  await new Promise((resolve) => socket.once("connect", resolve));
+  socket.write(Buffer.concat(queries));
+  const timer = setInterval(() => socket.resume(), everyMs);
+  socket.on("close", () => clearInterval(timer));
   return socket;
 }
 
@@ -54,6 +72,24 @@ test("peers that pipeline queries and never read are cut after the idle time; th
     const queries = Array.from({ length: 2000 }, (_, i) => framed(encodeQuery("example.test", "TXT", { id: i })));
     peers.push(...(await Promise.all(Array.from({ length: tcp.maxConnections }, () => stalledPeer(dns.port, queries)))));
     expect(await waitFor(() => answered(dns.port))).toBe(true);
+  } finally {
+    for (const p of peers) p.destroy();
+    await dns.close();
+  }
+}, 30_000);
+
+test("peers that take their answers a chunk at a time, so never idle, do not keep a newcomer out: the longest-waiting makes room", async () => {
+  // ~52 KB an answer: 1,000 queries (33 KB, one read) ask for 52 MB each, far past what the
+  // kernel's buffers hold, so each peer has answers waiting for it the whole test
+  const big: [string, string][] = Array.from({ length: 200 }, (_, i) => ["@", String(i % 10).repeat(250)]);
+  const dns = await startTestDns(testZone({ txt: big }), lookups, [], { tcp: { ...tcp, idleTimeoutMs: 10_000 } });
+  const peers: Socket[] = [];
+  try {
+    const queries = Array.from({ length: 1000 }, (_, i) => framed(encodeQuery("example.test", "TXT", { id: i })));
+    peers.push(...(await Promise.all(Array.from({ length: tcp.maxConnections }, () => tricklePeer(dns.port, queries, 100)))));
+    await Bun.sleep(500);
+    // each newcomer is answered at once, at the cost of one reader's connection
+    for (let i = 0; i < 3; i++) expect(await answered(dns.port)).toBe(true);
   } finally {
     for (const p of peers) p.destroy();
     await dns.close();
