@@ -69,7 +69,7 @@ async function withStrangersMarker(started: string | undefined, run: (dir: strin
   }
 }
 
-// start-up's check (servingProcess(path, true), as main.ts calls it) for each form of such a
+// start-up's check (servingProcess(path, true), as serve.ts calls it) for each form of such a
 // marker; one of them through a whole start below
 test.each([
   ["another start time (pid reuse)", "1"],

@@ -102,7 +102,7 @@ describe.skipIf(!haveTools("dig", "ldns-verify-zone", "ldns-key2ds", "dnssec-ver
 });
 
 // Restarts as the DNS sees them: the server's DNS side started in this process on the same file
-// (test/support/zone-dns.ts: the start's key set-up and zone publisher, as main.ts wires them).
+// (test/support/zone-dns.ts: the start's key set-up and zone publisher, as serve.ts wires them).
 describe.skipIf(!haveTools("dig"))("turning dns.dnssec on or off (restarts on one file)", () => {
   test("moves the serial, so secondaries transfer the zone again, signed or not; a signed restart in the same week does not", async () => {
     const own = mkdtempSync(join(tmpdir(), "regsrv-presigned-serial-"));

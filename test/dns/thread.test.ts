@@ -14,7 +14,7 @@ const seeded = seededStore();
 const dbPath = join(seeded.dir, "registration.sqlite");
 afterAll(() => seeded.cleanup());
 
-/** warmUp: the thread runs its 3,000-query warm-up as main.ts's does with the default settings (the first test) */
+/** warmUp: the thread runs its 3,000-query warm-up as serve.ts's does with the default settings (the first test) */
 async function start(workerUrl = WORKER, warmUp = true) {
   const log: string[] = [];
   const versions = new AnswerVersions();

@@ -1,6 +1,6 @@
 // Expiry (SPEC section 6): names whose gateway stopped pinging are freed at start-up and every
 // interval, in batches, while HTTP keeps answering. In process: the API through app.handle, the
-// sweep in its worker thread, as main.ts wires them. These free more than expiry.max_fraction of
+// sweep in its worker thread, as serve.ts wires them. These free more than expiry.max_fraction of
 // a small table, so they run as an operator who confirmed it would (max_fraction = 1).
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -61,7 +61,7 @@ describe("expiry sweep", () => {
     const freshTokens = seedDatabase(dbPath, 20_000, 50);
     expect(countRows(dbPath)).toBe(20_050);
 
-    // In process, as main.ts wires it: the sweep in its worker thread, the API in this one.
+    // In process, as serve.ts wires it: the sweep in its worker thread, the API in this one.
     const server = startApp({ dbPath, args: ["--expiry-max-fraction", "1"] });
     apps.push(server);
     server.clock = nowSeconds();
@@ -100,7 +100,7 @@ describe("expiry sweep", () => {
   }, 180_000);
 
   test("the periodic sweep frees names not seen for expiry.inactive_days and keeps the others", async () => {
-    // In process: the app and the sweep share a clock the test moves (as main.ts wires them).
+    // In process: the app and the sweep share a clock the test moves (as serve.ts wires them).
     const server = startApp({
       env: { REGISTRATION_EXPIRY_INACTIVE_DAYS: "5", REGISTRATION_EXPIRY_INTERVAL_SECONDS: "1", REGISTRATION_EXPIRY_MAX_FRACTION: "1" },
     });

@@ -20,7 +20,7 @@ const EXPIRY = {
 const SWEEPS = { intervalMs: 10 };
 /**
  * The same in this thread (the sweeper of `--db :memory:`): the tests of what a sweep warns.
- * The first and the keep-link test run the sweep's worker thread, as main.ts does for a file.
+ * The first and the keep-link test run the sweep's worker thread, as serve.ts does for a file.
  */
 const SWEEPS_HERE = { ...SWEEPS, inThread: true };
 const KEEP_LINK = /^http:\/\/api\.example\.test:\d+\/keep\?s=([0-9a-f-]{36})$/m;

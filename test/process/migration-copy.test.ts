@@ -3,7 +3,7 @@
 // adopted Rust database is named in the log, and the start-up sweep frees none of its names
 // though their last pings are years old. The Rust fixture goes through a spawned server (the copy,
 // the adoption and the start-up sweep in one real start); the other cases call openDatabase,
-// which main.ts calls with its log, on real files.
+// which serve.ts calls with its log, on real files.
 import { afterAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { copyFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -65,7 +65,7 @@ describe("migrating an existing file", () => {
       db.query("INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)").run(m.hash, m.folderMillis);
     }
     db.close();
-    /** A start's open of the file, as main.ts does it: what it logged. */
+    /** A start's open of the file, as serve.ts does it: what it logged. */
     const start = () => {
       const lines: string[] = [];
       openDatabase(dbPath, { log: (line) => void lines.push(line) }).$client.close();

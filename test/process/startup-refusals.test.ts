@@ -2,7 +2,7 @@
 // one it cannot write, one failing PRAGMA quick_check, one a newer version migrated, another
 // program's SQLite file. Each case is a real file; the file is left exactly as it was.
 // The exit (2, one line) goes through a process once (failing quick_check) and for the cases that
-// need another user (as nobody); the others call openDatabase, the function main.ts calls, whose
+// need another user (as nobody); the others call openDatabase, the function serve.ts calls, whose
 // error message is the line's reason.
 import { afterAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
@@ -42,7 +42,7 @@ function start(path: string) {
   return runCli(loopbackArgs(path));
 }
 
-/** What main.ts's start-up would print after `cannot open database <path>: `: openDatabase's error, in this process. */
+/** What serve.ts's start-up would print after `cannot open database <path>: `: openDatabase's error, in this process. */
 function refusal(path: string): string {
   try {
     openDatabase(path).$client.close();

@@ -69,9 +69,9 @@ export interface TestApp {
   handle(path: string, init?: RequestInit & { from?: string }): Promise<Response>;
   get(path: string, options?: { from?: string; headers?: Record<string, string> }): Promise<Reply>;
   /**
-   * starts the expiry sweep as main.ts does (its worker thread, settings.expiry, the warnings), on
+   * starts the expiry sweep as serve.ts does (its worker thread, settings.expiry, the warnings), on
    * this app's clock; intervalMs: sweeps that often instead of every expiry.interval_seconds;
-   * inThread: the sweeper main.ts uses for `--db :memory:` (this thread, this app's connection)
+   * inThread: the sweeper serve.ts uses for `--db :memory:` (this thread, this app's connection)
    * instead of a worker thread, for tests of what a sweep decides rather than where it runs
    */
   startExpiry(options?: { intervalMs?: number; inThread?: boolean }): Promise<void>;
@@ -92,7 +92,7 @@ export function startApp(options: AppOptions = {}): TestApp {
   const store = createStore(db);
   const lines: string[] = [];
   const entries: { line: string; fields?: LogFields }[] = [];
-  /** as main.ts's log writes them to stdout (src/log.ts's formatLine) */
+  /** as serve.ts's log writes them to stdout (src/log.ts's formatLine) */
   const stamped: string[] = [];
   const waiters = new Set<() => void>();
   // errorText reads log.level from src/log.ts, as in the process; the next app sets it again.
@@ -113,7 +113,7 @@ export function startApp(options: AppOptions = {}): TestApp {
   if (savedBaseUrl === undefined) delete process.env.RESEND_BASE_URL;
   else process.env.RESEND_BASE_URL = savedBaseUrl;
   const reserved = staticLabels(settings.dns);
-  // shared by the app and the expiry's warnings, as main.ts wires them
+  // shared by the app and the expiry's warnings, as serve.ts wires them
   const gateways = createGateways({ settings, store, mailer, log, reserved });
   const app = createApp({
     settings,

@@ -1,6 +1,6 @@
 // The server's DNS side in this process, on a real SQLite file: the settings loaded from the
 // same flags, the signing keys read as a start reads them (src/zone-signing.ts), the stored SOA
-// serial kept as main.ts keeps it (src/zone-serial.ts), and startDnsServer on loopback port 0. For tests
+// serial kept as serve.ts keeps it (src/zone-serial.ts), and startDnsServer on loopback port 0. For tests
 // that check what a restarted server would answer without spawning one (a start is ~1.4 s of CPU).
 import { loadSettings, type Settings } from "../../src/config.ts";
 import { AnswerCache } from "../../src/dns/answer-cache.ts";
@@ -24,7 +24,7 @@ export interface ZoneDns {
   close(): Promise<void>;
 }
 
-/** zoneSigning reads REGSRV_TEST_BREAK_DNSSEC from the process's environment, as main.ts runs it. */
+/** zoneSigning reads REGSRV_TEST_BREAK_DNSSEC from the process's environment, as serve.ts runs it. */
 function withTestEnv<T>(env: Record<string, string>, run: () => T): T {
   const saved = process.env.REGSRV_TEST_BREAK_DNSSEC;
   if (env.REGSRV_TEST_BREAK_DNSSEC !== undefined) process.env.REGSRV_TEST_BREAK_DNSSEC = env.REGSRV_TEST_BREAK_DNSSEC;
@@ -71,7 +71,7 @@ export async function startZoneDns(args: string[], env: Record<string, string> =
       close() {
         closed ??= (async () => {
           await dns.close();
-          closeSerial(); // as main.ts's shutdown: the last changes get their serial now
+          closeSerial(); // as serve.ts's shutdown: the last changes get their serial now
           db.$client.close();
         })();
         return closed;
