@@ -320,6 +320,8 @@ interface Connection {
   answered: boolean;
   /** since when output has waited for the peer to take it (0: none waits) */
   outputSince: number;
+  /** a zone transfer is under way: never closed to make room (at most MAX_TRANSFERS are) */
+  transferring: boolean;
 }
 
 /** A connection this new, with nothing received yet, is on its way to a query, not idle. */
@@ -366,7 +368,7 @@ function listenTcp(
       idle.destroy();
       forget(idle);
     }
-    const connection: Connection = { client, partial: false, busySince: 0, acceptedAt: Date.now(), answered: false, outputSince: 0 };
+    const connection: Connection = { client, partial: false, busySince: 0, acceptedAt: Date.now(), answered: false, outputSince: 0, transferring: false };
     connections.set(socket, connection);
     perClient.set(client, (perClient.get(client) ?? 0) + 1);
     socket.on("close", () => forget(socket));
@@ -391,12 +393,13 @@ function listenTcp(
   });
 }
 
-/** The oldest connection (of one client, or of any when null) with no message under way and nothing left to write. */
+/** The oldest connection (of one client, or of any when null) with no message under way, nothing left to write and no transfer going. */
 function oldestIdle(connections: Map<TcpSocket, Connection>, client: string | null, acceptedBefore: number): TcpSocket | undefined {
   for (const [socket, connection] of connections)
     if (
       (client === null || connection.client === client) &&
       !connection.partial &&
+      !connection.transferring &&
       socket.writableLength === 0 &&
       (connection.acceptedAt < acceptedBefore || connection.answered)
     )
@@ -416,12 +419,18 @@ function longestBusy(connections: Map<TcpSocket, Connection>, client: string | n
   return found;
 }
 
-/** The connection (of one client, or of any when null) whose output has waited for its peer the longest. */
+/** The connection (of one client, or of any when null), with no transfer going, whose output has waited for its peer the longest. */
 function longestUnread(connections: Map<TcpSocket, Connection>, client: string | null): TcpSocket | undefined {
   let found: TcpSocket | undefined;
   let since = Number.POSITIVE_INFINITY;
   for (const [socket, connection] of connections)
-    if ((client === null || connection.client === client) && socket.writableLength > 0 && connection.outputSince > 0 && connection.outputSince < since) {
+    if (
+      (client === null || connection.client === client) &&
+      !connection.transferring &&
+      socket.writableLength > 0 &&
+      connection.outputSince > 0 &&
+      connection.outputSince < since
+    ) {
       since = connection.outputSince;
       found = socket;
     }
@@ -542,8 +551,10 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
         socket.destroy(); // the peer sees the transfer end without its closing SOA, and retries
         return false;
       }
-      if (next.done) streaming = null;
-      else messages.push(next.value);
+      if (next.done) {
+        streaming = null;
+        connection.transferring = false;
+      } else messages.push(next.value);
     }
     if (messages.length > 0 && !send(...messages)) return false;
     if (more && !waitingForDrain) {
@@ -591,6 +602,7 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
         continue;
       }
       streaming = reply;
+      connection.transferring = true;
       if (!pump()) return;
     }
     // The deadline is for a message on its way in: whole ones waiting behind a transfer or

@@ -78,6 +78,10 @@ function axfr(port: number, query = encodeQuery("example.test", "AXFR"), timeout
       reject(new Error(`transfer incomplete after ${messages.length} messages`));
     }, timeoutMs);
     socket.on("error", reject);
+    socket.on("close", () => {
+      clearTimeout(timer);
+      reject(new Error(`connection closed after ${messages.length} messages`)); // a no-op once resolved
+    });
     socket.on("data", (chunk: Buffer) => {
       pending = Buffer.concat([pending, chunk]);
       while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
@@ -226,6 +230,40 @@ describe("zone transfers over sockets", () => {
     } finally {
       for (const socket of stalled) socket.destroy();
       await dns.close().catch(() => {});
+    }
+  });
+});
+
+describe("a transfer under way at the connection caps", () => {
+  test("is never the connection closed to make room, though its output is all flushed between turns", async () => {
+    const source = snapshots(() => lazyRows(30_000));
+    const tcp = { maxConnections: 2, maxPerClient: 2, idleTimeoutMs: 10_000, messageTimeoutMs: 5_000 };
+    const dns = await startTestDns(zoneWith([{ cidr: "127.0.0.0/8", key: "" }]), lookups, [], { openSnapshot: source.open, tcp });
+    const held: ReturnType<typeof connect>[] = [];
+    try {
+      let done = false;
+      const transfer = axfr(dns.port).finally(() => (done = true));
+      for (let i = 0; i < 100 && source.state.pulled === 0; i++) await Bun.sleep(5);
+      // newcomers, each answered and then left open: each one past the cap pushes out an idle one
+      let newcomers = 0;
+      while (!done && newcomers < 300) {
+        const socket = connect(dns.port, "127.0.0.1");
+        socket.on("error", () => {});
+        const query = encodeQuery("home.example.test", "A", { id: newcomers });
+        await new Promise<void>((resolve) => {
+          socket.once("data", () => resolve());
+          socket.once("close", () => resolve());
+          socket.write(Buffer.concat([Buffer.from([query.length >> 8, query.length & 0xff]), query]));
+        });
+        held.push(socket);
+        newcomers++;
+      }
+      const messages = await transfer;
+      expect(newcomers).toBeGreaterThan(1);
+      expect(messages.flatMap((m) => decode(m).answers ?? []).filter((a) => a.type === "SOA")).toHaveLength(2);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await dns.close();
     }
   });
 });
