@@ -320,8 +320,8 @@ interface Connection {
   answered: boolean;
   /** since when output has waited for the peer to take it (0: none waits) */
   outputSince: number;
-  /** a zone transfer is under way: never closed to make room (at most MAX_TRANSFERS are) */
-  transferring: boolean;
+  /** the zone transfer under way, its next message taken when the peer has read the last one; never closed to make room (at most MAX_TRANSFERS are) */
+  stream: MessageStream | null;
 }
 
 /** A connection this new, with nothing received yet, is on its way to a query, not idle. */
@@ -368,7 +368,7 @@ function listenTcp(
       idle.destroy();
       forget(idle);
     }
-    const connection: Connection = { client, partial: false, busySince: 0, acceptedAt: Date.now(), answered: false, outputSince: 0, transferring: false };
+    const connection: Connection = { client, partial: false, busySince: 0, acceptedAt: Date.now(), answered: false, outputSince: 0, stream: null };
     connections.set(socket, connection);
     perClient.set(client, (perClient.get(client) ?? 0) + 1);
     socket.on("close", () => forget(socket));
@@ -399,7 +399,7 @@ function oldestIdle(connections: Map<TcpSocket, Connection>, client: string | nu
     if (
       (client === null || connection.client === client) &&
       !connection.partial &&
-      !connection.transferring &&
+      connection.stream === null &&
       socket.writableLength === 0 &&
       (connection.acceptedAt < acceptedBefore || connection.answered)
     )
@@ -426,7 +426,7 @@ function longestUnread(connections: Map<TcpSocket, Connection>, client: string |
   for (const [socket, connection] of connections)
     if (
       (client === null || connection.client === client) &&
-      !connection.transferring &&
+      connection.stream === null &&
       socket.writableLength > 0 &&
       connection.outputSince > 0 &&
       connection.outputSince < since
@@ -502,9 +502,7 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
   // nor memory beyond one socket buffer, and is cut by the idle timeout.
   let waitingForDrain = false;
   let ended = false;
-  /** a transfer going out: its next message is taken when the peer has read the last one */
-  let streaming: MessageStream | null = null;
-  socket.on("close", () => streaming?.return(undefined));
+  socket.on("close", () => connection.stream?.return(undefined));
   /** Frames messages, written together; false when the connection is gone. */
   const send = (...replies: Buffer[]): boolean => {
     let length = 0;
@@ -534,27 +532,25 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
    * connection is gone.
    */
   const pump = (): boolean => {
-    if (!streaming || waitingForDrain) return true;
+    if (!connection.stream || waitingForDrain) return true;
     const turnStarted = performance.now();
     const messages: Buffer[] = [];
     let more = false;
-    while (streaming) {
+    while (connection.stream) {
       if (messages.length === TRANSFER_MESSAGES_PER_TURN || (messages.length > 0 && performance.now() - turnStarted >= TRANSFER_TURN_MS)) {
         more = true;
         break;
       }
       let next: IteratorResult<Buffer, void>;
       try {
-        next = streaming.next();
+        next = connection.stream.next();
       } catch (e) {
         log(`dns: a zone transfer to ${socket.remoteAddress} failed: ${(e as Error).message}`);
         socket.destroy(); // the peer sees the transfer end without its closing SOA, and retries
         return false;
       }
-      if (next.done) {
-        streaming = null;
-        connection.transferring = false;
-      } else messages.push(next.value);
+      if (next.done) connection.stream = null;
+      else messages.push(next.value);
     }
     if (messages.length > 0 && !send(...messages)) return false;
     if (more && !waitingForDrain) {
@@ -571,7 +567,7 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
     answerPending();
   }
   function resumeSending() {
-    if (socket.writableLength === 0) connection.outputSince = 0;
+    watchOutput();
     if (!waitingForDrain || socket.destroyed) return;
     waitingForDrain = false;
     socket.resume();
@@ -580,7 +576,7 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
   const answerPending = () => {
     let completed = false;
     if (!pump()) return;
-    while (!waitingForDrain && !streaming && pending.length >= 2) {
+    while (!waitingForDrain && !connection.stream && pending.length >= 2) {
       const length = pending.readUInt16BE(0);
       if (pending.length < 2 + length) break;
       const message = pending.subarray(2, 2 + length);
@@ -601,8 +597,7 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
         if (!send(reply)) return;
         continue;
       }
-      streaming = reply;
-      connection.transferring = true;
+      connection.stream = reply;
       if (!pump()) return;
     }
     // The deadline is for a message on its way in: whole ones waiting behind a transfer or
@@ -610,7 +605,7 @@ function serveConnection(socket: TcpSocket, connection: Connection, respond: Tcp
     const arriving = pending.length > 0 && (pending.length < 2 || pending.length < 2 + pending.readUInt16BE(0));
     if (!arriving) stopDeadline();
     else if (completed || deadline === undefined) startDeadline(); // a new message has begun
-    if (ended && !waitingForDrain && !streaming) {
+    if (ended && !waitingForDrain && !connection.stream) {
       // Half-close from the peer: everything it sent is answered; a partial message never will be.
       if (pending.length > 0) socket.destroy();
       else socket.end();
