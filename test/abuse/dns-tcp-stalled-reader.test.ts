@@ -9,7 +9,7 @@ import { afterAll, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import type { ZoneSnapshot } from "../../src/dns/transfer.ts";
 import type { GatewayRecord } from "../../src/gateway-data.ts";
-import { decode, encodeQuery, seededStore, startTestDns, tcpExchange, testZone } from "../dns/client.ts";
+import { decode, encodeQuery, seededStore, startTestDns, tcpExchange, tcpFramed, testZone } from "../dns/client.ts";
 
 const seeded = seededStore();
 afterAll(() => seeded.cleanup());
@@ -17,7 +17,6 @@ const lookups = { gateway: seeded.store.findGatewayByName };
 // ~10 KB an answer over TCP: 2,000 of them (20 MB) are far past what loopback's socket buffers hold
 const txt: [string, string][] = Array.from({ length: 40 }, (_, i) => ["@", String(i % 10).repeat(250)]);
 const tcp = { maxConnections: 4, maxPerClient: 4, idleTimeoutMs: 300, messageTimeoutMs: 300 };
-const framed = (query: Buffer) => Buffer.concat([Buffer.from([query.length >> 8, query.length & 0xff]), query]);
 
 /** Connects, sends `payloads` a few milliseconds apart, and neither reads (past one chunk) nor closes. */
 async function stalledPeer(port: number, payloads: Buffer[]): Promise<Socket> {
@@ -37,11 +36,7 @@ async function stalledPeer(port: number, payloads: Buffer[]): Promise<Socket> {
  * than the idle time: always some progress, never caught up.
  */
 async function tricklePeer(port: number, queries: Buffer[], everyMs: number): Promise<Socket> {
-  const socket = connect({ port, host: "127.0.0.1" });
-  socket.on("error", () => {});
-  socket.on("data", () => socket.pause());
-  await new Promise((resolve) => socket.once("connect", resolve));
-  socket.write(Buffer.concat(queries));
+  const socket = await stalledPeer(port, [Buffer.concat(queries)]);
   const timer = setInterval(() => socket.resume(), everyMs);
   socket.on("close", () => clearInterval(timer));
   return socket;
@@ -69,7 +64,7 @@ test("peers that pipeline queries and never read are cut after the idle time; th
     // Sent one at a time, the queries are answered as they come until the output stalls; the
     // rest wait unread in the kernel (reading is paused then), so no message is under way and
     // the message deadline never starts (sent at once, the unanswered ones in hand start it).
-    const queries = Array.from({ length: 2000 }, (_, i) => framed(encodeQuery("example.test", "TXT", { id: i })));
+    const queries = Array.from({ length: 2000 }, (_, i) => tcpFramed(encodeQuery("example.test", "TXT", { id: i })));
     peers.push(...(await Promise.all(Array.from({ length: tcp.maxConnections }, () => stalledPeer(dns.port, queries)))));
     expect(await waitFor(() => answered(dns.port))).toBe(true);
   } finally {
@@ -85,7 +80,7 @@ test("peers that take their answers a chunk at a time, so never idle, do not kee
   const dns = await startTestDns(testZone({ txt: big }), lookups, [], { tcp: { ...tcp, idleTimeoutMs: 10_000 } });
   const peers: Socket[] = [];
   try {
-    const queries = Array.from({ length: 1000 }, (_, i) => framed(encodeQuery("example.test", "TXT", { id: i })));
+    const queries = Array.from({ length: 1000 }, (_, i) => tcpFramed(encodeQuery("example.test", "TXT", { id: i })));
     peers.push(...(await Promise.all(Array.from({ length: tcp.maxConnections }, () => tricklePeer(dns.port, queries, 100)))));
     await Bun.sleep(500);
     // each newcomer is answered at once, at the cost of one reader's connection
@@ -118,7 +113,7 @@ test("a zone transfer to a peer that never reads ends after the idle time: its s
     };
   };
   const dns = await startTestDns(testZone({ transferAcl: [{ cidr: "127.0.0.0/8", key: "" }] }), lookups, [], { tcp, openSnapshot });
-  const peer = await stalledPeer(dns.port, [framed(encodeQuery("example.test", "AXFR"))]);
+  const peer = await stalledPeer(dns.port, [tcpFramed(encodeQuery("example.test", "AXFR"))]);
   try {
     expect(await waitFor(() => open === 1)).toBe(true);
     expect(await waitFor(() => open === 0)).toBe(true);

@@ -51,6 +51,9 @@ export function udpExchange(port: number, message: Buffer, timeoutMs = 2000, hos
   });
 }
 
+/** A DNS message as it goes over TCP: its length in two octets, then the message (RFC 1035 4.2.2). */
+export const tcpFramed = (message: Buffer): Buffer => Buffer.concat([Buffer.from([message.length >> 8, message.length & 0xff]), message]);
+
 /** Sends messages on one TCP connection (each length-prefixed) and collects `expected` replies. */
 export function tcpExchange(port: number, messages: Buffer[], expected = messages.length, timeoutMs = 3000, host = "127.0.0.1"): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
@@ -77,7 +80,7 @@ export function tcpExchange(port: number, messages: Buffer[], expected = message
         resolve(replies);
       }
     });
-    socket.write(Buffer.concat(messages.map((m) => Buffer.concat([Buffer.from([m.length >> 8, m.length & 0xff]), m]))));
+    socket.write(Buffer.concat(messages.map(tcpFramed)));
   });
 }
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createSocket } from "node:dgram";
 import { connect } from "node:net";
 import { createResponder } from "../../src/dns/responder.ts";
-import { decode, encodeQuery, seededStore, startTestDns, tcpExchange, testZone, udpExchange } from "./client.ts";
+import { decode, encodeQuery, seededStore, startTestDns, tcpExchange, tcpFramed, testZone, udpExchange } from "./client.ts";
 
 const SEED = Number(process.env.DNS_FUZZ_SEED ?? 20240101);
 const COUNT = 10_000;
@@ -156,7 +156,7 @@ describe(`fuzz (seed ${SEED})`, () => {
             socket.end(Buffer.concat([Buffer.from([0xff, 0xff]), garbageRng.bytes(100)])); // promises 65535 octets, sends 100
           else if (kind === 2) {
             const body = mutate(garbageRng);
-            socket.end(Buffer.concat([Buffer.from([body.length >> 8, body.length & 0xff]), body]));
+            socket.end(tcpFramed(body));
           } else {
             socket.write(garbageRng.bytes(garbageRng.int(50) + 1));
             setTimeout(() => socket.destroy(), 20);

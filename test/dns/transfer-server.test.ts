@@ -4,7 +4,7 @@ import { connect } from "node:net";
 import type { GatewayRecord } from "../../src/gateway-data.ts";
 import type { ZoneSnapshot } from "../../src/dns/transfer.ts";
 import type { DnsSettings } from "../../src/config.ts";
-import { decode, encodeQuery, seededStore, startTestDns, tcpExchange, testZone, udpExchange } from "./client.ts";
+import { decode, encodeQuery, seededStore, startTestDns, tcpExchange, tcpFramed, testZone, udpExchange } from "./client.ts";
 import { haveTools } from "../support/tools.ts";
 
 const seeded = seededStore();
@@ -97,7 +97,7 @@ function axfr(port: number, query = encodeQuery("example.test", "AXFR"), timeout
         }
       }
     });
-    socket.write(Buffer.concat([Buffer.from([query.length >> 8, query.length & 0xff]), query]));
+    socket.write(tcpFramed(query));
   });
 }
 
@@ -178,7 +178,7 @@ describe("zone transfers over sockets", () => {
         socket.pause(); // read one chunk, then stop
       });
       const query = encodeQuery("example.test", "AXFR");
-      socket.write(Buffer.concat([Buffer.from([query.length >> 8, query.length & 0xff]), query]));
+      socket.write(tcpFramed(query));
       // the server sends until the socket buffers are full, then waits for the reader
       await settled(() => source.state.pulled);
       expect(source.state.open).toBe(1);
@@ -205,7 +205,7 @@ describe("zone transfers over sockets", () => {
       for (let i = 0; i < 8; i++) {
         const socket = connect(dns.port, "127.0.0.1");
         socket.on("data", () => socket.pause());
-        socket.write(Buffer.concat([Buffer.from([query.length >> 8, query.length & 0xff]), query]));
+        socket.write(tcpFramed(query));
         stalled.push(socket);
       }
       for (let i = 0; i < 100 && source.state.open < 8; i++) await Bun.sleep(20);
@@ -253,7 +253,7 @@ describe("a transfer under way at the connection caps", () => {
         await new Promise<void>((resolve) => {
           socket.once("data", () => resolve());
           socket.once("close", () => resolve());
-          socket.write(Buffer.concat([Buffer.from([query.length >> 8, query.length & 0xff]), query]));
+          socket.write(tcpFramed(query));
         });
         held.push(socket);
         newcomers++;
@@ -299,7 +299,7 @@ describe("a query pipelined behind a transfer", () => {
           }
         });
         const queries = [encodeQuery("example.test", "AXFR"), encodeQuery("home.example.test", "A", { id: 4242 })];
-        socket.write(Buffer.concat(queries.map((q) => Buffer.concat([Buffer.from([q.length >> 8, q.length & 0xff]), q]))));
+        socket.write(Buffer.concat(queries.map(tcpFramed)));
       });
       const records = replies.slice(0, -1).flatMap((m) => m.answers ?? []);
       expect(records.filter((a) => a.type === "SOA")).toHaveLength(2);

@@ -14,7 +14,7 @@ import { createNotifier, type NotifyResult } from "../../src/dns/notify.ts";
 import { TsigSigner, tsigErrorReply, verifyRequest } from "../../src/dns/tsig.ts";
 import { encodeResponse, parseQuery, TCP_LIMIT, type Query, type TsigRecord } from "../../src/dns/wire.ts";
 import type { ResourceRecord } from "../../src/dns/zone.ts";
-import { testZone } from "./client.ts";
+import { tcpFramed, testZone } from "./client.ts";
 
 const KEY: TsigKey = { name: "xfr-key.", algorithm: "hmac-sha256", secret: Buffer.alloc(32, 0x3c).toString("base64") };
 
@@ -77,7 +77,7 @@ async function standInPrimary() {
       while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
         const message = pending.subarray(2, 2 + pending.readUInt16BE(0));
         pending = pending.subarray(2 + message.length);
-        for (const out of respond(message, "tcp")) socket.write(Buffer.concat([Buffer.from([out.length >> 8, out.length & 0xff]), out]));
+        for (const out of respond(message, "tcp")) socket.write(tcpFramed(out));
       }
     });
   });

@@ -5,7 +5,7 @@
 // addresses (127.0.0.x), against startDnsServer with small caps.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
-import { decode, encodeQuery, seededStore, startTestDns, testZone } from "../dns/client.ts";
+import { decode, encodeQuery, seededStore, startTestDns, tcpFramed, testZone } from "../dns/client.ts";
 
 const seeded = seededStore();
 afterAll(() => seeded.cleanup());
@@ -65,8 +65,7 @@ function open(port: number, from: string): Promise<Client> {
   });
 }
 
-const frame = (m: Buffer) => Buffer.concat([Buffer.from([m.length >> 8, m.length & 0xff]), m]);
-const QUERY = frame(encodeQuery("home.example.test", "A", { id: 7 }));
+const QUERY = tcpFramed(encodeQuery("home.example.test", "A", { id: 7 }));
 
 /** A connection that asked and got its answer: idle. */
 async function idleClient(port: number, from: string): Promise<Client> {
@@ -182,7 +181,7 @@ describe("TCP connection caps", () => {
   test("pipelined queries on one connection are all answered, in order", async () => {
     const client = await open(dns.port, "127.0.0.5");
     opened.push(client);
-    client.socket.write(Buffer.concat(Array.from({ length: 20 }, (_, i) => frame(encodeQuery("home.example.test", "A", { id: i + 1 })))));
+    client.socket.write(Buffer.concat(Array.from({ length: 20 }, (_, i) => tcpFramed(encodeQuery("home.example.test", "A", { id: i + 1 })))));
     expect(await client.whenReplies(20)).toBe(20);
     expect(client.replies.map((r) => r.readUInt16BE(0))).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   });
