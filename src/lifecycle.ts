@@ -3,6 +3,7 @@
 // server's code loads, so a signal during start-up still ends in a clean exit 0, and a SIGHUP
 // then is acted on once start-up is done. A subcommand (domains, backup...) never installs them:
 // Ctrl-C ends it as any command line tool.
+import { SettingsError } from "./config.ts";
 import { errorText, oneLine, stdoutLog as log } from "./log.ts";
 
 const closers: (() => unknown)[] = [];
@@ -15,6 +16,19 @@ let reloading = Promise.resolve();
 export function fail(message: string, code = 2): never {
   process.stderr.write(`registration-server: ${oneLine(message)}\n`);
   process.exit(code);
+}
+
+/**
+ * Runs one step of start-up: a SettingsError ends it with its own line, anything else with
+ * `what` first; exit 2, or the error's `exitCode` (a lock another connection holds passes: 1).
+ */
+export async function orFail<T>(what: string, start: () => T | Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (e) {
+    if (e instanceof SettingsError) fail(e.message);
+    fail(`${what}: ${(e as Error).message}`, (e as { exitCode?: number }).exitCode ?? 2);
+  }
 }
 
 /** Runs `close` at shutdown, before everything registered earlier. */

@@ -2,8 +2,8 @@
 // its settings here and only then loads the server (src/serve.ts), so `--version`, a settings
 // error or `domains list` does not load the HTTP, mail and metrics libraries.
 import { dispatch, topLevelHelp } from "./cli/index.ts";
-import { loadSettings, SettingsError, VERSION } from "./config.ts";
-import { fail, installSignalHandlers } from "./lifecycle.ts";
+import { loadSettings, VERSION } from "./config.ts";
+import { installSignalHandlers, orFail } from "./lifecycle.ts";
 
 const command = await dispatch(process.argv.slice(2));
 if ("exit" in command) process.exit(command.exit);
@@ -12,12 +12,7 @@ installSignalHandlers();
 // A reload reads the same sources: this command line, the environment as it was at start.
 const argv = command.serve;
 const env = { ...process.env };
-let loaded: ReturnType<typeof loadSettings>;
-try {
-  loaded = loadSettings(argv, env);
-} catch (e) {
-  fail(e instanceof SettingsError ? e.message : `settings: ${(e as Error).message}`);
-}
+const loaded = await orFail("settings", () => loadSettings(argv, env));
 if (loaded.help) {
   process.stdout.write(topLevelHelp());
   process.exit(0);

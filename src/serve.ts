@@ -21,24 +21,14 @@ import { countingMailer, createMailer, MailCounters } from "./mail/mailer.ts";
 import { applyReload, planReload, reloadableMailer, reloadedLine, restartLine } from "./ops/reload.ts";
 import { staticLabels } from "./names.ts";
 import { openFilesLimit } from "./process-limits.ts";
-import { DatabaseBusy, openDatabase } from "./store/db.ts";
+import { openDatabase } from "./store/db.ts";
 import { createStore } from "./store/domains.ts";
 import { watchDatabaseFile } from "./store/file-watch.ts";
 import { openZoneSnapshot } from "./store/zone-reader.ts";
 import { createSweeper } from "./store/sweeper.ts";
 import { startZoneSerial } from "./zone-serial.ts";
 import { zoneSigning } from "./zone-signing.ts";
-import { acceptReloads, fail, isStopping, onShutdown } from "./lifecycle.ts";
-
-async function orFail<T>(what: string, start: () => T | Promise<T>): Promise<T> {
-  try {
-    return await start();
-  } catch (e) {
-    if (e instanceof SettingsError) fail(e.message);
-    // a lock another connection holds passes: exit 1, which systemd's Restart=on-failure retries
-    fail(`${what}: ${(e as Error).message}`, e instanceof DatabaseBusy ? 1 : 2);
-  }
-}
+import { acceptReloads, fail, isStopping, onShutdown, orFail } from "./lifecycle.ts";
 
 /** Starts the server on settings main.ts read from `argv` and `env` (a reload reads them again). */
 export async function serve({

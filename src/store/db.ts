@@ -94,7 +94,10 @@ function assertWritable(path: string): void {
 }
 
 /** Another connection held the write lock past WRITE_LOCK_WAIT_MS: a passing state, not a bad file (serve.ts exits 1, not 2). */
-export class DatabaseBusy extends Error {}
+export class DatabaseBusy extends Error {
+  /** for start-up's exit (src/lifecycle.ts orFail): 1, which systemd's Restart=on-failure retries */
+  readonly exitCode = 1;
+}
 
 /** A write lock taken and given back: SQLite opens a file it cannot write read-only without a word. */
 function probeWrite(sqlite: Database): void {
