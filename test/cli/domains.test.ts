@@ -12,7 +12,7 @@ import { createStore } from "../../src/store/domains.ts";
 import { decode, encodeQuery, udpExchange } from "../dns/client.ts";
 import { info, subscribe } from "../support/helpers.ts";
 import { cliInProcess } from "../support/cli.ts";
-import { serverCommand } from "../support/server-bundle.ts";
+import { serverCommand } from "../support/server-binary.ts";
 import { freePort, type RunningServer, runCli, startServer } from "../support/server.ts";
 
 // A CLI run in a child process is a process start (about a second on a loaded machine).

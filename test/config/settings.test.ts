@@ -33,7 +33,7 @@ async function start(options: Parameters<typeof startServer>[0]) {
 
 describe("--help and --version", () => {
   test("--help prints usage naming the flags and exits 0", async () => {
-    // from source, as `npm start` runs it (the other spawns run the bundle: test/support/server-bundle.ts)
+    // from source, as `npm start` runs it (the other spawns run the compiled binary: test/support/server-binary.ts)
     const r = await runCli(["--help"], { command: SOURCE_COMMAND });
     expect(r.code).toBe(0);
     for (const flag of ["--config", "--domain", "--host", "--http-port", "--public-url", "--dns-host", "--dns-port", "--db"]) expect(r.stdout).toContain(flag);

@@ -5,7 +5,7 @@ import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { subscribe, waitFor } from "../support/helpers.ts";
-import { serverCommand } from "../support/server-bundle.ts";
+import { serverCommand } from "../support/server-binary.ts";
 import { get, loopbackArgs, startServer, TEST_SERVER_ENV, type RunningServer } from "../support/server.ts";
 
 const cleanups: (() => unknown)[] = [];

@@ -6,13 +6,13 @@
 // error message is the line's reason.
 import { afterAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { chmodSync, closeSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { embeddedMigrations } from "../../src/store/migrations.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { createStore } from "../../src/store/domains.ts";
-import { serverCommand } from "../support/server-bundle.ts";
+import { serverCommand } from "../support/server-binary.ts";
 import { loopbackArgs, runCli } from "../support/server.ts";
 
 const dirs: string[] = [];
@@ -70,12 +70,10 @@ function canRunAsNobody(): boolean {
   console.warn("skipped: needs root and setpriv to run the server as nobody");
   return false;
 }
-/** The server's start-up on `path` as nobody (uid 65534), until it exits: the bundle (test/support/server-bundle.ts), readable by all. */
+/** The server's start-up on `path` as nobody (uid 65534), until it exits: the compiled binary (test/support/server-binary.ts), readable by all. */
 async function startAsNobody(path: string) {
-  const bun = realpathSync(process.execPath);
-  const [, bundle] = await serverCommand();
   return runCli([], {
-    command: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bun, bundle, ...loopbackArgs(path)],
+    command: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ...(await serverCommand()), ...loopbackArgs(path)],
   });
 }
 

@@ -6,7 +6,7 @@ import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { get, loopbackArgs, TEST_SERVER_ENV } from "../support/server.ts";
-import { serverCommand } from "../support/server-bundle.ts";
+import { serverCommand } from "../support/server-binary.ts";
 import { freshName, waitFor } from "../support/helpers.ts";
 
 const cleanups: (() => unknown)[] = [];

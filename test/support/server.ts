@@ -1,6 +1,6 @@
 // Starts the real server as a child process on loopback ports it binds itself (port 0, read back
-// from its ready line), with a real SQLite file. The child runs src/ bundled once per run
-// (test/support/server-bundle.ts): it starts faster than from source.
+// from its ready line), with a real SQLite file. The child is the compiled binary, built once per
+// state of the sources (test/support/server-binary.ts): what ships, and faster to start than source.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { createSocket } from "node:dgram";
@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { afterAll, beforeAll } from "bun:test";
 import { resendEnv, startResendStandIn, type ResendStandIn } from "./resend.ts";
 import { join } from "node:path";
-import { serverCommand } from "./server-bundle.ts";
+import { serverCommand } from "./server-binary.ts";
 
 /** `bun src/main.ts` as `npm start` runs it, for the tests that pin running from source. */
 export const SOURCE_COMMAND = [process.execPath, join(import.meta.dir, "..", "..", "src", "main.ts")];
@@ -110,7 +110,7 @@ export interface StartOptions {
   /** reuse an existing directory/database (e.g. after kill -9) */
   dir?: string;
   dbPath?: string;
-  /** command to run instead of the bundled src/main.ts (test/support/server-bundle.ts), e.g. the compiled binary or SOURCE_COMMAND */
+  /** command to run instead of the compiled binary (test/support/server-binary.ts), e.g. SOURCE_COMMAND */
   command?: string[];
   /** a command that runs the server's command (its arguments follow), e.g. a shell that sets `ulimit -n` first */
   wrapper?: string[];
