@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { parseCidr } from "./addresses.ts";
-import pkg from "../package.json";
+import { VERSION } from "./version.ts";
 
 export interface DnsSettings {
   /** zone apex without trailing dot, lower case, e.g. "example.test" */
@@ -106,8 +106,6 @@ export interface LimitSettings {
   /** an IPv6 /48 gets this many times a client's (/64's) budget */
   ipv6SiteFactor: number;
 }
-
-export const VERSION: string = pkg.version;
 
 /** A setting that cannot be used: main prints the message on one line, each quoted value in it cut to its first 100 characters, and exits 2. */
 export class SettingsError extends Error {
@@ -430,7 +428,8 @@ export function settingsTable(): string {
   return ["| flag | TOML key | default | what it sets |", "| --- | --- | --- | --- |", ...rows].join("\n");
 }
 
-function helpText(): string {
+/** The text of --help, made from KEYS when asked for (not at every start). */
+export function helpText(): string {
   const width = 26;
   const pad = (left: string) => (left.length >= width ? `${left}\n${" ".repeat(width + 2)}` : left.padEnd(width));
   const flags = KEYS.filter((k) => k.flag).map(
@@ -452,8 +451,6 @@ e.g. REGISTRATION_HTTP_PORT=8080. RESEND_API_KEY sets email.resend_api_key. READ
 ${keys.join("\n")}
 `;
 }
-
-export const HELP = helpText();
 
 type Raw = Record<string, unknown>;
 

@@ -2,7 +2,8 @@
 // its settings here and only then loads the server (src/serve.ts), so `--version`, a settings
 // error or `domains list` does not load the HTTP, mail and metrics libraries.
 import { dispatch, topLevelHelp } from "./cli/index.ts";
-import { loadSettings, VERSION } from "./config.ts";
+import { loadSettings } from "./config.ts";
+import { VERSION } from "./version.ts";
 import { installSignalHandlers, orFail } from "./lifecycle.ts";
 
 const command = await dispatch(process.argv.slice(2));

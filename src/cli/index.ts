@@ -1,7 +1,7 @@
 // The subcommands of the one binary: which one runs, its own options and positional arguments,
 // and the rest (--config, --db, --admin-port...) read by loadSettings as `serve` reads them.
 // Exit codes: 0 done, 1 failed (one line why), 2 bad usage or settings.
-import { HELP, loadSettings, SettingsError, type Settings } from "../config.ts";
+import { helpText, loadSettings, SettingsError, type Settings } from "../config.ts";
 import { CliError, type Invocation, out, quietOnClosedStdout } from "./common.ts";
 
 interface Command {
@@ -75,7 +75,7 @@ const COMMANDS: Record<string, Command> = {
 /** `registration-server --help`: serve's help with the subcommands listed first. */
 export function topLevelHelp(): string {
   const lines = Object.values(COMMANDS).map((c) => `  registration-server ${c.usage}`);
-  return HELP.replace(
+  return helpText().replace(
     /^Usage: (.*)$/m,
     `Usage: registration-server [serve] [--config FILE] [flags]\n${lines.join("\n")}\n  (each takes --help; \`serve\` is the default)`,
   );

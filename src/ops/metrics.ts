@@ -7,7 +7,7 @@ import { readdirSync } from "node:fs";
 import { Elysia } from "elysia";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { OTHER_ROUTE, STATUS_LABELS, type HttpCounters } from "../api/counters.ts";
-import { VERSION } from "../config.ts";
+import { VERSION } from "../version.ts";
 import { queryCell, RCODE_LABELS, SLOT, TRANSPORT_LABELS, TYPE_LABELS, type DnsCounters } from "../dns/counters.ts";
 import { MODE } from "../gateway-data.ts";
 import { MAIL_KINDS, MAIL_RESULTS, type MailCounters } from "../mail/mailer.ts";

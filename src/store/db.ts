@@ -4,7 +4,7 @@ import { Database } from "bun:sqlite";
 import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
-import { VERSION } from "../config.ts";
+import { VERSION } from "../version.ts";
 import { embeddedMigrations, type Migration } from "./migrations.ts";
 import * as schema from "./schema.ts";
 

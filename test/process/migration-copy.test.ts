@@ -9,7 +9,7 @@ import { Database } from "bun:sqlite";
 import { copyFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { VERSION } from "../../src/config.ts";
+import { VERSION } from "../../src/version.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { embeddedMigrations } from "../../src/store/migrations.ts";
 import { LEGACY_DB_FILE, LEGACY_DOMAINS } from "../support/make-legacy-db.ts";

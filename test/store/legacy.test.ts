@@ -4,7 +4,7 @@ import { Database } from "bun:sqlite";
 import { copyFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { VERSION } from "../../src/config.ts";
+import { VERSION } from "../../src/version.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { createStore } from "../../src/store/domains.ts";
 import { LEGACY, LEGACY_DB_FILE, LEGACY_DOMAINS, LEGACY_MIGRATIONS, LEGACY_SCHEMA, makeLegacyDb } from "../support/make-legacy-db.ts";
