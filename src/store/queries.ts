@@ -351,33 +351,6 @@ export function createQueries(db: Db) {
     .set({ accountId: v("accountId"), verified: false, verificationToken: "", verificationExpires: 0, pendingEmail: "", pendingOptout: false })
     .where(eq(domains.id, p("id")))
     .prepare();
-  // Expiry warnings (expiry.warn_days): a bounded page, read on the sweep's connection; the rows
-  // are walked in id order (nothing indexes the last ping), stopping at `limit` matches.
-  const quiet = db
-    .select({
-      id: domains.id,
-      name: domains.name,
-      timestamp: domains.timestamp,
-      email: accounts.email,
-      keepToken: domains.keepToken,
-      keepExpires: domains.keepExpires,
-    })
-    .from(domains)
-    .innerJoin(accounts, eq(accounts.id, domains.accountId))
-    .where(
-      and(
-        gt(domains.id, p("after")),
-        lt(domains.timestamp, p("warnBefore")),
-        gte(domains.timestamp, p("freeBefore")),
-        ne(domains.warnedFor, domains.timestamp),
-        eq(domains.verified, true),
-        ne(accounts.email, ""),
-        eq(accounts.optout, false),
-      ),
-    )
-    .orderBy(asc(domains.id))
-    .limit(p("limit"))
-    .prepare();
   // Stores the link a warning is about to carry, unless the name was pinged (or warned) meanwhile.
   const prepareWarning = db
     .update(domains)
@@ -402,47 +375,6 @@ export function createQueries(db: Db) {
     .set({ timestamp: sql`max(${domains.timestamp}, ${p("now")})`, keepExpires: 0 })
     .where(eq(domains.id, p("id")))
     .returning({ timestamp: domains.timestamp })
-    .prepare();
-  // The expiry's window: the last id of the next `scan` rows, and how many there are.
-  const scanWindow = db
-    .select({ id: domains.id })
-    .from(domains)
-    .where(gt(domains.id, p("after")))
-    .orderBy(asc(domains.id))
-    .limit(p("scan"))
-    .as("scan_window");
-  const staleWindow = db
-    .select({ last: sql<number | null>`max(${scanWindow.id})`, rows: sql<number>`count(*)` })
-    .from(scanWindow)
-    .prepare();
-  // One read of every row: a single statement costs far less than the walk's batches, and
-  // bounds the walk to the ids where stale rows are.
-  const isStale = sql`${domains.timestamp} < ${p("cutoff")}`;
-  const staleCensus = db
-    .select({
-      total: sql<number>`count(*)`,
-      stale: sql<number>`count(*) filter (where ${isStale})`,
-      first: sql<number | null>`min(${domains.id}) filter (where ${isStale})`,
-      last: sql<number | null>`max(${domains.id}) filter (where ${isStale})`,
-    })
-    .from(domains)
-    .prepare();
-  // Fixed statements, bound per batch: building an IN list of ids per batch prepared a new
-  // 500-parameter statement each time, whose native memory waited for the GC.
-  const deleteStale = db
-    .delete(domains)
-    .where(
-      inArray(
-        domains.id,
-        db
-          .select({ id: domains.id })
-          .from(domains)
-          .where(and(gt(domains.id, p("after")), lte(domains.id, p("last")), lt(domains.timestamp, p("cutoff"))))
-          .orderBy(asc(domains.id))
-          .limit(p("limit")),
-      ),
-    )
-    .returning({ id: domains.id, name: domains.name })
     .prepare();
 
   /** The account a domain belongs to before any email is verified (the Rust server's convention). */
@@ -471,6 +403,7 @@ export function createQueries(db: Db) {
   }
 
   return {
+    ...createSweepQueries(db),
     findDomainByToken(token: string): Domain | undefined {
       return token ? byToken.get({ token }) : undefined;
     },
@@ -614,16 +547,6 @@ export function createQueries(db: Db) {
       sqlite.transaction(() => revoke.run({ id, accountId: noEmailAccountId() }))();
     },
 
-    /** How many domains there are and how many were last seen before `cutoff`, before a sweep removes any. */
-    countStale(cutoff: number): StaleCensus {
-      return staleCensus.get({ cutoff })!;
-    },
-
-    /** Up to `limit` names in the warning window whose owner was not warned of this silence. */
-    quietNames(query: QuietQuery): QuietName[] {
-      return quiet.all({ ...query });
-    },
-
     /**
      * Stores `token` as the name's keep link (until `expires`) before its warning is sent; false
      * when the name was pinged, kept or warned since it was read.
@@ -648,6 +571,93 @@ export function createQueries(db: Db) {
         const [kept] = keep.all({ id: row.id, now });
         return { outcome: "kept", name: row.name, timestamp: kept.timestamp };
       })();
+    },
+  };
+}
+
+/**
+ * The expiry's queries alone: what the sweep thread (store/sweep-worker.ts) prepares on its own
+ * connection, instead of every statement createQueries holds. createQueries includes them.
+ */
+export function createSweepQueries(db: Db) {
+  // Expiry warnings (expiry.warn_days): a bounded page, read on the sweep's connection; the rows
+  // are walked in id order (nothing indexes the last ping), stopping at `limit` matches.
+  const quiet = db
+    .select({
+      id: domains.id,
+      name: domains.name,
+      timestamp: domains.timestamp,
+      email: accounts.email,
+      keepToken: domains.keepToken,
+      keepExpires: domains.keepExpires,
+    })
+    .from(domains)
+    .innerJoin(accounts, eq(accounts.id, domains.accountId))
+    .where(
+      and(
+        gt(domains.id, p("after")),
+        lt(domains.timestamp, p("warnBefore")),
+        gte(domains.timestamp, p("freeBefore")),
+        ne(domains.warnedFor, domains.timestamp),
+        eq(domains.verified, true),
+        ne(accounts.email, ""),
+        eq(accounts.optout, false),
+      ),
+    )
+    .orderBy(asc(domains.id))
+    .limit(p("limit"))
+    .prepare();
+  // The expiry's window: the last id of the next `scan` rows, and how many there are.
+  const scanWindow = db
+    .select({ id: domains.id })
+    .from(domains)
+    .where(gt(domains.id, p("after")))
+    .orderBy(asc(domains.id))
+    .limit(p("scan"))
+    .as("scan_window");
+  const staleWindow = db
+    .select({ last: sql<number | null>`max(${scanWindow.id})`, rows: sql<number>`count(*)` })
+    .from(scanWindow)
+    .prepare();
+  // One read of every row: a single statement costs far less than the walk's batches, and
+  // bounds the walk to the ids where stale rows are.
+  const isStale = sql`${domains.timestamp} < ${p("cutoff")}`;
+  const staleCensus = db
+    .select({
+      total: sql<number>`count(*)`,
+      stale: sql<number>`count(*) filter (where ${isStale})`,
+      first: sql<number | null>`min(${domains.id}) filter (where ${isStale})`,
+      last: sql<number | null>`max(${domains.id}) filter (where ${isStale})`,
+    })
+    .from(domains)
+    .prepare();
+  // Fixed statements, bound per batch: building an IN list of ids per batch prepared a new
+  // 500-parameter statement each time, whose native memory waited for the GC.
+  const deleteStale = db
+    .delete(domains)
+    .where(
+      inArray(
+        domains.id,
+        db
+          .select({ id: domains.id })
+          .from(domains)
+          .where(and(gt(domains.id, p("after")), lte(domains.id, p("last")), lt(domains.timestamp, p("cutoff"))))
+          .orderBy(asc(domains.id))
+          .limit(p("limit")),
+      ),
+    )
+    .returning({ id: domains.id, name: domains.name })
+    .prepare();
+
+  return {
+    /** How many domains there are and how many were last seen before `cutoff`, before a sweep removes any. */
+    countStale(cutoff: number): StaleCensus {
+      return staleCensus.get({ cutoff })!;
+    },
+
+    /** Up to `limit` names in the warning window whose owner was not warned of this silence. */
+    quietNames(query: QuietQuery): QuietName[] {
+      return quiet.all({ ...query });
     },
 
     /** One step of the expiry's walk: removes stale domains among the next rows after `batch.after`. */

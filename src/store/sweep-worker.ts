@@ -3,7 +3,7 @@
 // stalling the event loop that answers DNS and HTTP.
 import { AnswerVersions } from "../dns/answer-cache.ts";
 import { openDatabase } from "./db.ts";
-import { createQueries, type Queries, type QuietName, type QuietQuery, type StaleBatch, type StaleCensus } from "./queries.ts";
+import { createSweepQueries, type QuietName, type QuietQuery, type StaleBatch, type StaleCensus } from "./queries.ts";
 
 declare const self: Worker;
 
@@ -23,7 +23,7 @@ export type SweepReply =
   | { kind: "failed"; message: string };
 
 let db: ReturnType<typeof openDatabase> | undefined;
-let queries: Queries | undefined;
+let queries: ReturnType<typeof createSweepQueries> | undefined;
 let versions: AnswerVersions | undefined;
 
 self.onmessage = (event: MessageEvent<SweepRequest>) => {
@@ -32,7 +32,7 @@ self.onmessage = (event: MessageEvent<SweepRequest>) => {
   try {
     if (request.kind === "open") {
       db = openDatabase(request.path, { check: false });
-      queries = createQueries(db);
+      queries = createSweepQueries(db);
       versions = request.versions && new AnswerVersions(request.versions);
       reply = { kind: "opened" };
     } else if (request.kind === "close") {
