@@ -61,11 +61,20 @@ test("peers that pipeline queries and never read are cut after the idle time; th
   const dns = await startTestDns(testZone({ txt }), lookups, [], { tcp });
   const peers: Socket[] = [];
   try {
-    // Sent one at a time, the queries are answered as they come until the output stalls; the
-    // rest wait unread in the kernel (reading is paused then), so no message is under way and
-    // the message deadline never starts (sent at once, the unanswered ones in hand start it).
-    const queries = Array.from({ length: 2000 }, (_, i) => tcpFramed(encodeQuery("example.test", "TXT", { id: i })));
+    // Sent 50 at a time, the queries are answered as they come until the output stalls; the
+    // rest wait unread in the kernel (reading is paused then). Each write holds whole messages,
+    // so none is under way and the message deadline never starts: the idle time cuts the peer.
+    const queries = Array.from({ length: 40 }, (_, chunk) =>
+      Buffer.concat(Array.from({ length: 50 }, (_, i) => tcpFramed(encodeQuery("example.test", "TXT", { id: chunk * 50 + i })))),
+    );
     peers.push(...(await Promise.all(Array.from({ length: tcp.maxConnections }, () => stalledPeer(dns.port, queries)))));
+    // Cut by the server: a peer that reads nothing learns it on its next write (a reset). A
+    // newcomer alone would not show it: past the caps, a stalled reader also makes room for one.
+    const cut = peers.map((p) => new Promise<void>((resolve) => p.once("close", () => resolve())));
+    await Bun.sleep(2 * tcp.idleTimeoutMs);
+    for (const p of peers) p.write(tcpFramed(encodeQuery("example.test", "A")));
+    await Promise.race([Promise.all(cut), Bun.sleep(5000)]);
+    expect(peers.map((p) => p.destroyed)).toEqual(peers.map(() => true));
     expect(await waitFor(() => answered(dns.port))).toBe(true);
   } finally {
     for (const p of peers) p.destroy();
