@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { AnswerCache } from "../../src/dns/answer-cache.ts";
 import { startDnsServer } from "../../src/dns/server.ts";
-import { decode, encodeQuery, hasIpv6Loopback, tcpExchange, testZone, udpExchange } from "./client.ts";
+import { decode, encodeQuery, hasIpv6Loopback, tcpExchange, testAnswerCache, testZone, udpExchange } from "./client.ts";
 
 const txtOf = (reply: Buffer) =>
   decode(reply)
@@ -13,7 +13,7 @@ const txtOf = (reply: Buffer) =>
 describe("DNS reload", () => {
   test("after reload(zone) the next query answers the new TXT record over UDP and TCP, though the old answer was cached", async () => {
     const zone = testZone({ txt: [["@", "v=first"]] });
-    const dns = await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, log: () => {} });
+    const dns = await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, cache: testAnswerCache(), log: () => {} });
     try {
       const ask = () => udpExchange(dns.port, encodeQuery("example.test", "TXT"));
       expect(txtOf(await ask())).toEqual(["v=first"]);

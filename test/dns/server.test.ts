@@ -5,7 +5,7 @@ import { createSocket } from "node:dgram";
 import { createServer } from "node:net";
 import { AnswerCache } from "../../src/dns/answer-cache.ts";
 import { startDnsServer } from "../../src/dns/server.ts";
-import { decode, encodeQuery, GATEWAYS, packet, seededStore, startTestDns, tcpExchange, testZone, udpExchange } from "./client.ts";
+import { decode, encodeQuery, GATEWAYS, packet, seededStore, startTestDns, tcpExchange, testAnswerCache, testZone, udpExchange } from "./client.ts";
 
 const LONG_A = "a".repeat(300);
 const LONG_B = "é".repeat(200); // 400 octets in UTF-8: split by octets, joined back intact
@@ -331,7 +331,7 @@ describe("failures", () => {
   });
 
   test("port 0: UDP and TCP are bound on one port of the system's choosing, and the server names it", async () => {
-    const own = await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, log: () => {} });
+    const own = await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, cache: testAnswerCache(), log: () => {} });
     try {
       expect(own.port).toBeGreaterThan(0);
       expect(decode(await udpExchange(own.port, encodeQuery("example.test", "SOA"))).rcode).toBe("NOERROR");
@@ -346,7 +346,9 @@ describe("failures", () => {
     await new Promise<void>((resolve) => taken.bind(0, "127.0.0.1", () => resolve()));
     const { port } = taken.address();
     try {
-      await expect(startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, log: () => {} })).rejects.toThrow();
+      await expect(
+        startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, cache: testAnswerCache(), log: () => {} }),
+      ).rejects.toThrow();
     } finally {
       taken.close();
     }
@@ -357,11 +359,13 @@ describe("failures", () => {
     await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", () => resolve()));
     const { port } = taken.address() as { port: number };
     try {
-      await expect(startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, log: () => {} })).rejects.toThrow();
+      await expect(
+        startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, cache: testAnswerCache(), log: () => {} }),
+      ).rejects.toThrow();
     } finally {
       await new Promise<void>((resolve) => taken.close(() => resolve()));
     }
-    const again = await startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, log: () => {} });
+    const again = await startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, cache: testAnswerCache(), log: () => {} });
     await again.close();
   });
 });
@@ -401,7 +405,14 @@ describe("shutdown", () => {
     await own.close();
     expect(performance.now() - t0).toBeLessThan(1000);
     await closedByServer;
-    const again = await startDnsServer({ host: "127.0.0.1", port: own.port, zone, lookups: { gateway: () => undefined }, log: () => {} });
+    const again = await startDnsServer({
+      host: "127.0.0.1",
+      port: own.port,
+      zone,
+      lookups: { gateway: () => undefined },
+      cache: testAnswerCache(),
+      log: () => {},
+    });
     await again.close();
   });
 });

@@ -3,13 +3,13 @@
 // serial kept as serve.ts keeps it (src/zone-serial.ts), and startDnsServer on loopback port 0. For tests
 // that check what a restarted server would answer without spawning one (a start is ~1.4 s of CPU).
 import { loadSettings, type Settings } from "../../src/config.ts";
-import { AnswerCache } from "../../src/dns/answer-cache.ts";
 import { startDnsServer } from "../../src/dns/server.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { createStore, type Store } from "../../src/store/domains.ts";
 import { openZoneSnapshot } from "../../src/store/zone-reader.ts";
 import { startZoneSerial } from "../../src/zone-serial.ts";
 import { zoneSigning } from "../../src/zone-signing.ts";
+import { testAnswerCache } from "../dns/client.ts";
 import { TEST_SERVER_ENV } from "./server.ts";
 
 export interface ZoneDns {
@@ -56,7 +56,7 @@ export async function startZoneDns(args: string[], env: Record<string, string> =
       port: 0,
       zone: settings.dns,
       lookups: { gateway: store.findGatewayByName, serial: () => versions.serial() },
-      cache: new AnswerCache(undefined, versions),
+      cache: testAnswerCache(versions),
       openSnapshot: () => openZoneSnapshot({ db }),
       dnssec: signing && { key: signing.key, published: signing.published, corruptSignatures: signing.corruptSignatures },
       log,
