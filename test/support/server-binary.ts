@@ -141,9 +141,19 @@ async function build(): Promise<string> {
     let fd: number;
     try {
       fd = openSync(lock, "wx");
-    } catch {
-      // another test process builds it: wait, unless it died building
-      if (staleLock(lock)) rmSync(lock, { recursive: true, force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      // another test process builds it: wait, unless it died building. The stale lock is moved
+      // aside before it goes, so a fresh one another process made meanwhile is never removed.
+      if (staleLock(lock)) {
+        const aside = `${lock}.${process.pid}.stale`;
+        try {
+          renameSync(lock, aside);
+          rmSync(aside, { recursive: true, force: true });
+        } catch {
+          // another waiter moved it first
+        }
+      }
       await Bun.sleep(50);
       continue;
     }
@@ -153,7 +163,12 @@ async function build(): Promise<string> {
       if (!existsSync(binary)) await compile(dir);
       removeUnused(dir);
     } finally {
-      rmSync(lock, { force: true });
+      // ours only: a waiter that judged it stale may have let another builder make its own
+      try {
+        if (readFileSync(lock, "utf8") === String(process.pid)) rmSync(lock, { force: true });
+      } catch {
+        // gone already
+      }
     }
   }
   return dir;
