@@ -52,6 +52,13 @@ export function udpExchange(port: number, message: Buffer, timeoutMs = 2000, hos
   });
 }
 
+/** The SOA serial the server on `port` answers for `zone`, over UDP. */
+export async function soaSerial(port: number, zone = "example.test"): Promise<number> {
+  const soa = decode(await udpExchange(port, encodeQuery(zone, "SOA"))).answers?.find((a) => a.type === "SOA");
+  if (!soa) throw new Error(`no SOA for ${zone} from 127.0.0.1:${port}`);
+  return (soa as { data: { serial: number } }).data.serial;
+}
+
 /** A DNS message as it goes over TCP: its length in two octets, then the message (RFC 1035 4.2.2). */
 export const tcpFramed = (message: Buffer): Buffer => Buffer.concat([Buffer.from([message.length >> 8, message.length & 0xff]), message]);
 

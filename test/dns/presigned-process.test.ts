@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { get, startServer, type RunningServer } from "../support/server.ts";
 import { haveTools } from "../support/tools.ts";
 import { startZoneDns } from "../support/zone-dns.ts";
-import { decode, encodeQuery, udpExchange } from "./client.ts";
+import { soaSerial } from "./client.ts";
 
 let server: RunningServer;
 const dir = mkdtempSync(join(tmpdir(), "regsrv-presigned-proc-"));
@@ -111,8 +111,7 @@ describe("turning dns.dnssec on or off (restarts on one file)", () => {
     const serialOf = async (env: Record<string, string>) => {
       const s = await startZoneDns(["--domain", "example.test", "--db", dbPath], env);
       try {
-        const soa = decode(await udpExchange(s.dnsPort, encodeQuery("example.test", "SOA"))).answers?.find((a) => a.type === "SOA");
-        return (soa as { data: { serial: number } }).data.serial;
+        return await soaSerial(s.dnsPort);
       } finally {
         await s.close();
       }

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { todaySerial } from "../../src/store/zone-journal.ts";
-import { decode, encodeQuery, udpExchange } from "../dns/client.ts";
+import { soaSerial } from "../dns/client.ts";
 import { openSqlite, subscribe, waitFor, writeToml } from "../support/helpers.ts";
 import { get, startServer, type RunningServer } from "../support/server.ts";
 import { startZoneDns } from "../support/zone-dns.ts";
@@ -20,11 +20,6 @@ afterAll(async () => {
 });
 
 const settings = (tunnel: string) => writeToml(dir, `[dns]\ntunnel_addresses = ["${tunnel}"]\n`);
-
-async function soaSerial(port: number): Promise<number> {
-  const reply = decode(await udpExchange(port, encodeQuery("example.test", "SOA")));
-  return (reply.answers![0] as any).data.serial;
-}
 
 /** The journal as the file holds it: changes not yet published, and changesets kept. */
 function journal(path: string): { unpublished: number; changesets: number } {

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { decode, encodeQuery, udpExchange } from "../dns/client.ts";
+import { decode, soaSerial } from "../dns/client.ts";
 import { subscribe, waitFor, writeToml } from "../support/helpers.ts";
 import { get, startServer, type RunningServer } from "../support/server.ts";
 import { haveTools } from "../support/tools.ts";
@@ -29,10 +29,6 @@ afterAll(async () => {
   secondary.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function soaSerial(port: number): Promise<number> {
-  return (decode(await udpExchange(port, encodeQuery("example.test", "SOA"))).answers![0] as { data: { serial: number } }).data.serial;
-}
 
 async function dig(port: number, ...args: string[]): Promise<string[]> {
   const child = Bun.spawn(["dig", "@127.0.0.1", "-p", String(port), "-y", `hmac-sha256:xfr-key.:${secret}`, "+nocmd", "+nostats", "+tries=1", ...args], {
