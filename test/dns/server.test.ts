@@ -292,6 +292,10 @@ describe("TCP connections", () => {
   });
 });
 
+/** A server of the zone with no gateway rows, on `port` (0: the system's choice). */
+const emptyServerOn = (port: number) =>
+  startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, cache: testAnswerCache(), log: () => {} });
+
 describe("failures", () => {
   test("a failing lookup answers SERVFAIL and the server keeps answering", async () => {
     let broken = true;
@@ -331,7 +335,7 @@ describe("failures", () => {
   });
 
   test("port 0: UDP and TCP are bound on one port of the system's choosing, and the server names it", async () => {
-    const own = await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups: { gateway: () => undefined }, cache: testAnswerCache(), log: () => {} });
+    const own = await emptyServerOn(0);
     try {
       expect(own.port).toBeGreaterThan(0);
       expect(decode(await udpExchange(own.port, encodeQuery("example.test", "SOA"))).rcode).toBe("NOERROR");
@@ -346,9 +350,7 @@ describe("failures", () => {
     await new Promise<void>((resolve) => taken.bind(0, "127.0.0.1", () => resolve()));
     const { port } = taken.address();
     try {
-      await expect(
-        startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, cache: testAnswerCache(), log: () => {} }),
-      ).rejects.toThrow();
+      await expect(emptyServerOn(port)).rejects.toThrow();
     } finally {
       taken.close();
     }
@@ -359,13 +361,11 @@ describe("failures", () => {
     await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", () => resolve()));
     const { port } = taken.address() as { port: number };
     try {
-      await expect(
-        startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, cache: testAnswerCache(), log: () => {} }),
-      ).rejects.toThrow();
+      await expect(emptyServerOn(port)).rejects.toThrow();
     } finally {
       await new Promise<void>((resolve) => taken.close(() => resolve()));
     }
-    const again = await startDnsServer({ host: "127.0.0.1", port, zone, lookups: { gateway: () => undefined }, cache: testAnswerCache(), log: () => {} });
+    const again = await emptyServerOn(port);
     await again.close();
   });
 });
@@ -405,14 +405,7 @@ describe("shutdown", () => {
     await own.close();
     expect(performance.now() - t0).toBeLessThan(1000);
     await closedByServer;
-    const again = await startDnsServer({
-      host: "127.0.0.1",
-      port: own.port,
-      zone,
-      lookups: { gateway: () => undefined },
-      cache: testAnswerCache(),
-      log: () => {},
-    });
+    const again = await emptyServerOn(own.port);
     await again.close();
   });
 });
