@@ -92,6 +92,41 @@ export function tcpExchange(port: number, messages: Buffer[], expected = message
   });
 }
 
+/** What `ask` tells of an answer: dig's view of it, for tests where the client is not what is tested. */
+export interface Asked {
+  status: string;
+  /** the header flags set, as dig names them: qr aa tc rd ra ad cd */
+  flags: string[];
+  answers: packet.Answer[];
+  /** the answer section, one record a line, for failure messages */
+  text: string;
+}
+
+/**
+ * One question to `address` ("host:port"), with EDNS (4096) and the DO bit when `dnssec`, over
+ * UDP and again over TCP when the reply is truncated: what `dig +dnssec` does, at a fraction of a
+ * dig process's start (~45 ms of CPU each), for tests whose subject is the server or the resolver.
+ */
+export async function ask(address: string, name: string, type: string, options: { dnssec?: boolean; recurse?: boolean } = {}): Promise<Asked> {
+  const separator = address.lastIndexOf(":");
+  const host = address.slice(0, separator);
+  const port = Number(address.slice(separator + 1));
+  const query = encodeQuery(name, type, {
+    flags: options.recurse === false ? 0 : packet.RECURSION_DESIRED,
+    edns: { udpPayloadSize: 4096, flags: options.dnssec ? packet.DNSSEC_OK : 0 },
+  });
+  let reply = decode(await udpExchange(port, query, 5000, host));
+  if (reply.flag_tc) reply = decode((await tcpExchange(port, [query], 1, 5000, host))[0]);
+  const names = ["qr", "aa", "tc", "rd", "ra", "ad", "cd"] as const;
+  const answers = reply.answers ?? [];
+  return {
+    status: reply.rcode,
+    flags: names.filter((flag) => reply[`flag_${flag}`]),
+    answers,
+    text: answers.map((a) => `${a.name} ${a.type} ${JSON.stringify((a as { data?: unknown }).data)}`).join("\n"),
+  };
+}
+
 /** Whether this machine has the IPv6 loopback (::1) to test on; tests that need it skip, saying so, when not. */
 export function hasIpv6Loopback(): boolean {
   const found = Object.values(networkInterfaces()).some((list) => list?.some((a) => a.family === "IPv6" && a.address === "::1"));

@@ -9,13 +9,13 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dig } from "../e2e/lib/dig.ts";
 import { run } from "../e2e/lib/proc.ts";
 import { startUnbound, type Unbound } from "../e2e/lib/unbound.ts";
 import { cliInProcess } from "../support/cli.ts";
 import { subscribe, writeToml } from "../support/helpers.ts";
 import { get, startServer, type RunningServer } from "../support/server.ts";
 import { startZoneDns, type ZoneDns } from "../support/zone-dns.ts";
+import { ask } from "../dns/client.ts";
 import { haveTools } from "../support/tools.ts";
 
 // Process starts, resolvers and validators: seconds each on a loaded machine.
@@ -124,22 +124,22 @@ describe.skipIf(!haveTools("unbound", "dig", "delv", "dnssec-dsfromkey"))("a sig
   test("unbound holding the DS answers each with the ad flag", async () => {
     const unbound = await validatingUnbound(server, ds, "unbound-good");
     for (const [name, type, negative] of QUESTIONS) {
-      const answer = await dig(unbound.address, name, type, { dnssec: true });
-      expect(answer.flags, `${name} ${type}\n${answer.raw}\n${unbound.daemon.output()}`).toContain("ad");
+      const answer = await ask(unbound.address, name, type, { dnssec: true });
+      expect(answer.flags, `${name} ${type}\n${answer.text}\n${unbound.daemon.output()}`).toContain("ad");
       expect(answer.status).toBe("NOERROR");
-      expect(answer.answer.filter((r) => r.type === type).length > 0).toBe(!negative);
+      expect(answer.answers.filter((r) => r.type === type).length > 0).toBe(!negative);
     }
   });
 
   test("the delegated PageKite zone resolves as insecure through unbound (not bogus), its missing DS validated", async () => {
     const unbound = resolvers[0];
     // learn the zone cut first, as a resolver minimising its queries does
-    const ns = await dig(unbound.address, `${ZONE}.${ZONE}`, "NS", { dnssec: true });
-    expect(ns.status, ns.raw).toBe("NOERROR");
+    const ns = await ask(unbound.address, `${ZONE}.${ZONE}`, "NS", { dnssec: true });
+    expect(ns.status, ns.text).toBe("NOERROR");
     expect(ns.flags).not.toContain("ad");
-    const kite = await dig(unbound.address, `a1b2c3.f00dfeed.1a2b3c4d0123456789abcdef0123456789ab.https-443.${label}.${ZONE}.${ZONE}`, "A", { dnssec: true });
-    expect(kite.status, `${kite.raw}\n${unbound.daemon.output()}`).toBe("NOERROR");
-    expect(kite.answer.map((r) => r.data)).toEqual(["255.255.255.1"]);
+    const kite = await ask(unbound.address, `a1b2c3.f00dfeed.1a2b3c4d0123456789abcdef0123456789ab.https-443.${label}.${ZONE}.${ZONE}`, "A", { dnssec: true });
+    expect(kite.status, `${kite.text}\n${unbound.daemon.output()}`).toBe("NOERROR");
+    expect(kite.answers.map((r) => (r as { data: unknown }).data)).toEqual(["255.255.255.1"]);
     expect(await delv(server, ds, `${ZONE}.${ZONE}`, "DS")).toContain("; negative response, fully validated");
   });
 
@@ -148,21 +148,23 @@ describe.skipIf(!haveTools("unbound", "dig", "delv", "dnssec-dsfromkey"))("a sig
     const late = await subscribe(server);
     const name = `_acme-challenge.${late.name.replace(/\..*$/, "")}.${ZONE}`;
     // what an ACME client does first: find the zone of the challenge name
-    const before = await dig(unbound.address, name, "SOA", { dnssec: true });
+    const before = await ask(unbound.address, name, "SOA", { dnssec: true });
     expect(before.flags).toContain("ad");
     expect((await get(server, `/dnsconfig?token=${late.token}&challenge=set-late`)).status).toBe(200);
-    const txt = await dig(unbound.address, name, "TXT", { dnssec: true });
-    expect(txt.flags, txt.raw).toContain("ad");
-    expect(txt.answer.filter((r) => r.type === "TXT").map((r) => r.data)).toEqual(['"set-late"']);
+    const txt = await ask(unbound.address, name, "TXT", { dnssec: true });
+    expect(txt.flags, txt.text).toContain("ad");
+    expect(txt.answers.filter((r) => r.type === "TXT").map((r) => Buffer.concat(r.data as Buffer[]).toString())).toEqual(["set-late"]);
   });
 
   test("the key survives a restart: the same DNSKEY and DS, still validating", async () => {
-    const before = await dig(`127.0.0.1:${server.dnsPort}`, ZONE, "DNSKEY", { recurse: false });
+    const dnskeys = async (port: number) =>
+      (await ask(`127.0.0.1:${port}`, ZONE, "DNSKEY", { recurse: false })).answers.filter((r) => r.type === "DNSKEY").map((r) => JSON.stringify(r.data));
+    const before = await dnskeys(server.dnsPort);
+    expect(before).toHaveLength(1);
     expect(await server.stop()).toBe(0);
     const again = await restart();
     expect(again.output()).toContain("signing with the stored ecdsap256sha256 key");
-    const after = await dig(`127.0.0.1:${again.dnsPort}`, ZONE, "DNSKEY", { recurse: false });
-    expect(after.answer.map((r) => r.data)).toEqual(before.answer.map((r) => r.data));
+    expect(await dnskeys(again.dnsPort)).toEqual(before);
     expect(await dsOfCli()).toBe(ds);
     expect(await delv(again, ds, `${label}.${ZONE}`, "A")).toContain("; fully validated");
     await again.close();
@@ -172,8 +174,8 @@ describe.skipIf(!haveTools("unbound", "dig", "delv", "dnssec-dsfromkey"))("a sig
     const broken = await restart({ REGSRV_TEST_BREAK_DNSSEC: "1" });
     expect(broken.output()).toContain("every signature is broken on purpose");
     const unbound = await validatingUnbound(broken, ds, "unbound-broken");
-    const answer = await dig(unbound.address, `${label}.${ZONE}`, "A", { dnssec: true });
-    expect(answer.status, answer.raw).toBe("SERVFAIL");
+    const answer = await ask(unbound.address, `${label}.${ZONE}`, "A", { dnssec: true });
+    expect(answer.status, answer.text).toBe("SERVFAIL");
     expect(unbound.daemon.output()).toMatch(/validation failure.*signature crypto failed/);
     expect(await delv(broken, ds, `${label}.${ZONE}`, "A")).not.toContain("fully validated");
   });
