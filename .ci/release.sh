@@ -27,9 +27,10 @@ for target in $targets; do
   out="registration-server-$version-$target"
   echo "release: $out"
   target_args=$args
-  # musl builds carry no bytecode: Bun issue 24144 reports a --bytecode musl binary crashing at
-  # start, and no machine here can start a musl binary to show ours does not (CI smoke-tests
-  # the x64 and arm64 glibc ones). They parse their code at start instead (~0.1 s more CPU).
+  # musl builds carry no bytecode: https://github.com/oven-sh/bun/issues/24144 reports a
+  # --bytecode musl binary crashing at start, and no machine here can start a musl binary to
+  # show ours does not (CI smoke-tests the x64 and arm64 glibc ones). They parse their code at
+  # start instead (~0.1 s more CPU).
   case $target in *musl*) target_args=${args//--bytecode/} ;; esac
   # shellcheck disable=SC2086 # $target_args is the word list of the build script
   bun build $target_args --target="bun-$target" --outfile "dist/$out"

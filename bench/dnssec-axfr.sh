@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The signed full transfer (SPEC 9, presigned AXFR): how long `dig AXFR` takes to receive a
+# The signed full transfer (presigned AXFR: docs/dns.md, "Zone transfers"): how long `dig AXFR` takes to receive a
 # DOMAINS-name zone (default 100,000) from ours with dns.dnssec on, cold (a fresh process, an
 # empty signature cache: every RRset signed during the transfer) and warm (the same process
 # again), against PowerDNS (gsqlite3, `pdnsutil secure-zone`, which builds the NSEC chain and

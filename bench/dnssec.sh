@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DNSSEC answers (SPEC 9): DO-bit query throughput of ours signed (dns.dnssec = true) against
+# DNSSEC answers (docs/dns.md, "Signed answers"): DO-bit query throughput of ours signed (dns.dnssec = true) against
 # PowerDNS signed (gsqlite3, `pdnsutil secure-zone`, default packet cache) and ours unsigned, in
 # the same rounds, same 10,000-name zone and dnsperf query file as bench/dns.sh, every query
 # with the DO bit (dnsperf -D). Per server and round: the first FIRST_SECONDS (20) from a fresh

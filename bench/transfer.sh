@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Zone transfers (SPEC section 8) into a real NSD secondary, TSIG-signed (hmac-sha256) as in
+# Zone transfers (docs/dns.md, "Zone transfers") into a real NSD secondary, TSIG-signed (hmac-sha256) as in
 # production, everything on loopback, the primary pinned to SERVER_CPU and the secondary and
 # load to LOAD_CPU. One run of three measurements (usage: bench/transfer.sh [ROUNDS], default 1):
 #  1. full transfer of a TRANSFER_NAMES-name zone (100,000): seconds from starting a fresh NSD

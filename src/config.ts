@@ -39,7 +39,7 @@ export interface DnsSettings {
   warmUpQueries?: number;
   /** dns.pagekite_address: glue of ns.<domain>.<domain>.; "" when there is none to give */
   pagekiteAddress: string;
-  /** dns.dnssec: answers to queries with the DO bit are signed (SPEC 9); absent (zones built by hand in tests) = off */
+  /** dns.dnssec: answers to queries with the DO bit are signed (docs/dns.md, "DNSSEC"); absent (zones built by hand in tests) = off */
   dnssec?: boolean;
   /** dns.dnssec_algorithm: of the key made at the first start with dns.dnssec on */
   dnssecAlgorithm?: DnssecAlgorithm;
@@ -819,7 +819,7 @@ function checkAddresses(key: string, list: string[], source: string): string[] {
 /** A key or algorithm name as the wire and the digest have it: ASCII lower case with its trailing dot. */
 const KEY_NAME = /^(?=.{1,254}$)([a-z0-9_-]{1,63}\.)+$/;
 
-/** dns.tsig_keys, dns.transfer_acl, dns.notify, dns.journal_max_changes, dns.transfer_image_mb, dns.pagekite_address (SPEC section 8). */
+/** dns.tsig_keys, dns.transfer_acl, dns.notify, dns.journal_max_changes, dns.transfer_image_mb, dns.pagekite_address (docs/dns.md, "Zone transfers"). */
 function transferSettings(
   get: <T>(key: string) => T,
   src: (key: string) => string,

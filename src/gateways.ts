@@ -133,7 +133,7 @@ export function createGateways({ settings, store, mailer, log, reserved }: Gatew
   return {
     /**
      * Registers a free valid name; else hands a taken one to the holder of its live reclamation
-     * token; else says why not (docs/api.md, "/subscribe in order"). Returns the label and the
+     * token; else says why not (docs/api.md, "Endpoints": `/subscribe` in order). Returns the label and the
      * new API token.
      */
     subscribe(request: Subscription, now: number): { label: string; token: string } {

@@ -92,7 +92,7 @@ export async function serve({
   // Secondaries (dns.notify) hear of each new serial at once (src/dns/notify.ts).
   const notifier = createNotifier({ zone: settings.dns, log });
   onShutdown(() => notifier.close());
-  // DNSSEC (SPEC 9): the key is made at the first start with dns.dnssec on, then kept.
+  // DNSSEC (docs/dns.md, "The key"): the key is made at the first start with dns.dnssec on, then kept.
   const dnssec = settings.dns.dnssec ? await orFail("cannot read or store the DNSSEC key", () => zoneSigning(db, settings, now(), log)) : undefined;
   // The SOA serial: stored, bumped once per batch of DNS-visible changes (src/zone-serial.ts).
   // DNS answers from its own thread and connection; a committed write bumps the answer cache's

@@ -1,7 +1,8 @@
-// The zone's DNSSEC keys as a start reads them (SPEC 9): the signing key, made and stored at the
-// first start with dns.dnssec on, the other keys of a rollover under way, and the log lines that
-// tell the operator which key signs and which DS the registrar needs. serve.ts calls it once at
-// start; tests that answer DNS in their own process call it on the same file.
+// The zone's DNSSEC keys as a start reads them (docs/dns.md, "The key"): the signing key, made
+// and stored at the first start with dns.dnssec on, the other keys of a rollover under way, and
+// the log lines that tell the operator which key signs and which DS the registrar needs.
+// serve.ts calls it once at start; tests that answer DNS in their own process call it on the
+// same file.
 import type { Settings } from "./config.ts";
 import { dnskeyOf, dsOf, dsText, loadSigner, type SigningKey } from "./dns/dnssec.ts";
 import type { Db } from "./store/db.ts";

@@ -1,5 +1,6 @@
-// `dnssec ds`: the DS records (SHA-256) of the zone's DNSKEY RRset, for the registrar (SPEC 9),
-// and `dnssec roll prepublish|switch|retire`: a key rollover (double-DS, README "DNSSEC").
+// `dnssec ds`: the DS records (SHA-256) of the zone's DNSKEY RRset, for the registrar, and
+// `dnssec roll prepublish|switch|retire`: a key rollover (double-DS). docs/dns.md, "Commands";
+// the steps: README, "Rolling the key".
 // Read from the database, where the server made the key at its first start with dns.dnssec on.
 import { existsSync } from "node:fs";
 import { type DnssecAlgorithm, dnskeyOf, dsOf, dsText } from "../dns/dnssec.ts";

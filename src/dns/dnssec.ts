@@ -1,4 +1,4 @@
-// DNSSEC signing (SPEC 9): the zone's one combined signing key, RRSIGs over RRsets in their
+// DNSSEC signing (docs/dns.md, "DNSSEC"): the zone's one combined signing key, RRSIGs over RRsets in their
 // canonical form (RFC 4034 6), the DNSKEY and DS records, and a bounded signature cache.
 // Pure: no sockets, no store. The responder signs answers with it; transfers sign the zone.
 //

@@ -1,4 +1,4 @@
-// The zone presigned for secondaries (SPEC 9): every owner of the full-transfer walk in
+// The zone presigned for secondaries (docs/dns.md, "Zone transfers"): every owner of the full-transfer walk in
 // canonical order, each authoritative RRset followed by its RRSIG, the DNSKEY at the apex,
 // and a complete NSEC chain (RFC 4034 4, RFC 4035 2.3), so that a secondary, which has no
 // key, answers validly. Streamed: one owner and the previous owner's NSEC types in hand.

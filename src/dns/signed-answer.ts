@@ -1,4 +1,4 @@
-// A zone answer made DNSSEC-signed (SPEC 9): the apex DNSKEY answered, negative answers in
+// A zone answer made DNSSEC-signed (docs/dns.md, "DNSSEC"): the apex DNSKEY answered, negative answers in
 // compact denial of existence (RFC 9824), and an RRSIG after every RRset. Pure: the signer
 // (dnssec.ts) holds the key and the signature cache; the responder decides when to call this.
 import type { Signer } from "./dnssec.ts";

@@ -1,4 +1,4 @@
-// DNS in a thread of its own (SPEC 7): its sockets keep answering while the main thread waits
+// DNS in a thread of its own (docs/operations.md, "The database file"): its sockets keep answering while the main thread waits
 // for a SQLite lock or works through an HTTP burst, and a UDP flood costs HTTP no event-loop
 // time. Gateway rows are read on a read-only connection of this thread (WAL: a reader never
 // waits for a writer); the answer cache's counters are shared with the thread that writes.

@@ -1,8 +1,8 @@
-// The zone's DNSSEC keys in the database (SPEC 9): made at the first start with dns.dnssec on,
-// then the same key at every start (its DS is at the registrar), and carried by a backup like
-// every other row. One key is `active` (it signs); a rollover (double-DS, RFC 7583 3.3.2 with
-// a combined key) adds a `published` key beside it (prepublish), makes it active while the old
-// one stays in the DNSKEY RRset as `retiring` (switch), then deletes the old one (retire).
+// The zone's DNSSEC keys in the database (docs/dns.md, "The key"): made at the first start with
+// dns.dnssec on, then the same key at every start (its DS is at the registrar), and carried by a
+// backup like every other row. One key is `active` (it signs); a rollover (double-DS, RFC 7583
+// 3.3.2 with a combined key) adds a `published` key beside it (prepublish), makes it active while
+// the old one stays in the DNSKEY RRset as `retiring` (switch), then deletes the old one (retire).
 import { asc, eq } from "drizzle-orm";
 import { type DnssecAlgorithm, generateSigningKey, type SigningKey } from "../dns/dnssec.ts";
 import type { Db } from "./db.ts";

@@ -118,8 +118,9 @@ export const zoneChanges = sqliteTable(
 );
 
 /**
- * DNSSEC signing keys (SPEC 9, store/dnssec-keys.ts): the zone's one combined key, generated
- * at the first start with dns.dnssec on. The oldest row signs; a backup carries it.
+ * DNSSEC signing keys (docs/dns.md, "The key"; store/dnssec-keys.ts): the zone's one combined
+ * key, generated at the first start with dns.dnssec on. The `active` row signs; a rollover adds a
+ * `published` or `retiring` one beside it; a backup carries them.
  */
 export const dnssecKeys = sqliteTable("dnssec_keys", {
   id: integer("id").primaryKey({ autoIncrement: true }),

@@ -1,4 +1,4 @@
-// The zone's SOA serial and its change journal (SPEC 8): SQLite triggers (drizzle/0005) note
+// The zone's SOA serial and its change journal (docs/operations.md, "Storage"): SQLite triggers (drizzle/0005) note
 // every DNS-visible change of a domains row in zone_changes, unpublished; the publisher here
 // turns what has gathered into one changeset under one new serial, so a burst of writes costs
 // secondaries one serial and one IXFR, and tells whoever listens (the DNS thread's SOA, NOTIFY).

@@ -1,4 +1,4 @@
-// The server cannot be borrowed to flood a third party (SPEC section 7, issue 9 finding 9):
+// The server cannot be borrowed to flood a third party (docs/operations.md, "Response-rate limiting"):
 // UDP answers are rate-limited per client prefix and answer class (dns.rrl_rate, dns.rrl_slip),
 // ANY gets one RRset, TCP is never limited. Bursts from loopback, bounded by count.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";

@@ -1,4 +1,5 @@
-// Issue 9, finding 5, end to end: the real server process, its real socket peer (127.0.0.1),
+// The client is the socket peer unless that peer is a trusted proxy (docs/operations.md,
+// "Trusted proxies"), end to end: the real server process, its real socket peer (127.0.0.1),
 // forged forwarding headers. In-process tests name the peer themselves; this one proves the
 // server's own peer lookup is what counts. One server for both cases: the second one's settings
 // (a trusted loopback proxy) are read again from the same file on SIGHUP, as an operator would.

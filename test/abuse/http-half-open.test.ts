@@ -1,4 +1,4 @@
-// HTTP descriptor exhaustion (issue 9, finding 4): unfinished requests each hold a descriptor,
+// HTTP descriptor exhaustion, a flood of requests never finished: unfinished requests each hold a descriptor,
 // the one pool HTTP and DNS/TCP share. Bun lifts the soft RLIMIT_NOFILE to the hard limit and
 // the server logs the figure. Bun closes a connection whose request is unfinished after about
 // 12 s whatever idleTimeout says, bytes trickled in or not (measured), so a flood that used up

@@ -1,5 +1,7 @@
-// Issue 9, findings 5, 6, 7, 8 and 13, in process: createApp over a real SQLite file, the log
-// mailer, a clock the test moves, and the TCP peer of each request named by the test.
+// Who the client is, the quotas, the owner's reclamation token and plain email addresses
+// (docs/operations.md, "Trusted proxies", "Quotas"; docs/api.md, "Secrets and their lifetimes",
+// "Names"), in process: createApp over a real SQLite file, the log mailer, a clock the test
+// moves, and the TCP peer of each request named by the test.
 import { afterEach, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { createClientIp } from "../../src/api/client-ip.ts";
@@ -49,7 +51,7 @@ function reclamationRow(name: string) {
   }
 }
 
-describe("finding 5: the client is the socket peer unless that peer is a trusted proxy", () => {
+describe("the client is the socket peer unless that peer is a trusted proxy", () => {
   test("a direct client forging X-Forwarded-For and X-Real-IP is counted, and stored by /ping, under its socket address", async () => {
     app = startApp({ limits: { subscribePerHour: 3 } });
     const direct = "203.0.113.5";
@@ -170,7 +172,7 @@ describe("finding 5: the client is the socket peer unless that peer is a trusted
   });
 });
 
-describe("finding 6: a stranger's /reclaim cannot void the owner's reclamation token", () => {
+describe("a stranger's /reclaim cannot void the owner's reclamation token", () => {
   test("a second /reclaim re-sends the same token with the same expiry; after expiry a new one is issued", async () => {
     app = startApp({ limits: true });
     const { name, email } = await owned();
@@ -252,7 +254,7 @@ describe("a stranger cannot use up the owner's reclamation emails", () => {
   });
 });
 
-describe("finding 7: /subscribe is bounded per client", () => {
+describe("/subscribe is bounded per client", () => {
   test("the 21st /subscribe in an hour from one address is 429 with Retry-After, failures included; an hour later it works again", async () => {
     app = startApp({ limits: true });
     const from = "203.0.113.77";
@@ -276,7 +278,7 @@ describe("finding 7: /subscribe is bounded per client", () => {
   });
 });
 
-describe("finding 8: guessing an owner's address through UnavailableNameReclamationPossible is bounded", () => {
+describe("guessing an owner's address through UnavailableNameReclamationPossible is bounded", () => {
   test("after 20 guesses in an hour even the right address gets 429, not the hint", async () => {
     app = startApp({ limits: true });
     const { name, email } = await owned();
@@ -287,7 +289,7 @@ describe("finding 8: guessing an owner's address through UnavailableNameReclamat
   });
 });
 
-describe("finding 13: only plain addresses and valid IDNA names", () => {
+describe("only plain addresses and valid IDNA names", () => {
   test("quoted local parts, display names, angle brackets, commas, spaces and control characters are 400 InvalidParameter and send nothing", async () => {
     app = startApp({ limits: true });
     const { token } = await subscribed();

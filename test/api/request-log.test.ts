@@ -1,7 +1,7 @@
-// Request lines and error lines as an operator reads them (SPEC section 10): one line per event,
-// the client address, the name a token call was about (never the token), email addresses
-// masked, ASCII only, and log.format = json as one object a line. In-process: test/support/app.ts
-// formats the lines as the process would (src/log.ts's formatLine).
+// Request lines and error lines as an operator reads them (docs/operations.md, "Logs"): one line
+// per event, the client address, the name a token call was about (never the token), email
+// addresses masked, ASCII only, and log.format = json as one object a line. In-process:
+// test/support/app.ts formats the lines as the process would (src/log.ts's formatLine).
 import { afterEach, describe, expect, test } from "bun:test";
 import { startApp, type TestApp } from "../support/app.ts";
 import { openSqlite } from "../support/helpers.ts";

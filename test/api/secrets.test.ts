@@ -1,4 +1,5 @@
-// SPEC section 2 "Secrets": token form, empty secrets never match a row, tokens never logged in full.
+// Secrets (docs/api.md, "Secrets and their lifetimes"): token form, empty secrets never match a
+// row, tokens never logged in full.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { get } from "../support/server.ts";
 import { startApp, type TestApp } from "../support/app.ts";

@@ -1,4 +1,4 @@
-// GET /subscribe: claiming a name (SPEC section 2, names rules).
+// GET /subscribe: claiming a name (docs/api.md, "Endpoints", "Names").
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

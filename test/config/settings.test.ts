@@ -1,4 +1,4 @@
-// Settings (SPEC section 1): flags > REGISTRATION_* environment > TOML > defaults, the Rust
+// Settings (README.md, "Settings"): flags > REGISTRATION_* environment > TOML > defaults, the Rust
 // server's TOML layout, bad values stopping start-up with exit 2, --help/--version, signals.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";

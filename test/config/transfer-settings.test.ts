@@ -1,5 +1,6 @@
-// SPEC section 8's settings: TSIG keys, the transfer ACL, NOTIFY targets, the journal size and
-// the PageKite glue address; each refused with one line naming the key, never showing a secret.
+// The zone transfer settings (docs/dns.md, "Zone transfers", "TSIG and NOTIFY"): TSIG keys, the
+// transfer ACL, NOTIFY targets, the journal size and the PageKite glue address; each refused
+// with one line naming the key, never showing a secret.
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -36,7 +37,7 @@ describe("zone transfer settings", () => {
     expect(loadSettings([], {}).settings.dns.pagekiteAddress).toBe("");
   });
 
-  test("the issue's TOML: keys lower-cased with their dot, ACL and NOTIFY targets bound to them", () => {
+  test("a [dns] section with every transfer key: keys lower-cased with their dot, ACL and NOTIFY targets bound to them", () => {
     const dns = fromToml(`[dns]
 tsig_keys = [["Xfr-Key", "hmac-sha256", "${SECRET}"], ["big.", "HMAC-SHA512", "${SECRET_512}"]]
 transfer_acl = [["192.0.2.0/24", "xfr-key."], ["127.0.0.1", ""], ["::1"]]

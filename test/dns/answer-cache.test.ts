@@ -1,4 +1,4 @@
-// The answer cache (issue 5): every cached reply is byte-for-byte what the uncached path
+// The answer cache (docs/dns.md, "The answer cache"): every cached reply is byte-for-byte what the uncached path
 // answers, and every write through the store drops the answers built from the changed row.
 // The encoder's byte writer: byte-for-byte what dns2's own writer produced before it.
 import { afterAll, describe, expect, test } from "bun:test";
@@ -76,7 +76,7 @@ function queries(): { message: Buffer; transport: "udp" | "tcp" }[] {
   return out;
 }
 
-/** A PageKite query name signed with `token` (SPEC section 4). */
+/** A PageKite query name signed with `token` (docs/dns.md, "PageKite"). */
 function pageKiteName(label: string, token: string | undefined): string {
   return `r1.q1.${kiteSign(token ?? "", "http-80", `${label}.example.test`, "r1", "q1", "0a1b2c3d")}.http-80.${label}.example.test.example.test`;
 }

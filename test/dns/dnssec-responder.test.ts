@@ -1,4 +1,4 @@
-// Signed answers (SPEC 9) from the responder over a real store: RRSIGs after every RRset of a
+// Signed answers (docs/dns.md, "DNSSEC") from the responder over a real store: RRSIGs after every RRset of a
 // DO-bit query, the apex DNSKEY, compact denial (RFC 9824) for NXDOMAIN and NODATA, nothing
 // changed for queries without the DO bit, and cached answers forgotten when the signing week
 // rolls. Read back with dns-packet, an independent decoder.

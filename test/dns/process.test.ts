@@ -59,7 +59,7 @@ describe("DNS follows the API (whole process)", () => {
     expect(running.server.output()).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z registration-server .* ready: /m);
   });
 
-  test("the issue's demo: subscribe demo in mode 1, ping, A is 127.0.0.1 with aa", async () => {
+  test("subscribe demo in mode 1, ping, A is 127.0.0.1 with aa", async () => {
     const token = await subscribe("demo", 1);
     expect((await get(running.server, `/ping?token=${token}`)).status).toBe(200);
     const reply = await udp("demo.example.test", "A");

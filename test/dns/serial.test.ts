@@ -1,6 +1,6 @@
-// The SOA serial DNS answers is the store's published one (issue 11): it reaches the DNS
-// thread through the answer cache's shared buffer, and a new serial shows on the very next
-// query, while answers that carry no SOA stay cached.
+// The SOA serial DNS answers is the store's published one (docs/dns.md, "Zone transfers"): it
+// reaches the DNS thread through the answer cache's shared buffer, and a new serial shows on the
+// very next query, while answers that carry no SOA stay cached.
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { AnswerCache, AnswerVersions } from "../../src/dns/answer-cache.ts";

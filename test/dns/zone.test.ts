@@ -1,4 +1,4 @@
-// zone.ts over every row of SPEC section 4, against a real SQLite store.
+// zone.ts over every row of docs/dns.md, "Names and records", against a real SQLite store.
 import { afterAll, describe, expect, test } from "bun:test";
 import { kiteSign } from "../support/helpers.ts";
 import { answerQuestion, type ResourceRecord, type ZoneAnswer } from "../../src/dns/zone.ts";
@@ -181,7 +181,7 @@ const rows: Row[] = [
   ["an obscure type is NODATA", "home.example.test", "HINFO", noData],
 ];
 
-describe("zone answers (SPEC section 4)", () => {
+describe("zone answers, row by row of the names and records table", () => {
   for (const [title, name, type, expected] of rows) {
     test(`${title}: ${name || "."} ${type}`, () => {
       expect(ask(name, type)).toEqual(expected as any);

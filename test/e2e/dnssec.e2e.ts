@@ -1,4 +1,4 @@
-// DNSSEC (SPEC 9) with the compiled binary and real validators: unbound holding the DS that
+// DNSSEC (docs/dns.md, "DNSSEC") with the compiled binary and real validators: unbound holding the DS that
 // `registration-server dnssec ds` prints validates (ad) a gateway's A, its _acme-challenge TXT,
 // the apex SOA/NS/CAA, a missing name and a NODATA; the DS matches dnssec-dsfromkey over the
 // served DNSKEY; lego and pebble get a certificate through DNS-01 resolving via that validating

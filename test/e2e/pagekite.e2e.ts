@@ -1,4 +1,4 @@
-// PageKite tunnel authentication with the real peer (SPEC section 4): Debian's pagekite as a
+// PageKite tunnel authentication with the real peer (docs/dns.md, "PageKite"): Debian's pagekite as a
 // front end that authenticates kites through our DNS (--authdomain=<zone> --authfail_closed),
 // and as back ends flying kites named after gateways with their API token as the kite secret.
 // pagekite only asks the system resolver on port 53, so the whole scenario (our binary, unbound

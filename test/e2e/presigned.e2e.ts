@@ -1,4 +1,4 @@
-// Secondaries serve the zone presigned (SPEC 9): NSD, a real secondary without the key, takes
+// Secondaries serve the zone presigned (docs/dns.md, "Transfers to secondaries"): NSD, a real secondary without the key, takes
 // the compiled server's AXFR (NOTIFY, then request-xfr) of a zone with dns.dnssec on, and
 // unbound, holding the DS the server printed as its trust anchor and asking NSD only, validates
 // what NSD answers: a gateway's A and its _acme-challenge TXT come back with the ad flag, and a

@@ -1,4 +1,4 @@
-// Zone transfers (SPEC section 8) as real secondaries see them: Debian's NSD, Knot and BIND,
+// Zone transfers (docs/dns.md, "Zone transfers") as real secondaries see them: Debian's NSD, Knot and BIND,
 // TSIG-keyed (xfr-key., hmac-sha256), transfer the zone from the compiled binary, follow its
 // NOTIFYs with IXFR, fall back to a full zone, and serve what the API wrote; pebble validates
 // against the NSD secondary and unbound follows its PageKite referral back to us.
@@ -39,7 +39,7 @@ import { startUnbound } from "./lib/unbound.ts";
 
 /**
  * How long a secondary may take to answer a change. The SOA refresh is 900 s, so only a NOTIFY
- * gets an answer this soon; SPEC's one second on a LAN is measured by bench/transfer.sh, not
+ * gets an answer this soon; the aim of one second on a LAN is measured by bench/transfer.sh, not
  * asserted on this shared, noisy machine. The measured times are printed.
  */
 const ANSWER_WITHIN_MS = Number(process.env.E2E_SECONDARY_WITHIN_MS || 3000);
@@ -424,7 +424,7 @@ max_fraction = 1
     // ...but not from outside transfer_acl, nor without the key the ACL names
     expect((await tcpQuery(dnsHost, 53, { ...axfr, key, from: "127.0.0.2" })).rcode).toBe("REFUSED");
     expect((await tcpQuery(dnsHost, 53, { ...axfr })).rcode).toBe("REFUSED");
-    // AXFR is TCP only (RFC 5936 4.2); NSD answers NOTIMP, the issue asks for a refusal
+    // AXFR is TCP only (RFC 5936 4.2); NSD answers NOTIMP, ours REFUSED (docs/dns.md, "Zone transfers")
     const overUdp = await udpQuery(dnsHost, 53, { ...axfr, key });
     check(["REFUSED", "NOTIMP"].includes(overUdp.rcode) && overUdp.answers === 0, `AXFR over UDP: ${JSON.stringify(overUdp)}`);
     // and the server is still there

@@ -1,4 +1,4 @@
-// Expiry (SPEC section 6): names whose gateway stopped pinging are freed at start-up and every
+// Expiry (docs/operations.md, "Expiry"): names whose gateway stopped pinging are freed at start-up and every
 // interval, in batches, while HTTP keeps answering. In process: the API through app.handle, the
 // sweep in its worker thread, as serve.ts wires them. These free more than expiry.max_fraction of
 // a small table, so they run as an operator who confirmed it would (max_fraction = 1).

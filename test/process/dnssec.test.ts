@@ -1,4 +1,4 @@
-// A signed zone checked by real validators (SPEC 9): BIND's delv and unbound, holding the DS
+// A signed zone checked by real validators (docs/dns.md, "DNSSEC"): BIND's delv and unbound, holding the DS
 // that `registration-server dnssec ds` prints as their trust anchor, validate a gateway's A, its
 // _acme-challenge TXT, the apex SOA/NS/CAA, a name that does not exist and a NODATA; the DS
 // matches BIND's dnssec-dsfromkey over the DNSKEY the server answers; the key survives a

@@ -1,4 +1,4 @@
-// The log as the whole process writes it (SPEC section 10): under journald (JOURNAL_STREAM naming
+// The log as the whole process writes it (docs/operations.md, "Logs"): under journald (JOURNAL_STREAM naming
 // stdout) no timestamp of our own; with log.format = json every line is one JSON object.
 import { afterEach, describe, expect, test } from "bun:test";
 import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";

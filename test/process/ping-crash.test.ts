@@ -1,4 +1,4 @@
-// kill -9 in the middle of a burst of /ping (pings are group-committed, issue 5): every ping
+// kill -9 in the middle of a burst of /ping (pings are group-committed: docs/operations.md, "Storage"): every ping
 // that was answered 200 is in the database file afterwards, with its time and address.
 import { afterAll, describe, expect, test } from "bun:test";
 import { get, startServer, type RunningServer } from "../support/server.ts";

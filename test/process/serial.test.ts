@@ -1,4 +1,4 @@
-// The SOA serial of a running server (SPEC 8): stored in its database, one bump per batch of
+// The SOA serial of a running server (docs/dns.md, "Zone transfers"): stored in its database, one bump per batch of
 // DNS-visible changes and none for a ping that moves nothing, kept across a restart, and moved
 // (with the journal emptied) by a settings reload that reshapes the zone's records. The restart
 // is the server's DNS side started in this process on the file (test/support/zone-dns.ts).

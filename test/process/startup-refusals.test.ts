@@ -1,6 +1,7 @@
-// Start-up refuses, with one line and exit 2, a database it must not serve from (SPEC section 10):
-// one it cannot write, one failing PRAGMA quick_check, one a newer version migrated, another
-// program's SQLite file. Each case is a real file; the file is left exactly as it was.
+// Start-up refuses, with one line and exit 2, a database it must not serve from
+// (docs/operations.md, "Start-up and shutdown"): one it cannot write, one failing PRAGMA
+// quick_check, one a newer version migrated, another program's SQLite file. Each case is a real
+// file; the file is left exactly as it was.
 // The exit (2, one line) goes through a process once (failing quick_check) and for the cases that
 // need another user (as nobody); the others call openDatabase, the function serve.ts calls, whose
 // error message is the line's reason.

@@ -1,4 +1,4 @@
-// The log's reader (SPEC section 7): when it goes away (`| head`, a dead shipper), EPIPE on
+// The log's reader (docs/operations.md, "The log"): when it goes away (`| head`, a dead shipper), EPIPE on
 // stdout never ends the process; when it stops reading, what waits for it stays bounded.
 // One server for both, in this order: a reader that stops and comes back, then one that goes.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";

@@ -1,7 +1,7 @@
 // Slow (npm run test:slow): waits for the file checks, one a second.
 // The database file deleted or replaced under the running server: within database.check_seconds
 // every write answers 501 and changes nothing, reads keep working from the open file, and the
-// log says what happened and what to do (issue 9, finding 11).
+// log says what happened and what to do (docs/operations.md, "The database file").
 import { afterEach, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";

@@ -1,5 +1,5 @@
 // Slow (npm run test:slow): waits out real per-message deadlines.
-// DNS over TCP cannot be starved by one client (SPEC section 7, issue 9 finding 3): a deadline
+// DNS over TCP cannot be starved by one client (docs/operations.md, "DNS over TCP"): a deadline
 // for each whole message that trickled bytes do not extend, a cap per client and in total, and
 // past a cap the oldest idle connection makes room. Real sockets from several loopback
 // addresses (127.0.0.x), against startDnsServer with small caps.
@@ -109,7 +109,7 @@ describe("TCP slowloris", () => {
   test("40 connections from one client trickling a byte every 200 ms are all cut off, and a fresh client is answered meanwhile", async () => {
     const GIVE_UP_MS = 4000;
     const started = Date.now();
-    // Each sends a byte every 200 ms until the server closes it, or 4 s have passed: the issue's attack, bounded.
+    // Each sends a byte every 200 ms until the server closes it, or 4 s have passed: a slowloris, bounded.
     const trickle = async () => {
       const client = await open(dns.port, "127.0.0.2");
       let written = 0;

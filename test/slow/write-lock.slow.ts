@@ -1,7 +1,8 @@
 // Slow (npm run test:slow): holds the lock past the 2 s an HTTP write waits for it.
 // Another connection holding the SQLite write lock (another process, a long checkpoint) must
 // delay no DNS answer, and an HTTP write that cannot get the lock within 2 s answers 501 and
-// changes nothing (SPEC 7; issue 9, finding 10: a 5 s busy wait on the loop that answered DNS).
+// changes nothing (docs/operations.md, "The database file"); an earlier version waited for it,
+// busy, for 5 s on the loop that answered DNS.
 import { expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { get, useServer } from "../support/server.ts";

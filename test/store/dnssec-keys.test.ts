@@ -1,4 +1,4 @@
-// The zone's DNSSEC key in the database (SPEC 9): made once, the same key at every later start
+// The zone's DNSSEC key in the database (docs/dns.md, "The key"): made once, the same key at every later start
 // (whatever dns.dnssec_algorithm says by then), and carried by a backup.
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";

@@ -1,4 +1,4 @@
-// Group commit (issue 5): the pings of one event-loop turn share one transaction, and each
+// Group commit (docs/operations.md, "Storage"): the pings of one event-loop turn share one transaction, and each
 // caller hears back only after that transaction is committed.
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";

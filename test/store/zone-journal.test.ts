@@ -1,7 +1,8 @@
-// The stored SOA serial and the change journal (SPEC 8, issue 11): SQLite triggers note every
-// DNS-visible change from any connection; the publisher turns a batch of them into one
-// changeset under one new serial (RFC 1982), trims the journal, resets it when the zone's
-// settings change, and finds other processes' writes by polling. All on real SQLite files.
+// The stored SOA serial and the change journal (docs/operations.md, "Storage"; docs/dns.md,
+// "Zone transfers"): SQLite triggers note every DNS-visible change from any connection; the
+// publisher turns a batch of them into one changeset under one new serial (RFC 1982), trims the
+// journal, resets it when the zone's settings change, and finds other processes' writes by
+// polling. All on real SQLite files.
 import { afterEach, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
