@@ -2,7 +2,7 @@
 // reverse order of starting), and SIGHUP's reloads. main.ts installs the handlers before the
 // server's code loads, so a signal during start-up still ends in a clean exit 0, and a SIGHUP
 // then is acted on once start-up is done. A subcommand (domains, backup...) never installs them:
-// Ctrl-C ends it as any command line tool.
+// Ctrl-C ends it as any command line tool (backup removes its unfinished copy first).
 import { SettingsError } from "./config.ts";
 import { errorText, oneLine, stdoutLog as log } from "./log.ts";
 

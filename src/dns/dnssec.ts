@@ -50,7 +50,7 @@ const WEEK = 7 * DAY;
 /** Each owner's signing week starts up to this late (seconds). */
 export const MAX_JITTER = 3600;
 /** Both algorithms sign in 64 bytes (P-256: r||s; Ed25519). */
-const SIGNATURE_BYTES = 64;
+export const SIGNATURE_BYTES = 64;
 
 export function generateSigningKey(algorithm: DnssecAlgorithm): SigningKey {
   const { privateKey } = algorithm === "ed25519" ? generateKeyPairSync("ed25519") : generateKeyPairSync("ec", { namedCurve: "P-256" });
@@ -80,8 +80,13 @@ export interface Signer {
   /** the apex DNSKEY RRset: the signing key's DNSKEY, then the published keys' */
   dnskeys(): ResourceRecord[];
   ds(): ResourceRecord;
-  /** `keep` false: the signature is not kept for reuse (an RRset made up for one question, as a missing name's NSEC) */
-  sign(rrset: readonly ResourceRecord[], nowSeconds: number, keep?: boolean): ResourceRecord;
+  /**
+   * `keep` false: the signature is not kept for reuse (an RRset made up for one question, as a
+   * missing name's NSEC). `later`: the RRSIG comes with 64 zero octets for a signature, and the
+   * signature is made when the function handed to `later` is called (if ever): an answer's shape
+   * and size, for response-rate limiting, cost no signature (responder.ts).
+   */
+  sign(rrset: readonly ResourceRecord[], nowSeconds: number, keep?: boolean, later?: (sign: () => void) => void): ResourceRecord;
   validity(owner: string, nowSeconds: number): { inception: number; expiration: number };
   readonly cache: SignatureCache;
 }
@@ -122,7 +127,7 @@ export function loadSigner(key: SigningKey, options: SignerOptions): Signer {
     dnskeys: () => dnskeySet.map((rr) => ({ ...rr })),
     ds: () => ({ ...dsRecord }),
     validity,
-    sign(rrset, nowSeconds, keep = true) {
+    sign(rrset, nowSeconds, keep = true, later) {
       if (rrset.length === 0) throw new Error("cannot sign an empty RRset");
       const first = rrset[0];
       const { inception, expiration } = validity(first.name, nowSeconds);
@@ -140,19 +145,25 @@ export function loadSigner(key: SigningKey, options: SignerOptions): Signer {
         signer: zone,
         signature: new Uint8Array(0),
       };
-      const data = signedData(rrset, rrsig);
-      const digest = createHash("sha256").update(data).digest();
-      let signature = cache.get(digest);
-      if (!signature) {
-        signature = new Uint8Array(rawSign(data));
-        if (signature.length !== SIGNATURE_BYTES) throw new Error(`unexpected signature length ${signature.length}`);
-        if (keep) cache.set(digest, signature);
-      }
-      if (options.corruptSignatures) {
-        signature = Uint8Array.from(signature);
-        signature[0] ^= 0xff;
-      }
-      rrsig.signature = signature;
+      const makeSignature = () => {
+        const data = signedData(rrset, rrsig);
+        const digest = createHash("sha256").update(data).digest();
+        let signature = cache.get(digest);
+        if (!signature) {
+          signature = new Uint8Array(rawSign(data));
+          if (signature.length !== SIGNATURE_BYTES) throw new Error(`unexpected signature length ${signature.length}`);
+          if (keep) cache.set(digest, signature);
+        }
+        if (options.corruptSignatures) {
+          signature = Uint8Array.from(signature);
+          signature[0] ^= 0xff;
+        }
+        rrsig.signature = signature;
+      };
+      if (later) {
+        later(makeSignature);
+        rrsig.signature = new Uint8Array(SIGNATURE_BYTES);
+      } else makeSignature();
       return rrsig;
     },
   };

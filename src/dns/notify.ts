@@ -6,7 +6,7 @@ import type { udp } from "bun";
 import { addressBytes, hostPort } from "../addresses.ts";
 import type { DnsSettings, TsigKey } from "../config.ts";
 import { withoutDot } from "../names.ts";
-import { signRequest, verifyResponse } from "./tsig.ts";
+import { signRequest, TSIG_ERROR_NAMES, verifyResponse } from "./tsig.ts";
 import { encodeResponse, TCP_LIMIT } from "./wire.ts";
 import { TYPE } from "./zone.ts";
 
@@ -15,7 +15,7 @@ export const OPCODE_NOTIFY = 4;
 const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000];
 const RCODE_NAMES: Record<number, string> = { 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED", 9: "NOTAUTH" };
 
-/** answered: NOERROR (TSIG verified when signed); rejected: another rcode; unanswered: no reply to any try. */
+/** answered: NOERROR; rejected: another rcode or a TSIG error; unanswered: no reply to any try (replies to a signed NOTIFY count only when their TSIG verifies). */
 export type NotifyResult = "answered" | "rejected" | "unanswered";
 
 export interface NotifierOptions {
@@ -52,6 +52,8 @@ interface Pending {
   timer: ReturnType<typeof setTimeout> | null;
   /** a bad reply or a send error was logged for this serial already */
   logged: boolean;
+  /** a reply came whose TSIG did not verify */
+  ignored: boolean;
 }
 
 const targetKey = (t: Target): string => `${t.host} ${t.port} ${t.key}`;
@@ -89,15 +91,21 @@ export function createNotifier(options: NotifierOptions): Notifier {
     const entry = [...pending.values()].find((p) => p.id === id && p.target.port === port && sameAddress(p.target.host, address));
     if (!entry) return;
     const rcode = flags & 0xf;
-    const check = entry.key && entry.mac ? verifyResponse(reply, entry.key, entry.mac, now()) : null;
     const what = `dns: NOTIFY of serial ${entry.serial} to ${name(entry.target)}`;
-    if (rcode !== 0) {
-      const tsig = check && !check.ok ? ` (${check.reason})` : "";
-      finish(entry, "rejected", `${what} answered ${RCODE_NAMES[rcode] ?? `rcode ${rcode}`}${tsig}`);
-      return;
+    const rcodeName = RCODE_NAMES[rcode] ?? `rcode ${rcode}`;
+    let tsigError = "";
+    if (entry.key && entry.mac) {
+      const check = verifyResponse(reply, entry.key, entry.mac, now());
+      // Whatever its rcode, an answer whose TSIG fails may be forged (RFC 8945 5.4): one spoofed
+      // REFUSED must not end the tries, so keep trying until the real one comes.
+      if (!check.ok) {
+        entry.ignored = true;
+        logOnce(entry, `${what}: ignoring a ${rcode ? `${rcodeName} ` : ""}reply: ${check.reason}`);
+        return;
+      }
+      if (check.error !== 0) tsigError = ` (${tsigErrorText(check.error, check.peerTime, now())})`;
     }
-    // an answer whose TSIG fails may be forged: keep trying until the real one comes
-    if (check && !check.ok) logOnce(entry, `${what}: ignoring a reply: ${check.reason}`);
+    if (rcode !== 0 || tsigError) finish(entry, "rejected", `${what} answered ${rcodeName}${tsigError}`);
     else finish(entry, "answered");
   }
 
@@ -150,7 +158,12 @@ export function createNotifier(options: NotifierOptions): Notifier {
       () => {
         if (pending.get(targetKey(entry.target)) !== entry) return;
         if (!last) void send(entry);
-        else finish(entry, "unanswered", `dns: NOTIFY of serial ${entry.serial} to ${name(entry.target)} got no reply after ${entry.tries} tries`);
+        else
+          finish(
+            entry,
+            "unanswered",
+            `dns: NOTIFY of serial ${entry.serial} to ${name(entry.target)} got no ${entry.ignored ? "verified " : ""}reply after ${entry.tries} tries`,
+          );
       },
       delays[Math.min(entry.tries - 1, delays.length - 1)] ?? 0,
     );
@@ -176,6 +189,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
           tries: 0,
           timer: null,
           logged: false,
+          ignored: false,
         };
         pending.set(targetKey(target), entry);
         void send(entry);
@@ -198,6 +212,14 @@ export function createNotifier(options: NotifierOptions): Notifier {
       sockets.clear();
     },
   };
+}
+
+/** A signed TSIG error for the log: BADTIME says how far the peer's clock is from ours. */
+function tsigErrorText(error: number, peerTime: number | null, nowSeconds: number): string {
+  const name = TSIG_ERROR_NAMES[error] ?? `TSIG error ${error}`;
+  if (peerTime === null) return name;
+  const skew = peerTime - Math.floor(nowSeconds);
+  return `${name}: the peer's clock is ${Math.abs(skew)} s ${skew > 0 ? "ahead of" : "behind"} ours`;
 }
 
 /** A NOTIFY request (RFC 1996 3.7): opcode 4, AA, the zone's SOA as the question and, with the new serial, as the answer. */

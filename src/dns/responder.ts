@@ -1,17 +1,19 @@
 // Bytes in, messages out: one received message becomes one reply, none (not a query), or a
-// stream of messages (a zone transfer over TCP). The answer cache, the SERVFAIL fallback and
-// transfer access are here; server.ts only moves bytes, zone.ts and transfer.ts build answers.
+// stream of messages (a zone transfer over TCP). The answer cache, the SERVFAIL fallback,
+// transfer access and the point where response-rate limiting judges a UDP reply (before its
+// DNSSEC signatures are made) are here; server.ts only moves bytes, zone.ts and transfer.ts
+// build answers.
 import { addressBytes, inCidr, parseCidr, unmapIPv4 } from "../addresses.ts";
 import type { DnsSettings } from "../config.ts";
 import { absoluteName } from "../names.ts";
 import { SERIAL_NAME, type AnswerCache } from "./answer-cache.ts";
 import { DnsCounters, SLOT } from "./counters.ts";
-import { truncatedReply } from "./rrl.ts";
-import { signingEpoch, type Signer } from "./dnssec.ts";
+import { truncatedReply, VERDICT, type Verdict } from "./rrl.ts";
+import { SIGNATURE_BYTES, signingEpoch, type Signer } from "./dnssec.ts";
 import { signedAnswer } from "./signed-answer.ts";
 import { transferMessages, type ZoneImages, type ZoneSnapshot } from "./transfer.ts";
 import { TsigSigner, tsigErrorReply, tsigLength, verifyRequest } from "./tsig.ts";
-import { encodeResponse, parseQuery, TCP_LIMIT, udpLimit, type PacketWriter, type Query, type Response } from "./wire.ts";
+import { encodeResponse, parseQuery, rrsigSignatureOffsets, TCP_LIMIT, udpLimit, type PacketWriter, type Query, type Response } from "./wire.ts";
 import { answerQuestion, delegatedChild, QTYPE, RCODE, soaRecord, type ZoneLookups } from "./zone.ts";
 
 export type Transport = "udp" | "tcp";
@@ -19,11 +21,19 @@ export type Transport = "udp" | "tcp";
 /** A zone transfer's messages, produced as the peer reads them; `return()` ends it early. */
 export type MessageStream = Generator<Buffer, void, undefined>;
 
-/** What a received message gets: a reply, a stream of messages (TCP transfers), or nothing. */
+/**
+ * What a received message gets: a reply, a stream of messages (TCP transfers), or nothing. Over
+ * UDP, `limit` (response-rate limiting, rrl.ts) has its say on each reply before the reply's
+ * DNSSEC signatures are made: an answer it drops costs no signature, and one it slips goes out
+ * truncated (header and question, TC) with none made either.
+ */
 export interface Responder {
-  (message: Buffer, transport: "udp", client?: string): Buffer | null;
+  (message: Buffer, transport: "udp", client?: string, limit?: RateLimit): Buffer | null;
   (message: Buffer, transport: Transport, client?: string): Buffer | MessageStream | null;
 }
+
+/** The verdict on a UDP reply to `client`, from its header and question (all a signed reply shares with its preview). */
+export type RateLimit = (reply: Buffer, client: string) => Verdict;
 
 /** Where transfers read the zone: a consistent snapshot, or null when too many are under way. */
 export interface TransferSource {
@@ -60,11 +70,6 @@ export function createResponder(options: ResponderOptions): Responder {
   const { cache } = options;
   const counters = options.counters ?? new DnsCounters();
   const answer = createUncachedResponder(options);
-  const count = (message: Buffer, result: Answered | null, transport: Transport) => {
-    if (result && "reply" in result) counters.countAnswer(message, result.reply, transport);
-    else if (result) counters.countAnswer(message, result.first, transport);
-  };
-  const replyOf = (result: Answered | null) => (result === null ? null : "reply" in result ? result.reply : result.stream);
   // Signed answers carry the week's signatures: every cached one is forgotten when the
   // signing week rolls (signingEpoch), well before the signatures in it expire.
   const now = options.now ?? (() => Date.now() / 1000);
@@ -75,21 +80,36 @@ export function createResponder(options: ResponderOptions): Responder {
     epoch = current;
     cache?.shared.forgetAll();
   };
+  /** The reply that goes out, once `limit` had its say (a limited answer is counted, not cached); `keep` caches a complete one. */
+  const settle = (message: Buffer, result: Answered | null, transport: Transport, client: string, limit?: RateLimit, keep?: (encoded: Encoded) => void) => {
+    if (result === null) return null;
+    if ("stream" in result) {
+      counters.countAnswer(message, result.first, transport);
+      return result.stream;
+    }
+    const shape = "preview" in result ? result.preview : result.reply;
+    const verdict = limit ? limit(shape, client) : VERDICT.send;
+    if (verdict !== VERDICT.send) {
+      counters.countAnswer(message, shape, transport);
+      return verdict === VERDICT.drop ? null : truncatedReply(shape); // in place: a limited reply is nobody else's
+    }
+    const encoded = "preview" in result ? result.complete() : result;
+    if (encoded === null) return null;
+    counters.countAnswer(message, encoded.reply, transport);
+    keep?.(encoded);
+    return encoded.reply;
+  };
   if (!cache)
-    return ((message: Buffer, transport: Transport, client = "") => {
-      const result = answer(message, transport, client, options.lookups);
-      count(message, result, transport);
-      return replyOf(result);
-    }) as Responder;
-  return ((message: Buffer, transport: Transport, client = "") => {
+    return ((message: Buffer, transport: Transport, client = "", limit?: RateLimit) =>
+      settle(message, answer(message, transport, client, options.lookups, limit !== undefined), transport, client, limit)) as Responder;
+  return ((message: Buffer, transport: Transport, client = "", limit?: RateLimit) => {
     if (options.signer) rollEpoch();
     const cacheable = message.length <= CACHEABLE_MESSAGE_BYTES;
     if (cacheable) {
       const hit = cache.get(message, transport);
       if (hit) {
         counters.values[SLOT.cacheHits]++;
-        counters.countAnswer(message, hit, transport);
-        return hit;
+        return settle(message, { reply: hit, cacheable: false }, transport, client, limit);
       }
       counters.values[SLOT.cacheMisses]++;
     }
@@ -110,10 +130,10 @@ export function createResponder(options: ResponderOptions): Responder {
           return options.lookups.serial?.();
         }),
     };
-    const result = answer(message, transport, client, recording);
-    if (result && "reply" in result && result.cacheable && cacheable) cache.set(message, transport, result.reply, dependsOn, versionsSeen);
-    count(message, result, transport);
-    return replyOf(result);
+    const result = answer(message, transport, client, recording, limit !== undefined);
+    return settle(message, result, transport, client, limit, (encoded) => {
+      if (encoded.cacheable && cacheable) cache.set(message, transport, encoded.reply, dependsOn, versionsSeen);
+    });
   }) as Responder;
 }
 
@@ -129,13 +149,28 @@ interface Streamed {
   stream: MessageStream;
 }
 
-type Answered = Encoded | Streamed;
+/** A UDP answer whose DNSSEC signatures are not made yet: `preview` is the reply with zeros for them (its size and header the same), `complete` makes them. */
+interface Unsigned {
+  preview: Buffer;
+  complete: () => Encoded | null;
+}
+
+type Answered = Encoded | Streamed | Unsigned;
 
 function createUncachedResponder(options: ResponderOptions) {
   const reportFailure = rateLimitedLog(options.log);
   const now = options.now ?? (() => Date.now() / 1000);
   const safeEncode = (reply: Response, limit: number, report: (line: string) => void) => safeEncodeWith(reply, limit, report, options.newWriter);
-  return (message: Buffer, transport: Transport, client: string, lookups: ZoneLookups): Answered | null => {
+  // One set of signatures put off at a time: a query is answered start to end before the next.
+  const putOff: (() => void)[] = [];
+  const later = (sign: () => void) => putOff.push(sign);
+  const { signer: dnssecSigner } = options;
+  const deferred: Signer | undefined = dnssecSigner && {
+    ...dnssecSigner,
+    sign: (rrset, nowSeconds, keep) => dnssecSigner.sign(rrset, nowSeconds, keep, later),
+  };
+  /** `defer` (UDP with a limit): a reply that needs signatures comes as Unsigned, for the limit to judge first */
+  return (message: Buffer, transport: Transport, client: string, lookups: ZoneLookups, defer = false): Answered | null => {
     const parsed = parseQuery(message);
     if (parsed.kind === "drop") return null;
     const limitFor = (edns: Response["edns"]) => (transport === "udp" ? udpLimit(edns) : TCP_LIMIT);
@@ -169,9 +204,10 @@ function createUncachedResponder(options: ResponderOptions) {
       const encoded = finish(safeEncode(reply, limit, reportFailure));
       return encoded && { reply: encoded.reply, cacheable: false };
     }
+    putOff.length = 0;
     try {
       const answered = answerQuestion(query.question, lookups, options.zone);
-      const dnssec = options.signer;
+      const dnssec = defer ? deferred : dnssecSigner;
       Object.assign(
         reply,
         dnssec
@@ -185,7 +221,29 @@ function createUncachedResponder(options: ResponderOptions) {
       const failed = finish(safeEncode(reply, limit, reportFailure));
       return failed && { reply: failed.reply, cacheable: false };
     }
-    return finish(safeEncode(reply, limit, reportFailure));
+    if (putOff.length === 0) return finish(safeEncode(reply, limit, reportFailure));
+    const preview = safeEncode(reply, limit, reportFailure);
+    if (!preview?.cacheable) return preview && finish(preview); // SERVFAIL: nothing in it to sign
+    const signatures = putOff.splice(0);
+    const wire = preview.reply;
+    return {
+      preview: wire,
+      complete() {
+        try {
+          for (const sign of signatures) sign();
+        } catch (e) {
+          reportFailure(`dns: signing failed, answering SERVFAIL: ${(e as Error).message}`);
+          const failed = finish(safeEncode({ ...reply, rcode: RCODE.SERVFAIL, aa: false, answers: [], authority: [], additional: [] }, limit, reportFailure));
+          return failed && { reply: failed.reply, cacheable: false };
+        }
+        // The preview becomes the reply: the RRSIGs it holds, in the order written, get their signatures.
+        const rrsigs = [...reply.answers, ...reply.authority, ...reply.additional].filter((rr) => rr.type === "RRSIG");
+        rrsigSignatureOffsets(wire, SIGNATURE_BYTES).forEach((at, i) => {
+          wire.set(rrsigs[i].signature, at);
+        });
+        return finish(preview);
+      },
+    };
   };
 }
 

@@ -9,8 +9,8 @@ import type { DnsSettings } from "../config.ts";
 import { AnswerCache } from "./answer-cache.ts";
 import { DnsCounters, SLOT } from "./counters.ts";
 import { loadSigner, SignatureCache, type SigningKey } from "./dnssec.ts";
-import { ResponseRateLimiter, truncatedReply, VERDICT } from "./rrl.ts";
-import { createResponder, rateLimitedLog, type MessageStream, type Responder, type TransferSource } from "./responder.ts";
+import { ResponseRateLimiter, VERDICT } from "./rrl.ts";
+import { createResponder, rateLimitedLog, type MessageStream, type RateLimit, type Responder, type TransferSource } from "./responder.ts";
 import { ZoneImages, type ZoneSnapshot } from "./transfer.ts";
 import { encodeQuestion } from "./wire.ts";
 import { pagekiteSubtree, type ZoneLookups } from "./zone.ts";
@@ -245,6 +245,24 @@ async function bindUdp(options: DnsServerOptions & { host: string; counters: Dns
     // The rest waits for `drain`.
     outbox.splice(0, sent * 3);
   };
+  /** RRL's verdict, which the responder asks before it signs a reply; limited answers are counted and reported here. */
+  const limit: RateLimit = (reply, address) => {
+    const rrl = live.rrl;
+    if (!rrl) return VERDICT.send;
+    const now = Date.now();
+    const verdict = rrl.verdict(reply, address, now);
+    if (verdict === VERDICT.send) return verdict;
+    limited++;
+    if (now - limitedReportedAt >= 60_000) {
+      options.log(
+        `dns: response-rate limit (dns.rrl_rate = ${live.zone.rrl?.rate}/s) truncated or dropped ${limited} UDP answers since the last report, the latest to ${address}`,
+      );
+      limited = 0;
+      limitedReportedAt = now;
+    }
+    counts[verdict === VERDICT.drop ? SLOT.rrlDropped : SLOT.rrlTruncated]++;
+    return verdict;
+  };
   return Bun.udpSocket({
     hostname: options.host,
     port: options.port,
@@ -252,32 +270,11 @@ async function bindUdp(options: DnsServerOptions & { host: string; counters: Dns
       data(socket, message, port, address) {
         let reply: Buffer | null = null;
         try {
-          reply = live.respond(message, "udp", address);
+          reply = live.respond(message, "udp", address, live.rrl ? limit : undefined);
         } catch (e) {
           options.log(`dns: unexpected error on a UDP message: ${(e as Error).message}`);
         }
         if (!reply || outbox.length >= UDP_MAX_BACKLOG * 3) return;
-        const rrl = live.rrl;
-        if (rrl) {
-          const now = Date.now();
-          const verdict = rrl.verdict(reply, address, now);
-          if (verdict !== VERDICT.send) {
-            limited++;
-            if (now - limitedReportedAt >= 60_000) {
-              options.log(
-                `dns: response-rate limit (dns.rrl_rate = ${live.zone.rrl?.rate}/s) truncated or dropped ${limited} UDP answers since the last report, the latest to ${address}`,
-              );
-              limited = 0;
-              limitedReportedAt = now;
-            }
-            if (verdict === VERDICT.drop) {
-              counts[SLOT.rrlDropped]++;
-              return;
-            }
-            counts[SLOT.rrlTruncated]++;
-            reply = truncatedReply(reply);
-          }
-        }
         outbox.push(reply, port, address);
         if (outbox.length >= UDP_BATCH * 3) flush(socket);
         else if (!flushScheduled) {

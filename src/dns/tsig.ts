@@ -9,6 +9,7 @@ import { CLASS_ANY } from "./zone.ts";
 
 export const TSIG_ERROR = { BADSIG: 16, BADKEY: 17, BADTIME: 18, BADTRUNC: 22 } as const;
 export type TsigError = (typeof TSIG_ERROR)[keyof typeof TSIG_ERROR];
+export const TSIG_ERROR_NAMES: Record<number, string> = { 16: "BADSIG", 17: "BADKEY", 18: "BADTIME", 22: "BADTRUNC" };
 export const RCODE_NOTAUTH = 9;
 /** Seconds the time signed may be off either way (RFC 8945 10 recommends 300, as BIND, NSD and Knot use). */
 export const TSIG_FUDGE = 300;
@@ -216,12 +217,15 @@ export function signRequest(message: Buffer, key: TsigKey, nowSeconds: number): 
   return { message: signed, mac };
 }
 
-export type ResponseCheck = { ok: true; mac: Buffer } | { ok: false; reason: string };
+/** ok: the reply is the peer's, signed with our key; `error` is the TSIG error it signed (0: none), `peerTime` the peer's clock a BADTIME gives. */
+export type ResponseCheck = { ok: true; mac: Buffer; error: number; peerTime: number | null } | { ok: false; reason: string };
 
 /**
  * Checks the TSIG of a reply to a request we signed with `key` (`requestMac` its MAC). With
  * `continuation`, `requestMac` is the previous message's MAC and only the timers are digested
- * (a later message of a transfer). The reason says what failed, for the log.
+ * (a later message of a transfer). A TSIG error counts only when signed: a peer that could not
+ * verify our MAC (BADKEY, BADSIG) answers unsigned (RFC 8945 5.3.2), which anyone can forge, so
+ * such a reply is not acceptable (5.4) and its reason names the error for the log.
  */
 export function verifyResponse(response: Buffer, key: TsigKey, requestMac: Buffer, nowSeconds: number, continuation = false): ResponseCheck {
   const tsig = findTsig(response);
@@ -229,14 +233,16 @@ export function verifyResponse(response: Buffer, key: TsigKey, requestMac: Buffe
   if (tsig === "malformed") return { ok: false, reason: "the reply's TSIG is malformed" };
   const algorithm = `${key.algorithm}.`;
   if (tsig.name !== key.name || tsig.algorithm !== algorithm) return { ok: false, reason: `the reply is signed with another key (${tsig.name})` };
-  if (tsig.error !== 0) return { ok: false, reason: `the peer answered TSIG error ${TSIG_ERROR_NAMES[tsig.error] ?? tsig.error}` };
+  const error = TSIG_ERROR_NAMES[tsig.error] ?? `TSIG error ${tsig.error}`;
+  if (tsig.error !== 0 && tsig.mac.length === 0)
+    return { ok: false, reason: `the reply is an unsigned ${error}: the peer may not have this key, or the reply is forged` };
   const tail = continuation
     ? timers(tsig.timeSigned, tsig.fudge)
     : variables(key.name, algorithm, tsig.ttl, tsig.timeSigned, tsig.fudge, tsig.error, tsig.otherData);
   const computed = hmac(key, [macWithLength(requestMac), withoutTsig(response, tsig), tail]);
   if (!macMatches(tsig.mac, computed)) return { ok: false, reason: "the reply's TSIG does not verify (BADSIG)" };
+  // a BADTIME reply gives our own time signed back, so this holds for it too
   if (Math.abs(Math.floor(nowSeconds) - tsig.timeSigned) > tsig.fudge) return { ok: false, reason: "the reply's time signed is outside its fudge (BADTIME)" };
-  return { ok: true, mac: tsig.mac };
+  const peerTime = tsig.error === TSIG_ERROR.BADTIME && tsig.otherData.length === 6 ? tsig.otherData.readUIntBE(0, 6) : null;
+  return { ok: true, mac: tsig.mac, error: tsig.error, peerTime };
 }
-
-const TSIG_ERROR_NAMES: Record<number, string> = { 16: "BADSIG", 17: "BADKEY", 18: "BADTIME", 22: "BADTRUNC" };

@@ -214,6 +214,21 @@ export function findTsig(message: Buffer): TsigRecord | null | "malformed" {
   return null;
 }
 
+/** Where the last `bytes` octets of each RRSIG's RDATA (its signature) start in a message we encoded, in the order the records appear. */
+export function rrsigSignatureOffsets(message: Buffer, bytes: number): number[] {
+  const [qdcount, ancount, nscount, arcount] = [4, 6, 8, 10].map((o) => message.readUInt16BE(o));
+  let offset = HEADER_BYTES;
+  for (let i = 0; i < qdcount; i++) offset = skipName(message, offset) + 4;
+  const offsets: number[] = [];
+  for (let i = 0; i < ancount + nscount + arcount; i++) {
+    const rr = readRecordHeader(message, offset);
+    if (!rr) break;
+    if (rr.type === TYPE.RRSIG) offsets.push(rr.end - bytes);
+    offset = rr.end;
+  }
+  return offsets;
+}
+
 /**
  * A name anywhere in a message (compression followed, at most 255 octets and as many jumps as
  * labels) as ASCII-lower-case text with its trailing dot, and the offset just past it where it

@@ -1,10 +1,12 @@
 // `backup FILE`: a consistent copy of the live database. VACUUM INTO on a connection of our own
 // reads one WAL snapshot (every commit before it began, none after) while the server
 // goes on serving and writing: a WAL reader blocks no writer, and no server's event loop runs
-// the copy. bun:sqlite has no online backup API (sqlite3_backup_*), hence VACUUM INTO.
-import { Database } from "bun:sqlite";
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statSync } from "node:fs";
+// the copy. bun:sqlite has no online backup API (sqlite3_backup_*), hence VACUUM INTO. The copy
+// runs in a worker thread (backup-worker.ts), so that this one can stop it (Ctrl-C).
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { BACKUP_WORKER } from "../worker-urls.ts";
+import type { CopyReply, CopyRequest } from "./backup-worker.ts";
 
 export class BackupError extends Error {}
 
@@ -14,47 +16,69 @@ export interface BackupResult {
   domains: number;
 }
 
-/** Copies the database at `source` to `target` through a temporary name beside it, checked before it is renamed into place. */
-export function backupDatabase(source: string, target: string, options: { force?: boolean } = {}): BackupResult {
+export interface BackupOptions {
+  force?: boolean;
+  /** stops the copy: its directory is removed and the promise rejects, `target` untouched */
+  signal?: AbortSignal;
+}
+
+/**
+ * Copies the database at `source` to `target`, made and checked in a hidden directory beside it
+ * (`.FILE.<pid>.tmp`), then renamed into place. A directory, not a temporary file: once it is
+ * removed, a copy still starting cannot create its file there, so a stopped backup leaves nothing.
+ */
+export async function backupDatabase(source: string, target: string, options: BackupOptions = {}): Promise<BackupResult> {
   if (!existsSync(source)) throw new BackupError(`no database at ${source}`);
   if ([source, `${source}-wal`, `${source}-shm`].some((file) => sameFile(file, target)))
     throw new BackupError(`${target} is the database itself (or its -wal/-shm file): back up to another file`);
   if (existsSync(target) && !options.force) throw new BackupError(`${target} exists (--force replaces it)`);
   if (!existsSync(dirname(target))) throw new BackupError(`no such directory: ${dirname(target)}`);
   const temporary = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
-  rmSync(temporary, { force: true });
+  const copy = join(temporary, basename(target));
+  removeDirectory(temporary);
+  // smol: a smaller heap for a thread that only runs SQL.
+  const worker = new Worker(BACKUP_WORKER.href, { smol: true });
+  const { signal } = options;
+  let stop = () => {};
   try {
-    // Not a readonly open: that leaves -wal and -shm behind, owned by whoever ran the backup,
-    // which a server running as another user then cannot open. The last connection removes them.
-    const db = new Database(source, { readwrite: true, create: false });
-    try {
-      db.run("PRAGMA busy_timeout = 5000");
-      db.query("VACUUM INTO ?").run(temporary);
-    } finally {
-      db.close();
-    }
-    const domains = checkCopy(temporary);
-    // VACUUM INTO does not sync what it wrote: the copy reaches the disk before its name does.
-    syncPath(temporary);
-    renameSync(temporary, target);
+    mkdirSync(temporary);
+    const domains = await new Promise<number>((resolve, reject) => {
+      stop = () => reject(new BackupError(`backup to ${target} stopped (${signal?.reason})`));
+      if (signal?.aborted) return stop();
+      signal?.addEventListener("abort", stop);
+      worker.onmessage = (event: MessageEvent<CopyReply>) => {
+        const reply = event.data;
+        if (reply.kind === "copied") resolve(reply.domains);
+        else reject(new BackupError(reply.kind === "damaged" ? reply.message : `backup to ${target} failed: ${reply.message.split("\n")[0]}`));
+      };
+      worker.onerror = (event) => reject(new BackupError(`backup to ${target} failed: ${event.message}`));
+      worker.postMessage({ source, copy } satisfies CopyRequest);
+    });
+    renameSync(copy, target);
+    removeDirectory(temporary);
     syncPath(dirname(target));
     return { path: target, bytes: statSync(target).size, domains };
   } catch (e) {
-    rmSync(temporary, { force: true });
+    removeDirectory(temporary);
     if (e instanceof BackupError) throw e;
     throw new BackupError(`backup to ${target} failed: ${String((e as Error).message ?? e).split("\n")[0]}`);
+  } finally {
+    signal?.removeEventListener("abort", stop);
+    // A copy still running (stopped) goes on into its unlinked file until it returns; the
+    // command ends before that.
+    worker.terminate();
   }
 }
 
-/** The copy opens, passes PRAGMA integrity_check, and holds a domains table; its row count. */
-function checkCopy(path: string): number {
-  const copy = new Database(path, { readonly: true });
-  try {
-    const rows = copy.query("PRAGMA integrity_check").values() as [string][];
-    if (rows.length !== 1 || rows[0][0] !== "ok") throw new BackupError(`the copy failed PRAGMA integrity_check: ${rows.map((r) => r[0]).join("; ")}`);
-    return (copy.query("SELECT count(*) FROM domains").values() as [number][])[0][0];
-  } finally {
-    copy.close();
+/** Removes `path` and what is in it, again when the copy created a file in it meanwhile. */
+function removeDirectory(path: string): void {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      rmSync(path, { recursive: true, force: true });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOTEMPTY" || attempt === 3) throw e;
+    }
   }
 }
 

@@ -1,14 +1,16 @@
 // `backup FILE` as a child process while a running server takes a loop of /subscribe: the copy
 // opens, passes PRAGMA integrity_check and holds every name acknowledged before the command
-// started; an existing FILE is kept unless --force. The copy under load is a child process (exit
-// 0); the other runs are in this process (test/support/cli.ts), on their own connection as the
-// CLI's (a CLI process's exits 1 and 2 are pinned by test/cli/domains.test.ts).
+// started; an existing FILE is kept unless --force. The copy under load and Ctrl-C during a copy
+// are child processes; the other runs are in this process (test/support/cli.ts), on their own
+// connection as the CLI's (a CLI process's exits 1 and 2 are pinned by test/cli/domains.test.ts).
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { freshName, subscribe } from "../support/helpers.ts";
+import { openDatabase } from "../../src/store/db.ts";
 import { cliInProcess } from "../support/cli.ts";
+import { serverCommand } from "../support/server-binary.ts";
 import { type RunningServer, runCli, startServer } from "../support/server.ts";
 
 // A CLI run in a child process is a process start (about a second on a loaded machine).
@@ -101,4 +103,44 @@ describe("backup FILE", () => {
     const { name } = await subscribe(server);
     expect(namesIn(server.dbPath).has(`${name}.example.test.`)).toBe(true);
   });
+});
+
+describe("signals", () => {
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const)
+    test(`${signal} during the copy: the unfinished copy is removed, FILE is not written, one line on stderr, and the signal ends the process (${code})`, async () => {
+      const source = join(server.dir, `held-${signal}.sqlite`);
+      // close(true): a plain close() waits for the statements Drizzle prepared, and the file stays open meanwhile
+      openDatabase(source).$client.close(true);
+      // A connection in exclusive locking mode keeps every other reader out: the copy waits inside
+      // VACUUM INTO (up to its 5 s busy timeout), where a big database's copy spends its time.
+      const holder = new Database(source);
+      holder.run("PRAGMA locking_mode = EXCLUSIVE");
+      holder.run("BEGIN EXCLUSIVE");
+      const file = join(server.dir, "stopped.sqlite");
+      const proc = Bun.spawn([...(await serverCommand()), "backup", file, "--db", source, "--admin-port", "0"], {
+        stdout: "pipe",
+        stderr: "pipe",
+        stdin: "ignore",
+      });
+      const temporary = join(server.dir, `.stopped.sqlite.${proc.pid}.tmp`);
+      try {
+        for (let i = 0; i < 1000 && proc.exitCode === null && !existsSync(temporary); i++) await Bun.sleep(10);
+        expect(existsSync(temporary)).toBe(true);
+        proc.kill(signal);
+        const [stderr, exitCode] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+        expect({ exitCode, signal: proc.signalCode, stderr }).toEqual({
+          exitCode: code,
+          signal,
+          stderr: `registration-server: ${signal}: backup stopped, ${file} not written\n`,
+        });
+        expect(readdirSync(server.dir).filter((f) => f.startsWith(".stopped.sqlite"))).toEqual([]);
+        expect(existsSync(file)).toBe(false);
+      } finally {
+        proc.kill("SIGKILL");
+        holder.close();
+      }
+    });
 });

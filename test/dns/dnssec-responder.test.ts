@@ -6,6 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { AnswerCache } from "../../src/dns/answer-cache.ts";
 import { generateSigningKey, loadSigner, signingEpoch } from "../../src/dns/dnssec.ts";
 import { createResponder } from "../../src/dns/responder.ts";
+import { ResponseRateLimiter, truncatedReply, VERDICT } from "../../src/dns/rrl.ts";
 import { successor } from "../../src/dns/signed-answer.ts";
 import { decode, encodeQuery, seededStore, testZone } from "./client.ts";
 
@@ -308,5 +309,67 @@ describe("signed answers in the answer cache", () => {
     expect(after.inception).toBe(before.inception + 7 * 86400);
     expect((respond(query, "udp") as Buffer).equals(rolled)).toBe(true);
     expect(cache.stats.hits).toBe(2);
+  });
+});
+
+describe("response-rate limiting before signing", () => {
+  test("a burst of DO queries for missing names over the rate: only the answers that go out are signed, and they and the slipped ones are what signing first gave", () => {
+    // Ed25519 signs deterministically: the same RRset gives the same bytes whenever it is signed
+    const ed25519 = loadSigner(generateSigningKey("ed25519"), { zone: "example.test", ttl: zone.ttl });
+    const respond = createResponder({ zone, lookups, log: () => {}, signer: ed25519, now: () => NOW, cache: new AnswerCache() });
+    // one instant, so no token comes back: 10 answers go out, then every 2nd is slipped (TC), the others dropped
+    const rrl = new ResponseRateLimiter({ rate: 10, slip: 2 });
+    const limit = (reply: Buffer, client: string) => rrl.verdict(reply, client, 1000);
+    const query = (i: number) => encodeQuery(`gone-${i}.example.test`, "A", { id: i, edns: DO });
+    const replies = Array.from({ length: 100 }, (_, i) => respond(query(i), "udp", "198.51.100.7", limit));
+    const tc = (reply: Buffer | null) => reply !== null && (reply[2] & 0x02) !== 0;
+    expect([replies.filter((r) => r && !tc(r)).length, replies.filter(tc).length, replies.filter((r) => r === null).length]).toEqual([10, 45, 45]);
+    // signatures made: the NSEC of each answer that went out, and the SOA's once (kept for reuse)
+    expect(ed25519.cache.misses).toBe(10 + 1);
+    // each reply is what answering without a limit gives, slipped ones truncated (header, NOERROR as compact denial answers, and question)
+    const signedAtOnce = createResponder({ zone, lookups, log: () => {}, signer: ed25519, now: () => NOW });
+    for (const [i, reply] of replies.entries()) {
+      if (reply === null) continue;
+      const expected = signedAtOnce(query(i), "udp") as Buffer;
+      expect(reply.toString("hex")).toBe((tc(reply) ? truncatedReply(expected) : expected).toString("hex"));
+    }
+    expect(shape(decode(replies[0]!).authorities as Rr[])).toEqual([
+      "example.test SOA",
+      "example.test RRSIG SOA",
+      "gone-0.example.test NSEC",
+      "gone-0.example.test RRSIG NSEC",
+    ]);
+  });
+
+  test("an answer the limit lets through is byte for byte the one signed at once: every RRSIG of every section, and when a 512-byte payload drops some or all", () => {
+    const ed25519 = loadSigner(generateSigningKey("ed25519"), { zone: "example.test", ttl: zone.ttl });
+    // six name servers with glue (at 512 octets the additional section goes), three long TXT at the apex (at 512, TC)
+    const big = testZone({
+      dnssec: true,
+      nameservers: Array.from({ length: 6 }, (_, i) => [`ns${i + 1}.example.test.`, `192.0.2.${53 + i}`] as [string, string]),
+      txt: Array.from({ length: 3 }, (_, i) => ["@", `${i}${"x".repeat(200)}`] as [string, string]),
+    });
+    const limited = createResponder({ zone: big, lookups, log: () => {}, signer: ed25519, now: () => NOW });
+    const signedAtOnce = createResponder({ zone: big, lookups, log: () => {}, signer: ed25519, now: () => NOW });
+    const questions = [
+      ["example.test", "NS"],
+      ["example.test", "TXT"],
+      ["example.test", "DNSKEY"],
+      ["www.example.test", "A"],
+      ["home.example.test", "RRSIG"],
+      ["nope.example.test", "NSEC"],
+      ["home.example.test", "MX"],
+    ];
+    for (const udpPayloadSize of [1232, 512])
+      for (const [name, type] of questions) {
+        const query = encodeQuery(name, type, { id: 5, edns: { udpPayloadSize, flags: 0x8000 } });
+        const reply = limited(query, "udp", "198.51.100.7", () => VERDICT.send) as Buffer;
+        expect({ name, type, udpPayloadSize, reply: reply.toString("hex") }).toEqual({
+          name,
+          type,
+          udpPayloadSize,
+          reply: (signedAtOnce(query, "udp") as Buffer).toString("hex"),
+        });
+      }
   });
 });

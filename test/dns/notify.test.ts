@@ -6,7 +6,7 @@ import * as dnsPacket from "dns-packet";
 import { createSocket, type Socket } from "node:dgram";
 import type { TsigKey } from "../../src/config.ts";
 import { createNotifier, type Notifier, type NotifyResult } from "../../src/dns/notify.ts";
-import { TsigSigner, verifyRequest } from "../../src/dns/tsig.ts";
+import { TsigSigner, tsigErrorReply, verifyRequest } from "../../src/dns/tsig.ts";
 import { findTsig } from "../../src/dns/wire.ts";
 import { hasIpv6Loopback, testZone } from "./client.ts";
 
@@ -21,8 +21,15 @@ interface Received {
   tsigOk: boolean;
 }
 
+/** How a stand-in secondary replies: an rcode, signed with a key or not, or as a secondary keeping `keys` with its clock `skew` s off (RFC 8945 5.3.2's error reply when our TSIG fails there). */
+interface Reply {
+  rcode?: number;
+  signWith?: TsigKey;
+  checkWith?: { keys: TsigKey[]; skew: number };
+}
+
 /** A secondary on 127.0.0.1: `answer(received, nth)` returns how to reply to the nth NOTIFY (from 1), or null for silence. */
-async function secondary(answer: (r: Received, nth: number) => { rcode?: number; signWith?: TsigKey } | null, host = "127.0.0.1") {
+async function secondary(answer: (r: Received, nth: number) => Reply | null, host = "127.0.0.1") {
   const socket: Socket = createSocket(host.includes(":") ? "udp6" : "udp4");
   const received: Received[] = [];
   socket.on("message", (message, from) => {
@@ -41,6 +48,14 @@ async function secondary(answer: (r: Received, nth: number) => { rcode?: number;
       questions: decoded.questions,
     } as any);
     if (how.signWith && tsig && tsig !== "malformed") reply = new TsigSigner(how.signWith, tsig.mac).sign(reply, Date.now() / 1000);
+    if (how.checkWith && tsig && tsig !== "malformed") {
+      const clock = Date.now() / 1000 + how.checkWith.skew;
+      const check = verifyRequest(message, tsig, how.checkWith.keys, clock);
+      if (!check.ok) {
+        const query = { id: decoded.id, opcode: 4, rd: false, cd: false, question: { name: "example.test", type: 6, class: 1 }, edns: null, tsig };
+        reply = tsigErrorReply(query, check.error, how.checkWith.keys, clock);
+      }
+    }
     socket.send(reply, from.port, from.address);
   });
   await new Promise<void>((resolve) => socket.bind(0, host, () => resolve()));
@@ -182,7 +197,7 @@ describe("NOTIFY sender", () => {
     ]);
   });
 
-  test("an answer with an error rcode (REFUSED) ends the tries, logged with the rcode", async () => {
+  test("a signed answer with an error rcode (REFUSED) ends the tries, logged with the rcode", async () => {
     const peer = await secondary(() => ({ rcode: 5, signWith: KEY }));
     closers.push(peer.close);
     const log: string[] = [];
@@ -191,6 +206,46 @@ describe("NOTIFY sender", () => {
     expect((await outcomes(1))[0].result).toBe("rejected");
     expect(peer.received.length).toBe(1);
     expect(log).toEqual([`dns: NOTIFY of serial 4 to 127.0.0.1:${peer.port} answered REFUSED`]);
+  });
+
+  test("an unsigned REFUSED to a signed NOTIFY may be forged: it is ignored (logged once) and the tries go on to the signed answer", async () => {
+    const peer = await secondary((_r, nth) => (nth < 3 ? { rcode: 5 } : { signWith: KEY }));
+    closers.push(peer.close);
+    const log: string[] = [];
+    const { notifier, outcomes } = notifierFor([{ port: peer.port, key: "xfr-key." }], log);
+    notifier.notify(4);
+    expect((await outcomes(1))[0].result).toBe("answered");
+    expect(peer.received.length).toBe(3);
+    expect(log).toEqual([`dns: NOTIFY of serial 4 to 127.0.0.1:${peer.port}: ignoring a REFUSED reply: the reply is not signed`]);
+  });
+
+  test("a secondary without our key answers an unsigned NOTAUTH (BADSIG): not believed, tried 5 times, and the log says why", async () => {
+    const peer = await secondary(() => ({ checkWith: { keys: [WRONG], skew: 0 } }));
+    closers.push(peer.close);
+    const log: string[] = [];
+    const { notifier, outcomes } = notifierFor([{ port: peer.port, key: "xfr-key." }], log);
+    notifier.notify(10);
+    expect((await outcomes(1))[0].result).toBe("unanswered");
+    expect(peer.received.length).toBe(5);
+    expect(log).toEqual([
+      `dns: NOTIFY of serial 10 to 127.0.0.1:${peer.port}: ignoring a NOTAUTH reply: the reply is an unsigned BADSIG: the peer may not have this key, or the reply is forged`,
+      `dns: NOTIFY of serial 10 to 127.0.0.1:${peer.port} got no verified reply after 5 tries`,
+    ]);
+  });
+
+  test("a secondary whose clock is off answers a signed NOTAUTH (BADTIME): it verifies and ends the tries, with the skew logged", async () => {
+    const peer = await secondary(() => ({ checkWith: { keys: [KEY], skew: 1000 } }));
+    closers.push(peer.close);
+    const log: string[] = [];
+    const { notifier, outcomes } = notifierFor([{ port: peer.port, key: "xfr-key." }], log);
+    notifier.notify(11);
+    expect((await outcomes(1))[0].result).toBe("rejected");
+    expect(peer.received.length).toBe(1);
+    expect(log).toHaveLength(1);
+    // 999 when a second ticks over between its clock and ours
+    expect(log[0]).toMatch(
+      new RegExp(`^dns: NOTIFY of serial 11 to 127.0.0.1:${peer.port} answered NOTAUTH \\(BADTIME: the peer's clock is (999|1000) s ahead of ours\\)$`),
+    );
   });
 
   test("reload without a target stops its tries; close stops everything; a dead target beside a live one harms nothing", async () => {

@@ -300,7 +300,7 @@ describe("signRequest and verifyResponse (our NOTIFYs)", () => {
     expect(message.equals(appendedTsig(unsigned, KEY, tsigRdata(KEY, { time: NOW, mac: expectedMac, id: 99 })))).toBe(true);
   });
 
-  test("a reply signed by the peer verifies; unsigned, other key, an error set, a changed octet, or a stale time do not", () => {
+  test("a reply signed by the peer verifies, a signed TSIG error too; unsigned, other key, an unsigned error, a changed octet, or a stale time do not", () => {
     const { mac: requestMac } = signRequest(notify(), KEY, NOW);
     const body = dnsPacket.encode({
       type: "response",
@@ -309,15 +309,30 @@ describe("signRequest and verifyResponse (our NOTIFYs)", () => {
       flags: dnsPacket.AUTHORITATIVE_ANSWER,
       questions: [{ name: "example.test", type: "SOA" }],
     } as any);
-    const peerSigned = (key: TsigKey, error = 0, time = NOW) =>
-      appendedTsig(body, key, tsigRdata(key, { time, id: 99, error, mac: hmacOf(key, withLength(requestMac), body, tsigVariables(key, time, error)) }));
+    const peerSigned = (key: TsigKey, error = 0, time = NOW, other = Buffer.alloc(0)) =>
+      appendedTsig(
+        body,
+        key,
+        tsigRdata(key, { time, id: 99, error, other, mac: hmacOf(key, withLength(requestMac), body, tsigVariables(key, time, error, other)) }),
+      );
     expect(verifyResponse(peerSigned(KEY), KEY, requestMac, NOW)).toEqual({
       ok: true,
       mac: hmacOf(KEY, withLength(requestMac), body, tsigVariables(KEY, NOW)),
+      error: 0,
+      peerTime: null,
     });
+    // RFC 8945 5.3.2: BADTIME is signed, our time signed given back, the peer's own in Other Data
+    expect(verifyResponse(peerSigned(KEY, 18, NOW, uint(NOW + 1000, 6)), KEY, requestMac, NOW)).toMatchObject({ ok: true, error: 18, peerTime: NOW + 1000 });
     expect(verifyResponse(body, KEY, requestMac, NOW)).toEqual({ ok: false, reason: "the reply is not signed" });
     expect(verifyResponse(peerSigned(KEY_512), KEY, requestMac, NOW)).toMatchObject({ ok: false, reason: expect.stringContaining("another key") });
-    expect(verifyResponse(peerSigned(KEY, 17), KEY, requestMac, NOW)).toMatchObject({ ok: false, reason: expect.stringContaining("BADKEY") });
+    // BADKEY and BADSIG come unsigned (MAC size 0): anyone could have sent them
+    for (const [error, name] of [
+      [16, "BADSIG"],
+      [17, "BADKEY"],
+    ] as const) {
+      const unsigned = appendedTsig(body, KEY, tsigRdata(KEY, { time: NOW, id: 99, error, mac: Buffer.alloc(0) }));
+      expect(verifyResponse(unsigned, KEY, requestMac, NOW)).toMatchObject({ ok: false, reason: expect.stringContaining(`unsigned ${name}`) });
+    }
     const changed = peerSigned(KEY);
     changed[3] ^= 0x01;
     expect(verifyResponse(changed, KEY, requestMac, NOW)).toMatchObject({ ok: false, reason: expect.stringContaining("BADSIG") });

@@ -44,12 +44,12 @@ describe("DNSSEC key store", () => {
     db.$client.close();
   });
 
-  test("a backup carries the key", () => {
+  test("a backup carries the key", async () => {
     const path = join(dir, "c.sqlite");
     const db = openDatabase(path);
     const { key } = signingKey(db, "ecdsap256sha256", 5);
     db.$client.close();
-    backupDatabase(path, join(dir, "c-backup.sqlite"));
+    await backupDatabase(path, join(dir, "c-backup.sqlite"));
     const restored = openDatabase(join(dir, "c-backup.sqlite"));
     const stored = readSigningKey(restored);
     expect(stored && dnskeyOf(stored)).toBe(dnskeyOf(key));
