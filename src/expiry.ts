@@ -124,6 +124,7 @@ export function startExpiry(options: ExpiryOptions): Expiry {
         log(`expiry: sweep failed: ${(e as Error).message}`);
         return 0;
       })
+      .finally(() => sweeper.release()) // the sweep's thread, until the next sweep
       .finally(() => {
         current = null;
       });

@@ -61,6 +61,7 @@ async function sweepOnce(sweeper: Sweeper, around: (batch: number) => void = () 
       return result;
     },
     quietNames: (query) => sweeper.quietNames(query),
+    release: () => sweeper.release(),
     close: () => sweeper.close(),
   };
   let line = "";
@@ -119,6 +120,57 @@ describe("sweeper", () => {
     // rows 0..39 were removed: none of their counters may be as it was
     expect(namesWhere(40, () => true).filter((n, i) => versions.of(n) === before[i])).toEqual([]);
     db.$client.close();
+  });
+
+  test("file: the sweep's thread runs from a sweep's first request to release(), and a sweep over an empty table starts none", async () => {
+    // the real Worker, watched: each one started and each one ended
+    const RealWorker = globalThis.Worker;
+    let running = 0;
+    let started = 0;
+    globalThis.Worker = class extends RealWorker {
+      constructor(...args: ConstructorParameters<typeof Worker>) {
+        super(...args);
+        running++;
+        started++;
+      }
+      override terminate() {
+        running--;
+        super.terminate();
+      }
+    };
+    const path = pathFor("file");
+    const db = openDatabase(path);
+    const store = createStore(db);
+    try {
+      const sweeper = await createSweeper(store, path, WORKER);
+      expect(running).toBe(0);
+      // a fresh install: nothing to count, warn or free, and no thread for it
+      expect(await sweeper.countStale(NOW)).toEqual({ total: 0, stale: 0, first: null, last: null });
+      expect(await sweeper.quietNames({ warnBefore: NOW, freeBefore: STALE, after: 0, limit: 10 })).toEqual([]);
+      await sweeper.release();
+      expect(started).toBe(0);
+      const owner = Number(db.$client.run("INSERT INTO accounts (email, optout) VALUES ('', 1)").lastInsertRowid);
+      const insert = db.$client.query("INSERT INTO domains (name, account_id, token, description, timestamp, mode) VALUES (?, ?, ?, '', ?, 0)");
+      for (let i = 0; i < 3; i++) insert.run(name(i), owner, crypto.randomUUID(), i < 2 ? STALE : FRESH);
+      for (const sweep of [1, 2]) {
+        expect(await sweeper.countStale(STALE + 1)).toMatchObject({ total: 5 - 2 * sweep, stale: 2 * (2 - sweep) });
+        await sweeper.deleteBatch({ cutoff: STALE + 1, after: 0, limit: 200, scan: 1000 });
+        expect([running, started]).toEqual([1, sweep]); // one thread for the whole sweep
+        await sweeper.release();
+        expect(running).toBe(0);
+      }
+      // the expiry timer releases it after each sweep
+      const swept = Promise.withResolvers<void>();
+      const expiry = startExpiry({ sweeper, inactiveDays: 60, intervalSeconds: 3600, maxFraction: 1, now: () => NOW, log: () => swept.resolve() });
+      await swept.promise;
+      for (let i = 0; i < 100 && running > 0; i++) await Bun.sleep(20);
+      expect([running, started]).toEqual([0, 3]);
+      await expiry.stop();
+      expect(running).toBe(0);
+    } finally {
+      globalThis.Worker = RealWorker;
+      db.$client.close();
+    }
   });
 
   test("a batch reads at most `scan` rows: where none is stale it stops at the window's end", () => {
