@@ -71,6 +71,14 @@ export function errorText(error: unknown): string {
   return frames.length === 0 ? text : `${text} stack: ${frames.join(" | ")}`;
 }
 
+/** A worker thread's uncaught error for a log line: Bun's message is the source excerpt, the error and its stack; the error line. */
+export function workerErrorLine(message: unknown): string {
+  const lines = String(message)
+    .split("\n")
+    .map((line) => line.trim());
+  return lines.find((line) => /^\w*error\b/i.test(line)) ?? lines[0];
+}
+
 /** A line as stdoutLog writes it, newline included. */
 export function formatLine(line: string, fields: LogFields | undefined, opts: LogOptions, time: string): string {
   if (opts.format === "json") {

@@ -1,6 +1,7 @@
 // Starts DNS in a worker thread (worker.ts) for a database file, or in this thread for
 // :memory: (another connection could not see that database; a shared-cache URI would make
 // reads wait on writes, which is what the thread is for).
+import { workerErrorLine } from "../log.ts";
 import type { DnsSettings } from "../config.ts";
 import { AnswerCache, type AnswerVersions } from "./answer-cache.ts";
 import { DnsCounters } from "./counters.ts";
@@ -71,13 +72,7 @@ export async function startDnsThread(options: DnsThreadOptions, workerUrl: URL):
         } else if (message.kind === "reloaded") reloadsSent.shift()?.();
         else if (message.kind === "closed") onClosed();
       };
-      worker.addEventListener("error", (event) => {
-        // Bun's message is the source excerpt, the error and its stack: keep the error line.
-        const lines = String((event as ErrorEvent).message)
-          .split("\n")
-          .map((line) => line.trim());
-        log(`dns: DNS thread error: ${lines.find((line) => /^\w*error\b/i.test(line)) ?? lines[0]}`);
-      });
+      worker.addEventListener("error", (event) => log(`dns: DNS thread error: ${workerErrorLine((event as ErrorEvent).message)}`));
       worker.addEventListener("close", () => {
         onClosed();
         if (!ready) reject(new Error("the DNS thread ended before it was bound"));

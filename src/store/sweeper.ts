@@ -1,6 +1,7 @@
 // Deletes stale domains for the expiry timer: through a worker thread with its own connection
 // when the database is a file, in this thread for :memory: (a worker could not see it).
 import type { AnswerVersions } from "../dns/answer-cache.ts";
+import { workerErrorLine } from "../log.ts";
 import type { QuietName, QuietQuery, StaleBatch, StaleCensus, Store } from "./domains.ts";
 import type { SweepReply, SweepRequest } from "./sweep-worker.ts";
 
@@ -83,23 +84,32 @@ interface SweepThread {
   close(): Promise<void>;
 }
 
+/** How long a thread that ends a sweep may take to close its connection before it is terminated. */
+const CLOSE_WAIT_MS = 2000;
+
 /** The worker with its own connection to `path`, opened. */
 async function startSweepThread(path: string, workerUrl: URL, versions?: AnswerVersions): Promise<SweepThread> {
   // smol: a smaller heap for a thread that only runs SQL.
   const worker = new Worker(workerUrl.href, { smol: true });
   let pending: { resolve: (reply: SweepReply) => void; reject: (e: Error) => void } | null = null;
+  /** why the thread is gone (an uncaught error, or it ended), once it is: nothing answers it any more */
+  let dead: string | null = null;
+  const die = (why: string) => {
+    dead ??= why;
+    const waiting = pending;
+    pending = null;
+    waiting?.reject(new Error(dead));
+  };
   worker.onmessage = (event: MessageEvent<SweepReply>) => {
     const waiting = pending;
     pending = null;
     waiting?.resolve(event.data);
   };
-  worker.onerror = (event) => {
-    const waiting = pending;
-    pending = null;
-    waiting?.reject(new Error(`sweep worker: ${event.message}`));
-  };
+  worker.onerror = (event) => die(`sweep worker: ${workerErrorLine(event.message)}`);
+  worker.addEventListener("close", () => die("sweep worker: the thread ended"));
   const ask = (request: SweepRequest) =>
     new Promise<SweepReply>((resolve, reject) => {
+      if (dead) return reject(new Error(dead));
       pending = { resolve, reject };
       worker.postMessage(request);
     }).then((reply) => {
@@ -116,7 +126,14 @@ async function startSweepThread(path: string, workerUrl: URL, versions?: AnswerV
   return {
     ask,
     async close() {
-      await ask({ kind: "close" }).catch(() => {});
+      if (!dead) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const waited = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, CLOSE_WAIT_MS);
+        });
+        await Promise.race([ask({ kind: "close" }).catch(() => {}), waited]);
+        clearTimeout(timer);
+      }
       worker.terminate();
     },
   };

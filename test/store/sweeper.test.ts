@@ -173,6 +173,31 @@ describe("sweeper", () => {
     }
   });
 
+  test("file: a sweep whose thread dies fails in one log line; the next sweep gets a new thread, and stop() ends", async () => {
+    const path = pathFor("file");
+    const { db, store } = seed(path, 1, () => false);
+    const sweeper = await createSweeper(store, path, new URL("../support/sweep-worker-crashing.ts", import.meta.url));
+    const lines: string[] = [];
+    const expiry = startExpiry({
+      sweeper,
+      inactiveDays: 60,
+      intervalSeconds: 3600,
+      intervalMs: 100,
+      maxFraction: 1,
+      now: () => NOW,
+      log: (l) => lines.push(l),
+    });
+    try {
+      for (let i = 0; i < 100 && !lines.some((l) => l.startsWith("expiry: removed")); i++) await Bun.sleep(20);
+      expect(lines[0]).toBe("expiry: sweep failed: sweep worker: error: injected crash");
+      expect(lines.some((l) => l.startsWith("expiry: removed 0 domain(s)"))).toBe(true);
+    } finally {
+      const stopped = await Promise.race([expiry.stop().then(() => "stopped"), Bun.sleep(3000).then(() => "stop() pending after 3 s")]);
+      expect(stopped).toBe("stopped");
+      db.$client.close();
+    }
+  });
+
   test("a batch reads at most `scan` rows: where none is stale it stops at the window's end", () => {
     const { db, store } = seed(":memory:", 2_500, () => false);
     const ids = (db.$client.query("SELECT id FROM domains ORDER BY id").all() as { id: number }[]).map((r) => r.id);
