@@ -234,8 +234,11 @@ export function verifyResponse(response: Buffer, key: TsigKey, requestMac: Buffe
   const algorithm = `${key.algorithm}.`;
   if (tsig.name !== key.name || tsig.algorithm !== algorithm) return { ok: false, reason: `the reply is signed with another key (${tsig.name})` };
   const error = TSIG_ERROR_NAMES[tsig.error] ?? `TSIG error ${tsig.error}`;
-  if (tsig.error !== 0 && tsig.mac.length === 0)
-    return { ok: false, reason: `the reply is an unsigned ${error}: the peer may not have this key, or the reply is forged` };
+  if (tsig.error !== 0 && tsig.mac.length === 0) {
+    // NSD answers BADTIME unsigned: the clocks, not the key, are what to check
+    const cause = tsig.error === TSIG_ERROR.BADTIME ? "our clock and the peer's may be more than the fudge apart" : "the peer may not have this key";
+    return { ok: false, reason: `the reply is an unsigned ${error}: ${cause}, or the reply is forged` };
+  }
   const tail = continuation
     ? timers(tsig.timeSigned, tsig.fudge)
     : variables(key.name, algorithm, tsig.ttl, tsig.timeSigned, tsig.fudge, tsig.error, tsig.otherData);
