@@ -268,13 +268,16 @@ async function bindUdp(options: DnsServerOptions & { host: string; counters: Dns
     port: options.port,
     socket: {
       data(socket, message, port, address) {
+        // No room for a reply: the query is dropped before it is answered, so it costs no work,
+        // no response-rate-limit token and no signature.
+        if (outbox.length >= UDP_MAX_BACKLOG * 3) return;
         let reply: Buffer | null = null;
         try {
           reply = live.respond(message, "udp", address, live.rrl ? limit : undefined);
         } catch (e) {
           options.log(`dns: unexpected error on a UDP message: ${(e as Error).message}`);
         }
-        if (!reply || outbox.length >= UDP_MAX_BACKLOG * 3) return;
+        if (!reply) return;
         outbox.push(reply, port, address);
         if (outbox.length >= UDP_BATCH * 3) flush(socket);
         else if (!flushScheduled) {
