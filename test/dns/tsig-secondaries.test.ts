@@ -110,13 +110,13 @@ async function freePort(): Promise<number> {
 /** What the secondary answers for `name`/`type` ("" while it answers nothing): one UDP query of ours, as a poll. */
 async function answerOf(port: number, name: string, type: string): Promise<string> {
   try {
-    const reply = decode(await udpExchange(port, encodeQuery(name, type), 1000));
+    const reply = decode(await udpExchange(port, encodeQuery(name, type), 200));
     return (reply.answers ?? [])
       .filter((a) => a.type === type)
       .map((a) => String((a as { data: unknown }).data))
       .join("\n");
   } catch {
-    return ""; // not listening yet, or no reply within the second
+    return ""; // not listening yet, or no reply within 0.2 s
   }
 }
 
