@@ -124,7 +124,6 @@ export function startExpiry(options: ExpiryOptions): Expiry {
         log(`expiry: sweep failed: ${(e as Error).message}`);
         return 0;
       })
-      .finally(() => sweeper.release()) // the sweep's thread, until the next sweep
       .finally(() => {
         current = null;
       });

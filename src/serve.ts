@@ -135,9 +135,11 @@ export async function serve({
       new URL("./dns/worker.ts", import.meta.url),
     ),
   );
+  const sweeperStarting = orFail("cannot start the expiry sweep", () =>
+    createSweeper(store, settings.database.path, new URL("./store/sweep-worker.ts", import.meta.url), versions),
+  );
   const dns = await dnsStarting;
-  // its thread starts with a sweep's first request (store/sweeper.ts)
-  const sweeper = await createSweeper(store, settings.database.path, new URL("./store/sweep-worker.ts", import.meta.url), versions);
+  const sweeper = await sweeperStarting;
   const expiry = startExpiry({
     sweeper,
     ...settings.expiry,

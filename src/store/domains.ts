@@ -231,9 +231,6 @@ export function createStore(db: Db, { cacheInfo = true }: StoreOptions = {}) {
     prepareWarning: queries.prepareWarning,
     markWarned: queries.markWarned,
 
-    /** Whether the table holds any domain (a sweep over none needs no thread). */
-    hasDomains: queries.hasDomains,
-
     /** How many domains there are and how many were last seen before `cutoff`, before a sweep removes any. */
     countStale(cutoff: number): StaleCensus {
       return queries.countStale(cutoff);

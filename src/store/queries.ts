@@ -275,7 +275,6 @@ export function createQueries(db: Db) {
     .orderBy(asc(domains.id))
     .limit(p("limit"))
     .prepare();
-  const anyDomain = db.select({ id: domains.id }).from(domains).limit(1).prepare();
   const deleteByReclamation = db
     .delete(domains)
     .where(and(eq(domains.reclamationToken, p("token")), ne(domains.reclamationToken, ""), gt(domains.reclamationExpires, p("now"))))
@@ -504,11 +503,6 @@ export function createQueries(db: Db) {
     /** The operator's removal (`domains delete`): the removed row's full name, undefined when none had it. */
     deleteByName(name: string): string | undefined {
       return deleteByName.all({ name })[0]?.name;
-    },
-
-    /** Whether there is any domain at all: one step into the table, however big. */
-    hasDomains(): boolean {
-      return anyDomain.all().length > 0;
     },
 
     /** Up to `limit` domains after id `after`, each with its account's email ("" for none). */

@@ -12,20 +12,18 @@ export interface Sweeper {
   deleteBatch(batch: StaleBatch): Promise<{ removed: number; names: string[]; next: number | null }>;
   /** Store.quietNames, on the sweep's connection: the names whose owner is due an expiry warning. */
   quietNames(query: QuietQuery): Promise<QuietName[]>;
-  /** A sweep is over: its thread ends until the next one needs it. */
-  release(): Promise<void>;
   close(): Promise<void>;
 }
-
-const NO_STALE: StaleCensus = { total: 0, stale: 0, first: null, last: null };
 
 /**
  * `workerUrl` is sweep-worker.ts resolved by serve.ts (part of main.ts's entry): main.ts and the
  * worker are entry points of `bun build --compile`, which keeps their layout inside the binary.
  *
- * The thread is started by the first request of a sweep and ended by release(): a sweep runs an
- * hour apart by default, and an idle thread holds ~5 MB (84 -> 79 MB RSS for a fresh server)
- * for nothing. A sweep over an empty table starts none: a fresh install has nothing to free.
+ * The thread opens its connection now, at start-up, beside the server's own, and keeps it. It
+ * is never opened again later: by then the path may name another file (a backup put in place
+ * under the running server), and a read-write connection to that file which believed itself
+ * the last one would checkpoint the served file's WAL into it when it closed. So a thread that
+ * dies is not replaced: each sweep then fails at once with its error, until a restart.
  */
 export async function createSweeper(store: Store, path: string, workerUrl: URL, versions?: AnswerVersions): Promise<Sweeper> {
   if (path === ":memory:") {
@@ -36,32 +34,18 @@ export async function createSweeper(store: Store, path: string, workerUrl: URL, 
         return { removed: names.length, names, next };
       },
       quietNames: async (query) => store.quietNames(query),
-      release: async () => {},
       close: async () => {},
     };
   }
-  let thread: Promise<SweepThread> | null = null;
-  const started = () => {
-    thread ??= startSweepThread(path, workerUrl, versions).catch((e) => {
-      thread = null; // the next sweep tries again
-      throw e;
-    });
-    return thread;
-  };
-  const release = async () => {
-    const ending = thread;
-    thread = null;
-    await (await ending?.catch(() => null))?.close();
-  };
+  const thread = await startSweepThread(path, workerUrl, versions);
   return {
     async countStale(cutoff) {
-      if (!store.hasDomains()) return NO_STALE;
-      const reply = await (await started()).ask({ kind: "count", cutoff });
+      const reply = await thread.ask({ kind: "count", cutoff });
       if (reply.kind !== "counted") throw new Error(`sweep worker answered ${reply.kind} to a count`);
       return reply.census;
     },
     async deleteBatch(batch) {
-      const reply = await (await started()).ask({ kind: "batch", batch });
+      const reply = await thread.ask({ kind: "batch", batch });
       if (reply.kind !== "removed") throw new Error(`sweep worker answered ${reply.kind} to a batch`);
       // Committed by the worker's connection, which bumped the DNS answer cache's counters
       // already; /info's rows and this store's listeners forget these names now.
@@ -69,13 +53,11 @@ export async function createSweeper(store: Store, path: string, workerUrl: URL, 
       return { removed: reply.names.length, names: reply.names, next: reply.next };
     },
     async quietNames(query) {
-      if (!store.hasDomains()) return [];
-      const reply = await (await started()).ask({ kind: "quiet", query });
+      const reply = await thread.ask({ kind: "quiet", query });
       if (reply.kind !== "quiet") throw new Error(`sweep worker answered ${reply.kind} to a quiet-names query`);
       return reply.names;
     },
-    release,
-    close: release,
+    close: () => thread.close(),
   };
 }
 
@@ -84,7 +66,7 @@ interface SweepThread {
   close(): Promise<void>;
 }
 
-/** How long a thread that ends a sweep may take to close its connection before it is terminated. */
+/** How long the thread may take to close its connection at shutdown before it is terminated. */
 const CLOSE_WAIT_MS = 2000;
 
 /** The worker with its own connection to `path`, opened. */
@@ -95,7 +77,7 @@ async function startSweepThread(path: string, workerUrl: URL, versions?: AnswerV
   /** why the thread is gone (an uncaught error, or it ended), once it is: nothing answers it any more */
   let dead: string | null = null;
   const die = (why: string) => {
-    dead ??= why;
+    dead ??= `${why} (no sweep until the server is restarted)`;
     const waiting = pending;
     pending = null;
     waiting?.reject(new Error(dead));

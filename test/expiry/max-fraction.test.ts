@@ -44,7 +44,6 @@ async function sweepOnce(seeded: ReturnType<typeof seed>, options: { maxFraction
       return sweeper.deleteBatch(batch);
     },
     quietNames: (query) => sweeper.quietNames(query),
-    release: () => sweeper.release(),
     close: () => sweeper.close(),
   };
   const lines: string[] = [];
