@@ -225,7 +225,12 @@ export const testAnswerCache = (versions?: AnswerVersions) => new AnswerCache(1 
  * without the start-up warm-up unless the zone asks for it (dns.warm_up_queries; zones built by
  * testZone have none).
  */
-export async function startTestDns(zone: DnsSettings, lookups: ZoneLookups, log: string[] = [], options: Pick<DnsServerOptions, "tcp" | "openSnapshot"> = {}) {
+export async function startTestDns(
+  zone: DnsSettings,
+  lookups: ZoneLookups,
+  log: string[] = [],
+  options: Pick<DnsServerOptions, "tcp" | "openSnapshot" | "counters"> = {},
+) {
   const server = await startDnsServer({ host: "127.0.0.1", port: 0, zone, lookups, cache: testAnswerCache(), log: (line) => log.push(line), ...options });
   return { port: server.port, close: () => server.close(), log };
 }
