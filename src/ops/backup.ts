@@ -6,6 +6,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { BACKUP_WORKER } from "../worker-urls.ts";
+import { servedFileReplaced } from "./serving-marker.ts";
 import type { CopyReply, CopyRequest } from "./backup-worker.ts";
 
 export class BackupError extends Error {}
@@ -29,6 +30,11 @@ export interface BackupOptions {
  */
 export async function backupDatabase(source: string, target: string, options: BackupOptions = {}): Promise<BackupResult> {
   if (!existsSync(source)) throw new BackupError(`no database at ${source}`);
+  const server = servedFileReplaced(source);
+  if (server !== null)
+    throw new BackupError(
+      `${source} is not the file the server (pid ${server}) has open: it was replaced while the server ran. Restart the server (it serves the file at the path then), or stop it, and back up again`,
+    );
   if ([source, `${source}-wal`, `${source}-shm`].some((file) => sameFile(file, target)))
     throw new BackupError(`${target} is the database itself (or its -wal/-shm file): back up to another file`);
   if (existsSync(target) && !options.force) throw new BackupError(`${target} exists (--force replaces it)`);

@@ -1,7 +1,7 @@
 // A file beside the database, `<db>.serving`, that says a server has it open and how to reach
 // its admin listener. The command line reads it before changing the file itself: a change the
 // running server does not make leaves its DNS answer cache and /info rows stale.
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 
 interface Marker {
   pid: number;
@@ -9,6 +9,8 @@ interface Marker {
   admin: string | null;
   /** the process's start (startTime), so a pid reused after kill -9 or a reboot is told apart */
   started?: string;
+  /** the database file the server has open (device and inode), so one put in its place is told apart */
+  file?: { dev: number; ino: number };
 }
 
 /**
@@ -34,7 +36,8 @@ export function markServing(dbPath: string, admin: string | null): () => void {
   if (dbPath === ":memory:") return () => {};
   const path = markerPath(dbPath);
   try {
-    writeFileSync(path, `${JSON.stringify({ pid: process.pid, admin, started: startTime("self") } satisfies Marker)}\n`);
+    const { dev, ino } = statSync(dbPath);
+    writeFileSync(path, `${JSON.stringify({ pid: process.pid, admin, started: startTime("self"), file: { dev, ino } } satisfies Marker)}\n`);
   } catch {
     return () => {}; // a read-only directory was refused at start-up already; nothing to guard
   }
@@ -63,5 +66,23 @@ export function servingProcess(dbPath: string, proven = false): Marker | null {
     return marker;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM" ? marker : null;
+  }
+}
+
+/**
+ * The pid of a live server whose open database file is no longer the one at `dbPath` (a copy
+ * renamed over it, or the file moved away and another put there); else null. No connection to
+ * the file now at the path may be made then: it shares the -wal and -shm names with the served
+ * file and reads the server's WAL frames as pages of its own (a backup of a restored 20-name file
+ * held 40 names), and a read-write one would add its writes to that WAL.
+ */
+export function servedFileReplaced(dbPath: string): number | null {
+  const serving = servingProcess(dbPath);
+  if (!serving?.file) return null;
+  try {
+    const { dev, ino } = statSync(dbPath);
+    return dev === serving.file.dev && ino === serving.file.ino ? null : serving.pid;
+  } catch {
+    return null; // no file at the path: nothing to open
   }
 }

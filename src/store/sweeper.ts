@@ -21,9 +21,10 @@ export interface Sweeper {
  *
  * The thread opens its connection now, at start-up, beside the server's own, and keeps it. It
  * is never opened again later: by then the path may name another file (a backup put in place
- * under the running server), and a read-write connection to that file which believed itself
- * the last one would checkpoint the served file's WAL into it when it closed. So a thread that
- * dies is not replaced: each sweep then fails at once with its error, until a restart.
+ * under the running server), which shares the served file's -wal and -shm names: a connection
+ * to it reads the server's WAL frames as its own pages, and the sweep's deletes would go into
+ * that WAL (ops/serving-marker.ts, servedFileReplaced). So a thread that dies is not replaced:
+ * each sweep then fails at once with its error, until a restart.
  */
 export async function createSweeper(store: Store, path: string, workerUrl: URL, versions?: AnswerVersions): Promise<Sweeper> {
   if (path === ":memory:") {

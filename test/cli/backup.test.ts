@@ -5,7 +5,7 @@
 // connection as the CLI's (a CLI process's exits 1 and 2 are pinned by test/cli/domains.test.ts).
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { freshName, subscribe } from "../support/helpers.ts";
 import { openDatabase } from "../../src/store/db.ts";
@@ -29,6 +29,8 @@ const args = (more: string[]) => ["backup", ...more, "--db", server.dbPath, "--a
 const backup = (...more: string[]) => runCli(args(more));
 /** The same in this process. */
 const backupHere = (...more: string[]) => cliInProcess(args(more));
+
+const sha = (path: string) => new Bun.CryptoHasher("sha256").update(readFileSync(path)).digest("hex");
 
 function namesIn(path: string): Set<string> {
   const copy = new Database(path, { readonly: true });
@@ -143,4 +145,33 @@ describe("signals", () => {
         holder.close();
       }
     });
+});
+
+describe("a database file replaced under the running server", () => {
+  test("is refused (exit 1, naming the server): a connection to the new file would read the served file's WAL as its own", async () => {
+    // Shown before the refusal: a backup of the 20-name file put there held 40 names, its pages
+    // read through the -wal and -shm the server writes for the file it has open.
+    const own = await startServer();
+    try {
+      for (let i = 0; i < 20; i++) await subscribe(own, freshName("served"));
+      // an operator restores a copy over the live file while the server runs
+      const restored = join(own.dir, "restored.sqlite");
+      const source = new Database(own.dbPath);
+      source.run(`VACUUM INTO '${restored}'`);
+      source.close();
+      renameSync(restored, own.dbPath);
+      for (let i = 0; i < 20; i++) await subscribe(own, freshName("after")); // into the served file's WAL
+      // the bytes of the file put there (any connection to it would read the served file's WAL)
+      const restoredBytes = sha(own.dbPath);
+      const result = await runCli(["backup", join(own.dir, "copy.sqlite"), "--db", own.dbPath, "--admin-port", "0"]);
+      expect({ code: result.code, stderr: result.stderr }).toEqual({
+        code: 1,
+        stderr: expect.stringContaining(`${own.dbPath} is not the file the server (pid ${own.proc.pid}) has open`),
+      });
+      expect(existsSync(join(own.dir, "copy.sqlite"))).toBe(false);
+      expect(sha(own.dbPath)).toBe(restoredBytes);
+    } finally {
+      await own.cleanup();
+    }
+  });
 });
