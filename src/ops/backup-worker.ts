@@ -2,7 +2,7 @@
 // as long as the database is big, and the command's thread meanwhile stays free to hear Ctrl-C
 // and remove the unfinished copy (ops/backup.ts).
 import { Database } from "bun:sqlite";
-import { closeSync, fsyncSync, openSync } from "node:fs";
+import { syncPath } from "./sync-path.ts";
 
 declare const self: Worker;
 
@@ -35,12 +35,7 @@ function copyDatabase(source: string, copy: string): number {
   }
   const domains = checkCopy(copy);
   // VACUUM INTO does not sync what it wrote: the copy reaches the disk before its name does.
-  const fd = openSync(copy, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  syncPath(copy);
   return domains;
 }
 

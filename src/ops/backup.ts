@@ -3,10 +3,12 @@
 // goes on serving and writing: a WAL reader blocks no writer, and no server's event loop runs
 // the copy. bun:sqlite has no online backup API (sqlite3_backup_*), hence VACUUM INTO. The copy
 // runs in a worker thread (backup-worker.ts), so that this one can stop it (Ctrl-C).
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { BACKUP_WORKER } from "../worker-urls.ts";
 import { servedFileReplaced } from "./serving-marker.ts";
+import { syncPath } from "./sync-path.ts";
+import { workerErrorLine } from "../log.ts";
 import type { CopyReply, CopyRequest } from "./backup-worker.ts";
 
 export class BackupError extends Error {}
@@ -57,7 +59,7 @@ export async function backupDatabase(source: string, target: string, options: Ba
         if (reply.kind === "copied") resolve(reply.domains);
         else reject(new BackupError(reply.kind === "damaged" ? reply.message : `backup to ${target} failed: ${reply.message.split("\n")[0]}`));
       };
-      worker.onerror = (event) => reject(new BackupError(`backup to ${target} failed: ${event.message}`));
+      worker.onerror = (event) => reject(new BackupError(`backup to ${target} failed: ${workerErrorLine(event.message)}`));
       worker.postMessage({ source, copy } satisfies CopyRequest);
     });
     renameSync(copy, target);
@@ -95,14 +97,5 @@ function sameFile(a: string, b: string): boolean {
     return x.dev === y.dev && x.ino === y.ino;
   } catch {
     return false;
-  }
-}
-
-function syncPath(path: string): void {
-  const fd = openSync(path, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
