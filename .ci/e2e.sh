@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end suite with real peers (pebble + lego, unbound, dig, pagekite, chromium, ddclient, inadyn, prometheus,
+# End-to-end suite with real peers (pebble + lego, unbound, delv, dig, pagekite, chromium, ddclient, inadyn, prometheus,
 # and NSD, Knot and BIND as zone-transfer secondaries) against the compiled binary.
 # Installs the Debian packages it needs (.ci/peers.sh: idempotent, non-interactive), builds
 # dist/registration-server, then runs test/e2e/*.e2e.ts and prints bun's test summary.

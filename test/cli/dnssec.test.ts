@@ -2,7 +2,7 @@
 // prints (as a child process: its stdout); a clear error (exit 1) when there is no database or no
 // key yet, and a usage error (2) for anything else (in this process, test/support/cli.ts; the
 // exit codes 1 and 2 of a CLI process are pinned by test/cli/domains.test.ts).
-// test/process/dnssec.test.ts checks it against the served DNSKEY.
+// test/e2e/dnssec-validators.e2e.ts checks it against the served DNSKEY.
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

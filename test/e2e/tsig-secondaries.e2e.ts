@@ -14,7 +14,7 @@ import { createNotifier, type NotifyResult } from "../../src/dns/notify.ts";
 import { TsigSigner, tsigErrorReply, verifyRequest } from "../../src/dns/tsig.ts";
 import { encodeResponse, parseQuery, TCP_LIMIT, type Query, type TsigRecord } from "../../src/dns/wire.ts";
 import type { ResourceRecord } from "../../src/dns/zone.ts";
-import { decode, encodeQuery, tcpFramed, testZone, udpExchange } from "./client.ts";
+import { decode, encodeQuery, tcpFramed, testZone, udpExchange } from "../dns/client.ts";
 
 const KEY: TsigKey = { name: "xfr-key.", algorithm: "hmac-sha256", secret: Buffer.alloc(32, 0x3c).toString("base64") };
 

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { run } from "../e2e/lib/proc.ts";
+import { run } from "./lib/proc.ts";
 import { cliInProcess } from "../support/cli.ts";
 import { writeToml } from "../support/helpers.ts";
 import { startServer, type RunningServer } from "../support/server.ts";
@@ -100,7 +100,7 @@ describe.skipIf(!existsSync("/usr/bin/delv"))("a DNSSEC key rollover (prepublish
   let newDs = "";
   let firstSerial = 0;
   // A positive answer and a denial: delv validates the DNSKEY RRset on the way to either, and
-  // every other RRset is signed by the same key (test/process/dnssec.test.ts asks for each kind).
+  // every other RRset is signed by the same key (test/e2e/dnssec-validators.e2e.ts asks for each kind).
   const QUESTIONS: [string, string][] = [
     [ZONE, "SOA"],
     [`no-such-name.${ZONE}`, "A"],
