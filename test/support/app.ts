@@ -193,7 +193,9 @@ export function startApp(options: AppOptions = {}): TestApp {
       if (app.server) await app.stop();
       db.$client.close();
       configureLog({ format: "text", level: "info" });
-      if (!options.dbPath) rmSync(dir, { recursive: true, force: true });
+      // This app's own directory: it holds the database unless the test named another file (a
+      // restart on an earlier app's file), which stays.
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
