@@ -1,6 +1,6 @@
 // `domains list|show|delete`: through the running server's admin listener when it answers (its
 // caches then stay exact), else on the database file itself.
-import { servingProcess } from "../ops/serving-marker.ts";
+import { replacedFileProblem, servingProcess } from "../ops/serving-marker.ts";
 import { existsSync } from "node:fs";
 import { displayName } from "../names.ts";
 import { databaseIdentity } from "../ops/admin-domains.ts";
@@ -109,6 +109,9 @@ function throughServer(base: string): Backend {
 function onFile(settings: Settings): Backend {
   const path = settings.database.path;
   if (path === ":memory:" || !existsSync(path)) throw new CliError(`no database at ${path} (and no server answered on the admin listener)`, 1);
+  // Even to read: a connection to that file would read the served file's WAL as its own pages.
+  const replaced = replacedFileProblem(path);
+  if (replaced) throw new CliError(`${replaced}, and run this again`, 1);
   let store: Store;
   let close: () => void;
   try {

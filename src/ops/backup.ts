@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { BACKUP_WORKER } from "../worker-urls.ts";
-import { servedFileReplaced } from "./serving-marker.ts";
+import { replacedFileProblem } from "./serving-marker.ts";
 import { syncPath } from "./sync-path.ts";
 import { workerErrorLine } from "../log.ts";
 import type { CopyReply, CopyRequest } from "./backup-worker.ts";
@@ -32,11 +32,8 @@ export interface BackupOptions {
  */
 export async function backupDatabase(source: string, target: string, options: BackupOptions = {}): Promise<BackupResult> {
   if (!existsSync(source)) throw new BackupError(`no database at ${source}`);
-  const server = servedFileReplaced(source);
-  if (server !== null)
-    throw new BackupError(
-      `${source} is not the file the server (pid ${server}) has open: it was replaced while the server ran. Restart the server (it serves the file at the path then), or stop it, and back up again`,
-    );
+  const replaced = replacedFileProblem(source);
+  if (replaced) throw new BackupError(`${replaced}, and back up again`);
   if ([source, `${source}-wal`, `${source}-shm`].some((file) => sameFile(file, target)))
     throw new BackupError(`${target} is the database itself (or its -wal/-shm file): back up to another file`);
   if (existsSync(target) && !options.force) throw new BackupError(`${target} exists (--force replaces it)`);

@@ -6,7 +6,7 @@
 // The four classes used are imported one module each: prom-client's index also loads its
 // Pushgateway (node:http, node:https), cluster aggregation (node:cluster), Summary and the
 // default collectors, ~32 ms of CPU at every start for code this server never runs.
-import { readdirSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { Elysia } from "elysia";
 import Counter from "prom-client/lib/counter";
 import Gauge from "prom-client/lib/gauge";
@@ -52,8 +52,14 @@ export class DomainCensus {
   private running: Promise<void> | null = null;
   private worker: Worker | null = null;
 
+  /** the file at the path when the census was made (at start-up, beside the server's own connection) */
+  private readonly file: { dev: number; ino: number } | undefined;
+
   /** `workerUrl`: census-worker.ts resolved by serve.ts (an entry point of `bun build --compile`, as main.ts is); `db`: the connection to count on for :memory:. */
-  constructor(private readonly options: { path: string; db?: Db; workerUrl: URL; log: (line: string) => void }) {}
+  constructor(private readonly options: { path: string; db?: Db; workerUrl: URL; log: (line: string) => void }) {
+    const stat = options.path === ":memory:" ? undefined : statSync(options.path, { throwIfNoEntry: false });
+    this.file = stat && { dev: stat.dev, ino: stat.ino };
+  }
 
   async get(): Promise<ByMode | null> {
     if (!this.running && performance.now() - this.triedAt >= CENSUS_MAX_AGE_MS) {
@@ -98,7 +104,7 @@ export class DomainCensus {
         this.close();
         reject(new Error(event.message));
       };
-      const request: CensusRequest = { kind: "count", path: this.options.path };
+      const request: CensusRequest = { kind: "count", path: this.options.path, file: this.file };
       worker.postMessage(request);
     });
   }

@@ -86,3 +86,13 @@ export function servedFileReplaced(dbPath: string): number | null {
     return null; // no file at the path: nothing to open
   }
 }
+
+/**
+ * Why a command must not open the file at `dbPath` now (servedFileReplaced's case), ending where
+ * the caller says what to do then; null when it may.
+ */
+export function replacedFileProblem(dbPath: string): string | null {
+  const pid = servedFileReplaced(dbPath);
+  if (pid === null) return null;
+  return `${dbPath} is not the file the server (pid ${pid}) has open: it was replaced while the server ran. Restart the server (it serves the file at the path then), or stop it`;
+}

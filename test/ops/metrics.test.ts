@@ -3,6 +3,8 @@
 // then once through a running server's admin port after real HTTP and DNS traffic.
 import { afterAll, describe, expect, test } from "bun:test";
 import { createSocket } from "node:dgram";
+import { mkdtempSync, renameSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HttpCounters } from "../../src/api/counters.ts";
 import { AnswerVersions } from "../../src/dns/answer-cache.ts";
@@ -11,6 +13,7 @@ import { startDnsServer } from "../../src/dns/server.ts";
 import { startDnsThread } from "../../src/dns/threaded.ts";
 import { MailCounters } from "../../src/mail/mailer.ts";
 import { openDatabase } from "../../src/store/db.ts";
+import { createStore } from "../../src/store/domains.ts";
 import { createMetricsRegistry, DomainCensus, ExpiryCounters, type MetricsSources } from "../../src/ops/metrics.ts";
 import { startApp } from "../support/app.ts";
 import { subscribe, verifyOwner } from "../support/helpers.ts";
@@ -146,6 +149,29 @@ describe("/metrics, in process", () => {
       expect(log[0]).toStartWith("metrics: cannot count domains by mode: ");
     } finally {
       census.close();
+    }
+  });
+
+  test("a file put in place of the served one while the server ran is not counted: no domain series, the log says why", async () => {
+    // A connection to it would count the served file's WAL frames as its own pages (ops/serving-marker.ts).
+    const dir = mkdtempSync(join(tmpdir(), "census-"));
+    const path = join(dir, "served.sqlite");
+    const served = openDatabase(path);
+    createStore(served).insertDomain({ name: "one.example.test.", token: crypto.randomUUID(), description: "", mode: 0, timestamp: 1 });
+    const log: string[] = [];
+    const census = new DomainCensus({ path, workerUrl: CENSUS_WORKER, log: (line) => log.push(line) });
+    try {
+      served.$client.run(`VACUUM INTO '${join(dir, "restored.sqlite")}'`);
+      renameSync(join(dir, "restored.sqlite"), path);
+      const got = await scrape({ census });
+      expect([...got.keys()].filter((k) => k.startsWith("registration_domains"))).toEqual([]);
+      expect(log).toEqual([
+        `metrics: cannot count domains by mode: ${path} is not the file the server has open (it was replaced while the server ran): no domain counts until the server is restarted`,
+      ]);
+    } finally {
+      census.close();
+      served.$client.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
