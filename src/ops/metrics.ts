@@ -5,7 +5,9 @@
 // takes its values from a fixed list: routes as registered, record types, rcodes, modes.
 // The four classes used are imported one module each: prom-client's index also loads its
 // Pushgateway (node:http, node:https), cluster aggregation (node:cluster), Summary and the
-// default collectors, ~32 ms of CPU at every start for code this server never runs.
+// default collectors, ~32 ms of CPU at every start for code this server never runs. Those
+// module paths are not prom-client's public interface, so package.json pins its exact version:
+// an update is a deliberate change, checked by test/ops/metrics.test.ts.
 import { readdirSync, statSync } from "node:fs";
 import { Elysia } from "elysia";
 import Counter from "prom-client/lib/counter";
