@@ -39,7 +39,16 @@ for (const [i, [type]] of QUERY_TYPES.entries()) if (type < 256) TYPE_INDEX[type
 const QUERY_CELLS = TYPE_LABELS.length * RCODE_LABELS.length * TRANSPORT_LABELS.length;
 /** the single counters after the query cells */
 export const SLOT = { cacheHits: QUERY_CELLS, cacheMisses: QUERY_CELLS + 1, rrlDropped: QUERY_CELLS + 2, rrlTruncated: QUERY_CELLS + 3 } as const;
-const CELLS = QUERY_CELLS + 4;
+/** Zone transfers streamed over TCP, by the query's type and how they ended: every message taken ("done"), or cut before (the peer left, idle, a failure, shutdown). */
+export const TRANSFER_TYPES = ["AXFR", "IXFR"] as const;
+export const TRANSFER_RESULTS = ["done", "cut"] as const;
+const TRANSFER_CELLS = QUERY_CELLS + 4;
+const CELLS = TRANSFER_CELLS + TRANSFER_TYPES.length * TRANSFER_RESULTS.length;
+
+/** Cell of a transfer of `type` that ended `result`, in `values`. */
+export function transferCell(type: (typeof TRANSFER_TYPES)[number], result: (typeof TRANSFER_RESULTS)[number]): number {
+  return TRANSFER_CELLS + TRANSFER_TYPES.indexOf(type) * TRANSFER_RESULTS.length + TRANSFER_RESULTS.indexOf(result);
+}
 
 /** Cell of (type index, rcode index, transport index) in `values`. */
 export function queryCell(typeIndex: number, rcodeIndex: number, transportIndex: number): number {
@@ -72,5 +81,14 @@ export class DnsCounters {
     const typeIndex = type < 0 ? OTHER_TYPE : type < 256 ? TYPE_INDEX[type] : type === 257 ? CAA_INDEX : OTHER_TYPE;
     const rcode = reply[3] & 0x0f;
     this.values[queryCell(typeIndex, Math.min(rcode, OTHER_RCODE), transport === "udp" ? 0 : 1)]++;
+  }
+}
+
+/** NOTIFYs to the secondaries (dns/notify.ts), by outcome; counted on the main thread, where they are sent. */
+export class NotifyCounters {
+  readonly results = { answered: 0, rejected: 0, unanswered: 0 };
+
+  count(result: keyof NotifyCounters["results"]): void {
+    this.results[result]++;
   }
 }

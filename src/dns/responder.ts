@@ -7,7 +7,7 @@ import { addressBytes, inCidr, parseCidr, unmapIPv4 } from "../addresses.ts";
 import type { DnsSettings } from "../config.ts";
 import { absoluteName } from "../names.ts";
 import { SERIAL_NAME, type AnswerCache } from "./answer-cache.ts";
-import { DnsCounters, SLOT } from "./counters.ts";
+import { DnsCounters, SLOT, transferCell } from "./counters.ts";
 import { truncatedReply, VERDICT, type Verdict } from "./rrl.ts";
 import { SIGNATURE_BYTES, signingEpoch, type Signer } from "./dnssec.ts";
 import { signedAnswer } from "./signed-answer.ts";
@@ -18,8 +18,11 @@ import { answerQuestion, delegatedChild, QTYPE, RCODE, soaRecord, type ZoneLooku
 
 export type Transport = "udp" | "tcp";
 
-/** A zone transfer's messages, produced as the peer reads them; `return()` ends it early. */
-export type MessageStream = Generator<Buffer, void, undefined>;
+/** A zone transfer's messages, produced as the peer reads them; `return()` ends it early, whether or not a message was taken. */
+export interface MessageStream {
+  next(): IteratorResult<Buffer, void>;
+  return(value?: undefined): IteratorResult<Buffer, void>;
+}
 
 /**
  * What a received message gets: a reply, a stream of messages (TCP transfers), or nothing. Over
@@ -83,9 +86,9 @@ export function createResponder(options: ResponderOptions): Responder {
   /** The reply that goes out, once `limit` had its say (a limited answer is counted, not cached); `keep` caches a complete one. */
   const settle = (message: Buffer, result: Answered | null, transport: Transport, client: string, limit?: RateLimit, keep?: (encoded: Encoded) => void) => {
     if (result === null) return null;
-    if ("stream" in result) {
+    if ("rest" in result) {
       counters.countAnswer(message, result.first, transport);
-      return result.stream;
+      return transferStream(result.first, result.rest, (done) => counters.values[transferCell(result.type, done ? "done" : "cut")]++);
     }
     const shape = "preview" in result ? result.preview : result.reply;
     const verdict = limit ? limit(shape, client) : VERDICT.send;
@@ -143,10 +146,11 @@ interface Encoded {
   cacheable: boolean;
 }
 
-/** A transfer: its first message (for the counters) and all of them, the first included. */
+/** A transfer: its first message (taken to count the answer) and the rest, still to be taken. */
 interface Streamed {
   first: Buffer;
-  stream: MessageStream;
+  rest: Generator<Buffer, void, undefined>;
+  type: "AXFR" | "IXFR";
 }
 
 /** A UDP answer whose DNSSEC signatures are not made yet: `preview` is the reply with zeros for them (its size and header the same), `complete` makes them. */
@@ -199,7 +203,7 @@ function createUncachedResponder(options: ResponderOptions) {
     const type = query.question.type;
     if (type === QTYPE.AXFR || type === QTYPE.IXFR) {
       const transfer = answerTransfer(query, transport, client, signer, options, lookups, reportFailure);
-      if (transfer && "stream" in transfer) return transfer;
+      if (transfer && "rest" in transfer) return transfer;
       Object.assign(reply, transfer);
       const encoded = finish(safeEncode(reply, limit, reportFailure));
       return encoded && { reply: encoded.reply, cacheable: false };
@@ -289,7 +293,7 @@ function answerTransfer(
   try {
     const first = stream.next();
     if (first.done) return { rcode: RCODE.SERVFAIL, aa: false };
-    return { first: first.value, stream: restartedWith(first.value, stream) };
+    return { first: first.value, rest: stream, type: query.question.type === QTYPE.AXFR ? "AXFR" : "IXFR" };
   } catch (e) {
     stream.return(undefined);
     report(`dns: transfer to ${client} failed, answering SERVFAIL: ${(e as Error).message}`);
@@ -297,14 +301,47 @@ function answerTransfer(
   }
 }
 
-/** The stream again from its first message (taken already to count the answer). */
-function* restartedWith(first: Buffer, rest: MessageStream): MessageStream {
-  try {
-    yield first;
-    yield* rest;
-  } finally {
-    rest.return(undefined);
-  }
+/**
+ * The transfer's messages from its first (taken already, to count the answer). However it ends,
+ * `rest` is closed (its snapshot's read transaction and transfer slot with it) and `ended` told
+ * once whether every message was taken: a connection closed before the first was taken (its
+ * output waiting for the peer) calls return() on a stream never started, which a generator
+ * function would skip its `finally` for.
+ */
+function transferStream(first: Buffer, rest: Generator<Buffer, void, undefined>, ended: (done: boolean) => void): MessageStream {
+  let firstTaken = false;
+  let over = false;
+  const end = (done: boolean) => {
+    if (over) return;
+    over = true;
+    try {
+      rest.return(undefined);
+    } finally {
+      ended(done);
+    }
+  };
+  return {
+    next() {
+      if (over) return { done: true, value: undefined };
+      if (!firstTaken) {
+        firstTaken = true;
+        return { done: false, value: first };
+      }
+      let taken: IteratorResult<Buffer, void>;
+      try {
+        taken = rest.next();
+      } catch (e) {
+        end(false);
+        throw e;
+      }
+      if (taken.done) end(true);
+      return taken;
+    },
+    return() {
+      end(false);
+      return { done: true, value: undefined };
+    },
+  };
 }
 
 /** Whether dns.transfer_acl lets this client (signed with `keyName`, or unsigned: null) transfer the zone. */

@@ -1,12 +1,15 @@
 // The zone walk and the AXFR/IXFR message streams (src/dns/transfer.ts), decoded by dns-packet.
 import { afterAll, describe, expect, test } from "bun:test";
+import * as dnsPacket from "dns-packet";
 import type { DnsSettings } from "../../src/config.ts";
 import { MessageWriter } from "../../src/dns/message-writer.ts";
 import type { GatewayRecord } from "../../src/gateway-data.ts";
 import { differences, transferMessages, ZoneImages, type Changeset, type ZoneSnapshot } from "../../src/dns/transfer.ts";
 import { answerQuestion, gatewayRecords, TYPE, zoneRecords, type ResourceRecord } from "../../src/dns/zone.ts";
 import { serialGreater } from "../../src/dns/serial.ts";
-import { decode, GATEWAYS, seededStore, testZone } from "./client.ts";
+import { DnsCounters, transferCell } from "../../src/dns/counters.ts";
+import { createResponder, type MessageStream } from "../../src/dns/responder.ts";
+import { decode, encodeQuery, GATEWAYS, seededStore, testZone } from "./client.ts";
 
 const seeded = seededStore();
 afterAll(() => seeded.cleanup());
@@ -546,5 +549,69 @@ describe("the zone's image (dns.transfer_image_mb)", () => {
     const off = counting(rows);
     [...transferMessages(axfrQuery, snapshotOf(SERIAL, rows), testZone({ transferImageMb: 0 }), undefined, null, new ZoneImages(off.open))];
     expect(off.state.open + off.state.pulled).toBe(0);
+  });
+});
+
+describe("transfers through the responder", () => {
+  const MANY = Array.from({ length: 6000 }, (_, i): [string, GatewayRecord] => [`gw${i}.example.test.`, gateway({ lastIpv4: `10.0.${i >> 8}.${i & 255}` })]);
+  /** A responder letting 127.0.0.1 transfer the seeded zone, its counters, and every snapshot it opened. */
+  function transferring() {
+    const counters = new DnsCounters();
+    const opened: ReturnType<typeof snapshotOf>[] = [];
+    const respond = createResponder({
+      zone: testZone({ transferAcl: [{ cidr: "127.0.0.1/32", key: "" }] }),
+      lookups,
+      log: () => {},
+      counters,
+      transfers: {
+        open() {
+          // 6,000 rows: many messages, so a stream taken only in part still has rows to read
+          const snapshot = snapshotOf(SERIAL, MANY);
+          opened.push(snapshot);
+          return snapshot;
+        },
+      },
+    });
+    // IXFR: the client's SOA in the authority section, at a serial the journal does not reach (the whole zone)
+    const ixfr = dnsPacket.encode({
+      type: "query",
+      id: 9,
+      questions: [{ name: "example.test", type: "IXFR", class: "IN" }],
+      authorities: [
+        {
+          name: "example.test",
+          type: "SOA",
+          data: { mname: "ns1.example.test", rname: "hostmaster.example.test", serial: 1, refresh: 0, retry: 0, expire: 0, minimum: 0 },
+        },
+      ],
+    } as dnsPacket.Packet);
+    const stream = (type: "AXFR" | "IXFR") => respond(type === "AXFR" ? encodeQuery("example.test", "AXFR") : ixfr, "tcp", "127.0.0.1") as MessageStream;
+    const count = (type: "AXFR" | "IXFR", result: "done" | "cut") => counters.values[transferCell(type, result)];
+    return { stream, count, opened };
+  }
+
+  test("a transfer taken to its last message is counted done, one given up on is counted cut; each closes its snapshot", () => {
+    const { stream, count, opened } = transferring();
+    const whole = stream("AXFR");
+    const messages: Buffer[] = [];
+    for (let next = whole.next(); !next.done; next = whole.next()) messages.push(next.value);
+    expect(records(messages).filter((r) => / SOA /.test(r))).toHaveLength(2);
+    const cut = stream("AXFR");
+    cut.next();
+    cut.return();
+    cut.return(); // the connection's close after a failure: counted once
+    expect([count("AXFR", "done"), count("AXFR", "cut"), count("IXFR", "done"), count("IXFR", "cut")]).toEqual([1, 1, 0, 0]);
+    expect(opened.map((s) => s.closed)).toEqual([true, true]);
+  });
+
+  test("a stream closed before its first message was taken (output waiting for the peer) still closes its snapshot and counts cut", () => {
+    // Its snapshot holds a read transaction and one of the few transfer slots: left open, a
+    // client that queued transfers behind unread answers and went away would use them all up.
+    const { stream, count, opened } = transferring();
+    const unstarted = stream("IXFR");
+    unstarted.return();
+    expect(unstarted.next().done).toBe(true);
+    expect(opened.map((s) => s.closed)).toEqual([true]);
+    expect(count("IXFR", "cut")).toBe(1);
   });
 });
