@@ -10,7 +10,7 @@ import { adminDomains } from "./ops/admin-domains.ts";
 import { createMetricsRegistry, DomainCensus, ExpiryCounters, metricsPlugin } from "./ops/metrics.ts";
 import { loadSettings, type Settings, SettingsError } from "./config.ts";
 import { VERSION } from "./version.ts";
-import { DnsCounters } from "./dns/counters.ts";
+import { DnsCounters, NotifyCounters } from "./dns/counters.ts";
 import { createNotifier } from "./dns/notify.ts";
 import { startDnsThread } from "./dns/threaded.ts";
 import { startExpiry } from "./expiry.ts";
@@ -58,7 +58,13 @@ export async function serve({
   onShutdown(() => fileWatch.stop());
   const now = () => Math.floor(Date.now() / 1000);
   // What /metrics reads: counted where each thing happens, read only when it is scraped.
-  const counters = { http: new HttpCounters(), dns: new DnsCounters(), mail: new MailCounters(), expiry: new ExpiryCounters() };
+  const counters = {
+    http: new HttpCounters(),
+    dns: new DnsCounters(),
+    notify: new NotifyCounters(),
+    mail: new MailCounters(),
+    expiry: new ExpiryCounters(),
+  };
   const census = new DomainCensus({ path: settings.database.path, db, workerUrl: new URL("./ops/census-worker.ts", import.meta.url), log });
   onShutdown(() => census.close());
   const mailer = reloadableMailer(() => countingMailer(createMailer(settings.email, log), counters.mail));
@@ -90,7 +96,7 @@ export async function serve({
       )
     : null;
   // Secondaries (dns.notify) hear of each new serial at once (src/dns/notify.ts).
-  const notifier = createNotifier({ zone: settings.dns, log });
+  const notifier = createNotifier({ zone: settings.dns, log, onResult: (_target, _serial, result) => counters.notify.count(result) });
   onShutdown(() => notifier.close());
   // DNSSEC (docs/dns.md, "The key"): the key is made at the first start with dns.dnssec on, then kept.
   const dnssec = settings.dns.dnssec ? await orFail("cannot read or store the DNSSEC key", () => zoneSigning(db, settings, now(), log)) : undefined;

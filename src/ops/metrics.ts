@@ -16,7 +16,18 @@ import Histogram from "prom-client/lib/histogram";
 import Registry from "prom-client/lib/registry";
 import { OTHER_ROUTE, STATUS_LABELS, type HttpCounters } from "../api/counters.ts";
 import { VERSION } from "../version.ts";
-import { queryCell, RCODE_LABELS, SLOT, TRANSPORT_LABELS, TYPE_LABELS, type DnsCounters } from "../dns/counters.ts";
+import {
+  type DnsCounters,
+  type NotifyCounters,
+  queryCell,
+  RCODE_LABELS,
+  SLOT,
+  TRANSFER_RESULTS,
+  TRANSFER_TYPES,
+  TRANSPORT_LABELS,
+  TYPE_LABELS,
+  transferCell,
+} from "../dns/counters.ts";
 import { MODE } from "../gateway-data.ts";
 import { MAIL_KINDS, MAIL_RESULTS, type MailCounters } from "../mail/mailer.ts";
 import { openFilesLimit } from "../process-limits.ts";
@@ -115,6 +126,7 @@ export class DomainCensus {
 export interface MetricsSources {
   http: HttpCounters;
   dns: DnsCounters;
+  notify: NotifyCounters;
   mail: MailCounters;
   expiry: ExpiryCounters;
   census: DomainCensus;
@@ -178,6 +190,26 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
       this.reset();
       this.inc({ action: "dropped" }, dns[SLOT.rrlDropped]);
       this.inc({ action: "truncated" }, dns[SLOT.rrlTruncated]);
+    },
+  });
+  new Counter({
+    name: "registration_dns_transfers_total",
+    help: "Zone transfers streamed over TCP, by type (AXFR, IXFR) and result: done (every message taken) or cut (ended before).",
+    labelNames: ["type", "result"],
+    registers,
+    collect() {
+      this.reset();
+      for (const type of TRANSFER_TYPES) for (const result of TRANSFER_RESULTS) this.inc({ type, result }, dns[transferCell(type, result)]);
+    },
+  });
+  new Counter({
+    name: "registration_dns_notifies_total",
+    help: "NOTIFYs to the secondaries (dns.notify), by result: answered, rejected (an error rcode), unanswered (no verified reply after every try).",
+    labelNames: ["result"],
+    registers,
+    collect() {
+      this.reset();
+      for (const [result, n] of Object.entries(sources.notify.results)) this.inc({ result }, n);
     },
   });
 

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HttpCounters } from "../../src/api/counters.ts";
 import { AnswerVersions } from "../../src/dns/answer-cache.ts";
-import { DnsCounters } from "../../src/dns/counters.ts";
+import { DnsCounters, NotifyCounters, transferCell } from "../../src/dns/counters.ts";
 import { startDnsServer } from "../../src/dns/server.ts";
 import { startDnsThread } from "../../src/dns/threaded.ts";
 import { MailCounters } from "../../src/mail/mailer.ts";
@@ -49,6 +49,7 @@ async function scrape(parts: Partial<MetricsSources> & { dbPath?: string }): Pro
   const registry = createMetricsRegistry({
     http: parts.http ?? new HttpCounters(),
     dns: parts.dns ?? new DnsCounters(),
+    notify: parts.notify ?? new NotifyCounters(),
     mail: parts.mail ?? new MailCounters(),
     expiry: parts.expiry ?? new ExpiryCounters(),
     census,
@@ -175,6 +176,24 @@ describe("/metrics, in process", () => {
     }
   });
 
+  test("zone transfers are counted by type and how they ended, NOTIFYs by result; every series is there at 0", async () => {
+    const dns = new DnsCounters();
+    dns.values[transferCell("AXFR", "done")] += 2;
+    dns.values[transferCell("IXFR", "cut")] += 1;
+    const notify = new NotifyCounters();
+    for (const result of ["answered", "answered", "unanswered"] as const) notify.count(result);
+    const got = await scrape({ dns, notify });
+    expect([...got].filter(([k]) => k.startsWith("registration_dns_transfers_total") || k.startsWith("registration_dns_notifies_total"))).toEqual([
+      ['registration_dns_transfers_total{type="AXFR",result="done"}', 2],
+      ['registration_dns_transfers_total{type="AXFR",result="cut"}', 0],
+      ['registration_dns_transfers_total{type="IXFR",result="done"}', 0],
+      ['registration_dns_transfers_total{type="IXFR",result="cut"}', 1],
+      ['registration_dns_notifies_total{result="answered"}', 2],
+      ['registration_dns_notifies_total{result="rejected"}', 0],
+      ['registration_dns_notifies_total{result="unanswered"}', 1],
+    ]);
+  });
+
   test("the process's own series are there", async () => {
     const got = await scrape({});
     for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds", "process_start_time_seconds"])
@@ -281,9 +300,26 @@ describe("/metrics, in process", () => {
 describe("/metrics, whole process", () => {
   test("a running server's admin port serves the Prometheus text with its HTTP and DNS traffic counted, its public port does not", async () => {
     const adminPort = await freePort();
-    const server = await startServer({ env: { REGISTRATION_ADMIN_PORT: String(adminPort) } });
+    // a secondary that answers every NOTIFY (its reply: the NOTIFY itself, QR set), unsigned as dns.notify says
+    const secondary = createSocket("udp4");
+    secondary.on("message", (message, from) => {
+      const reply = Buffer.from(message);
+      reply[2] |= 0x80;
+      secondary.send(reply, from.port, from.address);
+    });
+    await new Promise<void>((resolve) => secondary.bind(0, "127.0.0.1", () => resolve()));
+    const server = await startServer({
+      env: {
+        REGISTRATION_ADMIN_PORT: String(adminPort),
+        REGISTRATION_DNS_TRANSFER_ACL: '[["127.0.0.1/32", ""]]',
+        REGISTRATION_DNS_NOTIFY: `[["127.0.0.1:${secondary.address().port}", ""]]`,
+      },
+    });
     try {
       const { name } = await subscribe(server);
+      // the zone is one message: the transfer is done once it is answered
+      const [transfer] = await tcpExchange(server.dnsPort, [encodeQuery("example.test", "AXFR")]);
+      expect(transfer.readUInt16BE(6)).toBeGreaterThanOrEqual(2); // SOA ... SOA
       await get(server, "/connectivity-check");
       await get(server, "/not-a-route");
       await udpExchange(server.dnsPort, encodeQuery(`${name}.example.test`, "A"));
@@ -302,11 +338,15 @@ describe("/metrics, whole process", () => {
       expect(got.get('registration_dns_queries_total{type="A",rcode="NOERROR",transport="udp"}')).toBe(1);
       expect(got.get('registration_dns_queries_total{type="TXT",rcode="NXDOMAIN",transport="tcp"}')).toBe(1);
       expect(got.get('registration_domains{mode="tunnel"}')).toBe(1);
+      expect(got.get('registration_dns_transfers_total{type="AXFR",result="done"}')).toBe(1);
+      // at start-up, and for the serial the subscribe moved (once the publisher's batch is out)
+      expect(got.get('registration_dns_notifies_total{result="answered"}')).toBeGreaterThanOrEqual(1);
       expect(got.get("registration_expiry_sweep_duration_seconds_count")).toBeGreaterThanOrEqual(1);
       expect(got.get("process_open_fds")).toBeGreaterThan(0);
       expect(text).not.toContain(name);
       expect((await fetch(`${server.url}/metrics`)).status).toBe(404);
     } finally {
+      secondary.close();
       await server.cleanup();
     }
   });
