@@ -86,7 +86,7 @@ export class DnsCounters {
 
 /** NOTIFYs to the secondaries (dns/notify.ts), by outcome; counted on the main thread, where they are sent. */
 export class NotifyCounters {
-  readonly results = { answered: 0, rejected: 0, unanswered: 0 };
+  readonly results = { answered: 0, rejected: 0, unanswered: 0, superseded: 0 };
 
   count(result: keyof NotifyCounters["results"]): void {
     this.results[result]++;

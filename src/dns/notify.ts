@@ -15,8 +15,13 @@ export const OPCODE_NOTIFY = 4;
 const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000];
 const RCODE_NAMES: Record<number, string> = { 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED", 9: "NOTAUTH" };
 
-/** answered: NOERROR; rejected: another rcode or a TSIG error; unanswered: no reply to any try (replies to a signed NOTIFY count only when their TSIG verifies). */
-export type NotifyResult = "answered" | "rejected" | "unanswered";
+/**
+ * answered: NOERROR; rejected: another rcode or a TSIG error; unanswered: no reply to any try
+ * (replies to a signed NOTIFY count only when their TSIG verifies); superseded: a newer serial
+ * went out to the target before any reply (on a zone that changes faster than the tries run
+ * out, a secondary that is down shows here, never as unanswered).
+ */
+export type NotifyResult = "answered" | "rejected" | "unanswered" | "superseded";
 
 export interface NotifierOptions {
   zone: DnsSettings;
@@ -174,7 +179,10 @@ export function createNotifier(options: NotifierOptions): Notifier {
       if (closed) return;
       for (const target of zone.notify) {
         const previous = pending.get(targetKey(target));
-        if (previous?.timer) clearTimeout(previous.timer);
+        if (previous) {
+          if (previous.timer) clearTimeout(previous.timer);
+          options.onResult?.(name(target), previous.serial, "superseded");
+        }
         const key = target.key ? (zone.tsigKeys.find((k) => k.name === target.key) ?? null) : null;
         const id = crypto.getRandomValues(new Uint16Array(1))[0]; // random: forging an unsigned target's reply blind means guessing it
         const unsigned = notifyMessage(zone, serial, id);

@@ -191,6 +191,7 @@ describe("/metrics, in process", () => {
       ['registration_dns_notifies_total{result="answered"}', 2],
       ['registration_dns_notifies_total{result="rejected"}', 0],
       ['registration_dns_notifies_total{result="unanswered"}', 1],
+      ['registration_dns_notifies_total{result="superseded"}', 0],
     ]);
   });
 
@@ -314,6 +315,9 @@ describe("/metrics, whole process", () => {
         REGISTRATION_DNS_TRANSFER_ACL: '[["127.0.0.1/32", ""]]',
         REGISTRATION_DNS_NOTIFY: `[["127.0.0.1:${secondary.address().port}", ""]]`,
       },
+    }).catch((e) => {
+      secondary.close();
+      throw e;
     });
     try {
       const { name } = await subscribe(server);
