@@ -178,6 +178,13 @@ let built: Promise<string> | undefined;
 
 /** The compiled server: what startServer and runCli run unless told otherwise. */
 export async function serverCommand(): Promise<string[]> {
+  // The end-to-end suite's "run against another build" (test/e2e/lib/binary.ts), for the e2e
+  // files that start servers through test/support/server.ts, and for any test run given it.
+  const other = process.env.E2E_BINARY;
+  if (other) {
+    if (!existsSync(other)) throw new Error(`E2E_BINARY=${other} does not exist`);
+    return [other];
+  }
   built ??= build();
   const dir = await built;
   const now = new Date();
