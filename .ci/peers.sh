@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The real peers and tools the tests drive, as Debian packages, installed non-interactively when
 # any is missing (idempotent). .ci/run runs it before `npm test` (whose transfer, TSIG and DNSSEC
-# tests spawn dig, delv, ldns-verify-zone, dnssec-verify, unbound and NSD/Knot/BIND, and skip
-# without them) and .ci/e2e.sh before the end-to-end suite.
+# tests spawn dig, ldns-verify-zone, dnssec-verify and dnssec-dsfromkey, and skip without them)
+# and .ci/e2e.sh before the end-to-end suite (delv, unbound, NSD/Knot/BIND and the rest below).
 set -euo pipefail
 
 # pagekite runs in a network namespace (unshare/nsenter from util-linux, ip from iproute2; root).

@@ -148,7 +148,7 @@ describe("signals", () => {
 });
 
 describe("a database file replaced under the running server", () => {
-  test("is refused by backup, domains list/show and dnssec ds (exit 1, naming the server): a connection to the new file would read the served file's WAL as its own", async () => {
+  test("is refused by backup, domains list/show/delete and dnssec ds (exit 1, naming the server): a connection to the new file would read the served file's WAL as its own", async () => {
     // Shown before the refusal: a backup of the 20-name file put there held 40 names, its pages
     // read through the -wal and -shm the server writes for the file it has open.
     const own = await startServer();
@@ -169,12 +169,13 @@ describe("a database file replaced under the running server", () => {
         stderr: expect.stringContaining(`${own.dbPath} is not the file the server (pid ${own.proc.pid}) has open`),
       });
       expect(existsSync(join(own.dir, "copy.sqlite"))).toBe(false);
-      // The commands that only read the file refuse too (the server has no admin listener to ask):
+      // The other commands that open the file refuse too (the server has no admin listener to ask):
       // shown before, `domains list` printed the 40 names the mixed view held.
       const refusal = `${own.dbPath} is not the file the server (pid ${own.proc.pid}) has open: it was replaced while the server ran. Restart the server (it serves the file at the path then), or stop it, and run this again\n`;
       for (const command of [
         ["domains", "list"],
         ["domains", "show", "anything"],
+        ["domains", "delete", "anything"],
         ["dnssec", "ds"],
       ])
         expect(await cliInProcess([...command, "--db", own.dbPath, "--admin-port", "0"])).toEqual({
