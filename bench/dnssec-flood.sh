@@ -35,7 +35,7 @@ thread_ms() {
 
 # -q: as many outstanding as the flood has (dropped answers are waited for, 1 s each, not sent again)
 flood() { # PORT FILE OUTPUT
-  taskset -c "$LOAD_CPU" dnsperf -D -s 127.0.0.1 -p "$1" -d "$2" -n 1 -c 1 -q 20000 -Q "$FLOOD_QPS" -t 1 >"$3" 2>&1 || true
+  taskset -c "$LOAD_CPU" dnsperf -D -s 127.0.0.1 -p "$1" -d "$2" -n 1 -c 1 -q "$FLOOD_QUERIES" -Q "$FLOOD_QPS" -t 1 >"$3" 2>&1 || true
 }
 field() { sed -n "s/^ *$2: *\([0-9]*\).*/\1/p" "$1"; }
 
