@@ -330,6 +330,11 @@ describe("/metrics, whole process", () => {
       await tcpExchange(server.dnsPort, [encodeQuery(`absent-${name}.example.test`, "TXT")]);
       // the start-up sweep runs after the ready line: on a busy machine it may not have ended yet
       await server.waitForOutput(/expiry: removed \d+ domain/);
+      // A NOTIFY's outcome (the start-up one, or the subscribe's serial's, which may supersede it)
+      // comes with the secondary's reply: scraped until it shows, at most 5 s.
+      const answered = async () =>
+        samples(await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text()).get('registration_dns_notifies_total{result="answered"}');
+      for (let i = 0; i < 100 && !(await answered()); i++) await Bun.sleep(50);
       const res = await fetch(`http://127.0.0.1:${adminPort}/metrics`);
       expect(res.status).toBe(200);
       expect(res.headers.get("content-type")).toStartWith("text/plain; version=0.0.4");
