@@ -1,6 +1,7 @@
 // What every subcommand shares: its failure type, its parsed invocation, and the way to the
 // running server's admin listener.
 import type { Settings } from "../config.ts";
+import { replacedFileProblem } from "../ops/serving-marker.ts";
 
 /** A failure with its exit code (1 failed, 2 bad usage) and one line for stderr. */
 export class CliError extends Error {
@@ -10,6 +11,15 @@ export class CliError extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * Refuses (exit 1) to open a database file put in place of the one a running server has open:
+ * even a read of it would take the served file's WAL frames as its own pages.
+ */
+export function refuseReplacedDatabase(path: string): void {
+  const replaced = replacedFileProblem(path);
+  if (replaced) throw new CliError(`${replaced}, and run this again`, 1);
 }
 
 export interface Invocation {

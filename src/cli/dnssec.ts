@@ -4,17 +4,15 @@
 // Read from the database, where the server made the key at its first start with dns.dnssec on.
 import { existsSync } from "node:fs";
 import { type DnssecAlgorithm, dnskeyOf, dsOf, dsText } from "../dns/dnssec.ts";
-import { replacedFileProblem, servingProcess } from "../ops/serving-marker.ts";
+import { servingProcess } from "../ops/serving-marker.ts";
 import { type Db, openDatabase } from "../store/db.ts";
 import { readKeys, type RollStep, RolloverRefused, rollKeys } from "../store/dnssec-keys.ts";
-import { CliError, type Invocation, out, positionals } from "./common.ts";
+import { CliError, type Invocation, out, positionals, refuseReplacedDatabase } from "./common.ts";
 
 function withDatabase<T>(invocation: Invocation, what: string, use: (db: Db) => T): T {
   const path = invocation.settings.database.path;
   if (path === ":memory:" || !existsSync(path)) throw new CliError(`no database at ${path}`, 1);
-  // Even to read: a connection to that file would read the served file's WAL as its own pages.
-  const replaced = replacedFileProblem(path);
-  if (replaced) throw new CliError(`${replaced}, and run this again`, 1);
+  refuseReplacedDatabase(path);
   try {
     const db = openDatabase(path, { migrate: false });
     try {

@@ -1,13 +1,13 @@
 // `domains list|show|delete`: through the running server's admin listener when it answers (its
 // caches then stay exact), else on the database file itself.
-import { replacedFileProblem, servingProcess } from "../ops/serving-marker.ts";
+import { servingProcess } from "../ops/serving-marker.ts";
 import { existsSync } from "node:fs";
 import { displayName } from "../names.ts";
 import { databaseIdentity } from "../ops/admin-domains.ts";
 import { type DomainDetails, type DomainSummary, findDetails, LIST_PAGE_MAX, listPage, storedName } from "../ops/domains.ts";
 import { openDatabase } from "../store/db.ts";
 import { createStore, type Store } from "../store/domains.ts";
-import { adminFailure, adminRequest, CliError, type Invocation, out, positionals, runningServer } from "./common.ts";
+import { adminFailure, adminRequest, CliError, type Invocation, out, positionals, refuseReplacedDatabase, runningServer } from "./common.ts";
 import type { Settings } from "../config.ts";
 
 type Page = { domains: DomainSummary[]; next: number | null };
@@ -109,9 +109,7 @@ function throughServer(base: string): Backend {
 function onFile(settings: Settings): Backend {
   const path = settings.database.path;
   if (path === ":memory:" || !existsSync(path)) throw new CliError(`no database at ${path} (and no server answered on the admin listener)`, 1);
-  // Even to read: a connection to that file would read the served file's WAL as its own pages.
-  const replaced = replacedFileProblem(path);
-  if (replaced) throw new CliError(`${replaced}, and run this again`, 1);
+  refuseReplacedDatabase(path);
   let store: Store;
   let close: () => void;
   try {

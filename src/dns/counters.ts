@@ -2,6 +2,7 @@
 // misses, response-rate-limited answers. Plain increments of a Float64Array over a
 // SharedArrayBuffer: one writer (the thread that answers), read by the main thread only when
 // /metrics is scraped, so counting costs the hot path no message, no string and no lock.
+import type { NotifyResult } from "./notify.ts";
 
 /** The query types counted by name; any other is counted as "other". */
 export const QUERY_TYPES: readonly [number, string][] = [
@@ -86,9 +87,9 @@ export class DnsCounters {
 
 /** NOTIFYs to the secondaries (dns/notify.ts), by outcome; counted on the main thread, where they are sent. */
 export class NotifyCounters {
-  readonly results = { answered: 0, rejected: 0, unanswered: 0, superseded: 0 };
+  readonly results: Record<NotifyResult, number> = { answered: 0, rejected: 0, unanswered: 0, superseded: 0 };
 
-  count(result: keyof NotifyCounters["results"]): void {
+  count(result: NotifyResult): void {
     this.results[result]++;
   }
 }

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { BACKUP_WORKER } from "../worker-urls.ts";
+import { isSameFile } from "../store/file-identity.ts";
 import { replacedFileProblem } from "./serving-marker.ts";
 import { syncPath } from "./sync-path.ts";
 import { workerErrorLine } from "../log.ts";
@@ -90,8 +91,7 @@ function removeDirectory(path: string): void {
 /** Both name one file (links followed): renaming a copy over the live file would orphan the server's writes. */
 function sameFile(a: string, b: string): boolean {
   try {
-    const [x, y] = [statSync(a), statSync(b)];
-    return x.dev === y.dev && x.ino === y.ino;
+    return isSameFile(statSync(a), statSync(b));
   } catch {
     return false;
   }

@@ -8,7 +8,7 @@
 // default collectors, ~32 ms of CPU at every start for code this server never runs. Those
 // module paths are not prom-client's public interface, so package.json pins its exact version:
 // an update is a deliberate change, checked by test/ops/metrics.test.ts.
-import { readdirSync, statSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { Elysia } from "elysia";
 import Counter from "prom-client/lib/counter";
 import Gauge from "prom-client/lib/gauge";
@@ -29,6 +29,7 @@ import {
   transferCell,
 } from "../dns/counters.ts";
 import { MODE } from "../gateway-data.ts";
+import { type FileIdentity, fileIdentity } from "../store/file-identity.ts";
 import { MAIL_KINDS, MAIL_RESULTS, type MailCounters } from "../mail/mailer.ts";
 import { openFilesLimit } from "../process-limits.ts";
 import type { Db } from "../store/db.ts";
@@ -66,12 +67,11 @@ export class DomainCensus {
   private worker: Worker | null = null;
 
   /** the file at the path when the census was made (at start-up, beside the server's own connection) */
-  private readonly file: { dev: number; ino: number } | undefined;
+  private readonly file: FileIdentity | undefined;
 
   /** `workerUrl`: census-worker.ts resolved by serve.ts (an entry point of `bun build --compile`, as main.ts is); `db`: the connection to count on for :memory:. */
   constructor(private readonly options: { path: string; db?: Db; workerUrl: URL; log: (line: string) => void }) {
-    const stat = options.path === ":memory:" ? undefined : statSync(options.path, { throwIfNoEntry: false });
-    this.file = stat && { dev: stat.dev, ino: stat.ino };
+    this.file = options.path === ":memory:" ? undefined : fileIdentity(options.path);
   }
 
   async get(): Promise<ByMode | null> {
@@ -204,7 +204,7 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
   });
   new Counter({
     name: "registration_dns_notifies_total",
-    help: "NOTIFYs to the secondaries (dns.notify), by result: answered, rejected (an error rcode), unanswered (no verified reply after every try).",
+    help: "NOTIFYs to the secondaries (dns.notify), by result: answered, rejected (an error rcode), unanswered (no verified reply after every try), superseded (a newer serial went out before any reply).",
     labelNames: ["result"],
     registers,
     collect() {

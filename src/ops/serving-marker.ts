@@ -2,6 +2,7 @@
 // its admin listener. The command line reads it before changing the file itself: a change the
 // running server does not make leaves its DNS answer cache and /info rows stale.
 import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { type FileIdentity, isSameFile } from "../store/file-identity.ts";
 
 interface Marker {
   pid: number;
@@ -10,7 +11,7 @@ interface Marker {
   /** the process's start (startTime), so a pid reused after kill -9 or a reboot is told apart */
   started?: string;
   /** the database file the server has open (device and inode), so one put in its place is told apart */
-  file?: { dev: number; ino: number };
+  file?: FileIdentity;
 }
 
 /**
@@ -80,8 +81,7 @@ export function servedFileReplaced(dbPath: string): number | null {
   const serving = servingProcess(dbPath);
   if (!serving?.file) return null;
   try {
-    const { dev, ino } = statSync(dbPath);
-    return dev === serving.file.dev && ino === serving.file.ino ? null : serving.pid;
+    return isSameFile(statSync(dbPath), serving.file) ? null : serving.pid;
   } catch {
     return null; // no file at the path: nothing to open
   }

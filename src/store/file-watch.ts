@@ -2,8 +2,9 @@
 // to the file it opened, so those writes would answer 200 and be gone at the next start: from
 // then on the connection refuses every write (the API answers 501) and the log says so.
 import type { Database } from "bun:sqlite";
-import { readdirSync, readlinkSync, realpathSync, statSync } from "node:fs";
+import { readdirSync, readlinkSync, realpathSync, type Stats, statSync } from "node:fs";
 import type { Log } from "../log.ts";
+import { isSameFile } from "./file-identity.ts";
 
 /** How often the log repeats it, until the server is restarted. */
 const REMIND_MS = 60_000;
@@ -23,13 +24,13 @@ export function watchDatabaseFile(options: { path: string; sqlite: Database; che
   let message = "";
 
   const check = () => {
-    let now: ReturnType<typeof statSync> | undefined;
+    let now: Stats | undefined;
     try {
       now = statSync(path);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") return; // unreadable for a moment: not proof of anything
     }
-    if (now && now.dev === opened.dev && now.ino === opened.ino) return;
+    if (now && isSameFile(now, opened)) return;
     why = now ? `the database file ${path} was replaced by another file` : `the database file ${path} was deleted`;
     // SQLITE_READONLY from now on for every write on this connection, in the middle of none.
     sqlite.run("PRAGMA query_only = ON");
