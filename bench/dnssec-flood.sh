@@ -23,14 +23,13 @@ build_ours
 awk -v n="$WARM_UP_QUERIES" 'BEGIN { srand(1); for (i = 0; i < n; i++) printf "warm%08x.bench.test A\n", int(rand() * 4294967295) }' >"$WORK/flood-warm.txt"
 awk -v n="$FLOOD_QUERIES" 'BEGIN { srand(2); for (i = 0; i < n; i++) printf "flood%08x.bench.test A\n", int(rand() * 4294967295) }' >"$WORK/flood-queries.txt"
 
-# cpu_ms PID: user + system of the whole process, in ms.
-cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); split($0, f, " "); printf "%d", (f[12] + f[13]) * 1000 / hz }' "/proc/$1/stat"; }
+# stat_ms STATFILE: user + system CPU of a process or thread (/proc/.../stat), in ms.
+stat_ms() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); split($0, f, " "); printf "%d", (f[12] + f[13]) * 1000 / hz }' "$1"; }
+cpu_ms() { stat_ms "/proc/$1/stat"; } # PID: the whole process
 # thread_ms PID: every thread's CPU as "tid ms" lines
 thread_ms() {
   local tid
-  for tid in /proc/"$1"/task/*; do
-    awk -v hz="$(getconf CLK_TCK)" -v t="${tid##*/}" '{ sub(/^.*\) /, ""); split($0, f, " "); printf "%s %d\n", t, (f[12] + f[13]) * 1000 / hz }' "$tid/stat"
-  done
+  for tid in /proc/"$1"/task/*; do echo "${tid##*/} $(stat_ms "$tid/stat")"; done
 }
 
 # -q: as many outstanding as the flood has (dropped answers are waited for, 1 s each, not sent again)
